@@ -1,0 +1,63 @@
+//! The one error type of the crate.
+
+use core::fmt;
+
+use crate::{
+    DERIVE_MAX_LEN, DERIVE_MIN_LEN, MAIN_KEY_LEN, MAX_INTERVAL, MAX_TIME, MIN_INTERVAL, MIN_TIME,
+};
+
+/// Everything that can be wrong with an input. Each variant carries the bad value so that its
+/// message can name it together with the allowed range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The main key material is shorter than [`MAIN_KEY_LEN`] bytes.
+    MainKeyTooShort {
+        /// How many bytes were given.
+        len: usize,
+    },
+    /// A derived-key output buffer is not in [`DERIVE_MIN_LEN`]`..=`[`DERIVE_MAX_LEN`].
+    OutputLength {
+        /// The length of the buffer that was given.
+        len: usize,
+    },
+    /// An interval is odd or not in [`MIN_INTERVAL`]`..=`[`MAX_INTERVAL`].
+    Interval {
+        /// The interval, in seconds, that was given.
+        value: u64,
+    },
+    /// A unix time is not in [`MIN_TIME`]`..=`[`MAX_TIME`].
+    Time {
+        /// The unix time, in seconds, that was given.
+        value: u64,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Error::MainKeyTooShort { len } => write!(
+                f,
+                "main key is {len} bytes; it must be at least {MAIN_KEY_LEN} bytes"
+            ),
+            Error::OutputLength { len } => write!(
+                f,
+                "output length {len} is out of range; it must be in {DERIVE_MIN_LEN}..={DERIVE_MAX_LEN}"
+            ),
+            Error::Interval { value } if value % 2 == 1 => write!(
+                f,
+                "interval {value} is odd; it must be even and in {MIN_INTERVAL}..={MAX_INTERVAL}"
+            ),
+            Error::Interval { value } => write!(
+                f,
+                "interval {value} is out of range; it must be even and in {MIN_INTERVAL}..={MAX_INTERVAL}"
+            ),
+            Error::Time { value } => write!(
+                f,
+                "time {value} is out of range; it must be in {MIN_TIME}..={MAX_TIME}"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for Error {}

@@ -1,0 +1,38 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+
+mod error;
+mod kdf;
+mod main_key;
+mod schedule;
+mod tfo;
+
+pub use error::Error;
+pub use kdf::derive_key;
+pub use main_key::MainKey;
+pub use schedule::{Schedule, Slot};
+pub use tfo::{ProcfsText, TFO_CONTEXT, TFO_KEY_LEN, TFO_PROCFS_TEXT_LEN, TfoKeys, tfo_keys};
+
+/// Length in bytes of the main key.
+pub const MAIN_KEY_LEN: usize = 32;
+/// Length in bytes of a KDF context.
+pub const CONTEXT_LEN: usize = 8;
+/// Shortest derived key, in bytes.
+pub const DERIVE_MIN_LEN: usize = 16;
+/// Longest derived key, in bytes.
+pub const DERIVE_MAX_LEN: usize = 64;
+/// Shortest rotation interval, in seconds.
+pub const MIN_INTERVAL: u64 = 10;
+/// Longest rotation interval, in seconds (7 days).
+pub const MAX_INTERVAL: u64 = 604_800;
+/// Default TFO rotation interval, in seconds (1 day), as tofurkey.
+pub const DEFAULT_INTERVAL: u64 = 86_400;
+/// Earliest unix time accepted (about 1970-01-12).
+pub const MIN_TIME: u64 = 1_000_000;
+/// Latest unix time accepted (about 5138-11-16).
+pub const MAX_TIME: u64 = 100_000_000_000;
+/// Whole seconds a daemon waits after a half-interval boundary before it wakes.
+pub const WAKE_FUDGE_SECS: u64 = 2;
+/// Extra nanoseconds a daemon waits after a half-interval boundary (2.02 s in all).
+pub const WAKE_FUDGE_NANOS: u32 = 20_000_000;
