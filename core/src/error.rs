@@ -3,7 +3,8 @@
 use core::fmt;
 
 use crate::{
-    DERIVE_MAX_LEN, DERIVE_MIN_LEN, MAIN_KEY_LEN, MAX_INTERVAL, MAX_TIME, MIN_INTERVAL, MIN_TIME,
+    DERIVE_MAX_LEN, DERIVE_MIN_LEN, MAIN_KEY_LEN, MAX_INTERVAL, MAX_LABEL_LEN, MAX_TICKET_AGE,
+    MAX_TIME, MIN_INTERVAL, MIN_TIME,
 };
 
 /// Everything that can be wrong with an input. Each variant carries the bad value so that its
@@ -25,6 +26,26 @@ pub enum Error {
     Interval {
         /// The interval, in seconds, that was given.
         value: u64,
+    },
+    /// A label is empty or longer than [`MAX_LABEL_LEN`] bytes.
+    LabelLength {
+        /// The label's length in bytes.
+        len: usize,
+    },
+    /// `keep` previous ticket keys at `interval` would accept tickets older than
+    /// [`MAX_TICKET_AGE`].
+    Keep {
+        /// The number of previous keys that was asked for.
+        keep: u64,
+        /// The interval it was asked for, in seconds.
+        interval: u64,
+    },
+    /// An output buffer is too small.
+    BufferTooSmall {
+        /// The length of the buffer that was given.
+        len: usize,
+        /// The length needed.
+        needed: usize,
     },
     /// A unix time is not in [`MIN_TIME`]`..=`[`MAX_TIME`].
     Time {
@@ -51,6 +72,20 @@ impl fmt::Display for Error {
             Error::Interval { value } => write!(
                 f,
                 "interval {value} is out of range; it must be even and in {MIN_INTERVAL}..={MAX_INTERVAL}"
+            ),
+            Error::LabelLength { len } => write!(
+                f,
+                "label is {len} bytes; it must be 1..={MAX_LABEL_LEN} bytes of UTF-8"
+            ),
+            Error::Keep { keep, interval } => write!(
+                f,
+                "keep {keep} with interval {interval} accepts tickets up to {} s old; (keep + 1) * interval must be at most {MAX_TICKET_AGE} (7 days, RFC 8446), so keep must be in 0..={}",
+                (keep.saturating_add(1)).saturating_mul(interval),
+                (MAX_TICKET_AGE / interval).saturating_sub(1)
+            ),
+            Error::BufferTooSmall { len, needed } => write!(
+                f,
+                "output buffer is {len} bytes; it must be at least {needed} bytes"
             ),
             Error::Time { value } => write!(
                 f,

@@ -7,12 +7,17 @@ mod kdf;
 mod main_key;
 mod schedule;
 mod tfo;
+mod ticket;
 
 pub use error::Error;
 pub use kdf::derive_key;
 pub use main_key::MainKey;
 pub use schedule::{Schedule, Slot};
 pub use tfo::{ProcfsText, TFO_CONTEXT, TFO_KEY_LEN, TFO_PROCFS_TEXT_LEN, TfoKeys, tfo_keys};
+pub use ticket::{
+    LABEL_PERSONAL, LabelKey, Layout, Lookup, MAX_LABEL_LEN, MAX_TICKET_AGE, Role, Strength,
+    TICKET_NAME_LEN, TicketKey, TicketSchedule, TicketSlot,
+};
 
 /// Length in bytes of the main key.
 pub const MAIN_KEY_LEN: usize = 32;

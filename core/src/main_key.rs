@@ -32,6 +32,11 @@ impl MainKey {
         }
     }
 
+    /// A main key from an array (used to key the second stage of a derivation).
+    pub(crate) fn from_array(bytes: &[u8; MAIN_KEY_LEN]) -> Self {
+        MainKey(*bytes)
+    }
+
     pub(crate) fn bytes(&self) -> &[u8; MAIN_KEY_LEN] {
         &self.0
     }

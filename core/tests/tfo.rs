@@ -1,6 +1,7 @@
 //! Known answers from outside this crate: tofurkey 1.3.4's own test suite (`t/itest.sh`, key
 //! `t/test.key`), and the BLAKE2b parameter rules of RFC 7693 as computed by libsodium.
 
+#![allow(clippy::unwrap_used)]
 use keywheel::{
     DERIVE_MAX_LEN, DERIVE_MIN_LEN, Error, MainKey, Schedule, TFO_CONTEXT, TfoKeys, derive_key,
     tfo_keys,

@@ -1,0 +1,194 @@
+//! Ticket keys against values computed independently with Python's `hashlib.blake2b`
+//! (the SPEC.md §4 recipe; the script is in the comment of each test).
+#![allow(clippy::unwrap_used)]
+
+use keywheel::{Error, LabelKey, Layout, Lookup, MainKey, Role, Strength, TicketSchedule};
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn main_key() -> MainKey {
+    let bytes: Vec<u8> = (0u8..32).collect();
+    MainKey::from_bytes(&bytes).unwrap()
+}
+
+// M = bytes(range(32)); lk = blake2b(b'example.com', digest_size=32, key=M, person=b'keywheel.label')
+// d(K, ctx, n, l) = blake2b(b'', digest_size=l, key=K, salt=LE64(n)+0^8, person=ctx+0^8)
+// name = d(lk, b'kwtn-256', 19675, 16); aes|hmac = d(lk, b'kwtk-256', 19675, 64) (and -128, 32)
+#[test]
+fn hashlib_known_answers() {
+    let lk = LabelKey::new(&main_key(), "example.com").unwrap();
+    let k = lk.ticket_key(Strength::Aes256, 19675);
+    assert_eq!(hex(k.name()), "eac1dd082ba610bd20235d0a9273192c");
+    assert_eq!(
+        hex(k.aes_key()),
+        "0f34d69434a9feb714286e046e921df7a859a2b19eb7f889319a96ddce7382ff"
+    );
+    assert_eq!(
+        hex(k.hmac_key()),
+        "d64a9747a810430f0d8bbee6a8f45ffe9ef9357f876c73f0fac2f1607257f976"
+    );
+    let k = lk.ticket_key(Strength::Aes128, 19675);
+    assert_eq!(hex(k.name()), "545260677a31a29977c0dc3d0ad29e5b");
+    assert_eq!(hex(k.aes_key()), "37b66d2530b441599d69a4f615609cf7");
+    assert_eq!(hex(k.hmac_key()), "3dad78fd00088ef29045deb072175344");
+    assert_eq!(lk.ticket_name(Strength::Aes128, 19675), *k.name());
+}
+
+#[test]
+fn record_layouts() {
+    let lk = LabelKey::new(&main_key(), "example.com").unwrap();
+    for strength in [Strength::Aes256, Strength::Aes128] {
+        let k = lk.ticket_key(strength, 5);
+        let n = strength.key_len();
+        let mut out = [0u8; 80];
+        assert_eq!(
+            k.write_record(Layout::NameHmacAes, &mut out).unwrap(),
+            16 + 2 * n
+        );
+        assert_eq!(&out[..16], k.name());
+        assert_eq!(&out[16..16 + n], k.hmac_key());
+        assert_eq!(&out[16 + n..16 + 2 * n], k.aes_key());
+        k.write_record(Layout::NameAesHmac, &mut out).unwrap();
+        assert_eq!(&out[16..16 + n], k.aes_key());
+        assert_eq!(&out[16 + n..16 + 2 * n], k.hmac_key());
+        let mut short = [0x11u8; 80];
+        let err = k
+            .write_record(Layout::NameAesHmac, &mut short[..16 + 2 * n - 1])
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::BufferTooSmall {
+                len: 16 + 2 * n - 1,
+                needed: 16 + 2 * n
+            }
+        );
+        assert!(short.iter().all(|&b| b == 0x11));
+    }
+}
+
+#[test]
+fn labels_and_purposes_are_separated() {
+    let main = main_key();
+    let a = LabelKey::new(&main, "a")
+        .unwrap()
+        .ticket_key(Strength::Aes256, 7);
+    let b = LabelKey::new(&main, "b")
+        .unwrap()
+        .ticket_key(Strength::Aes256, 7);
+    assert_ne!(a.name(), b.name());
+    assert_ne!(a.aes_key(), b.aes_key());
+    let a128 = LabelKey::new(&main, "a")
+        .unwrap()
+        .ticket_key(Strength::Aes128, 7);
+    assert_ne!(a.name(), a128.name());
+    assert_ne!(&a.aes_key()[..16], a128.aes_key());
+    // The name is not a prefix or part of the key material.
+    assert_ne!(&a.aes_key()[..16], a.name());
+    assert_ne!(&a.hmac_key()[..16], a.name());
+}
+
+#[test]
+fn label_length_is_checked() {
+    let main = main_key();
+    assert_eq!(
+        LabelKey::new(&main, "").unwrap_err(),
+        Error::LabelLength { len: 0 }
+    );
+    let long = "x".repeat(65);
+    let err = LabelKey::new(&main, &long).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "label is 65 bytes; it must be 1..=64 bytes of UTF-8"
+    );
+    assert!(LabelKey::new(&main, &"x".repeat(64)).is_ok());
+    // 64 bytes of UTF-8, 16 characters.
+    assert!(LabelKey::new(&main, &"é".repeat(32)).is_ok());
+    assert!(LabelKey::new(&main, &"é".repeat(33)).is_err());
+}
+
+#[test]
+fn schedule_window_and_limits() {
+    let s = TicketSchedule::new(3600, 2).unwrap();
+    assert_eq!(s.max_ticket_age(), 3 * 3600);
+    let slot = s.at(1_700_000_000).unwrap();
+    assert_eq!(slot.current, 1_700_000_000 / 3600);
+    assert_eq!(slot.next_rotation, (1_700_000_000 / 3600 + 1) * 3600);
+    let c = slot.current;
+    let window: Vec<_> = slot.window().collect();
+    assert_eq!(
+        window,
+        vec![
+            (c - 2, Role::Previous(2)),
+            (c - 1, Role::Previous(1)),
+            (c, Role::Current),
+            (c + 1, Role::Next)
+        ]
+    );
+    assert_eq!(slot.role(c - 3), None);
+    assert_eq!(slot.role(c + 2), None);
+    assert_eq!(slot.counter(Role::Previous(3)), None);
+    assert_eq!(slot.counter(Role::Previous(0)), None);
+
+    // (keep + 1) * interval <= 7 days.
+    assert!(TicketSchedule::new(86_400, 6).is_ok());
+    let err = TicketSchedule::new(86_400, 7).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Keep {
+            keep: 7,
+            interval: 86_400
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "keep 7 with interval 86400 accepts tickets up to 691200 s old; (keep + 1) * interval must be at most 604800 (7 days, RFC 8446), so keep must be in 0..=6"
+    );
+    assert!(TicketSchedule::new(604_800, 0).is_ok());
+    assert!(TicketSchedule::new(604_800, 1).is_err());
+    assert!(TicketSchedule::new(3601, 0).is_err());
+    assert!(TicketSchedule::new(3600, u64::MAX).is_err());
+}
+
+#[test]
+fn lookup_by_name() {
+    let lk = LabelKey::new(&main_key(), "svc").unwrap();
+    let s = TicketSchedule::new(3600, 2).unwrap();
+    let slot = s.at(1_700_000_000).unwrap();
+    let c = slot.current;
+    let st = Strength::Aes256;
+    match lk.lookup(st, &slot, lk.ticket_name(st, c).as_slice()) {
+        Lookup::Current(k) => assert_eq!(k.counter(), c),
+        other => panic!("{other:?}"),
+    }
+    match lk.lookup(st, &slot, lk.ticket_name(st, c + 1).as_slice()) {
+        Lookup::Accepted(k, Role::Next) => assert_eq!(k.counter(), c + 1),
+        other => panic!("{other:?}"),
+    }
+    match lk.lookup(st, &slot, lk.ticket_name(st, c - 2).as_slice()) {
+        Lookup::Accepted(k, Role::Previous(2)) => assert_eq!(k.counter(), c - 2),
+        other => panic!("{other:?}"),
+    }
+    for name in [
+        lk.ticket_name(st, c - 3),
+        lk.ticket_name(st, c + 2),
+        lk.ticket_name(Strength::Aes128, c),
+        LabelKey::new(&main_key(), "other")
+            .unwrap()
+            .ticket_name(st, c),
+    ] {
+        assert!(matches!(lk.lookup(st, &slot, &name), Lookup::NotFound));
+    }
+    assert!(matches!(lk.lookup(st, &slot, &[0u8; 15]), Lookup::NotFound));
+}
+
+#[test]
+fn debug_shows_no_secret() {
+    let lk = LabelKey::new(&main_key(), "svc").unwrap();
+    assert_eq!(format!("{lk:?}"), "LabelKey(\"svc\", ..)");
+    let k = lk.ticket_key(Strength::Aes256, 9);
+    let dbg = format!("{k:?}");
+    assert!(dbg.starts_with("TicketKey { counter: 9, name: "));
+    assert!(!dbg.contains(&hex(&k.aes_key()[..4])));
+}
