@@ -40,6 +40,18 @@ pub enum Error {
         /// The interval it was asked for, in seconds.
         interval: u64,
     },
+    /// HAProxy formats take exactly three keys (previous, current, next).
+    FormatKeep {
+        /// The format's name.
+        format: &'static str,
+        /// The keep that was asked for.
+        keep: u64,
+    },
+    /// A key of the wrong strength was given to a format.
+    FormatStrength {
+        /// The format's name.
+        format: &'static str,
+    },
     /// An output buffer is too small.
     BufferTooSmall {
         /// The length of the buffer that was given.
@@ -83,6 +95,13 @@ impl fmt::Display for Error {
                 (keep.saturating_add(1)).saturating_mul(interval),
                 (MAX_TICKET_AGE / interval).saturating_sub(1)
             ),
+            Error::FormatKeep { format, keep } => write!(
+                f,
+                "keep {keep} does not fit format {format}: HAProxy uses exactly 3 keys (previous, current, next), so keep must be 1"
+            ),
+            Error::FormatStrength { format } => {
+                write!(f, "the key's strength does not match format {format}")
+            }
             Error::BufferTooSmall { len, needed } => write!(
                 f,
                 "output buffer is {len} bytes; it must be at least {needed} bytes"

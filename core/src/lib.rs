@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod format;
 mod kdf;
 mod main_key;
 mod schedule;
@@ -10,6 +11,7 @@ mod tfo;
 mod ticket;
 
 pub use error::Error;
+pub use format::{FORMATS, Format};
 pub use kdf::derive_key;
 pub use main_key::MainKey;
 pub use schedule::{Schedule, Slot};

@@ -192,3 +192,123 @@ fn debug_shows_no_secret() {
     assert!(dbg.starts_with("TicketKey { counter: 9, name: "));
     assert!(!dbg.contains(&hex(&k.aes_key()[..4])));
 }
+
+mod formats {
+    use super::*;
+    use keywheel::{FORMATS, Format};
+
+    fn b64(data: &[u8]) -> String {
+        // Independent of the crate's encoder: the RFC 4648 test vectors pin this one.
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut s = String::new();
+        for c in data.chunks(3) {
+            let n = c.len();
+            let v = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
+            for j in 0..4 {
+                s.push(if j <= n {
+                    A[((v >> (18 - 6 * j)) & 63) as usize] as char
+                } else {
+                    '='
+                });
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn rfc4648_vectors_for_the_test_encoder() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(b64(i.as_bytes()), o);
+        }
+    }
+
+    fn record(k: &keywheel::TicketKey, layout: Layout) -> Vec<u8> {
+        let mut v = k.name().to_vec();
+        match layout {
+            Layout::NameHmacAes => {
+                v.extend_from_slice(k.hmac_key());
+                v.extend_from_slice(k.aes_key());
+            }
+            Layout::NameAesHmac => {
+                v.extend_from_slice(k.aes_key());
+                v.extend_from_slice(k.hmac_key());
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn every_format_renders_the_documented_file() {
+        let lk = LabelKey::new(&main_key(), "svc").unwrap();
+        let slot = TicketSchedule::new(3600, 1)
+            .unwrap()
+            .at(1_700_000_000)
+            .unwrap();
+        let c = slot.current;
+        for f in FORMATS {
+            assert_eq!(Format::from_name(f.name()), Some(f));
+            let st = f.strength();
+            let key = |n| lk.ticket_key(st, n);
+            // The order DESIGN.md gives for each server.
+            let (order, layout, b64_lines): (Vec<u64>, Layout, bool) = match f {
+                Format::Nginx => (vec![c, c + 1, c - 1], Layout::NameHmacAes, false),
+                Format::Nginx48 => (vec![c, c + 1, c - 1], Layout::NameAesHmac, false),
+                Format::Haproxy | Format::Haproxy48 => {
+                    (vec![c - 1, c, c + 1], Layout::NameAesHmac, true)
+                }
+                Format::Apache => (vec![c], Layout::NameHmacAes, false),
+                Format::Ats => (vec![c, c + 1, c - 1], Layout::NameHmacAes, false),
+                Format::Openssl => (vec![c], Layout::NameHmacAes, false),
+            };
+            let mut expected = Vec::new();
+            for n in order {
+                let r = record(&key(n), layout);
+                assert_eq!(r.len(), if st == Strength::Aes256 { 80 } else { 48 });
+                if b64_lines {
+                    expected.extend_from_slice(b64(&r).as_bytes());
+                    expected.push(b'\n');
+                } else {
+                    expected.extend_from_slice(&r);
+                }
+            }
+            let mut out = vec![0u8; 2048];
+            let n = f.render(&lk, &slot, &mut out).unwrap();
+            assert_eq!(n, f.rendered_len(&slot));
+            assert_eq!(&out[..n], &expected[..], "{}", f.name());
+            // Too small a buffer: error, nothing written.
+            let mut small = vec![0x22u8; n - 1];
+            assert!(matches!(
+                f.render(&lk, &slot, &mut small),
+                Err(Error::BufferTooSmall { .. })
+            ));
+            assert!(small.iter().all(|&b| b == 0x22));
+        }
+    }
+
+    #[test]
+    fn haproxy_needs_three_keys() {
+        let lk = LabelKey::new(&main_key(), "svc").unwrap();
+        let slot = TicketSchedule::new(3600, 2)
+            .unwrap()
+            .at(1_700_000_000)
+            .unwrap();
+        let mut out = vec![0u8; 2048];
+        let err = Format::Haproxy.render(&lk, &slot, &mut out).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "keep 2 does not fit format haproxy: HAProxy uses exactly 3 keys (previous, current, next), so keep must be 1"
+        );
+        // nginx takes any keep: current, next, previous 1, previous 2.
+        assert_eq!(Format::Nginx.render(&lk, &slot, &mut out).unwrap(), 4 * 80);
+    }
+}
