@@ -1,0 +1,1 @@
+//! C ABI of keywheel (work in progress).

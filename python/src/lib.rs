@@ -1,0 +1,1 @@
+//! Python bindings of keywheel (work in progress).
