@@ -162,7 +162,11 @@ impl Config {
                         e.keywheel_text("autokey file", path)
                     )),
                 }
-                self.ok_or_fatal(os::write_new_autokey(path));
+                let written = os::write_new_autokey(path);
+                self.ok_or_fatal(written.map_err(|e| match self.dialect {
+                    Dialect::Tofurkey => e,
+                    Dialect::Keywheel => format!("cannot create the autokey file: {e}"),
+                }));
             }
         }
         self.ok_or_fatal(blocked.restore());
@@ -176,7 +180,7 @@ impl Config {
         match self.dialect {
             Dialect::Tofurkey => self.info(&format!("Setting keys for unix time {now}")),
             Dialect::Keywheel => self.info(&format!(
-                "setting TFO keys for unix time {now}: primary counter {}, backup counter {}",
+                "TFO keys for unix time {now}: primary counter {}, backup counter {}",
                 slot.primary, slot.backup
             )),
         }
@@ -221,7 +225,11 @@ impl Config {
             }
         }
         if !self.dry_run {
-            self.ok_or_fatal(os::write_procfs(&self.procfs, &bytes[..]));
+            let written = os::write_procfs(&self.procfs, &bytes[..]);
+            self.ok_or_fatal(written.map_err(|e| match self.dialect {
+                Dialect::Tofurkey => e,
+                Dialect::Keywheel => format!("cannot write the TFO keys: {e}"),
+            }));
         }
         drop(bytes);
         if self.dry_run && self.dialect == Dialect::Keywheel {

@@ -155,7 +155,7 @@ impl KeyError {
             KeyError::Read(e) => format!("read({p}, {MAIN_KEY_LEN}) failed: {}", strerror(e)),
             KeyError::Short(n) => format!("read({p}): wanted {MAIN_KEY_LEN} bytes, got {n} bytes"),
             KeyError::Close(e) => format!("close({p}) failed: {}", strerror(e)),
-            KeyError::Insecure(mode) => insecure_text(path, *mode),
+            KeyError::Insecure(mode) => insecure_text("key file", path, *mode),
         }
     }
 
@@ -170,15 +170,15 @@ impl KeyError {
                 keywheel::Error::MainKeyTooShort { len: *n }
             ),
             KeyError::Close(e) => format!("cannot close {what} {p}: {}", strerror(e)),
-            KeyError::Insecure(mode) => insecure_text(path, *mode),
+            KeyError::Insecure(mode) => insecure_text(what, path, *mode),
         }
     }
 }
 
-fn insecure_text(path: &Path, mode: u32) -> String {
+fn insecure_text(what: &str, path: &Path, mode: u32) -> String {
     let p = path.display();
     format!(
-        "key file {p} has mode {mode:04o}, so group or others can access it; \
+        "{what} {p} has mode {mode:04o}, so group or others can access it; \
          fix it with `chmod 600 {p}` (or pass --allow-insecure-key-file)"
     )
 }
