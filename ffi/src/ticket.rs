@@ -1,0 +1,539 @@
+//! TLS session-ticket keys: the handle, the encrypting key, lookup by name, server formats.
+
+use keywheel::{
+    Format, LabelKey, Lookup, MIN_TIME, Strength, TICKET_NAME_LEN, TicketKey, TicketSchedule,
+    TicketSlot,
+};
+use zeroize::Zeroize;
+
+use crate::main_key::keywheel_main_key;
+use crate::ptr;
+use crate::result::{Failure, guard, guard_void, keywheel_result};
+
+/// The two strengths of ticket keys. Functions take it as a `uint32_t`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)] // C naming.
+pub enum keywheel_strength {
+    /// AES-256-CBC with a 32-byte HMAC-SHA256 key (80-byte key records).
+    Aes256 = 1,
+    /// AES-128-CBC with a 16-byte HMAC-SHA256 key (48-byte key records).
+    Aes128 = 2,
+}
+
+/// Server ticket-key formats (see SPEC.md, "Server layouts"). Functions take it as a
+/// `uint32_t`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)] // C naming.
+pub enum keywheel_format {
+    /// nginx `ssl_session_ticket_key`, 80-byte files (name | hmac32 | aes32); one file per
+    /// key: current, next, previous 1, ...; the first file encrypts.
+    Nginx = 1,
+    /// nginx 48-byte files (name | aes16 | hmac16).
+    Nginx48 = 2,
+    /// HAProxy `tls-ticket-keys`: base64 lines of 80 bytes; previous ..., current, next.
+    Haproxy = 3,
+    /// HAProxy with 48-byte keys.
+    Haproxy48 = 4,
+    /// Apache httpd `SSLSessionTicketKeyFile`: one 48-byte key (current only).
+    Apache = 5,
+    /// Apache Traffic Server: 48-byte records, current first.
+    Ats = 6,
+    /// OpenSSL `SSL_CTX_set_tlsext_ticket_keys`: one 80-byte key (current only).
+    Openssl = 7,
+}
+
+/// What `keywheel_ticket_keys_lookup` found for a ticket's key name.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)] // C naming.
+pub enum keywheel_lookup {
+    /// No accepted key has this name: do not decrypt (full handshake).
+    NotFound = 0,
+    /// The current (encrypting) key: decrypt and keep the ticket.
+    Current = 1,
+    /// Another accepted key (next or previous): decrypt, then issue a fresh ticket.
+    Accepted = 2,
+}
+
+/// One ticket key, written by the library into caller-owned memory. It holds secrets: wipe it
+/// with `keywheel_ticket_key_wipe` when done.
+#[repr(C)]
+#[allow(non_camel_case_types)] // C naming.
+pub struct keywheel_ticket_key {
+    /// The key name: public, sent in clear at the start of every ticket.
+    pub name: [u8; KEYWHEEL_TICKET_NAME_LEN],
+    /// The AES key: the first `key_len` bytes (the rest is zero).
+    pub aes_key: [u8; 32],
+    /// The HMAC-SHA256 key: the first `key_len` bytes (the rest is zero).
+    pub hmac_key: [u8; 32],
+    /// 32 (AES-256-CBC) or 16 (AES-128-CBC).
+    pub key_len: usize,
+    /// The interval counter of the key.
+    pub counter: u64,
+    /// The key's `keywheel_strength`.
+    pub strength: u32,
+}
+
+/// What the ticket schedule says at one unix time.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)] // C naming.
+pub struct keywheel_ticket_slot {
+    /// The time this slot was computed for.
+    pub now: u64,
+    /// `floor(now / interval)`: the counter of the encrypting key.
+    pub current: u64,
+    /// How many previous keys are accepted (keys `current - keep ..= current + 1` decrypt).
+    pub keep: u64,
+    /// The unix time at which the next interval, and so the next rotation, starts.
+    pub next_rotation: u64,
+}
+
+/// Length in bytes of a ticket key name.
+pub const KEYWHEEL_TICKET_NAME_LEN: usize = 16;
+const _: () = assert!(KEYWHEEL_TICKET_NAME_LEN == TICKET_NAME_LEN);
+
+/// The ticket keys of one label, interval, keep and strength (opaque). Made by
+/// `keywheel_ticket_keys_new`, freed (and wiped) by `keywheel_ticket_keys_free`.
+///
+/// It holds the label's key, not the main key, so every call is a few BLAKE2b compressions and
+/// allocates nothing: cheap enough for an OpenSSL ticket-key callback. The handle is immutable:
+/// any number of threads may use one handle at the same time, as long as none frees it.
+#[allow(non_camel_case_types)] // C naming.
+pub struct keywheel_ticket_keys {
+    label: LabelKey,
+    schedule: TicketSchedule,
+    strength: Strength,
+}
+
+impl keywheel_ticket_keys {
+    fn slot(&self, now: u64) -> Result<TicketSlot, Failure> {
+        Ok(self.schedule.at(now)?)
+    }
+}
+
+fn strength_from(value: u32) -> Result<Strength, Failure> {
+    match value {
+        1 => Ok(Strength::Aes256),
+        2 => Ok(Strength::Aes128),
+        _ => Err(Failure::new(
+            keywheel_result::UnknownStrength,
+            std::format!(
+                "strength {value} is unknown; it must be KEYWHEEL_STRENGTH_AES256 (1) or KEYWHEEL_STRENGTH_AES128 (2)"
+            ),
+        )),
+    }
+}
+
+fn format_from(value: u32) -> Result<Format, Failure> {
+    value
+        .checked_sub(1)
+        .and_then(|i| keywheel::FORMATS.get(usize::try_from(i).ok()?).copied())
+        .ok_or_else(|| {
+            Failure::new(
+                keywheel_result::UnknownFormat,
+                std::format!(
+                    "format {value} is unknown; it must be a keywheel_format value (1..={})",
+                    keywheel::FORMATS.len()
+                ),
+            )
+        })
+}
+
+fn to_c(key: &TicketKey) -> keywheel_ticket_key {
+    let mut c = keywheel_ticket_key {
+        name: *key.name(),
+        aes_key: [0; 32],
+        hmac_key: [0; 32],
+        key_len: key.strength().key_len(),
+        counter: key.counter(),
+        strength: match key.strength() {
+            Strength::Aes256 => keywheel_strength::Aes256 as u32,
+            Strength::Aes128 => keywheel_strength::Aes128 as u32,
+        },
+    };
+    c.aes_key[..key.aes_key().len()].copy_from_slice(key.aes_key());
+    c.hmac_key[..key.hmac_key().len()].copy_from_slice(key.hmac_key());
+    c
+}
+
+/// Moves `key` into the caller's `*out` and wipes the temporary.
+///
+/// # Safety
+/// `out` must be non-NULL and valid for one write.
+unsafe fn write_key(key: &TicketKey, out: *mut keywheel_ticket_key) {
+    let mut c = to_c(key);
+    // SAFETY: `out` is valid for one write (caller's contract) and is not the local `c`.
+    unsafe { core::ptr::copy_nonoverlapping(&c, out, 1) };
+    wipe(&mut c);
+}
+
+fn wipe(key: &mut keywheel_ticket_key) {
+    key.name.zeroize();
+    key.aes_key.zeroize();
+    key.hmac_key.zeroize();
+    key.key_len.zeroize();
+    key.counter.zeroize();
+    key.strength.zeroize();
+}
+
+/// Makes the ticket keys of `label` (1..=64 bytes of UTF-8, not NUL-terminated) under
+/// `main_key`, for tickets encrypted with the key of interval `floor(now / interval)` and
+/// accepted with the keys of the `keep` previous intervals and of the next one, in `strength`
+/// (a `keywheel_strength`). Stores a new handle in `*out`.
+///
+/// Ownership: `label` stays the caller's; the handle in `*out` is the caller's and must be
+/// released with `keywheel_ticket_keys_free`. It does not refer to `main_key`, which may be
+/// freed right after this call.
+///
+/// Thread-safety: may be called from any thread.
+///
+/// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`,
+/// `KEYWHEEL_RESULT_LABEL_LENGTH`, `KEYWHEEL_RESULT_LABEL_NOT_UTF8`,
+/// `KEYWHEEL_RESULT_UNKNOWN_STRENGTH`, `KEYWHEEL_RESULT_INTERVAL` or `KEYWHEEL_RESULT_KEEP`
+/// (`(keep + 1) * interval` > 604800). On failure `*out` is untouched.
+///
+/// # Safety
+/// `main_key` must be a live handle; `label` valid for reads of `label_len` bytes; `out` valid
+/// for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_ticket_keys_new(
+    main_key: *const keywheel_main_key,
+    label: *const u8,
+    label_len: usize,
+    strength: u32,
+    interval: u64,
+    keep: u64,
+    out: *mut *mut keywheel_ticket_keys,
+) -> keywheel_result {
+    guard("keywheel_ticket_keys_new", || {
+        // SAFETY: forwarded caller's contracts.
+        let main_key = unsafe { ptr::object(main_key, "main_key") }?;
+        // SAFETY: forwarded caller's contracts.
+        let label = unsafe { ptr::input(label, label_len, "label") }?;
+        ptr::out(out, "out")?;
+        let label = core::str::from_utf8(label).map_err(|e| {
+            Failure::new(
+                keywheel_result::LabelNotUtf8,
+                std::format!(
+                    "label is not valid UTF-8 (bad byte at offset {}); it must be 1..=64 bytes of UTF-8",
+                    e.valid_up_to()
+                ),
+            )
+        })?;
+        let strength = strength_from(strength)?;
+        let schedule = TicketSchedule::new(interval, keep)?;
+        let label = LabelKey::new(&main_key.key, label)?;
+        let handle = Box::into_raw(Box::new(keywheel_ticket_keys {
+            label,
+            schedule,
+            strength,
+        }));
+        // SAFETY: `out` is not NULL and valid for a write (caller's contract).
+        unsafe { out.write(handle) };
+        Ok(())
+    })
+}
+
+/// Wipes and frees ticket keys made by `keywheel_ticket_keys_new`. NULL does nothing.
+///
+/// Thread-safety: no other thread may be using `keys` during or after this call.
+///
+/// # Safety
+/// `keys` must be NULL or a handle from `keywheel_ticket_keys_new` not freed yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_ticket_keys_free(keys: *mut keywheel_ticket_keys) {
+    if keys.is_null() {
+        return;
+    }
+    guard_void(|| {
+        // SAFETY: `keys` came from `Box::into_raw` and is freed once (caller's contract).
+        // Dropping the `LabelKey` wipes it.
+        drop(unsafe { Box::from_raw(keys) });
+    });
+}
+
+/// The ticket schedule of `keys` at unix time `now`, written to `*out`.
+///
+/// Thread-safety: may be called from any thread, also on one handle from many threads.
+///
+/// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or `KEYWHEEL_RESULT_TIME`. On
+/// failure `*out` is untouched.
+///
+/// # Safety
+/// `keys` must be a live handle; `out` valid for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_ticket_keys_slot(
+    keys: *const keywheel_ticket_keys,
+    now: u64,
+    out: *mut keywheel_ticket_slot,
+) -> keywheel_result {
+    guard("keywheel_ticket_keys_slot", || {
+        // SAFETY: forwarded caller's contract.
+        let keys = unsafe { ptr::object(keys, "keys") }?;
+        ptr::out(out, "out")?;
+        let slot = keys.slot(now)?;
+        let c = keywheel_ticket_slot {
+            now: slot.now,
+            current: slot.current,
+            keep: slot.keep,
+            next_rotation: slot.next_rotation,
+        };
+        // SAFETY: `out` is not NULL and valid for a write (caller's contract).
+        unsafe { out.write(c) };
+        Ok(())
+    })
+}
+
+/// The key that encrypts new tickets at unix time `now` (the current key), written to `*out`.
+///
+/// Ownership: `*out` is the caller's; wipe it with `keywheel_ticket_key_wipe` when done.
+///
+/// Thread-safety: may be called from any thread, also on one handle from many threads.
+///
+/// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or `KEYWHEEL_RESULT_TIME`. On
+/// failure `*out` is untouched.
+///
+/// # Safety
+/// `keys` must be a live handle; `out` valid for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_ticket_keys_current(
+    keys: *const keywheel_ticket_keys,
+    now: u64,
+    out: *mut keywheel_ticket_key,
+) -> keywheel_result {
+    guard("keywheel_ticket_keys_current", || {
+        // SAFETY: forwarded caller's contract.
+        let keys = unsafe { ptr::object(keys, "keys") }?;
+        ptr::out(out, "out")?;
+        let slot = keys.slot(now)?;
+        let key = keys.label.ticket_key(keys.strength, slot.current);
+        // SAFETY: `out` is not NULL and valid for a write (caller's contract).
+        unsafe { write_key(&key, out) };
+        Ok(())
+    })
+}
+
+/// The key of interval `counter` (any counter, accepted or not), written to `*out`: for tools
+/// and tests that need a specific key.
+///
+/// Ownership, thread-safety: as `keywheel_ticket_keys_current`.
+///
+/// Returns `KEYWHEEL_RESULT_OK` or `KEYWHEEL_RESULT_NULL_POINTER`. On failure `*out` is
+/// untouched.
+///
+/// # Safety
+/// `keys` must be a live handle; `out` valid for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_ticket_keys_by_counter(
+    keys: *const keywheel_ticket_keys,
+    counter: u64,
+    out: *mut keywheel_ticket_key,
+) -> keywheel_result {
+    guard("keywheel_ticket_keys_by_counter", || {
+        // SAFETY: forwarded caller's contract.
+        let keys = unsafe { ptr::object(keys, "keys") }?;
+        ptr::out(out, "out")?;
+        let key = keys.label.ticket_key(keys.strength, counter);
+        // SAFETY: `out` is not NULL and valid for a write (caller's contract).
+        unsafe { write_key(&key, out) };
+        Ok(())
+    })
+}
+
+/// Looks up a ticket's key name (`name_len` must be `KEYWHEEL_TICKET_NAME_LEN`, 16) among the
+/// keys accepted at unix time `now`: `current - keep ..= current + 1`. Writes the outcome to
+/// `*found`, and when found, the key to `*key`:
+/// - `KEYWHEEL_LOOKUP_CURRENT`: the current key; decrypt and keep the ticket;
+/// - `KEYWHEEL_LOOKUP_ACCEPTED`: the next or a previous key; decrypt and issue a new ticket
+///   (OpenSSL callback: return 2);
+/// - `KEYWHEEL_LOOKUP_NOT_FOUND`: `*key` is untouched; make a full handshake.
+///
+/// Ownership: `*found` and `*key` are the caller's; wipe `*key` with `keywheel_ticket_key_wipe`.
+///
+/// Thread-safety: may be called from any thread, also on one handle from many threads.
+///
+/// Returns `KEYWHEEL_RESULT_OK` (also when not found), `KEYWHEEL_RESULT_NULL_POINTER`,
+/// `KEYWHEEL_RESULT_NAME_LENGTH` or `KEYWHEEL_RESULT_TIME`. On failure neither `*found` nor
+/// `*key` is written.
+///
+/// # Safety
+/// `keys` must be a live handle; `name` valid for reads of `name_len` bytes; `found` and `key`
+/// valid for one write each.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_ticket_keys_lookup(
+    keys: *const keywheel_ticket_keys,
+    now: u64,
+    name: *const u8,
+    name_len: usize,
+    found: *mut keywheel_lookup,
+    key: *mut keywheel_ticket_key,
+) -> keywheel_result {
+    guard("keywheel_ticket_keys_lookup", || {
+        // SAFETY: forwarded caller's contracts.
+        let keys = unsafe { ptr::object(keys, "keys") }?;
+        // SAFETY: forwarded caller's contracts.
+        let name = unsafe { ptr::input(name, name_len, "name") }?;
+        ptr::out(found, "found")?;
+        ptr::out(key, "key")?;
+        if name_len != TICKET_NAME_LEN {
+            return Err(Failure::new(
+                keywheel_result::NameLength,
+                std::format!("name is {name_len} bytes; it must be {TICKET_NAME_LEN} bytes"),
+            ));
+        }
+        let slot = keys.slot(now)?;
+        let outcome = match keys.label.lookup(keys.strength, &slot, name) {
+            Lookup::Current(k) => {
+                // SAFETY: `key` is not NULL and valid for a write (caller's contract).
+                unsafe { write_key(&k, key) };
+                keywheel_lookup::Current
+            }
+            Lookup::Accepted(k, _) => {
+                // SAFETY: as above.
+                unsafe { write_key(&k, key) };
+                keywheel_lookup::Accepted
+            }
+            Lookup::NotFound => keywheel_lookup::NotFound,
+        };
+        // SAFETY: `found` is not NULL and valid for a write (caller's contract).
+        unsafe { found.write(outcome) };
+        Ok(())
+    })
+}
+
+/// The length `keywheel_ticket_keys_render` writes for `format` (a `keywheel_format`) with the
+/// keep of `keys`, into `*out_len`.
+///
+/// Thread-safety: may be called from any thread, also on one handle from many threads.
+///
+/// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`, `KEYWHEEL_RESULT_UNKNOWN_FORMAT`,
+/// `KEYWHEEL_RESULT_FORMAT_STRENGTH` or `KEYWHEEL_RESULT_FORMAT_KEEP`. On failure `*out_len` is
+/// untouched.
+///
+/// # Safety
+/// `keys` must be a live handle; `out_len` valid for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_ticket_keys_rendered_len(
+    keys: *const keywheel_ticket_keys,
+    format: u32,
+    out_len: *mut usize,
+) -> keywheel_result {
+    guard("keywheel_ticket_keys_rendered_len", || {
+        // SAFETY: forwarded caller's contract.
+        let keys = unsafe { ptr::object(keys, "keys") }?;
+        ptr::out(out_len, "out_len")?;
+        let format = checked_format(keys, format)?;
+        let len = format.rendered_len(&keys.slot(MIN_TIME)?);
+        // SAFETY: `out_len` is not NULL and valid for a write (caller's contract).
+        unsafe { out_len.write(len) };
+        Ok(())
+    })
+}
+
+/// The length of one record of `format` (a `keywheel_format`) into `*out_len`: 80 or 48 raw
+/// bytes, or a base64 line with its newline (109 or 65) for HAProxy. For nginx, which takes one
+/// key per file, file `i` is record `i` of `keywheel_ticket_keys_render`.
+///
+/// Thread-safety: may be called from any thread.
+///
+/// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
+/// `KEYWHEEL_RESULT_UNKNOWN_FORMAT`. On failure `*out_len` is untouched.
+///
+/// # Safety
+/// `out_len` must be valid for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_format_record_len(
+    format: u32,
+    out_len: *mut usize,
+) -> keywheel_result {
+    guard("keywheel_format_record_len", || {
+        ptr::out(out_len, "out_len")?;
+        let len = format_from(format)?.record_len();
+        // SAFETY: `out_len` is not NULL and valid for a write (caller's contract).
+        unsafe { out_len.write(len) };
+        Ok(())
+    })
+}
+
+fn checked_format(keys: &keywheel_ticket_keys, format: u32) -> Result<Format, Failure> {
+    let format = format_from(format)?;
+    if format.strength() != keys.strength {
+        return Err(keywheel::Error::FormatStrength {
+            format: format.name(),
+        }
+        .into());
+    }
+    format.check_keep(keys.schedule.keep())?;
+    Ok(format)
+}
+
+/// Renders every key of `format` (a `keywheel_format`) at unix time `now`, in the format's
+/// order, into `out`, and its length into `*out_written`: the key file for single-file formats;
+/// for nginx the concatenation of its per-key files (file `i` is record `i`; see
+/// `keywheel_format_record_len`). `keywheel_ticket_keys_rendered_len` gives the length needed.
+///
+/// Ownership: `out` stays the caller's; it holds keys: wipe it when done.
+///
+/// Thread-safety: may be called from any thread, also on one handle from many threads.
+///
+/// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`,
+/// `KEYWHEEL_RESULT_UNKNOWN_FORMAT`, `KEYWHEEL_RESULT_FORMAT_STRENGTH` (the handle's strength
+/// is not the format's), `KEYWHEEL_RESULT_FORMAT_KEEP`, `KEYWHEEL_RESULT_TIME` or
+/// `KEYWHEEL_RESULT_BUFFER_TOO_SMALL`. On failure nothing is written.
+///
+/// # Safety
+/// `keys` must be a live handle; `out` valid for writes of `out_len` bytes; `out_written` valid
+/// for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_ticket_keys_render(
+    keys: *const keywheel_ticket_keys,
+    format: u32,
+    now: u64,
+    out: *mut u8,
+    out_len: usize,
+    out_written: *mut usize,
+) -> keywheel_result {
+    guard("keywheel_ticket_keys_render", || {
+        // SAFETY: forwarded caller's contract.
+        let keys = unsafe { ptr::object(keys, "keys") }?;
+        ptr::out(out, "out")?;
+        ptr::out(out_written, "out_written")?;
+        let format = checked_format(keys, format)?;
+        let slot = keys.slot(now)?;
+        let needed = format.rendered_len(&slot);
+        ptr::room(out_len, needed, "out")?;
+        // Every check that can fail is done: from here on the call succeeds.
+        // SAFETY: `out` is valid for writes of `out_len >= needed` bytes (caller's contract);
+        // zeroing it first makes the slice below refer to initialised memory.
+        let dst = unsafe {
+            core::ptr::write_bytes(out, 0, needed);
+            core::slice::from_raw_parts_mut(out, needed)
+        };
+        let written = format.render(&keys.label, &slot, dst)?;
+        // SAFETY: `out_written` is not NULL and valid for a write (caller's contract).
+        unsafe { out_written.write(written) };
+        Ok(())
+    })
+}
+
+/// Wipes (zeroes) a `keywheel_ticket_key` with writes the compiler cannot remove. NULL does
+/// nothing.
+///
+/// Thread-safety: the caller must not use `key` from another thread meanwhile.
+///
+/// # Safety
+/// `key` must be NULL or valid for reads and writes of one `keywheel_ticket_key`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_ticket_key_wipe(key: *mut keywheel_ticket_key) {
+    if key.is_null() {
+        return;
+    }
+    guard_void(|| {
+        // SAFETY: not NULL; valid for writes (caller's contract). All fields are plain
+        // integers, so any bytes the caller left there are a valid value.
+        wipe(unsafe { &mut *key });
+    });
+}
