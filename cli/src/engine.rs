@@ -228,7 +228,13 @@ impl Config {
             let written = os::write_procfs(&self.procfs, &bytes[..]);
             self.ok_or_fatal(written.map_err(|e| match self.dialect {
                 Dialect::Tofurkey => e,
-                Dialect::Keywheel => format!("cannot write the TFO keys: {e}"),
+                Dialect::Keywheel if nix::unistd::geteuid().is_root() => {
+                    format!("cannot write the TFO keys: {e}")
+                }
+                Dialect::Keywheel => format!(
+                    "cannot write the TFO keys: {e} (the kernel's TFO key file needs root; \
+                     try --dry-run, or --procfs FILE)"
+                ),
             }));
         }
         drop(bytes);

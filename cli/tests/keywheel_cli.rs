@@ -425,10 +425,17 @@ fn unwritable_procfs() {
     let f = Fixture::new();
     let missing = f.arg("no-procfs");
     let r = tfo(&["--main-key", &f.key(), "--procfs", &missing, "--once"]);
+    let hint = if is_root() {
+        ""
+    } else {
+        " (the kernel's TFO key file needs root; try --dry-run, or --procfs FILE)"
+    };
     runtime_error(
         &f,
         &r,
-        &format!("cannot write the TFO keys: open({missing}) failed: No such file or directory"),
+        &format!(
+            "cannot write the TFO keys: open({missing}) failed: No such file or directory{hint}"
+        ),
     );
     assert!(!exists(&f.path("no-procfs")));
 }
