@@ -224,24 +224,27 @@ impl Config {
                 ]));
             }
         }
-        if !self.dry_run {
-            let written = os::write_procfs(&self.procfs, &bytes[..]);
-            self.ok_or_fatal(written.map_err(|e| match self.dialect {
-                Dialect::Tofurkey => e,
-                Dialect::Keywheel if nix::unistd::geteuid().is_root() => {
-                    format!("cannot write the TFO keys: {e}")
-                }
-                Dialect::Keywheel => format!(
-                    "cannot write the TFO keys: {e} (the kernel's TFO key file needs root; \
-                     try --dry-run, or --procfs FILE)"
-                ),
-            }));
-        }
+        let written = if self.dry_run {
+            Ok(())
+        } else {
+            os::write_procfs(&self.procfs, &bytes[..])
+        };
         drop(bytes);
         if self.dry_run && self.dialect == Dialect::Keywheel {
             self.print_plan(&slot, shown.as_ref().map(|k| k.as_str()));
         }
         drop(shown);
+        // Fatal only now, with every copy of the keys wiped (as tofurkey wipes before log_fatal).
+        self.ok_or_fatal(written.map_err(|e| match self.dialect {
+            Dialect::Tofurkey => e,
+            Dialect::Keywheel if nix::unistd::geteuid().is_root() => {
+                format!("cannot write the TFO keys: {e}")
+            }
+            Dialect::Keywheel => format!(
+                "cannot write the TFO keys: {e} (the kernel's TFO key file needs root; \
+                 try --dry-run, or --procfs FILE)"
+            ),
+        }));
         self.ok_or_fatal(blocked.restore());
         if self.dry_run && self.dialect == Dialect::Tofurkey {
             self.verbose("Did not write to procfs because dry-run (-n) was specified");
