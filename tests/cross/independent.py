@@ -1,10 +1,13 @@
-"""An implementation of keywheel's derivation and TFO schedule that shares no code with it.
+"""An implementation of keywheel's derivation, TFO schedule and TLS session-ticket keys that
+shares no code with it.
 
-Written from the text of SPEC/DESIGN ("The TFO contract"), with two BLAKE2b implementations:
-Python's hashlib and libsodium (Debian's libsodium23, loaded with ctypes). The tests in this
-directory compare keywheel's vectors and binaries against these functions.
+Written from the text of SPEC/DESIGN ("The TFO contract"; SPEC.md section 4 and DESIGN.md's
+table of what real servers take for ticket keys), with two BLAKE2b implementations: Python's
+hashlib and libsodium (Debian's libsodium23, loaded with ctypes). The tests in this directory
+compare keywheel's vectors and binaries against these functions.
 """
 
+import base64
 import ctypes
 import ctypes.util
 import json
@@ -74,6 +77,19 @@ class Libsodium:
         for fn in ("crypto_kdf_blake2b_bytes_min", "crypto_kdf_blake2b_bytes_max",
                    "crypto_kdf_blake2b_contextbytes", "crypto_kdf_blake2b_keybytes"):
             getattr(lib, fn).restype = ctypes.c_size_t
+        g = lib.crypto_generichash_blake2b_salt_personal
+        g.argtypes = [
+            ctypes.c_char_p,  # unsigned char *out
+            ctypes.c_size_t,  # size_t outlen
+            ctypes.c_char_p,  # const unsigned char *in
+            ctypes.c_ulonglong,  # unsigned long long inlen
+            ctypes.c_char_p,  # const unsigned char *key
+            ctypes.c_size_t,  # size_t keylen
+            ctypes.c_char_p,  # const unsigned char salt[16]
+            ctypes.c_char_p,  # const unsigned char personal[16]
+        ]
+        g.restype = ctypes.c_int
+        self._generichash = g
         self.bytes_min = lib.crypto_kdf_blake2b_bytes_min()
         self.bytes_max = lib.crypto_kdf_blake2b_bytes_max()
         self.contextbytes = lib.crypto_kdf_blake2b_contextbytes()
@@ -87,6 +103,16 @@ class Libsodium:
         if rc != 0:
             return None
         return out.raw[:length]
+
+
+    def generichash(self, message: bytes, length: int, key: bytes, salt: bytes,
+                    personal: bytes) -> bytes:
+        """crypto_generichash_blake2b_salt_personal (keyed BLAKE2b of a message)."""
+        assert len(salt) == 16 and len(personal) == 16
+        out = ctypes.create_string_buffer(length)
+        rc = self._generichash(out, length, message, len(message), key, len(key), salt, personal)
+        assert rc == 0, "crypto_generichash_blake2b_salt_personal failed"
+        return out.raw
 
 
 @cache
@@ -167,3 +193,202 @@ def binary(name: str) -> Path:
             "or point KEYWHEEL_BIN_DIR at the directory that holds it"
         )
     return path
+
+
+# --- TLS session-ticket keys (SPEC.md section 4) ---------------------------------------------
+
+LABEL_PERSONAL = b"keywheel.label"  # padded with zeros to 16 bytes
+MAX_LABEL_LEN = 64
+MAX_TICKET_AGE = 604800  # RFC 8446 4.6.1: 7 days
+TICKET_NAME_LEN = 16
+
+
+@dataclass(frozen=True)
+class Strength:
+    name_context: bytes
+    key_context: bytes
+    key_len: int  # of the AES key and of the HMAC key
+
+    @property
+    def record_len(self) -> int:
+        return TICKET_NAME_LEN + 2 * self.key_len
+
+
+STRENGTHS = {
+    "aes256": Strength(b"kwtn-256", b"kwtk-256", 32),
+    "aes128": Strength(b"kwtn-128", b"kwtk-128", 16),
+}
+
+
+def label_key(main: bytes, label: bytes) -> bytes:
+    """LK = BLAKE2b(key = M, salt = 0^16, personal = "keywheel.label" || 0^2, message = label,
+    32 bytes), from hashlib after checking that libsodium's generichash gives the same bytes."""
+    assert len(main) >= MAIN_KEY_LEN and 1 <= len(label) <= MAX_LABEL_LEN
+    label.decode("utf-8")  # a label is UTF-8
+    a = blake2b(label, digest_size=32, key=main[:MAIN_KEY_LEN], person=LABEL_PERSONAL).digest()
+    b = libsodium().generichash(label, 32, main[:MAIN_KEY_LEN], bytes(16),
+                                LABEL_PERSONAL + bytes(16 - len(LABEL_PERSONAL)))
+    assert a == b, f"hashlib and libsodium disagree on the label key: {a.hex()} != {b.hex()}"
+    return a
+
+
+@dataclass(frozen=True)
+class TicketKey:
+    name: bytes
+    aes: bytes
+    hmac: bytes
+
+    def record(self, layout: tuple) -> bytes:
+        return b"".join(getattr(self, part) for part in layout)
+
+
+def ticket_key(main: bytes, label: bytes, strength: str, counter: int) -> TicketKey:
+    """name = derive_key(LK, name context, n, 16); aes || hmac = derive_key(LK, key context, n,
+    2 * key_len)."""
+    s = STRENGTHS[strength]
+    lk = label_key(main, label)
+    name = derive_both(lk, s.name_context, counter, TICKET_NAME_LEN)
+    material = derive_both(lk, s.key_context, counter, 2 * s.key_len)
+    return TicketKey(name, material[:s.key_len], material[s.key_len:])
+
+
+def valid_keep(interval: int, keep: int) -> bool:
+    return keep >= 0 and (keep + 1) * interval <= MAX_TICKET_AGE
+
+
+@dataclass(frozen=True)
+class TicketSlot:
+    current: int
+    next_rotation: int
+    window: tuple  # ((counter, role, age), ...) oldest first; age is None but for "previous"
+
+
+def ticket_slot(interval: int, keep: int, now: int) -> TicketSlot:
+    """c = floor(now / I) encrypts; c + 1 (next) and c - 1 ... c - keep (previous) decrypt."""
+    assert valid_interval(interval) and valid_keep(interval, keep) and valid_time(now)
+    c = now // interval
+    window = tuple((c - age, "previous", age) for age in range(keep, 0, -1))
+    window += ((c, "current", None), (c + 1, "next", None))
+    return TicketSlot(c, (c + 1) * interval, window)
+
+
+def ticket_lookup(main: bytes, label: bytes, strength: str, interval: int, keep: int, now: int,
+                  name: bytes) -> dict:
+    """The window's key whose name is `name`: result current / accepted / not_found."""
+    for counter, role, age in ticket_slot(interval, keep, now).window:
+        key = ticket_key(main, label, strength, counter)
+        if key.name == name:
+            found = {"result": "current" if role == "current" else "accepted",
+                     "counter": str(counter), "role": role,
+                     "aes": key.aes.hex(), "hmac": key.hmac.hex()}
+            if age is not None:
+                found["age"] = age
+            return found
+    return {"result": "not_found"}
+
+
+@dataclass(frozen=True)
+class ServerFormat:
+    """One row of DESIGN.md's table of what real servers take."""
+    strength: str
+    layout: tuple  # the parts of one record, in order
+    order: str  # "current_first", "haproxy" or "current_only"
+    base64_lines: bool
+
+
+NAME_HMAC_AES = ("name", "hmac", "aes")
+NAME_AES_HMAC = ("name", "aes", "hmac")
+
+SERVER_FORMATS = {
+    # nginx: one key per file; the first ssl_session_ticket_key encrypts, all decrypt.
+    "nginx": ServerFormat("aes256", NAME_HMAC_AES, "current_first", False),
+    "nginx48": ServerFormat("aes128", NAME_AES_HMAC, "current_first", False),
+    # HAProxy: base64 lines; of the last 3: previous, current (penultimate), next.
+    "haproxy": ServerFormat("aes256", NAME_AES_HMAC, "haproxy", True),
+    "haproxy48": ServerFormat("aes128", NAME_AES_HMAC, "haproxy", True),
+    # Apache httpd: the first 48 bytes, the only key.
+    "apache": ServerFormat("aes128", NAME_HMAC_AES, "current_only", False),
+    # Traffic Server: N x 48, the first record encrypts, all decrypt.
+    "ats": ServerFormat("aes128", NAME_HMAC_AES, "current_first", False),
+    # OpenSSL SSL_CTX_set_tlsext_ticket_keys: 80 bytes, the only key.
+    "openssl": ServerFormat("aes256", NAME_HMAC_AES, "current_only", False),
+}
+
+HAPROXY_KEYS = 3  # HAProxy's TLS_TICKETS_NO: it uses the last 3 lines of the file
+
+
+def format_keys(fmt: str, interval: int, keep: int, now: int) -> list:
+    """The (counter, role, age) of every key the format holds, in its order."""
+    f = SERVER_FORMATS[fmt]
+    slot = ticket_slot(interval, keep, now)
+    by_role = {(role, age): (counter, role, age) for counter, role, age in slot.window}
+    current, nxt = by_role[("current", None)], by_role[("next", None)]
+    previous = [by_role[("previous", a)] for a in range(1, keep + 1)]
+    if f.order == "current_only":
+        return [current]
+    if f.order == "current_first":
+        return [current, nxt] + previous
+    assert f.order == "haproxy" and keep == HAPROXY_KEYS - 2
+    return list(reversed(previous)) + [current, nxt]
+
+
+def format_record_len(fmt: str) -> int:
+    f = SERVER_FORMATS[fmt]
+    raw = STRENGTHS[f.strength].record_len
+    return len(base64.b64encode(bytes(raw))) + 1 if f.base64_lines else raw
+
+
+def render(fmt: str, main: bytes, label: bytes, interval: int, keep: int, now: int) -> bytes:
+    """Every key of the format in its order: raw records, or base64 lines ending in a newline.
+    For nginx the result is its files concatenated in order."""
+    f = SERVER_FORMATS[fmt]
+    out = b""
+    for counter, _, _ in format_keys(fmt, interval, keep, now):
+        record = ticket_key(main, label, f.strength, counter).record(f.layout)
+        out += base64.b64encode(record) + b"\n" if f.base64_lines else record
+    return out
+
+
+def ticket_error(main: bytes, label: bytes | None = None, interval: int | None = None,
+                 keep: int | None = None, now: int | None = None, fmt: str | None = None,
+                 buffer_len: int | None = None) -> str | None:
+    """The error kind the spec gives for these inputs, checked in the order main key, label,
+    interval, keep, time, format (HAProxy's keep, then the buffer length); None when valid."""
+    if len(main) < MAIN_KEY_LEN:
+        return "MainKeyTooShort"
+    if label is not None and not 1 <= len(label) <= MAX_LABEL_LEN:
+        return "LabelLength"
+    if interval is not None and not valid_interval(interval):
+        return "Interval"
+    if keep is not None and not valid_keep(interval, keep):
+        return "Keep"
+    if now is not None and not valid_time(now):
+        return "Time"
+    if fmt is not None and SERVER_FORMATS[fmt].base64_lines and keep != HAPROXY_KEYS - 2:
+        return "FormatKeep"
+    if buffer_len is not None and buffer_len < len(render(fmt, main, label, interval, keep, now)):
+        return "BufferTooSmall"
+    return None
+
+
+def label_message(n: int) -> str:
+    """SPEC.md 4.1."""
+    return f"label is {n} bytes; it must be 1..={MAX_LABEL_LEN} bytes of UTF-8"
+
+
+def keep_message(keep: int, interval: int) -> str:
+    """SPEC.md 4.3."""
+    return (f"keep {keep} with interval {interval} accepts tickets up to {(keep + 1) * interval} "
+            f"s old; (keep + 1) * interval must be at most {MAX_TICKET_AGE} (7 days, RFC 8446), "
+            f"so keep must be in 0..={MAX_TICKET_AGE // interval - 1}")
+
+
+def interval_message(interval: int) -> str:
+    """SPEC.md 3.1."""
+    why = "odd" if interval % 2 == 1 else "out of range"
+    return f"interval {interval} is {why}; it must be even and in {MIN_INTERVAL}..={MAX_INTERVAL}"
+
+
+def time_message(now: int) -> str:
+    """SPEC.md 3.1."""
+    return f"time {now} is out of range; it must be in {MIN_TIME}..={MAX_TIME}"

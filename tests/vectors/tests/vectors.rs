@@ -2,7 +2,10 @@
 //! checks each case through the public API of the core crate.
 #![allow(clippy::unwrap_used)]
 
-use keywheel::{MainKey, Schedule, TfoKeys, derive_key};
+use keywheel::{
+    FORMATS, Format, LabelKey, Layout, Lookup, MainKey, Role, Schedule, Strength, TfoKeys,
+    TicketSchedule, TicketSlot, derive_key,
+};
 use serde_json::Value;
 
 const VECTORS: &str = include_str!("../keywheel.json");
@@ -59,7 +62,15 @@ fn main_key(case: &Value) -> MainKey {
 fn main_key_rules_describe_the_stored_keys() {
     let v = vectors();
     let mut checked = 0;
-    for section in ["derive_key", "tfo", "errors"] {
+    for section in [
+        "derive_key",
+        "tfo",
+        "errors",
+        "ticket_key",
+        "ticket_lookup",
+        "format",
+        "ticket_errors",
+    ] {
         for case in cases(&v, section) {
             let Some(rule) = case.get("main_key_rule") else {
                 continue;
@@ -128,6 +139,294 @@ fn error_cases() {
             "derive_key" => {
                 let mut out = vec![0x5a; usize_field(case, "output_len")];
                 let error = derive_key(&main_key(case), &context(case), subkey_id(case), &mut out)
+                    .unwrap_err();
+                assert!(out.iter().all(|&b| b == 0x5a), "output written: {case}");
+                error
+            }
+            other => panic!("unknown operation {other}"),
+        };
+        assert_eq!(keywheel_vectors::error_kind(&error), case["kind"], "{case}");
+        assert_eq!(error.to_string(), case["message"], "{case}");
+    }
+}
+
+fn counter_field(case: &Value, name: &str) -> u64 {
+    let text = case[name].as_str().unwrap();
+    let n: u64 = text.parse().unwrap();
+    assert_eq!(n.to_string(), text, "not a canonical decimal: {case}");
+    n
+}
+
+fn label(case: &Value) -> &str {
+    let label = case["label"].as_str().unwrap();
+    assert_eq!(bytes_field(case, "label_hex"), label.as_bytes(), "{case}");
+    label
+}
+
+fn label_key(case: &Value) -> LabelKey {
+    LabelKey::new(&main_key(case), label(case)).unwrap()
+}
+
+fn strength(case: &Value) -> Strength {
+    match case["strength"].as_str().unwrap() {
+        "aes256" => Strength::Aes256,
+        "aes128" => Strength::Aes128,
+        other => panic!("unknown strength {other}"),
+    }
+}
+
+/// The role of `entry` ({role, age}).
+fn role(entry: &Value) -> Role {
+    match entry["role"].as_str().unwrap() {
+        "current" => {
+            assert!(entry.get("age").is_none(), "{entry}");
+            Role::Current
+        }
+        "next" => {
+            assert!(entry.get("age").is_none(), "{entry}");
+            Role::Next
+        }
+        "previous" => Role::Previous(u64_field(entry, "age")),
+        other => panic!("unknown role {other}"),
+    }
+}
+
+fn ticket_slot(case: &Value) -> TicketSlot {
+    let slot = TicketSchedule::new(u64_field(case, "interval"), u64_field(case, "keep"))
+        .unwrap()
+        .at(u64_field(case, "time"))
+        .unwrap();
+    assert_eq!(slot.current, counter_field(case, "current"), "{case}");
+    slot
+}
+
+#[test]
+fn ticket_key_cases() {
+    let v = vectors();
+    for case in cases(&v, "ticket_key") {
+        let (strength, counter) = (strength(case), counter_field(case, "counter"));
+        let key = label_key(case).ticket_key(strength, counter);
+        assert_eq!(key.strength(), strength);
+        assert_eq!(key.counter(), counter);
+        assert_eq!(hex(key.name()), case["name"], "{case}");
+        assert_eq!(hex(key.aes_key()), case["aes"], "{case}");
+        assert_eq!(hex(key.hmac_key()), case["hmac"], "{case}");
+        assert_eq!(label_key(case).ticket_name(strength, counter), *key.name());
+
+        // The label key given as an intermediate is the key of both derivations.
+        let lk = MainKey::from_bytes(&bytes_field(case, "label_key")).unwrap();
+        let mut name = [0; 16];
+        derive_key(&lk, strength.name_context(), counter, &mut name).unwrap();
+        assert_eq!(name, *key.name(), "{case}");
+        let mut material = vec![0; 2 * strength.key_len()];
+        derive_key(&lk, strength.key_context(), counter, &mut material).unwrap();
+        assert_eq!(
+            hex(&material),
+            format!(
+                "{}{}",
+                case["aes"].as_str().unwrap(),
+                case["hmac"].as_str().unwrap()
+            ),
+            "{case}"
+        );
+
+        // Both record layouts hold the same three parts.
+        let mut record = [0; 80];
+        let n = key.write_record(Layout::NameHmacAes, &mut record).unwrap();
+        assert_eq!(n, strength.record_len());
+        assert_eq!(
+            hex(&record[..n]),
+            format!(
+                "{}{}{}",
+                case["name"].as_str().unwrap(),
+                case["hmac"].as_str().unwrap(),
+                case["aes"].as_str().unwrap()
+            )
+        );
+        let n = key.write_record(Layout::NameAesHmac, &mut record).unwrap();
+        assert_eq!(
+            hex(&record[..n]),
+            format!(
+                "{}{}{}",
+                case["name"].as_str().unwrap(),
+                case["aes"].as_str().unwrap(),
+                case["hmac"].as_str().unwrap()
+            )
+        );
+    }
+}
+
+#[test]
+fn ticket_schedule_cases() {
+    let v = vectors();
+    for case in cases(&v, "ticket_schedule") {
+        let schedule =
+            TicketSchedule::new(u64_field(case, "interval"), u64_field(case, "keep")).unwrap();
+        assert_eq!(
+            schedule.max_ticket_age(),
+            u64_field(case, "max_ticket_age"),
+            "{case}"
+        );
+        let slot = ticket_slot(case);
+        assert_eq!(slot.now, u64_field(case, "time"));
+        assert_eq!(slot.keep, u64_field(case, "keep"));
+        assert_eq!(
+            slot.next_rotation,
+            u64_field(case, "next_rotation"),
+            "{case}"
+        );
+        let expected: Vec<(u64, Role)> = case["window"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (counter_field(e, "counter"), role(e)))
+            .collect();
+        let window: Vec<(u64, Role)> = slot.window().collect();
+        assert_eq!(window, expected, "{case}");
+        for &(counter, role) in &expected {
+            assert_eq!(slot.role(counter), Some(role), "{case}");
+            assert_eq!(slot.counter(role), Some(counter), "{case}");
+        }
+        let oldest = expected[0].0;
+        assert_eq!(slot.role(oldest - 1), None, "{case}");
+        assert_eq!(slot.role(slot.current + 2), None, "{case}");
+        assert_eq!(slot.counter(Role::Previous(slot.keep + 1)), None, "{case}");
+        assert_eq!(slot.counter(Role::Previous(0)), None, "{case}");
+    }
+}
+
+#[test]
+fn ticket_lookup_cases() {
+    let v = vectors();
+    for case in cases(&v, "ticket_lookup") {
+        let slot = ticket_slot(case);
+        let name = bytes_field(case, "name");
+        let found = match (
+            case["result"].as_str().unwrap(),
+            label_key(case).lookup(strength(case), &slot, &name),
+        ) {
+            ("current", Lookup::Current(key)) => {
+                assert_eq!(role(case), Role::Current, "{case}");
+                key
+            }
+            ("accepted", Lookup::Accepted(key, r)) => {
+                assert_eq!(role(case), r, "{case}");
+                assert_ne!(r, Role::Current, "{case}");
+                key
+            }
+            ("not_found", Lookup::NotFound) => {
+                for field in ["counter", "role", "age", "aes", "hmac"] {
+                    assert!(case.get(field).is_none(), "{field} in {case}");
+                }
+                continue;
+            }
+            (expected, got) => panic!("expected {expected}, got {got:?}: {case}"),
+        };
+        assert_eq!(found.counter(), counter_field(case, "counter"), "{case}");
+        assert_eq!(found.strength(), strength(case), "{case}");
+        assert_eq!(hex(found.name()), case["name"], "{case}");
+        assert_eq!(hex(found.aes_key()), case["aes"], "{case}");
+        assert_eq!(hex(found.hmac_key()), case["hmac"], "{case}");
+    }
+}
+
+#[test]
+fn format_cases() {
+    let v = vectors();
+    let mut seen = Vec::new();
+    for case in cases(&v, "format") {
+        let format = Format::from_name(case["format"].as_str().unwrap()).unwrap();
+        seen.push(format);
+        assert_eq!(format.name(), case["format"]);
+        assert_eq!(format.strength(), strength(case), "{case}");
+        let layout = match case["layout"].as_str().unwrap() {
+            "name_hmac_aes" => Layout::NameHmacAes,
+            "name_aes_hmac" => Layout::NameAesHmac,
+            other => panic!("unknown layout {other}"),
+        };
+        assert_eq!(format.layout(), layout, "{case}");
+        let slot = ticket_slot(case);
+        format.check_keep(slot.keep).unwrap();
+        let count = usize_field(case, "key_count");
+        let record_len = usize_field(case, "record_len");
+        assert_eq!(format.key_count(&slot), count, "{case}");
+        assert_eq!(format.record_len(), record_len, "{case}");
+        assert_eq!(format.rendered_len(&slot), count * record_len, "{case}");
+
+        let keys = case["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), count, "{case}");
+        for (i, entry) in keys.iter().enumerate() {
+            let r = role(entry);
+            assert_eq!(format.role(&slot, i), Some(r), "{case}");
+            assert_eq!(
+                slot.counter(r),
+                Some(counter_field(entry, "counter")),
+                "{case}"
+            );
+        }
+        assert_eq!(format.role(&slot, count), None, "{case}");
+
+        let expected = bytes_field(case, "output");
+        let mut out = vec![0x5a; expected.len() + 7];
+        let n = format.render(&label_key(case), &slot, &mut out).unwrap();
+        assert_eq!(n, expected.len(), "{case}");
+        assert_eq!(hex(&out[..n]), case["output"], "{case}");
+        assert!(
+            out[n..].iter().all(|&b| b == 0x5a),
+            "written past the end: {case}"
+        );
+
+        // Record i (file i for nginx) is key i rendered alone.
+        let label = label_key(case);
+        for (i, entry) in keys.iter().enumerate() {
+            let key = label.ticket_key(format.strength(), counter_field(entry, "counter"));
+            let mut record = vec![0; record_len];
+            assert_eq!(format.render_key(&key, &mut record).unwrap(), record_len);
+            assert_eq!(
+                record,
+                expected[i * record_len..(i + 1) * record_len],
+                "{case}"
+            );
+        }
+        match case.get("output_text") {
+            Some(text) => {
+                assert!(format.base64_lines());
+                assert_eq!(text.as_str().unwrap().as_bytes(), expected, "{case}");
+            }
+            None => assert!(!format.base64_lines(), "{case}"),
+        }
+    }
+    for format in FORMATS {
+        assert!(seen.contains(&format), "no case for {format:?}");
+    }
+}
+
+#[test]
+fn ticket_error_cases() {
+    let v = vectors();
+    for case in cases(&v, "ticket_errors") {
+        let error = match case["operation"].as_str().unwrap() {
+            "label_key" => LabelKey::new(&main_key(case), label(case)).unwrap_err(),
+            "ticket_schedule" => {
+                TicketSchedule::new(u64_field(case, "interval"), u64_field(case, "keep"))
+                    .unwrap_err()
+            }
+            "ticket_schedule_at" => {
+                TicketSchedule::new(u64_field(case, "interval"), u64_field(case, "keep"))
+                    .unwrap()
+                    .at(u64_field(case, "time"))
+                    .unwrap_err()
+            }
+            "format_render" => {
+                let format = Format::from_name(case["format"].as_str().unwrap()).unwrap();
+                let slot =
+                    TicketSchedule::new(u64_field(case, "interval"), u64_field(case, "keep"))
+                        .unwrap()
+                        .at(u64_field(case, "time"))
+                        .unwrap();
+                let mut out = vec![0x5a; usize_field(case, "buffer_len")];
+                let error = format
+                    .render(&label_key(case), &slot, &mut out)
                     .unwrap_err();
                 assert!(out.iter().all(|&b| b == 0x5a), "output written: {case}");
                 error
