@@ -1,1 +1,1071 @@
-//! Python bindings of keywheel (work in progress).
+//! Python bindings of keywheel: the private extension module `keywheel._keywheel`, re-exported
+//! by the `keywheel` package (`python/python/keywheel/__init__.py`).
+//!
+//! Every computation is the core crate's; this file only converts arguments and results. Keys
+//! are derived straight into Python `bytes` where the core writes into a caller's buffer, so no
+//! Rust copy of them outlives the call. Errors of the core become `keywheel.KeywheelError`
+//! (a `ValueError`) carrying the core's message; arguments of the wrong type raise `TypeError`.
+
+use std::fs::File;
+use std::io::{ErrorKind, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyInt, PyString, PyTuple};
+use zeroize::Zeroizing;
+
+use keywheel as kw;
+
+create_exception!(
+    keywheel,
+    KeywheelError,
+    PyValueError,
+    "An input keywheel refuses. The message names the bad value and the range it must be in,\n\
+     e.g. \"interval 11 is odd; it must be even and in 10..=604800\"."
+);
+
+/// The core's error as a Python exception.
+fn err(e: kw::Error) -> PyErr {
+    KeywheelError::new_err(e.to_string())
+}
+
+/// The name of an object's type, for `TypeError` messages.
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+/// An `int` argument (not a `bool`) that fits in a `u64`; `out_of_range` makes the message of a
+/// `KeywheelError` from the value's text when it does not (negative or too large).
+fn u64_arg(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+    out_of_range: impl FnOnce(&str) -> String,
+) -> PyResult<u64> {
+    if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be an int, not {}",
+            type_name(obj)
+        )));
+    }
+    match obj.extract::<u64>() {
+        Ok(v) => Ok(v),
+        Err(_) => Err(KeywheelError::new_err(out_of_range(&obj.str()?.to_cow()?))),
+    }
+}
+
+/// A unix time in seconds.
+fn time_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    u64_arg(obj, "time", |v| {
+        format!(
+            "time {v} is out of range; it must be in {}..={}",
+            kw::MIN_TIME,
+            kw::MAX_TIME
+        )
+    })
+}
+
+/// An interval in seconds.
+fn interval_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    u64_arg(obj, "interval", |v| {
+        format!(
+            "interval {v} is out of range; it must be even and in {}..={}",
+            kw::MIN_INTERVAL,
+            kw::MAX_INTERVAL
+        )
+    })
+}
+
+/// An unsigned 64-bit counter (KDF subkey id or interval counter).
+fn counter_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
+    u64_arg(obj, what, |v| {
+        format!("{what} {v} is out of range; it must be in 0..={}", u64::MAX)
+    })
+}
+
+/// Runs `f` on the bytes of a `bytes` or `bytearray` argument. A `bytearray` (mutable, so it
+/// cannot be borrowed safely) is copied into a buffer that is wiped afterwards.
+fn with_bytes<R>(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+    f: impl FnOnce(&[u8]) -> PyResult<R>,
+) -> PyResult<R> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return f(b.as_bytes());
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        let copy = Zeroizing::new(b.to_vec());
+        return f(&copy);
+    }
+    Err(PyTypeError::new_err(format!(
+        "{what} must be bytes or bytearray, not {}",
+        type_name(obj)
+    )))
+}
+
+/// A `str` argument.
+fn str_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
+    let s = obj.cast::<PyString>().map_err(|_| {
+        PyTypeError::new_err(format!("{what} must be a str, not {}", type_name(obj)))
+    })?;
+    match s.to_cow() {
+        Ok(c) => Ok(c.into_owned()),
+        Err(_) => Err(KeywheelError::new_err(format!(
+            "{what} {} is not valid UTF-8 (it holds a lone surrogate)",
+            repr(obj)?
+        ))),
+    }
+}
+
+/// The names of the strengths, as `TicketKey.strength` and `Format.strength` spell them.
+const STRENGTHS: [(&str, kw::Strength); 2] = [
+    ("aes256", kw::Strength::Aes256),
+    ("aes128", kw::Strength::Aes128),
+];
+
+fn strength_name(s: kw::Strength) -> &'static str {
+    match s {
+        kw::Strength::Aes256 => "aes256",
+        kw::Strength::Aes128 => "aes128",
+    }
+}
+
+/// Python's `repr()` of an object, for messages.
+fn repr(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    Ok(obj.repr()?.to_cow()?.into_owned())
+}
+
+fn strength_arg(obj: &Bound<'_, PyAny>) -> PyResult<kw::Strength> {
+    let name = str_arg(obj, "strength")?;
+    match STRENGTHS.iter().find(|(n, _)| *n == name) {
+        Some((_, s)) => Ok(*s),
+        None => Err(KeywheelError::new_err(format!(
+            "strength {} is unknown; it must be 'aes256' or 'aes128'",
+            repr(obj)?
+        ))),
+    }
+}
+
+fn layout_name(l: kw::Layout) -> &'static str {
+    match l {
+        kw::Layout::NameHmacAes => "name_hmac_aes",
+        kw::Layout::NameAesHmac => "name_aes_hmac",
+    }
+}
+
+fn layout_arg(obj: &Bound<'_, PyAny>) -> PyResult<kw::Layout> {
+    let name = str_arg(obj, "layout")?;
+    match name.as_str() {
+        "name_hmac_aes" => Ok(kw::Layout::NameHmacAes),
+        "name_aes_hmac" => Ok(kw::Layout::NameAesHmac),
+        _ => Err(KeywheelError::new_err(format!(
+            "layout {} is unknown; it must be 'name_hmac_aes' or 'name_aes_hmac'",
+            repr(obj)?
+        ))),
+    }
+}
+
+fn format_arg(obj: &Bound<'_, PyAny>) -> PyResult<kw::Format> {
+    if let Ok(f) = obj.cast::<Format>() {
+        return Ok(f.get().inner);
+    }
+    let name = str_arg(obj, "format").map_err(|e| {
+        if e.is_instance_of::<PyTypeError>(obj.py()) {
+            PyTypeError::new_err(format!(
+                "format must be a str or a Format, not {}",
+                type_name(obj)
+            ))
+        } else {
+            e
+        }
+    })?;
+    match kw::Format::from_name(&name) {
+        Some(f) => Ok(f),
+        None => Err(KeywheelError::new_err(format!(
+            "format {} is unknown; it must be one of {}",
+            repr(obj)?,
+            kw::Format::NAMES.join(", ")
+        ))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main key and derivation
+
+/// The cluster's long-term main secret: 32 bytes.
+///
+/// ``MainKey(material)`` takes ``bytes`` or ``bytearray`` of at least 32 bytes and keeps the
+/// first 32 (as tofurkey does with its key file). The Rust copy is wiped when the object is
+/// freed; ``repr()`` shows no key byte, and the object cannot be pickled or copied. (Copies the
+/// caller made in Python, e.g. the ``bytes`` given here, are not wiped.)
+#[pyclass(frozen, module = "keywheel")]
+struct MainKey {
+    inner: kw::MainKey,
+}
+
+#[pymethods]
+impl MainKey {
+    #[new]
+    fn new(material: &Bound<'_, PyAny>) -> PyResult<Self> {
+        with_bytes(material, "main key material", |m| {
+            Ok(MainKey {
+                inner: kw::MainKey::from_bytes(m).map_err(err)?,
+            })
+        })
+    }
+
+    /// The main key made of the first 32 bytes of ``material`` (``bytes`` or ``bytearray``).
+    ///
+    /// Raises ``KeywheelError`` when ``material`` is shorter than 32 bytes.
+    #[staticmethod]
+    fn from_bytes(material: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Self::new(material)
+    }
+
+    /// Reads a main key file: its first 32 bytes (a longer file is accepted, as by tofurkey).
+    ///
+    /// A file whose mode gives the group or others any access is refused with
+    /// ``KeywheelError`` unless ``allow_insecure`` is true, as the CLI refuses it without
+    /// ``--allow-insecure-key-file``. A file shorter than 32 bytes raises ``KeywheelError``;
+    /// a file that cannot be opened or read raises ``OSError``.
+    #[staticmethod]
+    #[pyo3(signature = (path, *, allow_insecure = false))]
+    fn from_file(path: PathBuf, allow_insecure: bool) -> PyResult<Self> {
+        let p = path.display();
+        let mut file = File::open(&path)?;
+        let mode = file.metadata()?.permissions().mode();
+        if !allow_insecure && mode & 0o077 != 0 {
+            return Err(KeywheelError::new_err(format!(
+                "main key file {p} has mode {:04o}, so group or others can access it; \
+                 fix it with `chmod 600 {p}` (or pass allow_insecure=True)",
+                mode & 0o7777
+            )));
+        }
+        let mut buf = Zeroizing::new([0u8; kw::MAIN_KEY_LEN]);
+        let mut got = 0;
+        while got < buf.len() {
+            match file.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match kw::MainKey::from_bytes(&buf[..got]) {
+            Ok(inner) => Ok(MainKey { inner }),
+            Err(e) => Err(KeywheelError::new_err(format!(
+                "main key file {p} is too short: {e}"
+            ))),
+        }
+    }
+
+    fn __repr__(&self) -> &'static str {
+        "MainKey(..)"
+    }
+}
+
+/// Derives ``length`` bytes: subkey ``subkey_id`` of ``main`` under the 8-byte ``context``.
+///
+/// BLAKE2b(key = main, salt = LE64(subkey_id) || 0^8, personal = context || 0^8, empty
+/// message, digest length = ``length``), exactly libsodium's
+/// ``crypto_kdf_blake2b_derive_from_key``. ``length`` must be in 16..=64 and ``subkey_id`` in
+/// 0..=2**64-1; otherwise ``KeywheelError``.
+#[pyfunction]
+fn derive_key<'py>(
+    py: Python<'py>,
+    main: &MainKey,
+    context: &Bound<'py, PyAny>,
+    subkey_id: &Bound<'py, PyAny>,
+    length: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let ctx = with_bytes(context, "context", |c| {
+        <[u8; kw::CONTEXT_LEN]>::try_from(c).map_err(|_| {
+            KeywheelError::new_err(format!(
+                "context is {} bytes; it must be {} bytes",
+                c.len(),
+                kw::CONTEXT_LEN
+            ))
+        })
+    })?;
+    let id = counter_arg(subkey_id, "subkey_id")?;
+    let len = u64_arg(length, "length", |v| {
+        format!(
+            "output length {v} is out of range; it must be in {}..={}",
+            kw::DERIVE_MIN_LEN,
+            kw::DERIVE_MAX_LEN
+        )
+    })?;
+    // Check before allocating, so that a huge length is not an allocation; the core checks
+    // again and its error is the one raised.
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|l| (kw::DERIVE_MIN_LEN..=kw::DERIVE_MAX_LEN).contains(l))
+        .ok_or_else(|| {
+            err(kw::Error::OutputLength {
+                len: usize::try_from(len).unwrap_or(usize::MAX),
+            })
+        })?;
+    PyBytes::new_with(py, len, |out| {
+        kw::derive_key(&main.inner, &ctx, id, out).map_err(err)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// TCP Fast Open
+
+/// The TFO rotation schedule: an interval in seconds, even and in 10..=604800 (default 86400,
+/// tofurkey's).
+#[pyclass(frozen, eq, hash, module = "keywheel")]
+#[derive(PartialEq, Eq, Hash)]
+struct Schedule {
+    inner: kw::Schedule,
+}
+
+#[pymethods]
+impl Schedule {
+    #[new]
+    #[pyo3(signature = (interval = None))]
+    fn new(interval: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let interval = match interval {
+            Some(i) => interval_arg(i)?,
+            None => kw::DEFAULT_INTERVAL,
+        };
+        Ok(Schedule {
+            inner: kw::Schedule::new(interval).map_err(err)?,
+        })
+    }
+
+    /// The interval in seconds.
+    #[getter]
+    fn interval(&self) -> u64 {
+        self.inner.interval()
+    }
+
+    /// The slot at unix time ``now`` (seconds, in 1000000..=100000000000).
+    fn at(&self, now: &Bound<'_, PyAny>) -> PyResult<Slot> {
+        Ok(Slot {
+            inner: self.inner.at(time_arg(now)?).map_err(err)?,
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Schedule(interval={})", self.inner.interval())
+    }
+}
+
+/// What the TFO schedule says at one unix time: the counters of the primary and backup keys
+/// and the next half-interval boundary.
+#[pyclass(frozen, eq, hash, module = "keywheel")]
+#[derive(PartialEq, Eq, Hash)]
+struct Slot {
+    inner: kw::Slot,
+}
+
+#[pymethods]
+impl Slot {
+    /// The unix time this slot was computed for.
+    #[getter]
+    fn now(&self) -> u64 {
+        self.inner.now
+    }
+
+    /// ``now // interval``: the counter of the primary key (new cookies).
+    #[getter]
+    fn primary(&self) -> u64 {
+        self.inner.primary
+    }
+
+    /// The counter of the backup key: primary - 1 in the first half of the interval,
+    /// primary + 1 in the second half.
+    #[getter]
+    fn backup(&self) -> u64 {
+        self.inner.backup
+    }
+
+    /// The next half-interval boundary of unix time after ``now``.
+    #[getter]
+    fn next_wake(&self) -> u64 {
+        self.inner.next_wake
+    }
+
+    /// When a daemon wakes after this slot: ``(seconds, nanoseconds)`` of unix time,
+    /// ``next_wake`` + 2.02 s.
+    fn wake_time(&self) -> (u64, u32) {
+        self.inner.wake_time()
+    }
+
+    fn __repr__(&self) -> String {
+        let s = &self.inner;
+        format!(
+            "Slot(now={}, primary={}, backup={}, next_wake={})",
+            s.now, s.primary, s.backup, s.next_wake
+        )
+    }
+}
+
+/// The primary and backup TFO keys of one slot (16 bytes each). ``repr()`` shows no key byte.
+#[pyclass(frozen, module = "keywheel")]
+struct TfoKeys {
+    inner: kw::TfoKeys,
+}
+
+#[pymethods]
+impl TfoKeys {
+    /// The keys of ``slot``: ``derive_key(main, b"tofurkey", counter, 16)`` for its primary and
+    /// backup counters.
+    #[staticmethod]
+    fn for_slot(main: &MainKey, slot: &Slot) -> Self {
+        TfoKeys {
+            inner: kw::TfoKeys::for_slot(&main.inner, &slot.inner),
+        }
+    }
+
+    /// The primary key (16 bytes): the kernel makes new cookies with it.
+    #[getter]
+    fn primary<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.inner.primary())
+    }
+
+    /// The backup key (16 bytes): the kernel still accepts cookies made with it.
+    #[getter]
+    fn backup<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.inner.backup())
+    }
+
+    /// The text for ``/proc/sys/net/ipv4/tcp_fastopen_key``: ``"primary,backup"``, each key as
+    /// four groups of eight lowercase hex digits joined by ``-`` (71 characters, no NUL).
+    fn procfs_text(&self) -> String {
+        self.inner.procfs_text().as_str().to_owned()
+    }
+
+    fn __repr__(&self) -> &'static str {
+        "TfoKeys(..)"
+    }
+}
+
+/// The TFO keys to install at unix time ``now``: ``TfoKeys.for_slot(main, schedule.at(now))``.
+#[pyfunction]
+fn tfo_keys(main: &MainKey, schedule: &Schedule, now: &Bound<'_, PyAny>) -> PyResult<TfoKeys> {
+    Ok(TfoKeys {
+        inner: kw::tfo_keys(&main.inner, &schedule.inner, time_arg(now)?).map_err(err)?,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS session-ticket keys
+
+/// The role of a key in the window of one interval: ``Role.CURRENT`` (encrypts new tickets),
+/// ``Role.NEXT`` (the next interval's key; decrypts tickets of a node whose clock runs ahead)
+/// or ``Role.previous(n)`` (the key of ``n`` intervals ago, 1 <= n <= keep).
+#[pyclass(frozen, eq, hash, module = "keywheel")]
+#[derive(PartialEq, Eq, Hash, Clone, Copy)]
+struct Role {
+    inner: kw::Role,
+}
+
+#[pymethods]
+impl Role {
+    /// The current key's role.
+    #[classattr]
+    #[allow(non_snake_case)]
+    fn CURRENT() -> Role {
+        Role {
+            inner: kw::Role::Current,
+        }
+    }
+
+    /// The next key's role.
+    #[classattr]
+    #[allow(non_snake_case)]
+    fn NEXT() -> Role {
+        Role {
+            inner: kw::Role::Next,
+        }
+    }
+
+    /// The role of the key of ``n`` intervals ago (``n`` >= 1).
+    #[staticmethod]
+    fn previous(n: &Bound<'_, PyAny>) -> PyResult<Role> {
+        let n = u64_arg(n, "n", |v| {
+            format!(
+                "previous {v} is out of range; it must be in 1..={}",
+                u64::MAX
+            )
+        })?;
+        if n == 0 {
+            return Err(KeywheelError::new_err(format!(
+                "previous 0 is out of range; it must be in 1..={}",
+                u64::MAX
+            )));
+        }
+        Ok(Role {
+            inner: kw::Role::Previous(n),
+        })
+    }
+
+    /// ``"current"``, ``"next"`` or ``"previous"``.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        match self.inner {
+            kw::Role::Current => "current",
+            kw::Role::Next => "next",
+            kw::Role::Previous(_) => "previous",
+        }
+    }
+
+    /// For a previous key, how many intervals ago (>= 1); 0 for the current and next keys.
+    #[getter]
+    fn n(&self) -> u64 {
+        match self.inner {
+            kw::Role::Previous(n) => n,
+            _ => 0,
+        }
+    }
+
+    fn __str__(&self) -> String {
+        match self.inner {
+            kw::Role::Previous(n) => format!("previous {n}"),
+            _ => self.kind().to_owned(),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        match self.inner {
+            kw::Role::Current => "Role.CURRENT".to_owned(),
+            kw::Role::Next => "Role.NEXT".to_owned(),
+            kw::Role::Previous(n) => format!("Role.previous({n})"),
+        }
+    }
+}
+
+/// The main key specialised to one label (a service or cluster name, 1..=64 bytes of UTF-8):
+/// every ticket key of the label is derived from it. ``repr()`` shows the label only.
+#[pyclass(frozen, module = "keywheel")]
+struct LabelKey {
+    inner: kw::LabelKey,
+}
+
+#[pymethods]
+impl LabelKey {
+    #[new]
+    fn new(main: &MainKey, label: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let label = str_arg(label, "label")?;
+        Ok(LabelKey {
+            inner: kw::LabelKey::new(&main.inner, &label).map_err(err)?,
+        })
+    }
+
+    /// The label this key was made for.
+    #[getter]
+    fn label(&self) -> &str {
+        self.inner.label()
+    }
+
+    /// The ticket key of interval ``counter`` in ``strength`` (``"aes256"`` or ``"aes128"``).
+    fn ticket_key(
+        &self,
+        strength: &Bound<'_, PyAny>,
+        counter: &Bound<'_, PyAny>,
+    ) -> PyResult<TicketKey> {
+        let strength = strength_arg(strength)?;
+        let counter = counter_arg(counter, "counter")?;
+        Ok(TicketKey {
+            inner: self.inner.ticket_key(strength, counter),
+        })
+    }
+
+    /// The 16-byte name of the ticket key of interval ``counter`` in ``strength`` (cheaper than
+    /// ``ticket_key(...).name``).
+    fn ticket_name<'py>(
+        &self,
+        py: Python<'py>,
+        strength: &Bound<'py, PyAny>,
+        counter: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let strength = strength_arg(strength)?;
+        let counter = counter_arg(counter, "counter")?;
+        Ok(PyBytes::new(py, &self.inner.ticket_name(strength, counter)))
+    }
+
+    /// Looks a ticket's 16-byte key ``name`` up among the keys ``slot`` accepts in
+    /// ``strength``. A name of another length is simply not found.
+    fn lookup(
+        &self,
+        py: Python<'_>,
+        strength: &Bound<'_, PyAny>,
+        slot: &TicketSlot,
+        name: &Bound<'_, PyAny>,
+    ) -> PyResult<Lookup> {
+        let strength = strength_arg(strength)?;
+        let found = with_bytes(name, "name", |n| {
+            Ok(self.inner.lookup(strength, &slot.inner, n))
+        })?;
+        Ok(match found {
+            kw::Lookup::Current(key) => Lookup {
+                kind: "current",
+                key: Some(Py::new(py, TicketKey { inner: key })?),
+                role: Some(Role {
+                    inner: kw::Role::Current,
+                }),
+            },
+            kw::Lookup::Accepted(key, role) => Lookup {
+                kind: "accepted",
+                key: Some(Py::new(py, TicketKey { inner: key })?),
+                role: Some(Role { inner: role }),
+            },
+            kw::Lookup::NotFound => Lookup {
+                kind: "not_found",
+                key: None,
+                role: None,
+            },
+        })
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let label = PyString::new(py, self.inner.label()).repr()?;
+        Ok(format!("LabelKey({}, ..)", label.to_cow()?))
+    }
+}
+
+/// One session-ticket key: a 16-byte ``name`` sent in clear in every ticket, an AES key and an
+/// HMAC-SHA256 key (32 bytes each for ``"aes256"``, 16 for ``"aes128"``). ``repr()`` shows the
+/// counter and the public name only.
+#[pyclass(frozen, module = "keywheel")]
+struct TicketKey {
+    inner: kw::TicketKey,
+}
+
+#[pymethods]
+impl TicketKey {
+    /// ``"aes256"`` or ``"aes128"``.
+    #[getter]
+    fn strength(&self) -> &'static str {
+        strength_name(self.inner.strength())
+    }
+
+    /// The interval counter this key belongs to.
+    #[getter]
+    fn counter(&self) -> u64 {
+        self.inner.counter()
+    }
+
+    /// The 16-byte key name (public: sent in clear inside every ticket).
+    #[getter]
+    fn name<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.inner.name())
+    }
+
+    /// The AES key (32 bytes for aes256, 16 for aes128).
+    #[getter]
+    fn aes_key<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.inner.aes_key())
+    }
+
+    /// The HMAC-SHA256 key (32 bytes for aes256, 16 for aes128).
+    #[getter]
+    fn hmac_key<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.inner.hmac_key())
+    }
+
+    /// The key record in ``layout``: ``"name_hmac_aes"`` (nginx 80-byte files, OpenSSL,
+    /// Apache, Traffic Server) or ``"name_aes_hmac"`` (nginx 48-byte files, HAProxy).
+    fn record<'py>(
+        &self,
+        py: Python<'py>,
+        layout: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let layout = layout_arg(layout)?;
+        PyBytes::new_with(py, self.inner.strength().record_len(), |out| {
+            self.inner
+                .write_record(layout, out)
+                .map(|_| ())
+                .map_err(err)
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        let name: String = self
+            .inner
+            .name()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!(
+            "TicketKey(strength='{}', counter={}, name=bytes.fromhex('{name}'), ..)",
+            self.strength(),
+            self.inner.counter()
+        )
+    }
+}
+
+/// The ticket rotation schedule: ``interval`` seconds (even, 10..=604800) and ``keep``, how
+/// many previous keys stay accepted; ``(keep + 1) * interval`` may not exceed 604800 s
+/// (7 days, RFC 8446).
+#[pyclass(frozen, eq, hash, module = "keywheel")]
+#[derive(PartialEq, Eq, Hash)]
+struct TicketSchedule {
+    inner: kw::TicketSchedule,
+}
+
+#[pymethods]
+impl TicketSchedule {
+    #[new]
+    #[pyo3(signature = (interval, keep = None))]
+    fn new(interval: &Bound<'_, PyAny>, keep: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let interval = interval_arg(interval)?;
+        let keep = match keep {
+            None => 1,
+            Some(k) => match u64_arg(k, "keep", |_| String::new()) {
+                Ok(k) => k,
+                Err(e) if e.is_instance_of::<KeywheelError>(k.py()) => {
+                    // Negative or huge: report the interval's error first, as the core does.
+                    kw::TicketSchedule::new(interval, 0).map_err(err)?;
+                    return Err(KeywheelError::new_err(format!(
+                        "keep {} is out of range; it must be in 0..={}",
+                        k.str()?.to_cow()?,
+                        kw::MAX_TICKET_AGE / interval - 1
+                    )));
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        Ok(TicketSchedule {
+            inner: kw::TicketSchedule::new(interval, keep).map_err(err)?,
+        })
+    }
+
+    /// The interval in seconds.
+    #[getter]
+    fn interval(&self) -> u64 {
+        self.inner.interval()
+    }
+
+    /// How many previous keys are accepted.
+    #[getter]
+    fn keep(&self) -> u64 {
+        self.inner.keep()
+    }
+
+    /// The longest a ticket can be accepted for, in seconds: ``(keep + 1) * interval``.
+    #[getter]
+    fn max_ticket_age(&self) -> u64 {
+        self.inner.max_ticket_age()
+    }
+
+    /// The slot at unix time ``now`` (seconds, in 1000000..=100000000000).
+    fn at(&self, now: &Bound<'_, PyAny>) -> PyResult<TicketSlot> {
+        Ok(TicketSlot {
+            inner: self.inner.at(time_arg(now)?).map_err(err)?,
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "TicketSchedule(interval={}, keep={})",
+            self.inner.interval(),
+            self.inner.keep()
+        )
+    }
+}
+
+/// What the ticket schedule says at one unix time: key ``current`` encrypts; ``current + 1``
+/// (next) and ``current - 1 .. current - keep`` (previous) decrypt.
+#[pyclass(frozen, eq, hash, module = "keywheel")]
+#[derive(PartialEq, Eq, Hash)]
+struct TicketSlot {
+    inner: kw::TicketSlot,
+}
+
+#[pymethods]
+impl TicketSlot {
+    /// The unix time this slot was computed for.
+    #[getter]
+    fn now(&self) -> u64 {
+        self.inner.now
+    }
+
+    /// ``now // interval``: the counter of the encrypting key.
+    #[getter]
+    fn current(&self) -> u64 {
+        self.inner.current
+    }
+
+    /// How many previous keys are accepted.
+    #[getter]
+    fn keep(&self) -> u64 {
+        self.inner.keep
+    }
+
+    /// The unix time at which the next interval, and so the next rotation, starts.
+    #[getter]
+    fn next_rotation(&self) -> u64 {
+        self.inner.next_rotation
+    }
+
+    /// The counter of the key with ``role``, or ``None`` for a previous key beyond ``keep``.
+    fn counter(&self, role: &Role) -> Option<u64> {
+        self.inner.counter(role.inner)
+    }
+
+    /// The role of ``counter`` in this slot, or ``None`` outside the window.
+    fn role(&self, counter: &Bound<'_, PyAny>) -> PyResult<Option<Role>> {
+        let counter = counter_arg(counter, "counter")?;
+        Ok(self.inner.role(counter).map(|inner| Role { inner }))
+    }
+
+    /// Every accepted key as ``(counter, role)``, oldest first:
+    /// ``current - keep, ..., current - 1, current, current + 1``.
+    fn window(&self) -> Vec<(u64, Role)> {
+        self.inner
+            .window()
+            .map(|(c, inner)| (c, Role { inner }))
+            .collect()
+    }
+
+    fn __repr__(&self) -> String {
+        let s = &self.inner;
+        format!(
+            "TicketSlot(now={}, current={}, keep={}, next_rotation={})",
+            s.now, s.current, s.keep, s.next_rotation
+        )
+    }
+}
+
+/// The result of ``LabelKey.lookup``: ``kind`` is ``"current"`` (decrypt, keep the ticket),
+/// ``"accepted"`` (a next or previous key: decrypt and issue a fresh ticket) or
+/// ``"not_found"`` (make a full handshake). True when a key was found.
+#[pyclass(frozen, module = "keywheel")]
+struct Lookup {
+    kind: &'static str,
+    key: Option<Py<TicketKey>>,
+    role: Option<Role>,
+}
+
+#[pymethods]
+impl Lookup {
+    /// ``"current"``, ``"accepted"`` or ``"not_found"``.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The key whose name matched, or ``None``.
+    #[getter]
+    fn key(&self, py: Python<'_>) -> Option<Py<TicketKey>> {
+        self.key.as_ref().map(|k| k.clone_ref(py))
+    }
+
+    /// The matched key's role in the slot, or ``None``.
+    #[getter]
+    fn role(&self) -> Option<Role> {
+        self.role
+    }
+
+    fn __bool__(&self) -> bool {
+        self.key.is_some()
+    }
+
+    fn __repr__(&self) -> String {
+        match &self.role {
+            Some(r) => format!("Lookup('{}', {})", self.kind, r.__repr__()),
+            None => format!("Lookup('{}')", self.kind),
+        }
+    }
+}
+
+/// A server's ticket-key file format, by name: ``"nginx"``, ``"nginx48"``, ``"haproxy"``,
+/// ``"haproxy48"``, ``"apache"``, ``"ats"`` or ``"openssl"`` (see ``FORMATS``).
+#[pyclass(frozen, eq, hash, module = "keywheel")]
+#[derive(PartialEq, Eq, Hash)]
+struct Format {
+    inner: kw::Format,
+}
+
+#[pymethods]
+impl Format {
+    #[new]
+    fn new(name: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(Format {
+            inner: format_arg(name)?,
+        })
+    }
+
+    /// The format's name.
+    #[getter]
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    /// The strength of its keys: ``"aes256"`` or ``"aes128"``.
+    #[getter]
+    fn strength(&self) -> &'static str {
+        strength_name(self.inner.strength())
+    }
+
+    /// The layout of one key record: ``"name_hmac_aes"`` or ``"name_aes_hmac"``.
+    #[getter]
+    fn layout(&self) -> &'static str {
+        layout_name(self.inner.layout())
+    }
+
+    /// Length in bytes of one rendered record (a base64 line with its newline for HAProxy).
+    #[getter]
+    fn record_len(&self) -> usize {
+        self.inner.record_len()
+    }
+
+    /// True for nginx: one key per file.
+    #[getter]
+    fn one_file_per_key(&self) -> bool {
+        self.inner.one_file_per_key()
+    }
+
+    /// True for HAProxy: records are base64 lines.
+    #[getter]
+    fn base64_lines(&self) -> bool {
+        self.inner.base64_lines()
+    }
+
+    /// True for Apache and OpenSSL: the current key only.
+    #[getter]
+    fn current_only(&self) -> bool {
+        self.inner.current_only()
+    }
+
+    /// How many keys the format holds in ``slot``.
+    fn key_count(&self, slot: &TicketSlot) -> usize {
+        self.inner.key_count(&slot.inner)
+    }
+
+    /// The role of each key, in the format's order (nginx and Traffic Server: current, next,
+    /// previous 1, ...; HAProxy: previous, current, next; Apache and OpenSSL: current).
+    fn roles(&self, slot: &TicketSlot) -> Vec<Role> {
+        (0..)
+            .map_while(|i| self.inner.role(&slot.inner, i))
+            .map(|inner| Role { inner })
+            .collect()
+    }
+
+    /// One key as the format stores it: a raw record, or a base64 line ending in a newline.
+    fn render_key<'py>(&self, py: Python<'py>, key: &TicketKey) -> PyResult<Bound<'py, PyBytes>> {
+        PyBytes::new_with(py, self.inner.record_len(), |out| {
+            self.inner
+                .render_key(&key.inner, out)
+                .map(|_| ())
+                .map_err(err)
+        })
+    }
+
+    /// Every key of ``slot`` for ``label``, in the format's order, as one ``bytes``: the
+    /// whole file for single-file formats; for nginx the concatenation of the per-key files
+    /// (``render_keys`` gives them one by one).
+    fn render<'py>(
+        &self,
+        py: Python<'py>,
+        label: &LabelKey,
+        slot: &TicketSlot,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        self.inner.check_keep(slot.inner.keep).map_err(err)?;
+        PyBytes::new_with(py, self.inner.rendered_len(&slot.inner), |out| {
+            self.inner
+                .render(&label.inner, &slot.inner, out)
+                .map(|_| ())
+                .map_err(err)
+        })
+    }
+
+    /// The records of ``render`` one by one, in the same order (``roles`` gives each one's
+    /// role). For nginx, item ``i`` is the content of the key file ``i.key``.
+    fn render_keys<'py>(
+        &self,
+        py: Python<'py>,
+        label: &LabelKey,
+        slot: &TicketSlot,
+    ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let all = self.render(py, label, slot)?;
+        all.as_bytes()
+            .chunks(self.inner.record_len())
+            .map(|r| Ok(PyBytes::new(py, r)))
+            .collect()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Format('{}')", self.inner.name())
+    }
+}
+
+/// ``Format(format).render(label, slot)``: every key of ``slot`` for ``label`` in server
+/// format ``format`` (a name or a ``Format``), as ``bytes``.
+#[pyfunction]
+fn render<'py>(
+    py: Python<'py>,
+    format: &Bound<'py, PyAny>,
+    label: &LabelKey,
+    slot: &TicketSlot,
+) -> PyResult<Bound<'py, PyBytes>> {
+    Format {
+        inner: format_arg(format)?,
+    }
+    .render(py, label, slot)
+}
+
+/// ``Format(format).render_keys(label, slot)``: the records of ``render`` one by one (for
+/// nginx, the contents of the key files ``0.key``, ``1.key``, ...).
+#[pyfunction]
+fn render_keys<'py>(
+    py: Python<'py>,
+    format: &Bound<'py, PyAny>,
+    label: &LabelKey,
+    slot: &TicketSlot,
+) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    Format {
+        inner: format_arg(format)?,
+    }
+    .render_keys(py, label, slot)
+}
+
+/// Native part of the keywheel package; import ``keywheel`` instead.
+#[pymodule]
+fn _keywheel(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("KeywheelError", py.get_type::<KeywheelError>())?;
+    m.add_class::<MainKey>()?;
+    m.add_function(wrap_pyfunction!(derive_key, m)?)?;
+    m.add_class::<Schedule>()?;
+    m.add_class::<Slot>()?;
+    m.add_class::<TfoKeys>()?;
+    m.add_function(wrap_pyfunction!(tfo_keys, m)?)?;
+    m.add_class::<Role>()?;
+    m.add_class::<LabelKey>()?;
+    m.add_class::<TicketKey>()?;
+    m.add_class::<TicketSchedule>()?;
+    m.add_class::<TicketSlot>()?;
+    m.add_class::<Lookup>()?;
+    m.add_class::<Format>()?;
+    m.add_function(wrap_pyfunction!(render, m)?)?;
+    m.add_function(wrap_pyfunction!(render_keys, m)?)?;
+
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("MAIN_KEY_LEN", kw::MAIN_KEY_LEN)?;
+    m.add("CONTEXT_LEN", kw::CONTEXT_LEN)?;
+    m.add("DERIVE_MIN_LEN", kw::DERIVE_MIN_LEN)?;
+    m.add("DERIVE_MAX_LEN", kw::DERIVE_MAX_LEN)?;
+    m.add("MIN_INTERVAL", kw::MIN_INTERVAL)?;
+    m.add("MAX_INTERVAL", kw::MAX_INTERVAL)?;
+    m.add("DEFAULT_INTERVAL", kw::DEFAULT_INTERVAL)?;
+    m.add("MIN_TIME", kw::MIN_TIME)?;
+    m.add("MAX_TIME", kw::MAX_TIME)?;
+    m.add("TFO_CONTEXT", PyBytes::new(py, &kw::TFO_CONTEXT))?;
+    m.add("TFO_KEY_LEN", kw::TFO_KEY_LEN)?;
+    m.add("TICKET_NAME_LEN", kw::TICKET_NAME_LEN)?;
+    m.add("MAX_LABEL_LEN", kw::MAX_LABEL_LEN)?;
+    m.add("MAX_TICKET_AGE", kw::MAX_TICKET_AGE)?;
+    m.add("FORMATS", PyTuple::new(py, kw::Format::NAMES)?)?;
+    m.add("STRENGTHS", PyTuple::new(py, STRENGTHS.map(|(n, _)| n))?)?;
+    Ok(())
+}
