@@ -209,6 +209,11 @@ class Proc:
     def signal(self, sig: int) -> None:
         os.kill(self.pid, sig)
 
+    def terminate(self) -> None:
+        """Send SIGTERM to the pid (no wait); stop() then waits."""
+        if self.alive():
+            os.kill(self.pid, signal.SIGTERM)
+
     def stop(self, timeout: float = 20) -> None:
         if self.alive():
             os.kill(self.pid, signal.SIGTERM)

@@ -29,6 +29,9 @@ class Instance(Protocol):
 
 
 class Kind(Protocol):
+    """A server product. May also define before_write() (called before key files that running
+    instances read are rewritten)."""
+
     name: str
 
     def key_out(self, keydir: Path, fmt: str) -> Path:
@@ -59,9 +62,11 @@ class KeySet:
     def counter(self) -> int:
         return reference.current_counter(self.now, INTERVAL)
 
-    def write(self, now: int | None = None) -> None:
+    def write(self, now: int | None = None, kind: "Kind | None" = None) -> None:
         if now is not None:
             self.now = now
+        if kind is not None and hasattr(kind, "before_write"):
+            kind.before_write()  # Traffic Server: let the mtime advance past the last load
         harness.write_keys(self.fmt, self.label, self.main_file, INTERVAL, self.keep, self.out,
                            self.now)
 
@@ -138,22 +143,29 @@ class Checker:
 
 
 # --- the scenarios --------------------------------------------------------------------------
+# `tls` is "1.2", "1.3" or a list of both: with a list, every step runs for each version on the
+# same instances (Traffic Server starts slowly, so its module shares instances that way).
 
 
-def shared_keys_resume(kind: Kind, base: Path, fmt: str, tls: str, hmac: str = "reference"):
+def _versions(tls: str | list[str]) -> list[str]:
+    return [tls] if isinstance(tls, str) else list(tls)
+
+
+def shared_keys_resume(kind: Kind, base: Path, fmt: str, tls, hmac: str = "reference"):
     """Two instances sharing keywheel-written files resume each other's tickets (both ways)."""
     ks = keyset(kind, base, fmt)
     a = kind.start("a", ks.out, fmt)
     b = kind.start("b", ks.out, fmt)
     c = Checker(base, hmac)
-    sa = c.new_session(a, tls, ks)
-    c.resumes(b, tls, sa, ks)
-    sb = c.new_session(b, tls, ks)
-    c.resumes(a, tls, sb, ks)
+    for v in _versions(tls):
+        sa = c.new_session(a, v, ks)
+        c.resumes(b, v, sa, ks)
+        sb = c.new_session(b, v, ks)
+        c.resumes(a, v, sb, ks)
     return c.log
 
 
-def foreign_keys_rejected(kind: Kind, base: Path, fmt: str, tls: str, hmac: str = "reference"):
+def foreign_keys_rejected(kind: Kind, base: Path, fmt: str, tls, hmac: str = "reference"):
     """An instance with another main key, or another label, does not resume; its own tickets
     are the reference keys of its own main key / label."""
     ks = keyset(kind, base, fmt)
@@ -164,40 +176,44 @@ def foreign_keys_rejected(kind: Kind, base: Path, fmt: str, tls: str, hmac: str 
     m = kind.start("other-main", other_main.out, fmt)
     lbl = kind.start("other-label", other_label.out, fmt)
     c = Checker(base, hmac)
-    sa = c.new_session(a, tls, ks)
-    c.does_not_resume(m, tls, sa, other_main)
-    c.does_not_resume(lbl, tls, sa, other_label)
-    # and the other way round
-    sm = c.new_session(m, tls, other_main)
-    sl = c.new_session(lbl, tls, other_label)
-    c.does_not_resume(a, tls, sm, ks)
-    c.does_not_resume(a, tls, sl, ks)
-    c.resumes(a, tls, sa, ks)  # the instance itself still resumes (the test is not vacuous)
+    for v in _versions(tls):
+        sa = c.new_session(a, v, ks)
+        c.does_not_resume(m, v, sa, other_main)
+        c.does_not_resume(lbl, v, sa, other_label)
+        # and the other way round
+        sm = c.new_session(m, v, other_main)
+        sl = c.new_session(lbl, v, other_label)
+        c.does_not_resume(a, v, sm, ks)
+        c.does_not_resume(a, v, sl, ks)
+        c.resumes(a, v, sa, ks)  # the instance itself still resumes (the test is not vacuous)
     return c.log
 
 
-def rotation_with_overlap(kind: Kind, base: Path, fmt: str, tls: str, hmac: str = "reference"):
+def rotation_with_overlap(kind: Kind, base: Path, fmt: str, tls, hmac: str = "reference"):
     """keep = 1. Advance the fake time one interval, rewrite, reload: a ticket of the previous
     interval still resumes (and is renewed with the new current key); one more interval later it
     is outside the window and does not, while the ticket of the second interval does."""
+    vs = _versions(tls)
     ks = keyset(kind, base, fmt, keep=1)
     a = kind.start("a", ks.out, fmt)
     c = Checker(base, hmac)
-    s0 = c.new_session(a, tls, ks)  # key c0
+    s0 = {v: c.new_session(a, v, ks) for v in vs}  # key c0
 
-    ks.write(T0 + INTERVAL)  # c0 + 1 is current, c0 previous
+    ks.write(T0 + INTERVAL, kind)  # c0 + 1 is current, c0 previous
     a.reload()
-    s1 = c.new_session(a, tls, ks)  # key c0 + 1
-    c.resumes(a, tls, s0, ks, renewed=True)  # renewed with c0 + 1 (checked)
+    s1 = {v: c.new_session(a, v, ks) for v in vs}  # key c0 + 1
+    for v in vs:
+        c.resumes(a, v, s0[v], ks, renewed=True)  # renewed with c0 + 1 (checked)
 
-    ks.write(T0 + 2 * INTERVAL)  # window c0+1 .. c0+3: c0 is out
+    ks.write(T0 + 2 * INTERVAL, kind)  # window c0+1 .. c0+3: c0 is out
     a.reload()
-    c.does_not_resume(a, tls, s0, ks)
-    c.resumes(a, tls, s1, ks)
+    for v in vs:
+        c.does_not_resume(a, v, s0[v], ks)
+        c.resumes(a, v, s1[v], ks, renewed=True)
     return c.log
 
 
-def clock_skew(kind: Kind, base: Path, fmt: str, tls: str, hmac: str = "reference"):
+def clock_skew(kind: Kind, base: Path, fmt: str, tls, hmac: str = "reference"):
     """A node whose clock is one interval ahead encrypts with our 'next' key, which we accept
     (and renew with our current key); it accepts our current key as its previous one."""
     behind = keyset(kind, base, fmt, keep=1)
@@ -210,27 +226,31 @@ def clock_skew(kind: Kind, base: Path, fmt: str, tls: str, hmac: str = "referenc
     a = kind.start("behind", behind.out, fmt)
     b = kind.start("ahead", ahead.out, fmt)
     c = Checker(base, hmac)
-    sb = c.new_session(b, tls, ahead)  # key c0 + 1
-    c.resumes(a, tls, sb, behind, renewed=True)  # accepted as next, renewed with c0
-    sa = c.new_session(a, tls, behind)  # key c0
-    c.resumes(b, tls, sa, ahead, renewed=True)  # accepted as previous, renewed with c0 + 1
+    for v in _versions(tls):
+        sb = c.new_session(b, v, ahead)  # key c0 + 1
+        c.resumes(a, v, sb, behind, renewed=True)  # accepted as next, renewed with c0
+        sa = c.new_session(a, v, behind)  # key c0
+        c.resumes(b, v, sa, ahead, renewed=True)  # accepted as previous, renewed with c0 + 1
     return c.log
 
 
-def rotation_single_key(kind: Kind, base: Path, fmt: str, tls: str, hmac: str = "reference"):
+def rotation_single_key(kind: Kind, base: Path, fmt: str, tls, hmac: str = "reference"):
     """Servers that hold only the current key (Apache): after a rotation, tickets of the
     previous interval no longer resume (documented behaviour); new ones use the new key."""
+    vs = _versions(tls)
     ks = keyset(kind, base, fmt, keep=0)
     a = kind.start("a", ks.out, fmt)
     b = kind.start("b", ks.out, fmt)
     c = Checker(base, hmac)
-    s0 = c.new_session(a, tls, ks)
-    c.resumes(b, tls, s0, ks)
-    ks.write(T0 + INTERVAL)
+    s0 = {v: c.new_session(a, v, ks) for v in vs}
+    for v in vs:
+        c.resumes(b, v, s0[v], ks)
+    ks.write(T0 + INTERVAL, kind)
     a.reload()
     b.reload()
-    c.does_not_resume(a, tls, s0, ks)
-    c.does_not_resume(b, tls, s0, ks)
-    s1 = c.new_session(a, tls, ks)
-    c.resumes(b, tls, s1, ks)
+    for v in vs:
+        c.does_not_resume(a, v, s0[v], ks)
+        c.does_not_resume(b, v, s0[v], ks)
+        s1 = c.new_session(a, v, ks)
+        c.resumes(b, v, s1, ks)
     return c.log

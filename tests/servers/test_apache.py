@@ -121,18 +121,17 @@ def kind(tmp_path, cert, procs):
     return ApacheKind(tmp_path, cert, procs)
 
 
-@pytest.mark.parametrize("tls", TLS)
+@pytest.mark.parametrize("tls", TLS, ids=["apache-1.2", "apache-1.3"])
 def test_shared_keys_resume_across_instances(kind, tmp_path, tls):
     scenarios.shared_keys_resume(kind, tmp_path, FORMAT, tls, HMAC)
-    print(f"PASS apache TLS {tls}: resumption across instances")
 
 
-@pytest.mark.parametrize("tls", TLS)
+@pytest.mark.parametrize("tls", TLS, ids=["apache-1.2", "apache-1.3"])
 def test_foreign_keys_rejected(kind, tmp_path, tls):
     scenarios.foreign_keys_rejected(kind, tmp_path, FORMAT, tls, HMAC)
 
 
-@pytest.mark.parametrize("tls", TLS)
+@pytest.mark.parametrize("tls", TLS, ids=["apache-1.2", "apache-1.3"])
 def test_rotation_drops_old_tickets(kind, tmp_path, tls):
     scenarios.rotation_single_key(kind, tmp_path, FORMAT, tls, HMAC)
 

@@ -105,7 +105,6 @@ def kind(tmp_path, cert, procs):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_shared_keys_resume_across_instances(kind, tmp_path, fmt, tls):
     scenarios.shared_keys_resume(kind, tmp_path, fmt, tls)
-    print(f"PASS nginx {fmt} TLS {tls}: resumption across instances")
 
 
 @pytest.mark.parametrize("tls", TLS)
