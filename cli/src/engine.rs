@@ -69,7 +69,7 @@ pub(crate) fn concat(parts: &[&str]) -> Zeroizing<String> {
 
 /// Writes `bytes` with `write(2)` straight to `fd` (no userspace buffer keeps a copy). Errors
 /// are ignored, as tofurkey ignores fprintf's.
-fn write_unbuffered(fd: impl AsFd, bytes: &[u8]) {
+pub(crate) fn write_unbuffered(fd: impl AsFd, bytes: &[u8]) {
     let mut rest = bytes;
     while !rest.is_empty() {
         match nix::unistd::write(&fd, rest) {

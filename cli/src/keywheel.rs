@@ -1,4 +1,4 @@
-//! The `keywheel` command line (clap): one subcommand per job; `tfo` for now.
+//! The `keywheel` command line (clap): one subcommand per job: `tfo` and `stek`.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -9,6 +9,7 @@ use keywheel::{DEFAULT_INTERVAL, MAX_TIME, MIN_TIME, Schedule};
 
 use crate::engine::{Config, Dialect, KeySource, stderr_line};
 use crate::os;
+use crate::stek::{self, StekArgs};
 use crate::tofurkey::DEFAULT_PROCFS;
 
 macro_rules! exit_status_help {
@@ -42,6 +43,17 @@ enum Command {
     /// one is accepted by the others. Keys are never taken from the command line.
     #[command(after_help = EXIT_STATUS_HELP, after_long_help = TFO_EXAMPLES)]
     Tfo(TfoArgs),
+
+    /// Write TLS session-ticket keys for nginx, HAProxy, Apache, Traffic Server or OpenSSL, and
+    /// rotate them.
+    ///
+    /// Every node with the same main key, label, interval and keep writes the same keys, so a
+    /// ticket issued by one server is resumed by the others. At start and 2.02 s after every
+    /// interval boundary the keys of the current interval (encrypting), the next one and
+    /// `--keep` previous ones are written atomically in the server's format, then HAProxy gets
+    /// them through its admin socket (--haproxy-socket) and the reload command runs (--reload).
+    #[command(after_help = EXIT_STATUS_HELP, after_long_help = STEK_EXAMPLES)]
+    Stek(StekArgs),
 }
 
 const TFO_EXAMPLES: &str = concat!(
@@ -55,6 +67,21 @@ Examples:
     keywheel tfo --credential tfo-main
   Make a main key and copy it to every node:
     (umask 077 && head -c 32 /dev/urandom > main.key)"
+);
+
+const STEK_EXAMPLES: &str = concat!(
+    exit_status_help!(),
+    "
+
+Examples:
+  See what would be written (no key bytes), without writing anything:
+    keywheel stek --format nginx --label www --main-key main.key --out /run/keywheel/nginx --dry-run --once
+  nginx (include /run/keywheel/nginx/nginx.conf in the server block):
+    keywheel stek --format nginx --label www --credential stek-main --out /run/keywheel/nginx --reload 'nginx -s reload'
+  HAProxy (bind ... tls-ticket-keys /run/keywheel/haproxy.keys), rotated without a reload:
+    keywheel stek --format haproxy --label www --credential stek-main --out /run/keywheel/haproxy.keys --haproxy-socket /run/haproxy/admin.sock
+  Counters, roles and key names for tooling:
+    keywheel stek --format json --label www --main-key main.key --out - --once"
 );
 
 #[derive(Debug, Args)]
@@ -117,7 +144,7 @@ struct TfoArgs {
     verbose: bool,
 }
 
-fn parse_interval(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_interval(s: &str) -> Result<u64, String> {
     let value: u64 = s
         .parse()
         .map_err(|e| format!("'{s}' is not a number of seconds ({e})"))?;
@@ -126,7 +153,7 @@ fn parse_interval(s: &str) -> Result<u64, String> {
         .map_err(|e| e.to_string())
 }
 
-fn parse_time(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_time(s: &str) -> Result<u64, String> {
     let value: u64 = s
         .parse()
         .map_err(|e| format!("'{s}' is not a unix time in seconds ({e})"))?;
@@ -138,7 +165,7 @@ fn parse_time(s: &str) -> Result<u64, String> {
 }
 
 /// A credential name must be one file name inside $CREDENTIALS_DIRECTORY.
-fn credential_path(name: &str) -> Result<PathBuf, String> {
+pub(crate) fn credential_path(name: &str) -> Result<PathBuf, String> {
     if name.is_empty() || name == "." || name == ".." || name.contains('/') {
         return Err(format!(
             "--credential '{name}' is not a credential name (a file name without '/')"
@@ -196,6 +223,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse_from(args);
     match cli.command {
         Command::Tfo(args) => tfo(args),
+        Command::Stek(args) => stek::main(args),
     }
 }
 

@@ -4,8 +4,11 @@
 
 mod engine;
 mod getopt;
+mod haproxy;
 mod keywheel;
 mod os;
+mod stek;
+mod stek_files;
 mod tofurkey;
 mod utc;
 
