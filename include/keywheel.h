@@ -172,25 +172,21 @@ enum keywheel_result
      */
     KEYWHEEL_RESULT_CONTEXT_LENGTH = 13,
     /**
-     * A ticket key name is not `KEYWHEEL_TICKET_NAME_LEN` (16) bytes.
-     */
-    KEYWHEEL_RESULT_NAME_LENGTH = 14,
-    /**
      * A strength argument is not a `keywheel_strength` value.
      */
-    KEYWHEEL_RESULT_UNKNOWN_STRENGTH = 15,
+    KEYWHEEL_RESULT_UNKNOWN_STRENGTH = 14,
     /**
      * A format argument is not a `keywheel_format` value.
      */
-    KEYWHEEL_RESULT_UNKNOWN_FORMAT = 16,
+    KEYWHEEL_RESULT_UNKNOWN_FORMAT = 15,
     /**
      * A file could not be opened or read.
      */
-    KEYWHEEL_RESULT_IO = 17,
+    KEYWHEEL_RESULT_IO = 16,
     /**
      * An argument is invalid in another way (see `keywheel_last_error_message`).
      */
-    KEYWHEEL_RESULT_INVALID_ARGUMENT = 18,
+    KEYWHEEL_RESULT_INVALID_ARGUMENT = 17,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -671,8 +667,9 @@ keywheel_result keywheel_ticket_keys_by_counter(const struct keywheel_ticket_key
                                                 struct keywheel_ticket_key *out);
 
 /**
- * Looks up a ticket's key name (`name_len` must be `KEYWHEEL_TICKET_NAME_LEN`, 16) among the
- * keys accepted at unix time `now`: `current - keep ..= current + 1`. Writes the outcome to
+ * Looks up a ticket's key name among the keys accepted at unix time `now`:
+ * `current - keep ..= current + 1`. Names are `KEYWHEEL_TICKET_NAME_LEN` (16) bytes; a name of
+ * another length matches no key (as in every binding). Writes the outcome to
  * `*found`, and when found, the key to `*key`:
  * - `KEYWHEEL_LOOKUP_CURRENT`: the current key; decrypt and keep the ticket;
  * - `KEYWHEEL_LOOKUP_ACCEPTED`: the next or a previous key; decrypt and issue a new ticket
@@ -683,8 +680,8 @@ keywheel_result keywheel_ticket_keys_by_counter(const struct keywheel_ticket_key
  *
  * Thread-safety: may be called from any thread, also on one handle from many threads.
  *
- * Returns `KEYWHEEL_RESULT_OK` (also when not found), `KEYWHEEL_RESULT_NULL_POINTER`,
- * `KEYWHEEL_RESULT_NAME_LENGTH` or `KEYWHEEL_RESULT_TIME`. On failure neither `*found` nor
+ * Returns `KEYWHEEL_RESULT_OK` (also when not found), `KEYWHEEL_RESULT_NULL_POINTER` or
+ * `KEYWHEEL_RESULT_TIME`. On failure neither `*found` nor
  * `*key` is written.
  *
  * # Safety

@@ -55,13 +55,11 @@ pub(crate) fn out<T>(ptr: *mut T, arg: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Checks that the caller's buffer `arg` of `len` bytes can take `needed` bytes.
-pub(crate) fn room(len: usize, needed: usize, arg: &str) -> Result<(), Failure> {
+/// Checks that a caller's buffer of `len` bytes can take `needed` bytes (with the core's
+/// message, worded as in every binding).
+pub(crate) fn room(len: usize, needed: usize) -> Result<(), Failure> {
     if len < needed {
-        return Err(Failure::new(
-            keywheel_result::BufferTooSmall,
-            std::format!("argument `{arg}` is {len} bytes; it must be at least {needed} bytes"),
-        ));
+        return Err(keywheel::Error::BufferTooSmall { len, needed }.into());
     }
     Ok(())
 }
@@ -78,7 +76,7 @@ pub(crate) unsafe fn copy_out(
     arg: &str,
 ) -> Result<(), Failure> {
     out(dst, arg)?;
-    room(dst_len, src.len(), arg)?;
+    room(dst_len, src.len())?;
     // SAFETY: `dst` is not NULL and valid for `dst_len >= src.len()` bytes (caller's
     // contract); `src` is Rust memory the caller cannot alias.
     unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };

@@ -44,16 +44,14 @@ pub enum keywheel_result {
     FormatStrength = 12,
     /// A KDF context is not `KEYWHEEL_CONTEXT_LEN` (8) bytes.
     ContextLength = 13,
-    /// A ticket key name is not `KEYWHEEL_TICKET_NAME_LEN` (16) bytes.
-    NameLength = 14,
     /// A strength argument is not a `keywheel_strength` value.
-    UnknownStrength = 15,
+    UnknownStrength = 14,
     /// A format argument is not a `keywheel_format` value.
-    UnknownFormat = 16,
+    UnknownFormat = 15,
     /// A file could not be opened or read.
-    Io = 17,
+    Io = 16,
     /// An argument is invalid in another way (see `keywheel_last_error_message`).
-    InvalidArgument = 18,
+    InvalidArgument = 17,
 }
 
 impl keywheel_result {
@@ -78,7 +76,6 @@ impl keywheel_result {
             }
             Self::FormatStrength => c"the keys' strength does not match the format",
             Self::ContextLength => c"context is not 8 bytes",
-            Self::NameLength => c"ticket key name is not 16 bytes",
             Self::UnknownStrength => c"unknown strength (not a keywheel_strength value)",
             Self::UnknownFormat => c"unknown format (not a keywheel_format value)",
             Self::Io => c"a file could not be read",
@@ -87,7 +84,7 @@ impl keywheel_result {
     }
 
     /// Every code, for lookups by number.
-    const ALL: [keywheel_result; 19] = [
+    const ALL: [keywheel_result; 18] = [
         Self::Ok,
         Self::NullPointer,
         Self::Panic,
@@ -102,7 +99,6 @@ impl keywheel_result {
         Self::FormatKeep,
         Self::FormatStrength,
         Self::ContextLength,
-        Self::NameLength,
         Self::UnknownStrength,
         Self::UnknownFormat,
         Self::Io,
@@ -292,7 +288,7 @@ mod tests {
         assert_eq!(keywheel_result::Ok as u32, 0);
         assert_eq!(keywheel_result::NullPointer as u32, 1);
         assert_eq!(keywheel_result::Panic as u32, 2);
-        assert_eq!(keywheel_result::InvalidArgument as u32, 18);
+        assert_eq!(keywheel_result::InvalidArgument as u32, 17);
         for (i, r) in keywheel_result::ALL.iter().enumerate() {
             assert_eq!(*r as usize, i);
             assert_eq!(
@@ -300,7 +296,7 @@ mod tests {
                 Some(*r)
             );
         }
-        assert_eq!(keywheel_result::from_u32(19), None);
+        assert_eq!(keywheel_result::from_u32(18), None);
     }
 
     #[test]

@@ -138,8 +138,8 @@ pub unsafe extern "C" fn keywheel_tfo_keys(
         let main_key = unsafe { ptr::object(main_key, "main_key") }?;
         ptr::out(primary, "primary")?;
         ptr::out(backup, "backup")?;
-        ptr::room(primary_len, TFO_KEY_LEN, "primary")?;
-        ptr::room(backup_len, TFO_KEY_LEN, "backup")?;
+        ptr::room(primary_len, TFO_KEY_LEN)?;
+        ptr::room(backup_len, TFO_KEY_LEN)?;
         let keys = keywheel::tfo_keys(&main_key.key, &Schedule::new(interval)?, now)?;
         // SAFETY: both buffers checked above; valid for their lengths (caller's contract).
         unsafe {
@@ -179,7 +179,7 @@ pub unsafe extern "C" fn keywheel_tfo_procfs_text(
         let main_key = unsafe { ptr::object(main_key, "main_key") }?;
         ptr::out(out, "out")?;
         ptr::out(out_written, "out_written")?;
-        ptr::room(out_len, TFO_PROCFS_TEXT_LEN + 1, "out")?;
+        ptr::room(out_len, TFO_PROCFS_TEXT_LEN + 1)?;
         let keys = TfoKeys::for_slot(&main_key.key, &Schedule::new(interval)?.at(now)?);
         let mut text = Zeroizing::new([0u8; TFO_PROCFS_TEXT_LEN + 1]);
         text[..TFO_PROCFS_TEXT_LEN].copy_from_slice(keys.procfs_text().as_bytes());

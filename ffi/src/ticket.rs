@@ -343,8 +343,9 @@ pub unsafe extern "C" fn keywheel_ticket_keys_by_counter(
     })
 }
 
-/// Looks up a ticket's key name (`name_len` must be `KEYWHEEL_TICKET_NAME_LEN`, 16) among the
-/// keys accepted at unix time `now`: `current - keep ..= current + 1`. Writes the outcome to
+/// Looks up a ticket's key name among the keys accepted at unix time `now`:
+/// `current - keep ..= current + 1`. Names are `KEYWHEEL_TICKET_NAME_LEN` (16) bytes; a name of
+/// another length matches no key (as in every binding). Writes the outcome to
 /// `*found`, and when found, the key to `*key`:
 /// - `KEYWHEEL_LOOKUP_CURRENT`: the current key; decrypt and keep the ticket;
 /// - `KEYWHEEL_LOOKUP_ACCEPTED`: the next or a previous key; decrypt and issue a new ticket
@@ -355,8 +356,8 @@ pub unsafe extern "C" fn keywheel_ticket_keys_by_counter(
 ///
 /// Thread-safety: may be called from any thread, also on one handle from many threads.
 ///
-/// Returns `KEYWHEEL_RESULT_OK` (also when not found), `KEYWHEEL_RESULT_NULL_POINTER`,
-/// `KEYWHEEL_RESULT_NAME_LENGTH` or `KEYWHEEL_RESULT_TIME`. On failure neither `*found` nor
+/// Returns `KEYWHEEL_RESULT_OK` (also when not found), `KEYWHEEL_RESULT_NULL_POINTER` or
+/// `KEYWHEEL_RESULT_TIME`. On failure neither `*found` nor
 /// `*key` is written.
 ///
 /// # Safety
@@ -378,12 +379,6 @@ pub unsafe extern "C" fn keywheel_ticket_keys_lookup(
         let name = unsafe { ptr::input(name, name_len, "name") }?;
         ptr::out(found, "found")?;
         ptr::out(key, "key")?;
-        if name_len != TICKET_NAME_LEN {
-            return Err(Failure::new(
-                keywheel_result::NameLength,
-                std::format!("name is {name_len} bytes; it must be {TICKET_NAME_LEN} bytes"),
-            ));
-        }
         let slot = keys.slot(now)?;
         let outcome = match keys.label.lookup(keys.strength, &slot, name) {
             Lookup::Current(k) => {
@@ -504,7 +499,7 @@ pub unsafe extern "C" fn keywheel_ticket_keys_render(
         let format = checked_format(keys, format)?;
         let slot = keys.slot(now)?;
         let needed = format.rendered_len(&slot);
-        ptr::room(out_len, needed, "out")?;
+        ptr::room(out_len, needed)?;
         // Every check that can fail is done: from here on the call succeeds.
         // SAFETY: `out` is valid for writes of `out_len >= needed` bytes (caller's contract);
         // zeroing it first makes the slice below refer to initialised memory.
