@@ -7,8 +7,8 @@ SPEC.md section 4), never from keywheel itself.
 
 Main pieces:
 - ensure_packages(): apt-get install what is missing, without letting Debian start services.
-- write_keys(): key files via the real `keywheel stek` CLI (reference renderer only as a
-  temporary fallback while the CLI does not exist; see WRITER below).
+- write_keys(): key files via the real `keywheel stek` CLI (the reference renderer only when
+  explicitly asked for, see WRITER below).
 - make_cert(), free_port(), start()/Proc.stop(), wait_for_port(), children().
 - s_client(): one `openssl s_client` connection (TLS 1.2 or 1.3), optional -sess_in/-sess_out,
   sends a tiny HTTP request with -ign_eof so the TLS 1.3 ticket arrives; reports "Reused".
@@ -19,8 +19,9 @@ Main pieces:
 
 from __future__ import annotations
 
-import hmac as _hmac
+import functools
 import hashlib
+import hmac as _hmac
 import os
 import re
 import shutil
@@ -36,10 +37,10 @@ import reference
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 
-# Who writes the key files: "cli" (the real `keywheel stek`; the default, required for the
-# final tests) or "reference" (reference.render, only for developing the tests while the CLI
-# does not exist). "auto" = cli when the binary has `stek`, else reference with a warning.
-WRITER = os.environ.get("KEYWHEEL_STEK_WRITER", "auto")
+# Who writes the key files: "cli" (the real `keywheel stek`; the default, and what run.sh uses)
+# or "reference" (reference.render: only for developing a test without the CLI; must be asked
+# for explicitly with KEYWHEEL_STEK_WRITER=reference and never used by the real tests).
+WRITER = os.environ.get("KEYWHEEL_STEK_WRITER", "cli")
 
 
 # --- packages -------------------------------------------------------------------------------
@@ -112,6 +113,7 @@ def keywheel_bin() -> Path:
     return REPO_ROOT / "target" / "debug" / "keywheel"
 
 
+@functools.lru_cache(maxsize=None)
 def stek_cli_available() -> bool:
     b = keywheel_bin()
     if not b.is_file():
@@ -129,7 +131,7 @@ def writer() -> str:
         return "cli"
     if WRITER == "reference":
         return "reference"
-    return "cli" if stek_cli_available() else "reference"
+    raise RuntimeError(f"KEYWHEEL_STEK_WRITER={WRITER!r}: must be 'cli' or 'reference'")
 
 
 def write_main_key(path: Path, material: bytes | None = None) -> bytes:
