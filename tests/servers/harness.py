@@ -24,7 +24,6 @@ import hashlib
 import hmac as _hmac
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -53,15 +52,14 @@ def _installed(pkg: str) -> bool:
     return r.returncode == 0 and "install ok installed" in r.stdout
 
 
-# pid files of the services Debian would start, stopped right after an install if running.
-_SERVICE_PIDFILES = [
-    "/run/nginx.pid",
-    "/run/apache2/apache2.pid",
-    "/var/run/apache2/apache2.pid",
-    "/run/haproxy.pid",
-    "/run/trafficserver/manager.lock",
-    "/run/trafficserver/server.lock",
-]
+# pid files of the services Debian could start on install, and the programs they belong to.
+_SERVICE_PIDFILES = {
+    "nginx": (["/run/nginx.pid"], {"nginx"}),
+    "apache2": (["/run/apache2/apache2.pid", "/var/run/apache2/apache2.pid"], {"apache2"}),
+    "haproxy": (["/run/haproxy.pid"], {"haproxy"}),
+    "trafficserver": (["/run/trafficserver/manager.lock", "/run/trafficserver/server.lock"],
+                      {"traffic_manager", "traffic_server"}),
+}
 
 
 def ensure_packages(packages: list[str]) -> None:
@@ -91,12 +89,15 @@ def ensure_packages(packages: list[str]) -> None:
     finally:
         if created:
             policy.unlink()
-    for pf in _SERVICE_PIDFILES:
-        try:
-            pid = int(Path(pf).read_text().split()[0])
-            os.kill(pid, signal.SIGTERM)
-        except (OSError, ValueError, IndexError):
-            pass
+    for pkg in missing:  # stop a service an install started anyway, by its pid file
+        pidfiles, programs = _SERVICE_PIDFILES.get(pkg, ([], set()))
+        for pf in pidfiles:
+            try:
+                pid = int(Path(pf).read_text().split()[0])
+                if Path(os.readlink(f"/proc/{pid}/exe")).name in programs:
+                    os.kill(pid, signal.SIGTERM)
+            except (OSError, ValueError, IndexError):
+                pass
 
 
 # --- keys -----------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ then until traffic_server logs "ticket key reloaded".
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
