@@ -173,6 +173,18 @@ def test_examples_compile_cleanly(build, lang, tmp_path):
         run([*compiler, *INCLUDES, "-c", *sources], cwd=tmp_path)
 
 
+def test_readme_snippet_compiles(build, tmp_path):
+    """The callback wiring shown in ffi/README-C.md compiles as C11 and as C++."""
+    text = (ROOT / "ffi/README-C.md").read_text()
+    snippet = re.search(r"## Wiring the callback\n\n```c\n(.*?)```", text, re.S)
+    assert snippet, "no C snippet under 'Wiring the callback' in ffi/README-C.md"
+    src = tmp_path / "snippet.c"
+    src.write_text(snippet.group(1))
+    assert len(snippet.group(1).splitlines()) <= 25
+    for compiler in (C11, CXX):
+        run([*compiler, *INCLUDES, "-c", src, "-o", tmp_path / "snippet.o"])
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_same_main_key_resumes_across_processes(build, main_key, version, tmp_path):
     key_file, key = main_key
