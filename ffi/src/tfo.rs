@@ -66,10 +66,10 @@ pub unsafe extern "C" fn keywheel_derive_key(
             )
         })?;
         let mut buf = Zeroizing::new([0u8; DERIVE_MAX_LEN]);
+        // Longer than 64 bytes: the core's error (shorter ones are refused by the core).
         let derived = buf
             .get_mut(..out_len)
-            .ok_or(keywheel::Error::OutputLength { len: out_len });
-        let derived = derived?;
+            .ok_or(keywheel::Error::OutputLength { len: out_len })?;
         keywheel::derive_key(&main_key.key, context, subkey_id, derived)?;
         // SAFETY: `out` is valid for `out_len` bytes (caller's contract).
         unsafe { ptr::copy_out(derived, out, out_len, "out") }
