@@ -120,37 +120,32 @@ def assert_ring(sock: Path, keys: Path, ks: KeySet, counter: int) -> None:
 # --- rotation through the socket --------------------------------------------------------------
 
 
-def push_standin(sock: Path, ks: KeySet, now: int) -> int:
-    """STAND-IN for `keywheel stek --once --time NOW --haproxy-socket SOCK` while the CLI lacks
-    it (to be removed then): the algorithm of haproxy-notes.md section 4, with reference keys.
-    Returns the number of `set ssl tls-key` pushes it needed."""
-    ks.write(now)  # 1. the file first: a reload at any later moment loads the right set
-    target = expected_ring(ks, reference.current_counter(now, INTERVAL))
-    for _attempt in range(3):
-        rid = ring_id(sock, ks.out)  # 2. find the ring
-        held = ring(sock, ks.out)  # 3. read it
-        assert all(len(k) == len(target[0]) for k in held), "key size differs from the format"
-        s = next(s for s in range(4) if held[s:] == target[:3 - s])  # 4. plan
-        if s:
-            b64 = [base64.b64encode(k).decode() for k in target[3 - s:]]
-            out = cli(sock, "; ".join(f"set ssl tls-key {rid} {k}" for k in b64))
-            answers = [a for a in out.split("\n\n") if a.strip()]
-            assert answers == ["TLS ticket key updated!"] * s, f"set ssl tls-key: {out!r}"
-        if ring(sock, ks.out) == target:  # 5. verify
-            return s
-    raise AssertionError("HAProxy does not hold the expected keys after 3 attempts")
+_SYNCED = re.compile(r"^info: HAProxy at .*: ring #\d+ of .* holds counters (\d+), (\d+), (\d+) "
+                     r"\(previous, current, next\); (?:already held them|pushed (\d) keys?)", re.M)
 
 
-def rotate_via_socket(inst: "HaproxyInstance", ks: KeySet, now: int) -> int | None:
-    """Bring `inst` to the keys of fake time `now` through its stats socket, no reload. Uses
-    `keywheel stek --haproxy-socket` when the CLI writes the keys (harness.writer() == "cli"),
-    else the stand-in. Returns the stand-in's push count, or None for the CLI."""
-    if harness.writer() == "cli":
-        ks.now = now
-        harness.write_keys(ks.fmt, ks.label, ks.main_file, INTERVAL, 1, ks.out, now,
-                           extra=["--haproxy-socket", str(inst.sock)])
-        return None
-    return push_standin(inst.sock, ks, now)
+def run_stek(ks: KeySet, now: int, *extra: str) -> subprocess.CompletedProcess:
+    """`keywheel stek` for ks at fake time `now` (the main key comes from a file, never argv)."""
+    cmd = [str(harness.keywheel_bin()), "stek", "--format", ks.fmt, "--label", ks.label,
+           "--main-key", str(ks.main_file), "--interval", str(INTERVAL), "--keep", "1",
+           "--out", str(ks.out), "--time", str(now), "--allow-persistent", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+
+def rotate_via_socket(inst: "HaproxyInstance", ks: KeySet, now: int) -> int:
+    """`keywheel stek --once --time NOW --haproxy-socket SOCK`: rewrite the file and bring the
+    running HAProxy to the keys of `now` through its admin socket, no reload. Returns how many
+    keys the CLI says it pushed (what HAProxy then holds is checked by the caller)."""
+    if harness.writer() != "cli":
+        pytest.skip("rotation through the socket needs the real `keywheel stek --haproxy-socket`")
+    r = run_stek(ks, now, "--once", "--haproxy-socket", str(inst.sock))
+    assert r.returncode == 0, f"keywheel stek exited {r.returncode}:\n{r.stderr}"
+    ks.now = now
+    m = _SYNCED.search(r.stderr)
+    assert m, f"no HAProxy line in keywheel's output:\n{r.stderr}"
+    c = reference.current_counter(now, INTERVAL)
+    assert [int(x) for x in m.group(1, 2, 3)] == [c - 1, c, c + 1], r.stderr
+    return int(m.group(4) or 0)
 
 
 # --- instances --------------------------------------------------------------------------------
@@ -491,7 +486,7 @@ def test_rotation_through_socket_without_reload(kind, tmp_path, fmt):
 
     for inst, ks in ((a, ka), (b, kb)):
         pushes = rotate_via_socket(inst, ks, T0)
-        assert pushes in (None, 1), "one interval later is one native rotation"
+        assert pushes == 1, "one interval later is one native rotation: one push"
         assert_ring(inst.sock, ks.out, ks, C0)
     prev = {tls: c.new_session(b, tls, kb) for tls in TLS}  # the new current key C0 encrypts
     for tls in TLS:
@@ -541,16 +536,15 @@ def test_socket_rotation_from_any_state(kind, tmp_path, fmt, state):
     a = kind.start("a", ks.out)
     c = Client(tmp_path)
     if how == "pushed":
-        start.out = ks.out  # the stand-in/CLI rewrites the file HAProxy reads
+        start.out = ks.out  # keywheel rewrites the file HAProxy reads
         for _ in range(2):
             rotate_via_socket(a, start, start.now + INTERVAL)
         assert_ring(a.sock, ks.out, start, C0 + n)
     before = {tls: c.new_session(a, tls, start) for tls in TLS}  # key start.counter
     pid = a.pid
 
-    pushes = rotate_via_socket(a, ks, T0)
-    if pushes is not None:  # the stand-in: the planned pushes match haproxy-notes.md
-        assert pushes == (3 if how == "foreign" else {0: 0, -1: 1, -2: 2}.get(n, 3))
+    pushes = rotate_via_socket(a, ks, T0)  # the fewest pushes (haproxy-notes.md section 4)
+    assert pushes == (3 if how == "foreign" else {0: 0, -1: 1, -2: 2}.get(n, 3))
     assert_ring(a.sock, ks.out, ks, C0)
     assert worker_pid(a.sock) == pid and harness.children(a.proc.pid) == {pid}, "no reload"
 
@@ -567,3 +561,24 @@ def test_socket_rotation_from_any_state(kind, tmp_path, fmt, state):
             c.does_not_resume(a, tls, before[tls], ks)
     a.reload()  # the file holds the same set
     assert_ring(a.sock, ks.out, ks, C0)
+
+
+def test_socket_refuses_other_key_size(kind, tmp_path):
+    """HAProxy loaded 80-byte keys: `--format haproxy48 --haproxy-socket` fails (exit 1, the
+    message names both sizes) and leaves the running ring alone; the file it wrote (48-byte keys)
+    is what a reload then loads."""
+    ks = keyset(tmp_path, "haproxy")
+    a = kind.start("a", ks.out)
+    if harness.writer() != "cli":
+        pytest.skip("needs the real `keywheel stek --haproxy-socket`")
+    k48 = KeySet(ks.main_file, ks.main, ks.label, "haproxy48", ks.out, T0 + INTERVAL)
+    r = run_stek(k48, k48.now, "--once", "--haproxy-socket", str(a.sock))
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.count("error: ") == 1 and "48" in r.stderr and "80" in r.stderr, r.stderr
+    assert_ring(a.sock, ks.out, ks, C0)
+    assert worker_pid(a.sock) == a.pid
+    a.reload()
+    assert_ring(a.sock, ks.out, k48, C0 + 1)
+    c = Client(tmp_path)
+    for tls in TLS:
+        c.new_session(a, tls, k48)
