@@ -416,8 +416,11 @@ impl Config {
             }
         };
         let rotation_wake = (slot.next_rotation + WAKE_FUDGE_SECS, WAKE_FUDGE_NANOS);
+        // A retry falls before the next interval boundary; from the boundary on, the rotation
+        // (2.02 s after it) does the work.
         let retry_at = now.saturating_add(BACKOFF[state.failures.min(BACKOFF.len() - 1)]);
-        let retry = if (retry_at, 0) < rotation_wake {
+        let retry_wake = (retry_at < slot.next_rotation).then_some((retry_at, 0));
+        let retry = if retry_wake.is_some() {
             format!("; retrying in {} s", retry_at - now)
         } else {
             "; retrying at the next rotation".to_owned()
@@ -459,7 +462,7 @@ impl Config {
             state.written != Some(slot.current) || state.haproxy_pending || state.reload_pending;
         let wake = if pending {
             state.failures += 1;
-            rotation_wake.min((retry_at, 0))
+            retry_wake.unwrap_or(rotation_wake)
         } else {
             state.failures = 0;
             rotation_wake

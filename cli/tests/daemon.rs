@@ -1,8 +1,10 @@
-//! The daemons over real time (interval 10: a wake-up every 5 s), as tofurkey's slow itest:
-//! wake times (unix time % 5 == 2, 5 s apart), keys of every write (Python's hashlib), READY=1
-//! on $NOTIFY_SOCKET after the first write, death by SIGTERM, and survival of a vanished main
-//! key file. The scenarios run in parallel threads of one test, so the whole file takes about
-//! 23 s whatever the number of test threads.
+//! The daemons over real time (interval 10: a TFO wake-up every 5 s, a ticket-key rotation
+//! every 10 s), as tofurkey's slow itest: wake times (unix time % 5 == 2, 5 s apart; ticket keys
+//! at unix time % 10 == 2), keys of every write (Python's hashlib), READY=1 on $NOTIFY_SOCKET
+//! after the first write, death by SIGTERM, survival of a vanished main key file, and (`keywheel
+//! stek`) a reload command run after every rotation, failures of the reload command and of
+//! HAProxy's socket retried without stopping the daemon. The scenarios run in parallel threads
+//! of one test, so the whole file takes about 23 s whatever the number of test threads.
 
 #![allow(clippy::unwrap_used)]
 
@@ -18,6 +20,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::stek::{FakeHaproxy, Query, Ring, StekFixture, files, lines, reference};
 use common::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -379,13 +382,255 @@ fn keywheel_vanished_key() {
     );
 }
 
+/// "info: ticket keys for unix time T: current counter C ..." → (T, C).
+fn stek_write(line: &str) -> Option<(u64, u64)> {
+    let rest = line.strip_prefix("info: ticket keys for unix time ")?;
+    let (t, rest) = rest.split_once(": current counter ")?;
+    let c = rest.split(' ').next()?;
+    Some((t.parse().ok()?, c.parse().ok()?))
+}
+
+/// `keywheel stek` as a daemon: the keys are written at start, READY=1 follows the first
+/// write, then rotations happen 2.02 s after every interval boundary (unix time % 10 == 2, one
+/// counter further each time), each followed by the reload command; the file always holds the
+/// reference keys of the last write.
+fn stek_daemon() {
+    let f = StekFixture::new();
+    let (sock, env) = notify_listener(None, &f.path("notify.sock"));
+    let out = f.arg("ats.key");
+    let log = f.arg("reload.log");
+    let reload = format!("echo \"$KEYWHEEL_COUNTER\" >> {log}");
+    let d = Daemon::spawn(
+        KEYWHEEL,
+        &[
+            "stek",
+            "--format",
+            "ats",
+            "--label",
+            "www",
+            "--main-key",
+            &f.key(),
+            "--out",
+            &out,
+            "--interval",
+            "10",
+            "--keep",
+            "2",
+            "--reload",
+            &reload,
+            "--verbose",
+        ],
+        &env,
+    );
+    expect_ready(&sock);
+    let at_ready = fs::read(&out).expect("READY=1 before the first write");
+    thread::sleep(RUN_FOR.saturating_sub(d.started.elapsed()));
+    let lines = d.terminate();
+    let writes: Vec<(u64, u64)> = lines.iter().filter_map(|l| stek_write(l)).collect();
+    let sleeps: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("info: sleeping until unix time "))
+        .collect();
+    assert!(writes.len() >= 3, "{lines:#?}");
+    assert_eq!(sleeps.len(), writes.len(), "{lines:#?}");
+    for (i, &(t, c)) in writes.iter().enumerate() {
+        assert_eq!(c, t / INTERVAL, "{lines:#?}");
+        // Next wake: the next boundary + 2.02 s.
+        assert!(
+            sleeps[i].starts_with(&format!("{}.020 (", (c + 1) * INTERVAL + 2)),
+            "{lines:#?}"
+        );
+        if i > 0 {
+            assert_eq!(t % INTERVAL, 2, "rotation at {t}: {lines:#?}");
+            assert_eq!(c, writes[i - 1].1 + 1, "{lines:#?}");
+        }
+    }
+    // The reload command ran once after each write, in order, with the written counter.
+    let ran: Vec<u64> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let counters: Vec<u64> = writes.iter().map(|w| w.1).collect();
+    assert!(
+        ran == counters || ran == counters[..counters.len() - 1],
+        "reloads {ran:?}, writes {counters:?}"
+    );
+    let queries: Vec<Query> = writes
+        .iter()
+        .map(|&(t, _)| Query::new("ats", "www", INTERVAL, 2, t))
+        .collect();
+    let want = reference(&queries);
+    assert_eq!(at_ready, files(&want[0])[""]);
+    assert_eq!(fs::read(&out).unwrap(), files(want.last().unwrap())[""]);
+}
+
+/// A daemon whose reload command always fails and whose HAProxy socket is missing at first:
+/// both are logged and retried (2 s later), the daemon keeps running, and once HAProxy is there
+/// (a fake admin socket holding old keys) it gets exactly [previous, current, next], then one
+/// push per rotation.
+fn stek_daemon_failures_are_retried() {
+    let f = StekFixture::new();
+    let (sock, env) = notify_listener(None, &f.path("notify.sock"));
+    let out = f.arg("haproxy.keys");
+    let admin = f.path("admin.sock");
+    let log = f.arg("reload.log");
+    let reload = format!("echo x >> {log}; exit 3");
+    let mut d = Daemon::spawn(
+        KEYWHEEL,
+        &[
+            "stek",
+            "--format",
+            "haproxy",
+            "--label",
+            "www",
+            "--main-key",
+            &f.key(),
+            "--out",
+            &out,
+            "--interval",
+            "10",
+            "--haproxy-socket",
+            admin.to_str().unwrap(),
+            "--reload",
+            &reload,
+        ],
+        &env,
+    );
+    expect_ready(&sock);
+    let refused = format!(
+        "error: cannot connect to HAProxy at {}: No such file or directory ({out} is written: \
+         HAProxy loads it when it starts or reloads); retrying in 2 s",
+        admin.display()
+    );
+    let failed = format!("error: reload command `{reload}` exited with status 3; retrying in 2 s");
+    let first = d.wait_line(Duration::from_secs(5), |l| l.starts_with("error: "));
+    assert!(
+        first == refused || first.starts_with("error: cannot connect"),
+        "{first}"
+    );
+    d.wait_line(Duration::from_secs(5), |l| l == failed);
+    // A retry of both, 2 s later (or the next rotation, whichever comes first).
+    d.wait_line(Duration::from_secs(12), |l| {
+        l.starts_with("error: cannot connect")
+    });
+    d.assert_running();
+
+    // HAProxy appears, holding keys of long ago.
+    let old = lines(&reference(&[Query::new("haproxy", "www", INTERVAL, 1, 1_000_000)])[0]);
+    let fake = FakeHaproxy::start(&admin, vec![Ring::new(&out, &old)]);
+    let synced = d.wait_line(Duration::from_secs(12), |l| {
+        l.starts_with("info: HAProxy at ")
+    });
+    assert!(
+        synced.ends_with("(previous, current, next); pushed 3 keys"),
+        "{synced}"
+    );
+    // Then a rotation pushes one key.
+    let rotated = d.wait_line(Duration::from_secs(12), |l| {
+        l.starts_with("info: HAProxy at ") && l.ends_with("pushed 1 key")
+    });
+    // The reload command runs (and fails) after the push; wait for its report.
+    d.wait_line(Duration::from_secs(5), |l| {
+        l.starts_with(&failed[..failed.find("; retrying").unwrap()])
+    });
+    let lines = d.terminate();
+    let (t, _) = lines
+        .iter()
+        .rev()
+        .filter_map(|l| stek_write(l))
+        .next()
+        .unwrap();
+    let want = lines_at(t);
+    assert_eq!(fake.held(0), want, "{rotated}");
+    assert_eq!(fs::read_to_string(&out).unwrap(), want.join("\n") + "\n");
+    // Every run of the reload command was reported, and it was retried within an interval:
+    // more runs than counters written.
+    let runs = fs::read_to_string(&log).unwrap().lines().count();
+    let reported = lines
+        .iter()
+        .filter(|l| l.starts_with(&failed[..failed.find("; retrying").unwrap()]))
+        .count();
+    let mut counters: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| stek_write(l))
+        .map(|w| w.1)
+        .collect();
+    counters.dedup();
+    assert_eq!(runs, reported, "{lines:#?}");
+    assert!(
+        runs > counters.len(),
+        "{runs} reload runs for {counters:?}: {lines:#?}"
+    );
+    // After the start, retries never fall between a boundary and the rotation 2.02 s after it.
+    for (t, _) in lines.iter().filter_map(|l| stek_write(l)).skip(1) {
+        assert!(t % INTERVAL >= 2, "write at {t}: {lines:#?}");
+    }
+    assert!(!lines.iter().any(|l| l.starts_with("FATAL")));
+}
+
+fn lines_at(t: u64) -> [String; 3] {
+    lines(&reference(&[Query::new("haproxy", "www", INTERVAL, 1, t)])[0])
+}
+
+/// The main key vanishes under a running `keywheel stek`: the error is logged, the installed
+/// keys stay, and 2 s later (the retry) the keys are written again once the file is back.
+fn stek_vanished_key() {
+    let f = StekFixture::new();
+    let (sock, env) = notify_listener(None, &f.path("notify.sock"));
+    let out = f.arg("openssl.key");
+    let key = f.key();
+    let mut d = Daemon::spawn(
+        KEYWHEEL,
+        &[
+            "stek",
+            "--format",
+            "openssl",
+            "--label",
+            "www",
+            "--main-key",
+            &key,
+            "--out",
+            &out,
+            "--interval",
+            "10",
+        ],
+        &env,
+    );
+    expect_ready(&sock);
+    let installed = fs::read(&out).unwrap();
+    fs::remove_file(&key).unwrap();
+    let error = d.wait_line(Duration::from_secs(12), |l| l.starts_with("error: "));
+    assert_eq!(
+        error,
+        format!(
+            "error: cannot open main key file {key}: No such file or directory; keeping the \
+             installed keys; retrying in 2 s"
+        )
+    );
+    assert_eq!(fs::read(&out).unwrap(), installed);
+    d.assert_running();
+    f.write_key("main.key", &test_key(), 0o600);
+    let line = d.wait_line(Duration::from_secs(5), |l| stek_write(l).is_some());
+    let (t, _) = stek_write(&line).unwrap();
+    let want = reference(&[Query::new("openssl", "www", INTERVAL, 1, t)]);
+    assert_eq!(fs::read(&out).unwrap(), files(&want[0])[""]);
+    d.terminate();
+}
+
 #[test]
 fn daemons_over_23_seconds() {
-    let scenarios: [(&str, fn()); 4] = [
+    let scenarios: [(&str, fn()); 7] = [
         ("tofurkey_daemon", tofurkey_daemon),
         ("keywheel_daemon", keywheel_daemon),
         ("tofurkey_vanished_key", tofurkey_vanished_key),
         ("keywheel_vanished_key", keywheel_vanished_key),
+        ("stek_daemon", stek_daemon),
+        (
+            "stek_daemon_failures_are_retried",
+            stek_daemon_failures_are_retried,
+        ),
+        ("stek_vanished_key", stek_vanished_key),
     ];
     let handles: Vec<_> = scenarios
         .into_iter()

@@ -15,6 +15,8 @@ use std::process::{Command, Output, Stdio};
 
 use tempfile::TempDir;
 
+pub mod stek;
+
 /// tofurkey's t/test.key.
 pub const TEST_KEY_HEX: &str = "363ec6a05e76eedeb9eb73bc5c25ca5f13f7c1df70c9af3531db4c83d23a8f6b";
 /// tofurkey's itest vector: the procfs text for t/test.key at unix time 1000000, interval 86400.
