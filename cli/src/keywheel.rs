@@ -17,7 +17,7 @@ macro_rules! exit_status_help {
         "\
 Exit status:
   0  success (--once, --dry-run, --help, --version)
-  1  runtime error: main key unreadable, too short or insecure, procfs not writable, ...
+  1  runtime error: main key unreadable, too short or insecure; output not writable; ...
   2  usage error: unknown option, bad or missing value, conflicting options
 A daemon (no --once) runs until killed; SIGTERM ends it by the signal."
     };
@@ -74,12 +74,15 @@ const STEK_EXAMPLES: &str = concat!(
     "
 
 Examples:
-  See what would be written (no key bytes), without writing anything:
-    keywheel stek --format nginx --label www --main-key main.key --out /run/keywheel/nginx --dry-run --once
-  nginx (include /run/keywheel/nginx/nginx.conf in the server block):
-    keywheel stek --format nginx --label www --credential stek-main --out /run/keywheel/nginx --reload 'nginx -s reload'
-  HAProxy (bind ... tls-ticket-keys /run/keywheel/haproxy.keys), rotated without a reload:
-    keywheel stek --format haproxy --label www --credential stek-main --out /run/keywheel/haproxy.keys --haproxy-socket /run/haproxy/admin.sock
+  See what would be written where and when (no key bytes), writing nothing:
+    keywheel stek --format nginx --label www --main-key main.key \\
+      --out /run/keywheel/nginx --dry-run --once
+  nginx (`include /run/keywheel/nginx/nginx.conf;` in the server block):
+    keywheel stek --format nginx --label www --credential stek-main \\
+      --out /run/keywheel/nginx --reload 'nginx -s reload'
+  HAProxy (`bind ... tls-ticket-keys /run/keywheel/haproxy.keys`), no reload:
+    keywheel stek --format haproxy --label www --credential stek-main \\
+      --out /run/keywheel/haproxy.keys --haproxy-socket /run/haproxy/admin.sock
   Counters, roles and key names for tooling:
     keywheel stek --format json --label www --main-key main.key --out - --once"
 );

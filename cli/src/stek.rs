@@ -22,7 +22,7 @@ use crate::engine::{concat, stderr_line, write_unbuffered};
 use crate::haproxy::Haproxy;
 use crate::keywheel::{credential_path, parse_interval, parse_time};
 use crate::os;
-use crate::stek_files::{self, NginxSet, Perms};
+use crate::stek_files::{self, NginxSet, Perms, Published};
 use crate::utc::{utc, utc_millis};
 
 /// The default rotation interval of ticket keys: one hour (Cloudflare's choice).
@@ -154,9 +154,9 @@ pub(crate) struct StekArgs {
     #[arg(long, value_name = "UNIX", value_parser = parse_time)]
     time: Option<u64>,
 
-    /// Run this command with /bin/sh -c after every change of the files (e.g. "nginx -s
-    /// reload"), with $KEYWHEEL_COUNTER and $KEYWHEEL_OUT set. A failure is logged and
-    /// retried with backoff; it never stops the daemon.
+    /// Run this command with /bin/sh -c after the keys are written, at start and at every
+    /// rotation (e.g. "nginx -s reload"), with $KEYWHEEL_COUNTER and $KEYWHEEL_OUT set. A
+    /// failure is logged and retried with backoff; it never stops the daemon.
     #[arg(long, value_name = "CMD")]
     reload: Option<String>,
 
@@ -489,10 +489,10 @@ impl Config {
         };
         let written = if self.dry_run {
             self.print_plan(slot, &rendered);
-            Ok("dry run: nothing written".to_owned())
+            Ok(("dry run: nothing written".to_owned(), None))
         } else {
             self.write(slot, &rendered)
-                .map(|what| format!("wrote {what}"))
+                .map(|(what, published)| (format!("wrote {what}"), published))
         };
         let window = match self.format {
             StekFormat::Server(f) if f.current_only() => format!("{} only", slot.current),
@@ -503,7 +503,15 @@ impl Config {
             slot.now, slot.current
         );
         match written {
-            Ok(what) => self.info(&format!("{head}; {what}")),
+            Ok((what, published)) => {
+                self.info(&format!("{head}; {what}"));
+                for path in published.iter().flat_map(|p| &p.removed) {
+                    self.verbose(&format!("removed {}", path.display()));
+                }
+                for msg in published.iter().flat_map(|p| &p.cleanup_errors) {
+                    self.error(msg);
+                }
+            }
             Err(msg) => {
                 self.error(&format!("{head}: {msg}{keeping}{write_retry}"));
                 return 1;
@@ -593,15 +601,20 @@ impl Config {
         }
     }
 
-    /// Writes the rendered keys; returns what was written, for the log.
-    fn write(&self, slot: &TicketSlot, rendered: &Rendered) -> Result<String, String> {
+    /// Writes the rendered keys; returns what was written, for the log (and, for nginx, what
+    /// the clean-up of older sets did).
+    fn write(
+        &self,
+        slot: &TicketSlot,
+        rendered: &Rendered,
+    ) -> Result<(String, Option<Published>), String> {
         if self.stdout {
             write_unbuffered(std::io::stdout(), &rendered.bytes);
-            return Ok("the JSON to stdout".to_owned());
+            return Ok(("the JSON to stdout".to_owned(), None));
         }
         if !self.is_nginx() {
             stek_files::write_atomic(&self.out, &rendered.bytes, self.perms)?;
-            return Ok(self.out.display().to_string());
+            return Ok((self.out.display().to_string(), None));
         }
         let files: Vec<&[u8]> = rendered.bytes.chunks(rendered.record_len).collect();
         let conf = stek_files::nginx_conf(&self.out_abs, files.len())?;
@@ -612,20 +625,15 @@ impl Config {
             conf: &conf,
         };
         let published = stek_files::publish_nginx(&set, self.perms)?;
-        for path in &published.removed {
-            self.verbose(&format!("removed {}", path.display()));
-        }
-        for msg in &published.cleanup_errors {
-            self.error(msg);
-        }
         let dir = stek_files::key_dir_name(slot.current);
-        Ok(format!(
+        let what = format!(
             "{}/{dir} ({} keys), {}/current -> {dir}, {}/nginx.conf",
             self.out.display(),
             set.files.len(),
             self.out.display(),
             self.out.display()
-        ))
+        );
+        Ok((what, Some(published)))
     }
 
     /// Logs the keys' counters, roles and names (verbose), and the keys (--print-keys).
