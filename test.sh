@@ -15,7 +15,7 @@ step() { printf '\n==> %s\n' "$*"; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 # --- set-up -------------------------------------------------------------------------------
-APT_PACKAGES=(libsodium-dev pkg-config python3-venv iproute2 util-linux ca-certificates)
+APT_PACKAGES=(build-essential libsodium-dev libssl-dev openssl pkg-config python3-venv iproute2 util-linux valgrind ca-certificates)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -24,6 +24,27 @@ if ((${#missing[@]})); then
   step "installing Debian packages: ${missing[*]}"
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Real TLS servers for the ticket-key tests. Debian must not start them as services (they would
+# take ports 80/443): a temporary policy-rc.d denies service starts during the install.
+SERVER_PACKAGES=(nginx apache2 trafficserver haproxy)
+missing=()
+for p in "${SERVER_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})) && [[ $(id -u) -eq 0 ]]; then
+  step "installing servers (services not started): ${missing[*]}"
+  made_policy=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\n# keywheel test.sh: do not start services\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+    || { ((made_policy)) && rm -f /usr/sbin/policy-rc.d; exit 1; }
+  ((made_policy)) && rm -f /usr/sbin/policy-rc.d
 fi
 
 for c in rustfmt clippy; do
@@ -58,10 +79,21 @@ step "cargo test"
 cargo build --workspace --bins --locked
 cargo test --workspace --locked
 
+step "Python package: build and install into .venv, tests, stub check"
+PATH="$VENV/bin:$PATH" "$VENV/bin/pip" install -q --no-build-isolation ./python
+HYPOTHESIS_PROFILE=ci KEYWHEEL_BIN_DIR="$ROOT/target/debug" "$VENV/bin/python" -m pytest -q python/tests
+"$VENV/bin/python" -m mypy.stubtest keywheel
+
+step "C library: C API (vectors, bad inputs; plain, ASan+UBSan, valgrind), example server C11/C++ with s_client, nginx tickets, install + pkg-config"
+"$VENV/bin/python" -m pytest -q ffi/tests/c
+
 if [[ -d tests/cross ]]; then
   step "independent cross-checks (hashlib, libsodium)"
   KEYWHEEL_BIN_DIR=$ROOT/target/debug "$VENV/bin/python" -m pytest -q tests/cross
 fi
+
+step "real-server TLS ticket tests (nginx, apache2, trafficserver, haproxy)"
+PYTHON=$VENV/bin/python KEYWHEEL_BIN_DIR=$ROOT/target/debug tests/servers/run.sh
 
 if [[ -f tests/kernel/tfo_kernel_test.py ]]; then
   step "real kernel TFO test (private network namespace)"
@@ -71,6 +103,10 @@ fi
 if ((!QUICK)); then
   step "benchmark (quick mode; full figures: see README)"
   cargo bench -p keywheel-benches --bench derive --locked -- --warm-up-time 1 --measurement-time 3
+  step "C benchmark: resumed handshakes keywheel vs OpenSSL built-in keys; callback cost"
+  python3 ffi/bench/run.py --rounds 4
+  step "Python binding vs hashlib (derivations per second)"
+  "$VENV/bin/python" python/bench.py
 fi
 
 step "all tests passed"

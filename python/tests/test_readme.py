@@ -66,3 +66,12 @@ def test_readme_script(i, tmp_path, monkeypatch):
                 break
         else:
             pytest.fail(f"README example printed {lines!r}, expected {want!r}")
+
+
+def test_top_level_readme_example_is_this_one():
+    """The example in the repository's README.md ("Python") is one of the blocks run above."""
+    top = (PYTHON_DIR.parent / "README.md").read_text(encoding="utf-8")
+    section = top[top.index("## Python"):]
+    top_blocks = re.findall(r"^```python\n(.*?)^```$", section, re.M | re.S)
+    assert top_blocks, "README.md has no ```python block in its Python section"
+    assert top_blocks[0] in BLOCKS

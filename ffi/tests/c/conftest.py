@@ -59,7 +59,7 @@ def target_dir():
 def build(tmp_path_factory):
     for tool in ("gcc", "g++", "openssl", "cargo"):
         if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is not installed (see ffi/README-C.md for the packages)")
+            pytest.fail(f"{tool} is not installed (see ffi/README.md for the packages)")
     out = tmp_path_factory.mktemp("build")
     # Debug (overflow checks, debug assertions) for the plain and ASan builds; release for
     # valgrind, which is ~50 times slower on unoptimised code.

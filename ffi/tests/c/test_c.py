@@ -174,10 +174,10 @@ def test_examples_compile_cleanly(build, lang, tmp_path):
 
 
 def test_readme_snippet_compiles(build, tmp_path):
-    """The callback wiring shown in ffi/README-C.md compiles as C11 and as C++."""
-    text = (ROOT / "ffi/README-C.md").read_text()
-    snippet = re.search(r"## Wiring the callback\n\n```c\n(.*?)```", text, re.S)
-    assert snippet, "no C snippet under 'Wiring the callback' in ffi/README-C.md"
+    """The callback wiring shown in README.md ("Wiring the callback") compiles as C11 and C++."""
+    text = (ROOT / "README.md").read_text()
+    snippet = re.search(r"### Wiring the callback\n\n```c\n(.*?)```", text, re.S)
+    assert snippet, "no C snippet under 'Wiring the callback' in README.md"
     src = tmp_path / "snippet.c"
     src.write_text(snippet.group(1))
     assert len(snippet.group(1).splitlines()) <= 25
