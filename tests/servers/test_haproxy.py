@@ -189,11 +189,29 @@ frontend fe
         except (OSError, AssertionError):  # not bound yet, or being handed over in a reload
             return None
 
+    def _reloads_logged(self) -> int:
+        return self.proc.log.read_text(errors="replace").count("Reloading HAProxy")
+
     def reload(self) -> None:
-        """systemctl reload haproxy: SIGUSR2 to the master; the new worker re-reads the file."""
+        """systemctl reload haproxy: SIGUSR2 to the master; the new worker re-reads the file.
+
+        HAProxy 2.6's master ignores a SIGUSR2 that comes while it re-executes itself into its
+        wait mode, just after a (re)load (seen: the signal is caught, nothing logged, no
+        reload). So the signal is sent again until the master logs "Reloading HAProxy" (once
+        is enough when the master has settled; never more than twice observed)."""
         old = harness.children(self.proc.pid)
         old_pid = self.pid
-        self.proc.signal(signal.SIGUSR2)
+        before = self._reloads_logged()
+
+        def started() -> bool:
+            self.proc.signal(signal.SIGUSR2)
+            try:
+                harness.wait_until(lambda: self._reloads_logged() > before, 1, "reload")
+                return True
+            except TimeoutError:
+                return False
+
+        harness.wait_until(started, 30, "the master to start a reload", step=0)
         harness.wait_new_generation(self.proc.pid, old)
         self.pid = harness.wait_until(lambda: (p := self._answering_pid()) != old_pid and p,
                                       30, "the new worker on the stats socket")
