@@ -102,6 +102,14 @@ impl Format {
         matches!(self, Format::Apache | Format::Openssl)
     }
 
+    /// `true` when the format holds any number of keys, every one of them decrypting (nginx,
+    /// nginx48, Traffic Server): keys of another main key can then be appended after the
+    /// window as decrypt-only keys, which a main-key rollover needs. HAProxy holds exactly three
+    /// keys and Apache and OpenSSL one, so they cannot.
+    pub const fn accepts_extra_keys(self) -> bool {
+        matches!(self, Format::Nginx | Format::Nginx48 | Format::Ats)
+    }
+
     /// Checks that `keep` suits the format: HAProxy uses exactly three keys (previous, current,
     /// next), so `keep` must be 1.
     ///

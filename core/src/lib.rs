@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod fingerprint;
 mod format;
 mod kdf;
 mod main_key;
@@ -11,6 +12,9 @@ mod tfo;
 mod ticket;
 
 pub use error::Error;
+pub use fingerprint::{
+    FINGERPRINT_LEN, MAIN_FINGERPRINT_PERSONAL, TFO_FINGERPRINT_PERSONAL, tfo_key_fingerprint,
+};
 pub use format::{FORMATS, Format};
 pub use kdf::derive_key;
 pub use main_key::MainKey;
