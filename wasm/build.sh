@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Builds the npm package `keywheel` into wasm/pkg/ and prints the size of its .wasm:
+#
+#   pkg/keywheel_bg.wasm   the module, optimised by npm binaryen's wasm-opt (not Debian's)
+#   pkg/keywheel.js        wasm-bindgen --target module glue (workerd, bundlers): `import source`
+#   pkg/keywheel.node.js   wasm-bindgen --target experimental-nodejs-module glue (Node)
+#   pkg/keywheel.d.ts      the TypeScript types (committed; the build fails when they drift)
+#
+# Both glues are wasm-bindgen's output as is and load the same keywheel_bg.wasm.
+#
+#   ./build.sh                  build, check the types against the committed copy, check size
+#   ./build.sh --update-types   same, but write the regenerated types over the committed copy
+#
+# Needs: the Rust target wasm32-unknown-unknown, wasm-bindgen-cli of the version pinned in
+# Cargo.toml, and `npm ci` run in wasm/ (binaryen). test.sh installs all three.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+WASM_BINDGEN_VERSION=0.2.130 # = the exact version of the wasm-bindgen crate in Cargo.toml
+MAX_WASM_BYTES=45056         # 44 KiB, raw (see README "Size")
+MAX_WASM_GZIP_BYTES=24576    # 24 KiB, gzip -9: what a worker upload and a download carry
+
+UPDATE_TYPES=0
+[[ "${1:-}" == "--update-types" ]] && UPDATE_TYPES=1
+
+die() { echo "build.sh: $*" >&2; exit 1; }
+
+grep -q "^wasm-bindgen = { version = \"=$WASM_BINDGEN_VERSION\"" Cargo.toml ||
+  die "Cargo.toml does not pin wasm-bindgen =$WASM_BINDGEN_VERSION; keep build.sh in step"
+have=$(wasm-bindgen --version 2>/dev/null || true)
+[[ "$have" == "wasm-bindgen $WASM_BINDGEN_VERSION" ]] ||
+  die "need wasm-bindgen $WASM_BINDGEN_VERSION (have: ${have:-none}); run: cargo install wasm-bindgen-cli --version $WASM_BINDGEN_VERSION"
+WASM_OPT=node_modules/.bin/wasm-opt
+[[ -x $WASM_OPT ]] || die "no $WASM_OPT (npm's binaryen); run: (cd wasm && npm ci)"
+
+# The module is built without std (a panic traps; no panic-message code) and for size. The
+# profile is set here, not in Cargo.toml: profiles of workspace members are ignored.
+export CARGO_PROFILE_RELEASE_OPT_LEVEL=s
+export CARGO_PROFILE_RELEASE_LTO=true
+export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
+export CARGO_PROFILE_RELEASE_PANIC=abort
+export CARGO_PROFILE_RELEASE_DEBUG=false
+cargo build -p keywheel-wasm --release --target wasm32-unknown-unknown --no-default-features --locked
+
+target_dir=${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps |
+  node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).target_directory)')}
+raw=$target_dir/wasm32-unknown-unknown/release/keywheel_wasm.wasm
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+wasm-bindgen --target module --out-dir "$tmp/module" --out-name keywheel "$raw"
+wasm-bindgen --target experimental-nodejs-module --out-dir "$tmp/node" --out-name keywheel "$raw"
+# One .wasm serves both glues: wasm-bindgen gives the same module and types for both targets.
+cmp -s "$tmp/module/keywheel_bg.wasm" "$tmp/node/keywheel_bg.wasm" ||
+  die "wasm-bindgen made different modules for the module and Node targets"
+cmp -s "$tmp/module/keywheel.d.ts" "$tmp/node/keywheel.d.ts" ||
+  die "wasm-bindgen made different types for the module and Node targets"
+
+mkdir -p pkg
+"$WASM_OPT" -Oz --strip-debug --strip-producers --strip-target-features \
+  "$tmp/module/keywheel_bg.wasm" -o pkg/keywheel_bg.wasm
+cp "$tmp/module/keywheel.js" pkg/keywheel.js
+cp "$tmp/node/keywheel.js" pkg/keywheel.node.js
+
+if ((UPDATE_TYPES)); then
+  cp "$tmp/module/keywheel.d.ts" pkg/keywheel.d.ts
+elif ! diff -u pkg/keywheel.d.ts "$tmp/module/keywheel.d.ts" >&2; then
+  die "pkg/keywheel.d.ts differs from what wasm-bindgen generates now (diff above); run: wasm/build.sh --update-types, and commit it"
+fi
+
+bytes=$(stat -c %s pkg/keywheel_bg.wasm)
+gz=$(node -e 'const z=require("zlib"),fs=require("fs");process.stdout.write(String(z.gzipSync(fs.readFileSync(process.argv[1]),{level:9}).length))' pkg/keywheel_bg.wasm)
+printf 'keywheel_bg.wasm: %d bytes (%.1f KiB; limit %d), gzip -9: %d bytes (%.1f KiB; limit %d)\n' \
+  "$bytes" "$(awk "BEGIN{print $bytes/1024}")" "$MAX_WASM_BYTES" "$gz" "$(awk "BEGIN{print $gz/1024}")" "$MAX_WASM_GZIP_BYTES"
+((bytes <= MAX_WASM_BYTES)) || die "keywheel_bg.wasm is $bytes bytes; the limit is $MAX_WASM_BYTES"
+((gz <= MAX_WASM_GZIP_BYTES)) || die "keywheel_bg.wasm is $gz bytes gzipped; the limit is $MAX_WASM_GZIP_BYTES"

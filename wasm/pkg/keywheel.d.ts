@@ -1,0 +1,135 @@
+/* tslint:disable */
+/* eslint-disable */
+
+/** A ticket-key strength: AES-256-CBC with a 32-byte HMAC-SHA256 key (80-byte records), or AES-128-CBC with a 16-byte HMAC key (48-byte records). */
+export type Strength = "aes256" | "aes128";
+/** A server's ticket-key format. */
+export type FormatName = "nginx" | "nginx48" | "haproxy" | "haproxy48" | "apache" | "ats" | "openssl";
+/** A key's role in a ticket window: "current" encrypts; "next" and "previous" only decrypt. */
+export type Role = "current" | "next" | "previous";
+/** What the TFO schedule says at one time (unix seconds). */
+export interface Slot {
+    now: number;
+    /** floor(now / interval): the counter of the primary key. */
+    primary: bigint;
+    /** primary - 1 in the first half of the interval, primary + 1 in the second. */
+    backup: bigint;
+    /** The next half-interval boundary, where the backup key changes. */
+    nextWake: number;
+    /** [seconds, nanoseconds]: when a daemon wakes, nextWake + 2.02 s. */
+    wakeTime: [number, number];
+}
+/** The TCP Fast Open keys to install at one time. */
+export interface TfoKeys {
+    /** 16 bytes: the kernel makes new cookies with it. */
+    primary: Uint8Array;
+    /** 16 bytes: the kernel still accepts cookies made with it. */
+    backup: Uint8Array;
+    /** "primary,backup" for /proc/sys/net/ipv4/tcp_fastopen_key (71 characters). */
+    procfsText: string;
+}
+/** One key of a ticket window; `age` (1..=keep) is given for "previous". */
+export interface WindowEntry { counter: bigint; role: Role; age?: number }
+/** The ticket window at one time (unix seconds). */
+export interface TicketSlot {
+    now: number;
+    interval: number;
+    keep: number;
+    /** (keep + 1) * interval: the longest a ticket is accepted for. */
+    maxTicketAge: number;
+    /** floor(now / interval): the counter of the key that encrypts new tickets. */
+    current: bigint;
+    /** (current + 1) * interval: when the next key takes over. */
+    nextRotation: number;
+    /** Every accepted key, oldest first: previous keep, ..., previous 1, current, next. */
+    window: WindowEntry[];
+}
+/** One session-ticket key. The name is public (sent in clear in every ticket). */
+export interface TicketKey {
+    strength: Strength;
+    counter: bigint;
+    /** 16 bytes. */
+    name: Uint8Array;
+    /** 32 bytes (aes256) or 16 (aes128). */
+    aesKey: Uint8Array;
+    /** HMAC-SHA256 key: 32 bytes (aes256) or 16 (aes128). */
+    hmacKey: Uint8Array;
+}
+/** The result of `TicketKeys.lookup`: "current" (decrypt, keep the ticket), "accepted" (decrypt, issue a fresh ticket; `role` and `age` say which key) or "not_found". */
+export interface Lookup { kind: "current" | "accepted" | "not_found"; key?: TicketKey; role?: Role; age?: number }
+
+
+
+/**
+ * The cluster's long-term main secret: the first 32 bytes of the key material. Its bytes live
+ * in wasm memory and are wiped by `free()` (or when the object is garbage-collected); nothing
+ * reads them back.
+ */
+export class MainKey {
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * The main key made of the first 32 bytes of `material` (at least 32 bytes; longer
+     * material is accepted and the rest ignored, as tofurkey reads its key file).
+     */
+    constructor(material: Uint8Array);
+}
+
+/**
+ * The session-ticket keys of one label (a service or cluster name, 1..=64 bytes of UTF-8) in
+ * one strength and rotation schedule: `interval` (even, 10..=604800 s) and `keep`, how many
+ * previous keys stay accepted ((keep + 1) × interval ≤ 604800, RFC 8446's 7 days). It holds
+ * the label's key (derived from the main key) in wasm memory, wiped by `free()`.
+ */
+export class TicketKeys {
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * The key of interval `counter` (any counter, in the window or not).
+     */
+    byCounter(counter: bigint | number): TicketKey;
+    /**
+     * The key that encrypts new tickets at unix time `now` (default: now).
+     */
+    current(now?: number): TicketKey;
+    /**
+     * Looks a ticket's 16-byte key name up among the keys accepted at unix time `now`
+     * (default: now). A name of another length is never found.
+     */
+    lookup(name: Uint8Array, now?: number): Lookup;
+    /**
+     * The keys of `label` under `main` in `strength` ("aes256" or "aes128"), rotated every
+     * `interval` seconds, with `keep` previous keys accepted (default 1).
+     */
+    constructor(main: MainKey, label: string, strength: Strength, interval: number, keep?: number);
+    /**
+     * The key file of `format` at unix time `now` (default: now): every key the format holds,
+     * in its order — for nginx, which takes one key per file, the files concatenated (file i
+     * is bytes i × 80 (or 48) to (i + 1) × 80). The key's strength must be the format's.
+     */
+    render(format: FormatName, now?: number): Uint8Array;
+    /**
+     * The ticket window at unix time `now` (default: now).
+     */
+    slot(now?: number): TicketSlot;
+}
+
+/**
+ * Derives `length` bytes (16..=64): the subkey `subkeyId` of `main` under the 8-byte `context`
+ * (a `Uint8Array`, or a string of 8 UTF-8 bytes such as `"tofurkey"`). This is libsodium's
+ * `crypto_kdf_blake2b_derive_from_key`: BLAKE2b(key = main, salt = LE64(subkeyId) ‖ 0⁸,
+ * personal = context ‖ 0⁸, empty message).
+ */
+export function deriveKey(main: MainKey, context: Uint8Array | string, subkeyId: bigint | number, length: number): Uint8Array;
+
+/**
+ * The TFO schedule: a slot at unix time `now` (seconds; default: now) for `interval` (even,
+ * 10..=604800 s; default 86400, tofurkey's).
+ */
+export function scheduleAt(interval?: number, now?: number): Slot;
+
+/**
+ * The TCP Fast Open keys to install at unix time `now` (default: now) with `interval`
+ * (default 86400): tofurkey 1.3.4's keys.
+ */
+export function tfoKeys(main: MainKey, interval?: number, now?: number): TfoKeys;

@@ -1,0 +1,71 @@
+// The npm package as users get it: the exports map (Node and workerd entries, types), the
+// files `npm pack` ships, an install from the packed tarball, and types that match the code.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as keywheel from "keywheel";
+
+const root = fileURLToPath(new URL("../../", import.meta.url)); // wasm/
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const TOFURKEY_KEY = "363ec6a05e76eedeb9eb73bc5c25ca5f13f7c1df70c9af3531db4c83d23a8f6b";
+const TOFURKEY_TEXT = "c998252e-8f89667d-31961e08-3897526b,1c9ca1a5-9d295055-f8e3d4df-7107b577";
+
+/** Where `keywheel` resolves from wasm/ under the given extra import conditions. */
+function resolve(conditions) {
+  const out = execFileSync(
+    process.execPath,
+    [...conditions.map((c) => `--conditions=${c}`), "--input-type=module", "-e", 'process.stdout.write(import.meta.resolve("keywheel"))'],
+    { cwd: root },
+  );
+  return fileURLToPath(out.toString());
+}
+
+test("exports map: Node gets the Node glue, workerd the --target module glue", () => {
+  assert.equal(resolve([]), join(root, "pkg/keywheel.node.js"));
+  assert.equal(resolve(["workerd"]), join(root, "pkg/keywheel.js"));
+  // The example worker's config embeds exactly what the "workerd" condition resolves to.
+  const config = readFileSync(join(root, "examples/worker/config.capnp"), "utf8");
+  const embedded = /name = "keywheel", esModule = embed "([^"]+)"/.exec(config)[1];
+  assert.equal(join(root, "examples/worker", embedded), resolve(["workerd"]));
+  assert.equal(pkg.exports["."].types, "./pkg/keywheel.d.ts");
+  assert.equal(pkg.types, pkg.exports["."].types);
+});
+
+test("the types declare what the glues export, and both glues export the same", () => {
+  const declared = (text) =>
+    [...text.matchAll(/^export (?:declare )?(?:class|function) (\w+)/gm)].map((m) => m[1]).sort();
+  const dts = declared(readFileSync(join(root, "pkg/keywheel.d.ts"), "utf8"));
+  const runtime = Object.keys(keywheel).sort();
+  assert.deepEqual(dts, runtime);
+  assert.deepEqual(declared(readFileSync(join(root, "pkg/keywheel.js"), "utf8")), runtime);
+  assert.deepEqual(declared(readFileSync(join(root, "pkg/keywheel.node.js"), "utf8")), runtime);
+});
+
+test("npm pack ships the package; it installs offline and works", () => {
+  const dir = mkdtempSync(join(tmpdir(), "keywheel-pack-"));
+  try {
+    const packed = JSON.parse(
+      execFileSync("npm", ["pack", "--json", "--pack-destination", dir], { cwd: root, stdio: ["ignore", "pipe", "ignore"] }),
+    )[0];
+    const files = packed.files.map((f) => f.path).sort();
+    assert.deepEqual(files, ["README.md", "package.json", "pkg/keywheel.d.ts", "pkg/keywheel.js", "pkg/keywheel.node.js", "pkg/keywheel_bg.wasm"]);
+    const app = join(dir, "app");
+    execFileSync("mkdir", [app]);
+    writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
+    execFileSync("npm", ["install", "--offline", "--no-audit", "--no-fund", join(dir, packed.filename)], { cwd: app, stdio: "ignore" });
+    assert.ok(readdirSync(join(app, "node_modules/keywheel/pkg")).includes("keywheel_bg.wasm"));
+    writeFileSync(
+      join(app, "main.js"),
+      `import { MainKey, tfoKeys } from "keywheel";
+       const main = new MainKey(Buffer.from("${TOFURKEY_KEY}", "hex"));
+       process.stdout.write(tfoKeys(main, 86400, 1000000).procfsText);`,
+    );
+    assert.equal(execFileSync(process.execPath, ["main.js"], { cwd: app }).toString(), TOFURKEY_TEXT);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
