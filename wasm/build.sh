@@ -40,6 +40,11 @@ export CARGO_PROFILE_RELEASE_LTO=true
 export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
 export CARGO_PROFILE_RELEASE_PANIC=abort
 export CARGO_PROFILE_RELEASE_DEBUG=false
+# Source paths kept in the module (panic locations) name no directory of this machine, so the
+# .wasm is the same wherever it is built.
+repo=$(cd .. && pwd)
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+export RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$repo=keywheel --remap-path-prefix=$cargo_home/registry/src=crates"
 cargo build -p keywheel-wasm --release --target wasm32-unknown-unknown --no-default-features --locked
 
 target_dir=${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps |

@@ -69,3 +69,17 @@ test("npm pack ships the package; it installs offline and works", () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the README's Node example runs", () => {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const code = /## Node example\n\n```js\n([\s\S]*?)```/.exec(readme)[1];
+  // Run from wasm/, where `keywheel` resolves to this package (Node's self-reference).
+  const out = execFileSync(process.execPath, ["--input-type=module", "-e", code], { cwd: root }).toString().split("\n");
+  assert.match(out[0], /^([0-9a-f]{8}-){3}[0-9a-f]{8},([0-9a-f]{8}-){3}[0-9a-f]{8}$/);
+  assert.match(out[1], /^previous \d+ [0-9a-f]{32}$/);
+  assert.match(out[2], /^current \d+ [0-9a-f]{32}$/);
+  assert.match(out[3], /^next \d+ [0-9a-f]{32}$/);
+  assert.equal(out[4], "current");
+  // 80-byte records (name, AES key, HMAC key) in base64: 108 characters.
+  for (const line of out.slice(5, 8)) assert.match(line, /^[A-Za-z0-9+/]{107}=$/);
+});
