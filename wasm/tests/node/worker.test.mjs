@@ -1,5 +1,8 @@
-// The example worker (examples/worker) in real workerd (npm `workerd`, 127.0.0.1 only, offline),
-// validating tokens minted by examples/worker/mint_token.py with the keywheel Python package.
+// The example worker (examples/worker) in real workerd (127.0.0.1 only, offline), validating
+// tokens minted by examples/worker/mint_token.py with the keywheel Python package. workerd is
+// the binary of npm's `@cloudflare/workerd-linux-64` (what `npm install workerd` installs on
+// Linux x86-64; package.json names it directly because `npm ci` of `workerd` needs the lock
+// entries of every platform's binary package, which the registry here does not all serve).
 //
 // The Python interpreter must have the keywheel package: $KEYWHEEL_PYTHON, or the repository's
 // test venv (.venv/bin/python, made by test.sh). The main key reaches workerd through its
@@ -19,6 +22,7 @@ const repo = join(wasmDir, "..");
 const python = process.env.KEYWHEEL_PYTHON ?? join(repo, ".venv/bin/python");
 const mintScript = join(wasmDir, "examples/worker/mint_token.py");
 const INTERVAL = 3600; // as in worker.js and mint_token.py
+const WORKERD = join(wasmDir, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
 
 const b64url = (bytes) => Buffer.from(bytes).toString("base64url");
 
@@ -50,7 +54,7 @@ describe("example worker in workerd", () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     workerd = spawn(
-      join(wasmDir, "node_modules/.bin/workerd"),
+      WORKERD,
       ["serve", join(wasmDir, "examples/worker/config.capnp"), "--socket-addr", `http=127.0.0.1:${port}`],
       { env: { ...process.env, KEYWHEEL_MAIN_KEY: key.toString("hex") }, stdio: ["ignore", "pipe", "pipe"] },
     );
