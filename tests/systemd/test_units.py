@@ -16,11 +16,14 @@ What is checked:
 - The units agree with the config and the CLI: ExecStart= is exactly the documented command,
   credential names match, every output lies where the sandbox lets keywheel write, and the real
   binaries accept the ExecStart= command lines.
-- Sandbox (root only): the unit's CapabilityBoundingSet=, NoNewPrivileges=, and
-  ProtectKernelTunables= with ReadWritePaths= on the TFO key file, rebuilt with unshare/setpriv
-  in a private network namespace (the host's TFO key is never written), suffice for the real
-  binaries to install the keys the TFO contract prescribes (checked with hashlib), even with
-  RLIMIT_MEMLOCK = 0; without CAP_IPC_LOCK the start fails, and other sysctls stay read-only.
+- Sandbox (root only): the unit's sandbox rebuilt with unshare/setpriv in private network and
+  mount namespaces (the host's TFO key is never written): credentials in /run/credentials/UNIT,
+  RuntimeDirectory=, ProtectSystem=strict, PrivateTmp=, ProtectKernelTunables= with
+  ReadWritePaths= on the TFO key file, the unit's CapabilityBoundingSet= as uid 0 and
+  NoNewPrivileges=, plus RLIMIT_MEMLOCK = 0. The real binaries, run with the units' own command
+  lines, install the keys the TFO contract prescribes (checked with hashlib) and the ticket-key
+  files; without CAP_IPC_LOCK the start fails; an output outside the writable paths fails; other
+  sysctls, /var and /run stay read-only.
 """
 
 import hashlib
@@ -526,33 +529,57 @@ def sandbox_capable():
     return None
 
 
-# The mounts systemd 252 sets up for ProtectKernelTunables=yes plus ReadWritePaths= below /proc/sys
-# (src/core/namespace.c: bind each path onto itself, then remount read-only every entry whose mode
-# is read-only, skipping the read-write ones), then the unit's capability bound, NoNewPrivileges=
-# and, stricter than the unit, RLIMIT_MEMLOCK = 0. Prints the TFO key and whether another sysctl
-# could be written. Runs inside `unshare --net --mount`.
+# A rebuild of the unit's sandbox, run inside `unshare --net --mount` (a private network namespace:
+# the TFO key written is that namespace's, never the host's):
+# - /run: a fresh tmpfs holding /run/credentials/UNIT (what LoadCredential= makes) and each
+#   RuntimeDirectory= as its own tmpfs with RuntimeDirectoryMode=;
+# - ProtectSystem=strict: every other mount read-only except /proc, /sys, /dev; PrivateTmp=: /tmp;
+# - ProtectKernelTunables= with ReadWritePaths= below /proc/sys as systemd 252 does it
+#   (src/core/namespace.c: bind each path onto itself, then remount read-only the entries whose
+#   mode is read-only, skipping the read-write ones);
+# - the unit's CapabilityBoundingSet= (uid 0, no ambient capabilities), NoNewPrivileges=, and,
+#   stricter than the unit, RLIMIT_MEMLOCK = 0.
+# Then reports the exit status, the TFO key, whether other places are writable, and the files in
+# the runtime directories.
 SANDBOX_SH = r"""
 set -e
 mount --make-rprivate /
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p -m 0700 "/run/credentials/$UNIT"
+for id in $CRED_IDS; do
+  cp "$CRED_SRC/$id" "/run/credentials/$UNIT/$id"
+  chmod 0400 "/run/credentials/$UNIT/$id"
+done
+for spec in $RUNTIME_DIRS; do
+  dir=${spec%:*} mode=${spec#*:}
+  mkdir -p "/run/$dir"
+  mount -t tmpfs -o "mode=$mode" tmpfs "/run/$dir"
+done
+awk '{print $5}' /proc/self/mountinfo | sort -u | while read -r m; do
+  case "$m" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*|*\\*) continue;; esac
+  for spec in $RUNTIME_DIRS; do [ "$m" = "/run/${spec%:*}" ] && continue 2; done
+  mount -o remount,bind,ro "$m"
+done
+mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount --bind /proc/sys /proc/sys
 for p in $RW_PATHS; do mount --bind "$p" "$p"; done
 mount -o remount,bind,ro /proc/sys
 set +e
-prlimit --memlock=0 -- setpriv --no-new-privs --inh-caps=-all --ambient-caps=-all \
-  --bounding-set="$BOUNDING" -- "$@"
+CREDENTIALS_DIRECTORY="/run/credentials/$UNIT" prlimit --memlock=0 -- \
+  setpriv --no-new-privs --inh-caps=-all --ambient-caps=-all --bounding-set="$BOUNDING" -- "$@"
 echo "status=$?"
 echo "key=$(cat /proc/sys/net/ipv4/tcp_fastopen_key)"
-if (echo 0 > /proc/sys/net/ipv4/tcp_fastopen_blackhole_timeout_sec) 2>/dev/null; then
-  echo "other-sysctl=writable"
-else
-  echo "other-sysctl=read-only"
-fi
+probe() { if (: > "$1") 2>/dev/null; then echo writable; else echo read-only; fi; }
+echo "other-sysctl=$(probe /proc/sys/net/ipv4/tcp_fastopen_blackhole_timeout_sec)"
+echo "var=$(probe /var/tmp/keywheel-sandbox-probe)"
+echo "run=$(probe /run/keywheel-sandbox-probe)"
+for spec in $RUNTIME_DIRS; do find "/run/${spec%:*}" -mindepth 1 -printf 'file:%P=%m %s %y\n'; done
 """
 
 
 @unittest.skipUnless(have_binaries(), f"built binaries not found in {BIN_DIR} (cargo build --bins)")
 class SandboxTest(unittest.TestCase):
-    """The units' privileges, rebuilt with unshare/setpriv, let the real binaries set TFO keys."""
+    """The units' sandbox and privileges, rebuilt with unshare/setpriv, let the real binaries work."""
 
     INTERVAL = 86400  # the default of both binaries
 
@@ -561,79 +588,137 @@ class SandboxTest(unittest.TestCase):
         if reason:
             self.skipTest(reason)
         self.dir = tempfile.mkdtemp(prefix="keywheel-sandbox.", dir="/dev/shm")
+        os.chmod(self.dir, 0o755)
         self.addCleanup(shutil.rmtree, self.dir, True)
         self.main = hashlib.sha256(b"keywheel systemd test: sandbox main key").digest()
 
-    def key_file(self, name):
-        path = os.path.join(self.dir, name)
-        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o400), "wb") as f:
-            f.write(self.main)
-        return path
+    def credentials_of(self, unit):
+        """Writes the test main key under every credential ID of the unit; returns the IDs."""
+        ids = list(credentials(unit_sections(unit)))
+        for ident in ids:
+            path = os.path.join(self.dir, ident)
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o400), "wb") as f:
+                f.write(self.main)
+        return ids
 
-    def sandbox(self, unit, argv, caps=None, env=None):
+    def exec_start(self, unit):
+        """The unit's ExecStart= argv with the built binary and %d expanded as systemd would."""
+        argv = exec_argv(unit_sections(unit))
+        return [binary(INSTALLED[argv[0]])] + [a.replace("%d", f"/run/credentials/{unit}") for a in argv[1:]]
+
+    def sandbox(self, unit, argv, caps=None):
         s = unit_sections(unit)
         if caps is None:
             (bound,) = values(s, "Service", "CapabilityBoundingSet")
             caps = bound.split()
         bounding = ",".join(["-all"] + ["+" + c.lower().removeprefix("cap_") for c in caps])
-        rw = [p for p in values(s, "Service", "ReadWritePaths") if p.startswith("/proc/sys/")]
-        self.assertEqual(values(s, "Service", "NoNewPrivileges"), ["yes"])
-        self.assertEqual(values(s, "Service", "ProtectKernelTunables"), ["yes"])
+        rw = values(s, "Service", "ReadWritePaths")
+        self.assertEqual([p for p in rw if not p.startswith("/proc/sys/")], [], "emulate them too")
+        mode = (values(s, "Service", "RuntimeDirectoryMode") or ["0755"])[0]
+        runtime = [f"{d}:{mode}" for d in values(s, "Service", "RuntimeDirectory")]
+        for key, value in (
+            ("NoNewPrivileges", "yes"),
+            ("ProtectKernelTunables", "yes"),
+            ("ProtectSystem", "strict"),
+            ("PrivateTmp", "yes"),
+        ):
+            self.assertEqual(values(s, "Service", key), [value], f"{unit}: the sandbox emulates {key}=")
+        env = dict(
+            os.environ,
+            UNIT=unit,
+            CRED_SRC=self.dir,
+            CRED_IDS=" ".join(self.credentials_of(unit)),
+            RUNTIME_DIRS=" ".join(runtime),
+            RW_PATHS=" ".join(rw),
+            BOUNDING=bounding,
+        )
         before = int(time.time())
         r = subprocess.run(
             ["unshare", "--net", "--mount", "sh", "-c", SANDBOX_SH, "sh"] + argv,
             capture_output=True,
             text=True,
-            env=dict(os.environ, RW_PATHS=" ".join(rw), BOUNDING=bounding, **(env or {})),
+            env=env,
             timeout=60,
         )
         after = int(time.time())
-        report = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
         self.assertEqual(r.returncode, 0, r.stderr)
+        report = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+        # The emulation holds: nothing else is writable.
+        self.assertEqual(report.get("other-sysctl"), "read-only", r.stdout)
+        self.assertEqual(report.get("var"), "read-only", r.stdout)
+        self.assertEqual(report.get("run"), "read-only", r.stdout)
         expected = {tfo_procfs_text(self.main, t, self.INTERVAL) for t in (before, after)}
-        return report, expected, r.stderr
+        files = {k[5:]: v.split() for k, v in report.items() if k.startswith("file:")}
+        return report, expected, files, r.stderr
 
-    def check_installs_keys(self, unit, argv, env=None):
-        report, expected, err = self.sandbox(unit, argv, env=env)
+    def check_installs_keys(self, unit, argv):
+        report, expected, files, err = self.sandbox(unit, argv)
         self.assertEqual(report.get("status"), "0", err)
         self.assertIn(report.get("key"), expected, err)
-        self.assertEqual(report.get("other-sysctl"), "read-only", "the sandbox does not emulate the unit")
+        return files
 
-    def test_tofurkey_unit_privileges_suffice(self):
-        creds = self.dir
-        self.key_file("tofurkey-main")
-        argv = [binary("tofurkey")] + [
-            a.replace("%d", creds) for a in exec_argv(unit_sections("tofurkey.service"))[1:]
-        ]
-        self.check_installs_keys("tofurkey.service", argv + ["-o"])
+    def test_tofurkey_unit(self):
+        self.check_installs_keys("tofurkey.service", self.exec_start("tofurkey.service") + ["-o"])
 
-    def test_keywheel_unit_privileges_suffice_for_tfo(self):
-        # The TFO write of `keywheel tfo`, as the unit's ExecStart would do it for a [tfo] table.
-        key = self.key_file("keywheel-main")
-        self.check_installs_keys("keywheel.service", [binary("keywheel"), "tfo", "--main-key", key, "--once"])
+    def test_keywheel_unit_tfo(self):
+        # `keywheel tfo`, the TFO writer `keywheel run` shares, with the unit's credential.
+        (ident,) = credentials(unit_sections("keywheel.service"))
+        argv = [binary("keywheel"), "tfo", "--credential", ident, "--once"]
+        self.check_installs_keys("keywheel.service", argv)
 
-    def test_keywheel_run_under_unit_privileges(self):
-        if not keywheel_has("run"):
-            self.skipTest("`keywheel run` not implemented yet (issue 7, ops)")
-        self.key_file("keywheel-main")
+    def run_config(self, text):
         config = os.path.join(self.dir, "keywheel.toml")
         with open(config, "w", encoding="utf-8") as f:
-            f.write(f'main_key_credential = "keywheel-main"\n[tfo]\ninterval = {self.INTERVAL}\n')
-        argv = [binary("keywheel")] + exec_argv(unit_sections("keywheel.service"))[1:]
+            f.write(text)
+        os.chmod(config, 0o644)
+        argv = self.exec_start("keywheel.service")
         argv[argv.index("--config") + 1] = config
-        self.check_installs_keys(
-            "keywheel.service", argv + ["--once"], env={"CREDENTIALS_DIRECTORY": self.dir}
+        return argv + ["--once"]
+
+    def test_keywheel_unit_run(self):
+        """The unit's own command: TFO, nginx and HAProxy targets inside the sandbox."""
+        if not keywheel_has("run"):
+            self.skipTest("`keywheel run` not implemented yet (issue 7, ops)")
+        (ident,) = credentials(unit_sections("keywheel.service"))
+        (runtime,) = values(unit_sections("keywheel.service"), "Service", "RuntimeDirectory")
+        argv = self.run_config(
+            f'main_key_credential = "{ident}"\n[tfo]\ninterval = {self.INTERVAL}\n'
+            f'[[stek]]\nformat = "nginx"\nlabel = "www"\nout = "/run/{runtime}/nginx"\n'
+            f'[[stek]]\nformat = "haproxy"\nlabel = "api"\nout = "/run/{runtime}/haproxy.keys"\n'
         )
+        files = self.check_installs_keys("keywheel.service", argv)
+        # stek contract: nginx DIR/current -> keys.N with 0.key (current), 1.key (next), 2.key
+        # (previous), 80 bytes each, 0600 in 0700 directories; HAProxy: one 0600 file.
+        self.assertEqual(files["nginx"], ["700", files["nginx"][1], "d"])
+        self.assertEqual(files["nginx/current"][2], "l")
+        (keys,) = [f for f in files if re.fullmatch(r"nginx/keys\.\d+", f)]
+        for n in range(3):
+            self.assertEqual(files[f"{keys}/{n}.key"], ["600", "80", "f"])
+        self.assertEqual(files["haproxy.keys"][0], "600")
+        self.assertEqual(files["haproxy.keys"][2], "f")
+
+    def test_keywheel_run_outside_the_writable_paths_fails(self):
+        """The check bites: an output the unit does not make writable is refused by the kernel."""
+        if not keywheel_has("run"):
+            self.skipTest("`keywheel run` not implemented yet (issue 7, ops)")
+        (ident,) = credentials(unit_sections("keywheel.service"))
+        argv = self.run_config(
+            f'main_key_credential = "{ident}"\n'
+            '[[stek]]\nformat = "haproxy"\nlabel = "api"\nout = "/run/elsewhere.keys"\n'
+        )
+        report, _, _, err = self.sandbox("keywheel.service", argv)
+        self.assertNotEqual(report.get("status"), "0", err)
+        self.assertIn("Read-only file system", err)
 
     def test_without_cap_ipc_lock_start_fails(self):
         """The check bites: the bound matters (mlockall as root needs CAP_IPC_LOCK)."""
-        key = self.key_file("keywheel-main")
+        (ident,) = credentials(unit_sections("keywheel.service"))
         for unit, argv in (
-            ("keywheel.service", [binary("keywheel"), "tfo", "--main-key", key, "--once"]),
-            ("tofurkey.service", [binary("tofurkey"), "-k", key, "-o"]),
+            ("keywheel.service", [binary("keywheel"), "tfo", "--credential", ident, "--once"]),
+            ("tofurkey.service", self.exec_start("tofurkey.service") + ["-o"]),
         ):
             with self.subTest(unit=unit):
-                report, expected, err = self.sandbox(unit, argv, caps=[])
+                report, expected, _, err = self.sandbox(unit, argv, caps=[])
                 self.assertNotEqual(report.get("status"), "0", err)
                 self.assertIn("mlockall", err)
                 self.assertNotIn(report.get("key"), expected)
