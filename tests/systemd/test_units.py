@@ -4,8 +4,8 @@
 Usage: python3 tests/systemd/test_units.py [-v]      (also collected by pytest)
 Environment: KEYWHEEL_BIN_DIR, the directory of the built `keywheel` and `tofurkey`
 (default: <repo>/target/debug). Python 3.11 standard library only; needs `systemd-analyze`
-(Debian package `systemd`), and for the sandbox tests root, `unshare`, `setpriv`, `prlimit`
-(util-linux). Tests that cannot run print a skip reason.
+(Debian package `systemd`), and for the sandbox tests root, `unshare`, `nsenter`, `setpriv`,
+`prlimit` (util-linux). Tests that cannot run print a skip reason.
 
 What is checked:
 - `systemd-analyze verify` on every unit, with its drop-ins, prints nothing about our files
@@ -22,8 +22,9 @@ What is checked:
   ReadWritePaths= on the TFO key file, the unit's CapabilityBoundingSet= as uid 0 and
   NoNewPrivileges=, plus RLIMIT_MEMLOCK = 0. The real binaries, run with the units' own command
   lines, install the keys the TFO contract prescribes (checked with hashlib) and the ticket-key
-  files; without CAP_IPC_LOCK the start fails; an output outside the writable paths fails; other
-  sysctls, /var and /run stay read-only.
+  files; the daemon sends READY=1 from its main process once they are in place and dies by
+  SIGTERM; without CAP_IPC_LOCK the start fails; an output outside the writable paths fails;
+  other sysctls, /var and /run stay read-only.
 """
 
 import hashlib
@@ -32,6 +33,9 @@ import os
 import re
 import shlex
 import shutil
+import signal
+import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -521,7 +525,7 @@ class CommandLineTest(unittest.TestCase):
 def sandbox_capable():
     if os.geteuid() != 0:
         return "needs root (private network and mount namespaces)"
-    for tool in ("unshare", "setpriv", "prlimit", "mount"):
+    for tool in ("unshare", "nsenter", "setpriv", "prlimit", "mount"):
         if shutil.which(tool) is None:
             return f"{tool} not found (util-linux, mount)"
     if subprocess.run(["unshare", "--net", "--mount", "true"], capture_output=True).returncode != 0:
@@ -582,6 +586,7 @@ class SandboxTest(unittest.TestCase):
     """The units' sandbox and privileges, rebuilt with unshare/setpriv, let the real binaries work."""
 
     INTERVAL = 86400  # the default of both binaries
+    SANDBOX = ["unshare", "--net", "--mount", "sh", "-c", SANDBOX_SH, "sh"]
 
     def setUp(self):
         reason = sandbox_capable()
@@ -606,7 +611,20 @@ class SandboxTest(unittest.TestCase):
         argv = exec_argv(unit_sections(unit))
         return [binary(INSTALLED[argv[0]])] + [a.replace("%d", f"/run/credentials/{unit}") for a in argv[1:]]
 
-    def sandbox(self, unit, argv, caps=None):
+    def start_sandbox(self, unit, argv, extra_env):
+        """The sandbox with the unit's privileges, in the background (for the daemon)."""
+        env = dict(self.sandbox_env(unit), **extra_env)
+        return subprocess.Popen(
+            self.SANDBOX + argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+
+    def sandbox_env(self, unit, caps=None):
+        """The environment SANDBOX_SH reads, from the unit's settings."""
         s = unit_sections(unit)
         if caps is None:
             (bound,) = values(s, "Service", "CapabilityBoundingSet")
@@ -623,7 +641,7 @@ class SandboxTest(unittest.TestCase):
             ("PrivateTmp", "yes"),
         ):
             self.assertEqual(values(s, "Service", key), [value], f"{unit}: the sandbox emulates {key}=")
-        env = dict(
+        return dict(
             os.environ,
             UNIT=unit,
             CRED_SRC=self.dir,
@@ -632,14 +650,12 @@ class SandboxTest(unittest.TestCase):
             RW_PATHS=" ".join(rw),
             BOUNDING=bounding,
         )
+
+    def sandbox(self, unit, argv, caps=None):
+        """Runs argv in the sandbox: (report, expected TFO key texts, runtime files, stderr)."""
+        env = self.sandbox_env(unit, caps)
         before = int(time.time())
-        r = subprocess.run(
-            ["unshare", "--net", "--mount", "sh", "-c", SANDBOX_SH, "sh"] + argv,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-        )
+        r = subprocess.run(self.SANDBOX + argv, capture_output=True, text=True, env=env, timeout=60)
         after = int(time.time())
         self.assertEqual(r.returncode, 0, r.stderr)
         report = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
@@ -666,14 +682,14 @@ class SandboxTest(unittest.TestCase):
         argv = [binary("keywheel"), "tfo", "--credential", ident, "--once"]
         self.check_installs_keys("keywheel.service", argv)
 
-    def run_config(self, text):
+    def run_config(self, text, once=True):
         config = os.path.join(self.dir, "keywheel.toml")
         with open(config, "w", encoding="utf-8") as f:
             f.write(text)
         os.chmod(config, 0o644)
         argv = self.exec_start("keywheel.service")
         argv[argv.index("--config") + 1] = config
-        return argv + ["--once"]
+        return argv + ["--once"] if once else argv
 
     def test_keywheel_unit_run(self):
         """The unit's own command: TFO, nginx and HAProxy targets inside the sandbox."""
@@ -696,6 +712,62 @@ class SandboxTest(unittest.TestCase):
             self.assertEqual(files[f"{keys}/{n}.key"], ["600", "80", "f"])
         self.assertEqual(files["haproxy.keys"][0], "600")
         self.assertEqual(files["haproxy.keys"][2], "f")
+
+    def test_keywheel_unit_ready_after_first_keys(self):
+        """Type=notify: READY=1 comes from the daemon once the keys are in place, in the sandbox."""
+        if not keywheel_has("run"):
+            self.skipTest("`keywheel run` not implemented yet (issue 7, ops)")
+        (ident,) = credentials(unit_sections("keywheel.service"))
+        (runtime,) = values(unit_sections("keywheel.service"), "Service", "RuntimeDirectory")
+        argv = self.run_config(
+            f'main_key_credential = "{ident}"\n[tfo]\ninterval = {self.INTERVAL}\n'
+            f'[[stek]]\nformat = "nginx"\nlabel = "www"\nout = "/run/{runtime}/nginx"\n',
+            once=False,
+        )
+        notify_path = os.path.join(self.dir, "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock.bind(notify_path)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        sock.settimeout(60)  # a bound for a failure, not a timing assertion
+        proc = self.start_sandbox("keywheel.service", argv, {"NOTIFY_SOCKET": notify_path})
+        ready_pid = None
+        try:
+            while ready_pid is None:
+                data, anc, _, _ = sock.recvmsg(4096, socket.CMSG_SPACE(12))
+                if "READY=1" in data.decode().split("\n"):
+                    (ready_pid,) = [
+                        struct.unpack("3i", d)[0] for _, t, d in anc if t == socket.SCM_CREDENTIALS
+                    ]
+            # What the daemon had installed when it said READY=1, seen from inside its namespaces.
+            seen = subprocess.run(
+                [
+                    "nsenter",
+                    "--target",
+                    str(ready_pid),
+                    "--net",
+                    "--mount",
+                    "sh",
+                    "-c",
+                    f"cat {TFO_PROCFS}; cat /run/{runtime}/nginx/current/0.key | wc -c; "
+                    f"cat /proc/{ready_pid}/comm",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            os.kill(ready_pid, signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        now = int(time.time())
+        self.assertEqual(seen[2], "keywheel")  # READY=1 came from the main process (NotifyAccess=main)
+        self.assertIn(seen[0], {tfo_procfs_text(self.main, t, self.INTERVAL) for t in (now - 120, now)})
+        self.assertEqual(seen[1], "80")
+        # SIGTERM ends the daemon by the signal (default disposition): sh reports 128 + 15.
+        self.assertIn("status=143", out.splitlines(), err)
 
     def test_keywheel_run_outside_the_writable_paths_fails(self):
         """The check bites: an output the unit does not make writable is refused by the kernel."""
