@@ -1,13 +1,16 @@
-//! The TFO key daemon shared by `tofurkey` and `keywheel tfo`: set the keys for now, then wake
-//! after every half-interval boundary and set them again. All key arithmetic and text come from
-//! the `keywheel` core crate.
+//! TCP Fast Open keys: deriving and writing "primary,backup" to the kernel's procfs file
+//! ([`TfoOutput`], shared by `tofurkey` and the `keywheel` daemon's TFO target), and
+//! `tofurkey`'s own daemon loop ([`Config::run`]), kept apart so that it stays byte-compatible
+//! with tofurkey 1.3.4 (its lines, and its abort on any runtime error). All key arithmetic and
+//! text come from the `keywheel` core crate.
 
 use std::os::fd::AsFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use keywheel::{Schedule, Slot, TFO_PROCFS_TEXT_LEN, TfoKeys};
+use keywheel::{MainKey, Schedule, Slot, TFO_PROCFS_TEXT_LEN, TfoKeys};
 use zeroize::Zeroizing;
 
+use crate::log::Log;
 use crate::os::{self, KeyError};
 use crate::utc::{utc, utc_millis};
 
@@ -16,7 +19,7 @@ use crate::utc::{utc, utc_millis};
 pub(crate) enum Dialect {
     /// tofurkey 1.3.4's exact lines; fatal errors print "FATAL: …" and abort().
     Tofurkey,
-    /// `keywheel tfo`: fatal errors print "error: …" and exit with status 1.
+    /// `keywheel`: errors are "error: …" lines; the daemon decides what is fatal.
     Keywheel,
 }
 
@@ -30,28 +33,11 @@ pub(crate) enum KeySource {
 }
 
 impl KeySource {
-    fn path(&self) -> &std::path::Path {
+    fn path(&self) -> &Path {
         match self {
             KeySource::File(p) | KeySource::Autokey(p) => p,
         }
     }
-}
-
-/// Everything the engine needs, already validated.
-#[derive(Debug)]
-pub(crate) struct Config {
-    pub(crate) dialect: Dialect,
-    pub(crate) key: KeySource,
-    /// Refuse key files that group or others may access (keywheel without
-    /// --allow-insecure-key-file).
-    pub(crate) check_key_mode: bool,
-    pub(crate) procfs: PathBuf,
-    pub(crate) schedule: Schedule,
-    pub(crate) fake_time: Option<u64>,
-    pub(crate) verbose: bool,
-    pub(crate) print_keys: bool,
-    pub(crate) dry_run: bool,
-    pub(crate) once: bool,
 }
 
 /// The 72 bytes tofurkey writes to procfs: the 71-character text and a NUL.
@@ -86,138 +72,51 @@ pub(crate) fn stderr_line(prefix: &str, msg: &str) {
     write_unbuffered(std::io::stderr(), concat(&[prefix, msg, "\n"]).as_bytes());
 }
 
-impl Config {
-    fn info(&self, msg: &str) {
-        stderr_line("info: ", msg);
-    }
+/// The kernel's TFO key file and how to fill it.
+#[derive(Debug)]
+pub(crate) struct TfoOutput {
+    pub(crate) dialect: Dialect,
+    pub(crate) procfs: PathBuf,
+    pub(crate) schedule: Schedule,
+    pub(crate) print_keys: bool,
+    pub(crate) dry_run: bool,
+    pub(crate) log: Log,
+}
 
-    fn verbose(&self, msg: &str) {
-        if self.verbose {
-            self.info(msg);
-        }
-    }
-
-    fn error(&self, msg: &str) {
-        stderr_line("error: ", msg);
-    }
-
-    /// tofurkey's `log_fatal` (abort, by SIGABRT; no core file because RLIMIT_CORE is 0), or
-    /// keywheel's runtime error (exit status 1).
-    fn fatal(&self, msg: &str) -> ! {
+impl TfoOutput {
+    /// The line announcing the keys of `now` (always shown).
+    pub(crate) fn head(&self, now: u64, slot: &Slot) {
         match self.dialect {
-            Dialect::Tofurkey => {
-                stderr_line("FATAL: ", msg);
-                std::process::abort()
-            }
-            Dialect::Keywheel => {
-                stderr_line("error: ", msg);
-                std::process::exit(1)
-            }
-        }
-    }
-
-    fn ok_or_fatal<T>(&self, result: Result<T, String>) -> T {
-        result.unwrap_or_else(|msg| self.fatal(&msg))
-    }
-
-    fn key_what(&self) -> &'static str {
-        match self.key {
-            KeySource::File(_) => "main key file",
-            KeySource::Autokey(_) => "autokey file",
-        }
-    }
-
-    /// tofurkey's `autokey_setup`: make sure the autokey file holds a usable key, creating it
-    /// with random bytes when it cannot be read.
-    fn autokey_setup(&self) {
-        let KeySource::Autokey(path) = &self.key else {
-            return;
-        };
-        let p = path.display();
-        match self.dialect {
-            Dialect::Tofurkey => self.info(&format!(
-                "No -k arg given.  Will use a host-local autokey at '{p}'. \
-                 This does not allow for cross-host synch!"
-            )),
-            Dialect::Keywheel => self.info(&format!(
-                "using the host-local autokey file {p}: other hosts will not have the same keys"
-            )),
-        }
-        let blocked = self.ok_or_fatal(os::block_all_signals());
-        match os::read_main_key(path, self.check_key_mode) {
-            Ok(_key) => {} // wiped on drop
-            Err(KeyError::Insecure(mode)) => {
-                self.fatal(&KeyError::Insecure(mode).keywheel_text("autokey file", path))
-            }
-            Err(e) => {
-                match self.dialect {
-                    Dialect::Tofurkey => {
-                        self.info(&e.tofurkey_text(path));
-                        self.info(&format!(
-                            "Could not read autokey file {p}, generating a new random one"
-                        ));
-                    }
-                    Dialect::Keywheel => self.info(&format!(
-                        "{}; generating a new random one",
-                        e.keywheel_text("autokey file", path)
-                    )),
-                }
-                let written = os::write_new_autokey(path);
-                self.ok_or_fatal(written.map_err(|e| match self.dialect {
-                    Dialect::Tofurkey => e,
-                    Dialect::Keywheel => format!("cannot create the autokey file: {e}"),
-                }));
-            }
-        }
-        self.ok_or_fatal(blocked.restore());
-    }
-
-    /// tofurkey's `set_keys`: derive and install the keys for `now`; returns the slot (whose
-    /// wake time is when to run again). A main key that cannot be read is fatal on the first
-    /// call; later, the installed keys are kept and the error is logged.
-    fn set_keys(&self, now: u64, first: bool) -> Slot {
-        let slot = self.ok_or_fatal(self.schedule.at(now).map_err(|e| e.to_string()));
-        match self.dialect {
-            Dialect::Tofurkey => self.info(&format!("Setting keys for unix time {now}")),
-            Dialect::Keywheel => self.info(&format!(
+            Dialect::Tofurkey => self.log.info(&format!("Setting keys for unix time {now}")),
+            Dialect::Keywheel => self.log.info(&format!(
                 "TFO keys for unix time {now}: primary counter {}, backup counter {}",
                 slot.primary, slot.backup
             )),
         }
-        let path = self.key.path();
-        let blocked = self.ok_or_fatal(os::block_all_signals());
-        let main = match os::read_main_key(path, self.check_key_mode) {
-            Ok(main) => main,
-            Err(e) => {
-                let text = match self.dialect {
-                    Dialect::Tofurkey => {
-                        self.info(&e.tofurkey_text(path));
-                        format!("Could not read key file {}", path.display())
-                    }
-                    Dialect::Keywheel => e.keywheel_text(self.key_what(), path),
-                };
-                if first {
-                    self.fatal(&text);
-                }
-                self.error(&format!(
-                    "{text}; keeping the installed keys and retrying at the next wake-up"
-                ));
-                self.ok_or_fatal(blocked.restore());
-                return slot;
-            }
-        };
-        let keys = TfoKeys::for_slot(&main, &slot);
-        drop(main);
+    }
+
+    /// The procfs text of `slot` (71 characters) followed by a NUL, wiped on drop.
+    pub(crate) fn expected(main: &MainKey, slot: &Slot) -> Zeroizing<[u8; PROCFS_WRITE_LEN]> {
+        let keys = TfoKeys::for_slot(main, slot);
         let text = keys.procfs_text();
         drop(keys);
         let mut bytes = Zeroizing::new([0u8; PROCFS_WRITE_LEN]);
         bytes[..TFO_PROCFS_TEXT_LEN].copy_from_slice(text.as_bytes());
-        let shown = self.print_keys.then(|| concat(&[text.as_str()]));
-        drop(text);
+        bytes
+    }
+
+    /// tofurkey's `set_keys` after the key is read: derive the keys of `slot`, show them (with
+    /// --print-keys), write them to procfs (or, for a keywheel dry run, describe them on
+    /// stdout). Every copy of the keys is wiped before this returns. The error is the text of
+    /// the line to log.
+    pub(crate) fn install(&self, main: &MainKey, slot: &Slot) -> Result<(), String> {
+        let bytes = Self::expected(main, slot);
+        let text = std::str::from_utf8(&bytes[..TFO_PROCFS_TEXT_LEN]).unwrap_or_default();
+        let shown = self.print_keys.then(|| concat(&[text]));
         if let Some(keys) = &shown {
             if !(self.dialect == Dialect::Keywheel && self.dry_run) {
-                let stamp = format!("[{now}] ");
-                self.info(&concat(&[
+                let stamp = format!("[{}] ", slot.now);
+                self.log.info(&concat(&[
                     "Generated ASCII TFO keys for procfs write: ",
                     &stamp,
                     keys.as_str(),
@@ -231,11 +130,10 @@ impl Config {
         };
         drop(bytes);
         if self.dry_run && self.dialect == Dialect::Keywheel {
-            self.print_plan(&slot, shown.as_ref().map(|k| k.as_str()));
+            self.print_plan(slot, shown.as_ref().map(|k| k.as_str()));
         }
         drop(shown);
-        // Fatal only now, with every copy of the keys wiped (as tofurkey wipes before log_fatal).
-        self.ok_or_fatal(written.map_err(|e| match self.dialect {
+        written.map_err(|e| match self.dialect {
             Dialect::Tofurkey => e,
             Dialect::Keywheel if nix::unistd::geteuid().is_root() => {
                 format!("cannot write the TFO keys: {e}")
@@ -244,12 +142,12 @@ impl Config {
                 "cannot write the TFO keys: {e} (the kernel's TFO key file needs root; \
                  try --dry-run, or --procfs FILE)"
             ),
-        }));
-        self.ok_or_fatal(blocked.restore());
+        })?;
         if self.dry_run && self.dialect == Dialect::Tofurkey {
-            self.verbose("Did not write to procfs because dry-run (-n) was specified");
+            self.log
+                .verbose("Did not write to procfs because dry-run (-n) was specified");
         }
-        slot
+        Ok(())
     }
 
     /// keywheel's dry-run report on stdout: what would be written where, which intervals the
@@ -304,31 +202,128 @@ impl Config {
         let out = concat(&[&out, "  keys        ", keys, "\n"]);
         write_unbuffered(std::io::stdout(), out.as_bytes());
     }
+}
+
+/// tofurkey's `autokey_setup`: make sure the autokey file holds a usable key, creating it with
+/// random bytes when it cannot be read. The error is the text of the fatal line.
+pub(crate) fn autokey_setup(
+    dialect: Dialect,
+    path: &Path,
+    check_mode: bool,
+    log: &Log,
+) -> Result<(), String> {
+    let p = path.display();
+    match dialect {
+        Dialect::Tofurkey => log.info(&format!(
+            "No -k arg given.  Will use a host-local autokey at '{p}'. \
+             This does not allow for cross-host synch!"
+        )),
+        Dialect::Keywheel => log.info(&format!(
+            "using the host-local autokey file {p}: other hosts will not have the same keys"
+        )),
+    }
+    let blocked = os::block_all_signals()?;
+    match os::read_main_key(path, check_mode) {
+        Ok(_key) => {} // wiped on drop
+        Err(KeyError::Insecure(mode)) => {
+            return Err(KeyError::Insecure(mode).keywheel_text("autokey file", path));
+        }
+        Err(e) => {
+            match dialect {
+                Dialect::Tofurkey => {
+                    log.info(&e.tofurkey_text(path));
+                    log.info(&format!(
+                        "Could not read autokey file {p}, generating a new random one"
+                    ));
+                }
+                Dialect::Keywheel => log.info(&format!(
+                    "{}; generating a new random one",
+                    e.keywheel_text("autokey file", path)
+                )),
+            }
+            os::write_new_autokey(path).map_err(|e| match dialect {
+                Dialect::Tofurkey => e,
+                Dialect::Keywheel => format!("cannot create the autokey file: {e}"),
+            })?;
+        }
+    }
+    blocked.restore()
+}
+
+/// `tofurkey`'s configuration, already validated.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) key: KeySource,
+    pub(crate) out: TfoOutput,
+    pub(crate) fake_time: Option<u64>,
+    pub(crate) once: bool,
+}
+
+impl Config {
+    /// tofurkey's `log_fatal`: "FATAL: …", then abort (SIGABRT; no core file: RLIMIT_CORE is 0).
+    fn fatal(&self, msg: &str) -> ! {
+        stderr_line("FATAL: ", msg);
+        std::process::abort()
+    }
+
+    fn ok_or_fatal<T>(&self, result: Result<T, String>) -> T {
+        result.unwrap_or_else(|msg| self.fatal(&msg))
+    }
+
+    /// tofurkey's `set_keys`: derive and install the keys for `now`; returns the slot (whose
+    /// wake time is when to run again). A main key that cannot be read is fatal on the first
+    /// call; later, the installed keys are kept and the error is logged.
+    fn set_keys(&self, now: u64, first: bool) -> Slot {
+        let slot = self.ok_or_fatal(self.out.schedule.at(now).map_err(|e| e.to_string()));
+        self.out.head(now, &slot);
+        let path = self.key.path();
+        let blocked = self.ok_or_fatal(os::block_all_signals());
+        let main = match os::read_main_key(path, false) {
+            Ok(main) => main,
+            Err(e) => {
+                self.out.log.info(&e.tofurkey_text(path));
+                let text = format!("Could not read key file {}", path.display());
+                if first {
+                    self.fatal(&text);
+                }
+                self.out.log.error(&format!(
+                    "{text}; keeping the installed keys and retrying at the next wake-up"
+                ));
+                self.ok_or_fatal(blocked.restore());
+                return slot;
+            }
+        };
+        let installed = self.out.install(&main, &slot);
+        drop(main);
+        // Fatal only now, with every copy of the keys wiped (as tofurkey wipes before log_fatal).
+        self.ok_or_fatal(installed);
+        self.ok_or_fatal(blocked.restore());
+        slot
+    }
 
     /// Runs: autokey setup, the first write, then (unless one-shot) readiness notification and
     /// the wake-up loop, which never ends.
     pub(crate) fn run(&self) {
-        self.autokey_setup();
+        if let KeySource::Autokey(path) = &self.key {
+            self.ok_or_fatal(autokey_setup(Dialect::Tofurkey, path, false, &self.out.log));
+        }
         let now = match self.fake_time {
             Some(t) => t,
             None => self.ok_or_fatal(os::realtime()),
         };
         let mut slot = self.set_keys(now, true);
         if self.once {
-            match self.dialect {
-                Dialect::Tofurkey => self.info("Exiting due to one-shot mode (-o flag)"),
-                Dialect::Keywheel => self.verbose("exiting: one-shot mode (--once)"),
-            }
+            self.out.log.info("Exiting due to one-shot mode (-o flag)");
             return;
         }
-        self.ok_or_fatal(os::notify_ready());
-        self.verbose(&format!(
+        self.ok_or_fatal(os::notify("READY=1"));
+        self.out.log.verbose(&format!(
             "Will set keys at each half-interval, when unix_time % {} ~= 2",
-            self.schedule.interval() / 2
+            self.out.schedule.interval() / 2
         ));
         loop {
             let (secs, nanos) = slot.wake_time();
-            self.verbose(&format!(
+            self.out.log.verbose(&format!(
                 "Sleeping until next half-interval wakeup at {secs}"
             ));
             self.ok_or_fatal(os::sleep_until(secs, nanos));

@@ -234,6 +234,21 @@ impl Haproxy<'_> {
         }
     }
 
+    /// The three keys HAProxy holds for our file, as base64 lines (previous, current, next),
+    /// each ending in '\n' like the lines of the file; wiped on drop.
+    pub(crate) fn held(&self) -> Result<Zeroizing<Vec<u8>>, String> {
+        let deadline = Instant::now() + self.timeout;
+        let id = self.find_ring(deadline)?;
+        let answer = self.read_ring(&id, deadline)?;
+        let held = self.parse_ring(&id, &answer)?;
+        let mut out = Zeroizing::new(Vec::with_capacity(3 * 110));
+        for key in held {
+            out.extend_from_slice(key);
+            out.push(b'\n');
+        }
+        Ok(out)
+    }
+
     /// Brings the ring of our file to `target` (base64 of the keys of counters c-1, c, c+1,
     /// without newlines), verifying the result.
     pub(crate) fn sync(&self, target: [&[u8]; 3]) -> Result<Synced, String> {

@@ -7,10 +7,17 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use keywheel::{DEFAULT_INTERVAL, MAX_TIME, MIN_TIME, Schedule};
 
-use crate::engine::{Config, Dialect, KeySource, stderr_line};
+use crate::config::DEFAULT_CONFIG;
+use crate::daemon::{Daemon, Mode};
+use crate::engine::{Dialect, TfoOutput, autokey_setup, stderr_line};
+use crate::keys::{KeyFile, KeySources};
+use crate::log::Log;
 use crate::os;
+use crate::status::DEFAULT_GRACE;
 use crate::stek::{self, StekArgs};
+use crate::tfo_target::TfoTarget;
 use crate::tofurkey::DEFAULT_PROCFS;
+use crate::{run, secret, status};
 
 macro_rules! exit_status_help {
     () => {
@@ -24,10 +31,60 @@ A daemon (no --once) runs until killed; SIGTERM ends it by the signal."
 }
 const EXIT_STATUS_HELP: &str = exit_status_help!();
 
+const MAIN_HELP: &str = "\
+Exit status: 0 success, 1 runtime error, 2 usage or configuration error; `keywheel check`
+follows the Nagios convention (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). Each subcommand's
+--help has the details.
+
+Operations: OPERATIONS.md; rollover of the main key: ROLLOVER.md.";
+
+const RUN_HELP: &str = "\
+Exit status:
+  0  --once: every target got its keys
+  1  runtime error: a main key unreadable at start, $CREDENTIALS_DIRECTORY unset; --once with
+     a target that failed
+  2  usage or configuration error (nothing was started)
+The daemon runs until killed; SIGTERM ends it by the signal. It sends READY=1 to
+$NOTIFY_SOCKET once every target has its first keys, and STATUS= lines. A target that fails
+(reload command, unwritable output, missing socket, main key gone) keeps its installed keys
+and is retried after 2, 4, 8, 16, 32, 60 s (never later than its next rotation); the others
+go on. A clock step makes every target's keys be recomputed at once.
+
+Example:
+  keywheel check-config /etc/keywheel/keywheel.toml
+  keywheel run --config /etc/keywheel/keywheel.toml \\
+    --metrics-file /var/lib/prometheus/node-exporter/keywheel.prom";
+
+const STATUS_HELP: &str = "\
+Exit status: 0 report printed (whatever the keys' state), 1 runtime error, 2 usage or
+configuration error.
+
+Run it on two nodes and compare the `fingerprint` lines (or `jq .fingerprint` of --json): they
+are equal when both nodes hold the same keys (compare within the same interval). Key names are
+public (sent in clear in every ticket); key bytes are never shown.";
+
+const CHECK_HELP: &str = "\
+Exit status (Nagios plugin convention), with one line of output and performance data:
+  0  OK: every target's installed keys are what should be there now (or the rotation is
+     under way: at most 10 s after the boundary)
+  1  WARNING: keys stale within the grace period (rotation overdue), or HAProxy's socket
+     cannot be asked
+  2  CRITICAL: keys wrong, missing, stale beyond the grace period; a main key unreadable;
+     HAProxy holding other keys than its file
+  3  UNKNOWN: configuration unreadable or invalid, usage error";
+
+const GEN_SECRET_HELP: &str = "\
+Exit status: 0 written, 1 runtime error (PATH exists without --force, cannot write), 2 usage
+error. The key is never printed; its public fingerprint is (compare it across nodes, or with
+`keywheel status`).
+
+Example (then copy it to every node, e.g. with your configuration management):
+  keywheel gen-secret /etc/keywheel/main.key";
+
 /// Deterministic rotating keys for a cluster: every node computes the same short-lived keys
 /// from one shared main secret and the clock.
 #[derive(Debug, Parser)]
-#[command(name = "keywheel", version, propagate_version = true, after_help = EXIT_STATUS_HELP)]
+#[command(name = "keywheel", version, propagate_version = true, after_help = MAIN_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,6 +111,103 @@ enum Command {
     /// them through its admin socket (--haproxy-socket) and the reload command runs (--reload).
     #[command(after_help = EXIT_STATUS_HELP, after_long_help = STEK_EXAMPLES)]
     Stek(StekArgs),
+
+    /// Serve every target of a configuration file from one daemon: TFO keys and any number of
+    /// servers' ticket keys.
+    ///
+    /// One wake-up loop serves all targets (each wakes 2.02 s after its own boundaries); a
+    /// failing target is retried with backoff and never stops the others. The configuration
+    /// (TOML) is described in OPERATIONS.md; `keywheel check-config` validates it.
+    #[command(after_help = RUN_HELP)]
+    Run(RunArgs),
+
+    /// Validate a configuration file without running it: exit 0 (and a summary) when valid,
+    /// 2 with an error naming the file, line, key and allowed values otherwise.
+    CheckConfig(CheckConfigArgs),
+
+    /// Show every target's keys: what should be installed now (counters, public key names,
+    /// next rotation) and what is installed (files, HAProxy's socket), with a fingerprint to
+    /// compare across nodes.
+    #[command(after_help = STATUS_HELP)]
+    Status(StatusArgs),
+
+    /// Monitoring plugin (Nagios/Icinga/NRPE convention): are the installed keys what should
+    /// be there now?
+    #[command(after_help = CHECK_HELP)]
+    Check(CheckArgs),
+
+    /// Write a new main key: 32 random bytes from the OS, mode 0600, never printed.
+    #[command(after_help = GEN_SECRET_HELP)]
+    GenSecret(GenSecretArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The configuration file (TOML).
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+    config: PathBuf,
+
+    /// Write Prometheus metrics to this file (atomically, at every wake-up), for
+    /// node_exporter's textfile collector; overrides `metrics_file` of the configuration.
+    #[arg(long, value_name = "PATH")]
+    metrics_file: Option<PathBuf>,
+
+    /// Set every target's keys once (with reload commands and HAProxy pushes) and exit.
+    #[arg(long)]
+    once: bool,
+
+    /// Log every step on stderr.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+#[derive(Debug, Args)]
+struct CheckConfigArgs {
+    /// The configuration file (TOML).
+    #[arg(value_name = "FILE", default_value = DEFAULT_CONFIG)]
+    config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct StatusArgs {
+    /// The configuration file (TOML).
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+    config: PathBuf,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+
+    /// Report for this unix time (1000000..=100000000000) instead of the clock.
+    #[arg(long, value_name = "UNIX", value_parser = parse_time)]
+    time: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// The configuration file (TOML).
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+    config: PathBuf,
+
+    /// Check for this unix time (1000000..=100000000000) instead of the clock.
+    #[arg(long, value_name = "UNIX", value_parser = parse_time)]
+    time: Option<u64>,
+
+    /// Keys stale (rotation overdue) for at most this many seconds are a WARNING; longer is
+    /// CRITICAL.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_GRACE)]
+    grace: u64,
+}
+
+#[derive(Debug, Args)]
+struct GenSecretArgs {
+    /// The file to create (its directory must exist).
+    #[arg(value_name = "PATH")]
+    path: PathBuf,
+
+    /// Replace PATH if it exists (atomically: a new file renamed over it).
+    #[arg(long)]
+    force: bool,
 }
 
 const TFO_EXAMPLES: &str = concat!(
@@ -184,16 +338,16 @@ pub(crate) fn credential_path(name: &str) -> Result<PathBuf, String> {
 }
 
 fn tfo(args: TfoArgs) -> ExitCode {
-    let key = match (args.key.main_key, args.key.credential, args.key.autokey) {
-        (Some(path), _, _) => KeySource::File(path),
+    let (path, what, autokey) = match (args.key.main_key, args.key.credential, args.key.autokey) {
+        (Some(path), _, _) => (path, "main key file", false),
         (_, Some(name), _) => match credential_path(&name) {
-            Ok(path) => KeySource::File(path),
+            Ok(path) => (path, "main key file", false),
             Err(msg) => {
                 stderr_line("error: ", &msg);
                 return ExitCode::from(1);
             }
         },
-        (_, _, Some(path)) => KeySource::Autokey(path),
+        (_, _, Some(path)) => (path, "autokey file", true),
         // clap's required group guarantees one of them.
         (None, None, None) => return ExitCode::from(2),
     };
@@ -204,30 +358,69 @@ fn tfo(args: TfoArgs) -> ExitCode {
         stderr_line("error: ", &msg);
         return ExitCode::from(1);
     }
-    let config = Config {
+    let check_mode = !args.allow_insecure_key_file;
+    let log = Log::new(args.verbose);
+    if autokey {
+        if let Err(msg) = autokey_setup(Dialect::Keywheel, &path, check_mode, &log) {
+            stderr_line("error: ", &msg);
+            return ExitCode::from(1);
+        }
+    }
+    let once = args.once || args.time.is_some();
+    let out = TfoOutput {
         dialect: Dialect::Keywheel,
-        key,
-        check_key_mode: !args.allow_insecure_key_file,
         procfs: args.procfs,
         schedule,
-        fake_time: args.time,
-        verbose: args.verbose,
         print_keys: args.print_keys,
         dry_run: args.dry_run,
-        once: args.once || args.time.is_some(),
+        log: log.clone(),
     };
-    config.run();
-    ExitCode::SUCCESS
+    Daemon {
+        targets: vec![Box::new(TfoTarget::new("tfo", out, true, once))],
+        keys: KeySources {
+            main: KeyFile { path, what },
+            extra: Vec::new(),
+            check_mode,
+        },
+        mode: Mode::Single,
+        once,
+        time: args.time,
+        metrics_file: None,
+        log,
+    }
+    .run()
 }
 
 /// `keywheel`'s `main`. Usage errors exit 2 (clap), runtime errors 1.
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
-    let cli = Cli::parse_from(args);
+    let is_check = args.get(1).is_some_and(|a| a == "check");
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // A monitoring plugin's usage error is UNKNOWN (3); --help and --version are 0.
+            return match (e.exit_code(), is_check) {
+                (0, _) => ExitCode::SUCCESS,
+                (_, true) => ExitCode::from(3),
+                (code, false) => ExitCode::from(u8::try_from(code).unwrap_or(2)),
+            };
+        }
+    };
     match cli.command {
         Command::Tfo(args) => tfo(args),
         Command::Stek(args) => stek::main(args),
+        Command::Run(args) => run::run(&args.config, args.metrics_file, args.once, args.verbose),
+        Command::CheckConfig(args) => run::check_config(&args.config),
+        Command::Status(args) => status::status(&args.config, args.json, args.time),
+        Command::Check(args) => status::check(&args.config, args.time, args.grace),
+        Command::GenSecret(args) => secret::gen_secret(&args.path, args.force),
     }
+}
+
+/// The clap definition of `keywheel` (for the man pages).
+pub(crate) fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }
 
 #[cfg(test)]

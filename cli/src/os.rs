@@ -219,12 +219,13 @@ pub(crate) fn write_new_autokey(path: &Path) -> Result<(), String> {
     write_once(path, &options, &key[..])
 }
 
-/// Sends "READY=1" to `$NOTIFY_SOCKET` (systemd's readiness protocol) when it is set. An '@'
-/// prefix names an abstract socket.
-pub(crate) fn notify_ready() -> Result<(), String> {
+/// Sends `state` (e.g. "READY=1", "STATUS=...") to `$NOTIFY_SOCKET` (systemd's notification
+/// protocol) when it is set. An '@' prefix names an abstract socket.
+pub(crate) fn notify(state: &str) -> Result<(), String> {
     let Some(spath) = std::env::var_os("NOTIFY_SOCKET") else {
         return Ok(());
     };
+    let what = state.lines().next().unwrap_or_default();
     let bytes = spath.as_bytes();
     let shown = spath.to_string_lossy();
     if !matches!(bytes.first(), Some(b'@' | b'/')) || bytes.len() < 2 {
@@ -243,16 +244,17 @@ pub(crate) fn notify_ready() -> Result<(), String> {
     .map_err(|e| format!("Invalid NOTIFY_SOCKET path '{shown}': {}", strerror(&e)))?;
     let socket = UnixDatagram::unbound()
         .map_err(|_| "Cannot create unix dgram socket fd for systemd NOTIFY_SOCKET".to_owned())?;
-    match socket.send_to_addr(b"READY=1", &addr) {
-        Ok(7) => {}
+    let len = state.len();
+    match socket.send_to_addr(state.as_bytes(), &addr) {
+        Ok(n) if n == len => {}
         Ok(n) => {
             return Err(format!(
-                "Cannot send READY=1 to NOTIFY_SOCKET '{shown}' (sent {n}/7 bytes)"
+                "Cannot send {what} to NOTIFY_SOCKET '{shown}' (sent {n}/{len} bytes)"
             ));
         }
         Err(e) => {
             return Err(format!(
-                "Cannot send READY=1 to NOTIFY_SOCKET '{shown}': {}",
+                "Cannot send {what} to NOTIFY_SOCKET '{shown}': {}",
                 strerror(&e)
             ));
         }

@@ -1,7 +1,9 @@
 //! `keywheel stek`: TLS session-ticket keys for real servers, written in each server's format
 //! and rotated at interval boundaries. Every key, layout and order comes from the `keywheel`
-//! core crate; this module reads the main key, writes files atomically, talks to HAProxy and
-//! runs the reload command. The contract is /work/stek-contract.md (README "keywheel stek").
+//! core crate; this module writes files atomically, talks to HAProxy and runs the reload
+//! command. [`StekTarget`] is one such output; `keywheel stek` runs one in the daemon loop,
+//! `keywheel run` any number of them. The contract is /work/stek-contract.md (README
+//! "keywheel stek").
 
 use std::fmt::Write as _;
 use std::os::fd::AsFd;
@@ -18,9 +20,12 @@ use keywheel::{
 use nix::unistd::{Gid, Group};
 use zeroize::Zeroizing;
 
+use crate::daemon::{self, Daemon, Describe, ErrorKind, Mode, Stats, Target};
 use crate::engine::{concat, stderr_line, write_unbuffered};
 use crate::haproxy::Haproxy;
+use crate::keys::{Extra, KeyFile, KeyRound, KeySources};
 use crate::keywheel::{credential_path, parse_interval, parse_time};
+use crate::log::Log;
 use crate::os;
 use crate::stek_files::{self, NginxSet, Perms, Published};
 use crate::utc::{utc, utc_millis};
@@ -33,11 +38,10 @@ pub(crate) const DEFAULT_KEEP: u64 = 1;
 const RELOAD_TIMEOUT: Duration = Duration::from_secs(60);
 /// The longest a HAProxy socket exchange may take.
 const HAPROXY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Retry delays after a failure (seconds), the last one repeating.
-const BACKOFF: [u64; 6] = [2, 4, 8, 16, 32, 60];
 
 /// The names `--format` accepts.
-const FORMAT_NAMES: &str = "nginx, nginx48, haproxy, haproxy48, apache, ats, openssl, json";
+pub(crate) const FORMAT_NAMES: &str =
+    "nginx, nginx48, haproxy, haproxy48, apache, ats, openssl, json";
 
 /// What `--format` names: a server's key format, or the JSON description for tooling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,15 +53,22 @@ pub(crate) enum StekFormat {
 }
 
 impl StekFormat {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             StekFormat::Server(f) => f.name(),
             StekFormat::Json => "json",
         }
     }
+
+    fn server(self) -> Option<Format> {
+        match self {
+            StekFormat::Server(f) => Some(f),
+            StekFormat::Json => None,
+        }
+    }
 }
 
-fn parse_format(s: &str) -> Result<StekFormat, String> {
+pub(crate) fn parse_format(s: &str) -> Result<StekFormat, String> {
     if s == "json" {
         return Ok(StekFormat::Json);
     }
@@ -66,7 +77,7 @@ fn parse_format(s: &str) -> Result<StekFormat, String> {
         .ok_or_else(|| format!("format '{s}' is unknown; it must be one of {FORMAT_NAMES}"))
 }
 
-fn parse_label(s: &str) -> Result<String, String> {
+pub(crate) fn parse_label(s: &str) -> Result<String, String> {
     if (1..=MAX_LABEL_LEN).contains(&s.len()) {
         Ok(s.to_owned())
     } else {
@@ -79,7 +90,7 @@ fn parse_keep(s: &str) -> Result<u64, String> {
         .map_err(|e| format!("'{s}' is not a number of previous keys ({e})"))
 }
 
-fn parse_group(s: &str) -> Result<Gid, String> {
+pub(crate) fn parse_group(s: &str) -> Result<Gid, String> {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
         return s
             .parse()
@@ -124,6 +135,17 @@ pub(crate) struct StekArgs {
 
     #[command(flatten)]
     key: StekKeyArgs,
+
+    /// Main-key rollover: the previous main key file. The same window of its keys is appended
+    /// as decrypt-only keys (nginx, nginx48, ats; other formats cannot hold them), so tickets
+    /// issued with it still resume. Remove it after the longest ticket lifetime.
+    #[arg(long, value_name = "FILE")]
+    previous_main_key: Option<PathBuf>,
+
+    /// Main-key rollover: the next main key file, staged: its keys are appended as
+    /// decrypt-only keys before any node encrypts with it.
+    #[arg(long, value_name = "FILE")]
+    next_main_key: Option<PathBuf>,
 
     /// Where to write: a directory for nginx/nginx48 (keys.<counter>/N.key, the `current`
     /// symlink and the nginx.conf include snippet; created if missing), a file for the other
@@ -195,100 +217,551 @@ fn fail(status: u8, msg: &str) -> ExitCode {
 
 /// Runs `keywheel stek`.
 pub(crate) fn main(args: StekArgs) -> ExitCode {
-    let config = match Config::new(args) {
-        Ok(config) => config,
+    let (target, keys, time) = match from_args(args) {
+        Ok(parts) => parts,
         Err((status, msg)) => return fail(status, &msg),
     };
     if let Err(msg) = os::harden() {
         return fail(1, &msg);
     }
-    config.run()
+    let log = target.log.clone();
+    let once = target.once;
+    Daemon {
+        targets: vec![Box::new(target)],
+        keys,
+        mode: Mode::Single,
+        once,
+        time,
+        metrics_file: None,
+        log,
+    }
+    .run()
 }
 
-/// Everything validated.
-struct Config {
+/// Checks every option and the output location; `Err((status, message))`.
+fn from_args(args: StekArgs) -> Result<(StekTarget, KeySources, Option<u64>), (u8, String)> {
+    let usage = |msg: String| (2u8, msg);
+    let spec = StekSpec {
+        name: args.format.name().to_owned(),
+        format: args.format,
+        label: args.label,
+        out: args.out,
+        interval: args.interval,
+        keep: args.keep,
+        reload: args.reload,
+        haproxy_socket: args.haproxy_socket,
+        group: args.group,
+        allow_persistent: args.allow_persistent,
+    };
+    let schedule = spec.check().map_err(usage)?;
+    let main = match (args.key.main_key, args.key.credential) {
+        (Some(path), _) => path,
+        (None, Some(name)) => credential_path(&name).map_err(|msg| (1, msg))?,
+        // clap's required group guarantees one of them.
+        (None, None) => return Err(usage("--main-key or --credential is required".into())),
+    };
+    let mut extra = Vec::new();
+    if let Some(path) = args.previous_main_key {
+        extra.push((
+            Extra::Previous,
+            KeyFile {
+                path,
+                what: "previous main key file",
+            },
+        ));
+    }
+    if let Some(path) = args.next_main_key {
+        extra.push((
+            Extra::Next,
+            KeyFile {
+                path,
+                what: "next main key file",
+            },
+        ));
+    }
+    let keys = KeySources {
+        main: KeyFile {
+            path: main,
+            what: "main key file",
+        },
+        extra,
+        check_mode: !args.allow_insecure_key_file,
+    };
+    let once = args.once || args.time.is_some();
+    let target = StekTarget::new(
+        spec,
+        schedule,
+        Options {
+            log: Log::new(args.verbose),
+            config_words: false,
+            fatal_first: true,
+            once,
+            dry_run: args.dry_run,
+            print_keys: args.print_keys,
+        },
+        &keys,
+    );
+    if !target.stdout {
+        target.check_out().map_err(|msg| (1, msg))?;
+    }
+    if !target.use_extra {
+        for (which, _) in &keys.extra {
+            target.log.info(&format!(
+                "the {} main key is not used for format {}: {}",
+                which.name(),
+                target.format.name(),
+                extra_limitation(target.format)
+            ));
+        }
+    }
+    Ok((target, keys, args.time))
+}
+
+/// One ticket-key output as the command line or a `[[stek]]` table describes it.
+#[derive(Debug, Clone)]
+pub(crate) struct StekSpec {
+    /// The target's name (log prefix and metrics label under `keywheel run`).
+    pub(crate) name: String,
+    pub(crate) format: StekFormat,
+    pub(crate) label: String,
+    pub(crate) out: PathBuf,
+    pub(crate) interval: u64,
+    pub(crate) keep: u64,
+    pub(crate) reload: Option<String>,
+    pub(crate) haproxy_socket: Option<PathBuf>,
+    pub(crate) group: Option<Gid>,
+    pub(crate) allow_persistent: bool,
+}
+
+impl StekSpec {
+    /// The checks that need no file system, in the CLI's words; returns the schedule.
+    pub(crate) fn check(&self) -> Result<TicketSchedule, String> {
+        let schedule = TicketSchedule::new(self.interval, self.keep).map_err(|e| e.to_string())?;
+        let server = self.format.server();
+        if let Some(f) = server {
+            f.check_keep(self.keep).map_err(|e| e.to_string())?;
+        }
+        if self.haproxy_socket.is_some() && !server.is_some_and(Format::base64_lines) {
+            return Err(format!(
+                "--haproxy-socket needs --format haproxy or haproxy48, not {}",
+                self.format.name()
+            ));
+        }
+        if self.out.as_os_str() == "-" && server.is_some() {
+            return Err(format!(
+                "--out - (stdout) is only for --format json; --format {} writes key files",
+                self.format.name()
+            ));
+        }
+        Ok(schedule)
+    }
+}
+
+/// How a [`StekTarget`] runs.
+pub(crate) struct Options {
+    pub(crate) log: Log,
+    /// Messages name config keys ("out", "allow_persistent = true") instead of options.
+    pub(crate) config_words: bool,
+    /// A failure before the first keys are written ends the program (no retry wording).
+    pub(crate) fatal_first: bool,
+    pub(crate) once: bool,
+    pub(crate) dry_run: bool,
+    pub(crate) print_keys: bool,
+}
+
+/// One ticket-key output: its files, its HAProxy socket and reload command, and its state
+/// between wake-ups.
+pub(crate) struct StekTarget {
+    name: String,
     format: StekFormat,
     label: String,
-    key_file: PathBuf,
-    check_key_mode: bool,
     /// `--out` as given (HAProxy's ring is found by this string).
     out: PathBuf,
     /// `--out` made absolute (nginx.conf names absolute paths).
     out_abs: PathBuf,
     stdout: bool,
     schedule: TicketSchedule,
-    fake_time: Option<u64>,
     once: bool,
+    fatal_first: bool,
     dry_run: bool,
     reload: Option<String>,
     haproxy_socket: Option<PathBuf>,
     perms: Perms,
+    allow_persistent: bool,
     print_keys: bool,
-    verbose: bool,
+    config_words: bool,
+    /// Decrypt-only keys of other main keys are appended (a rollover is configured and the
+    /// format can hold them).
+    use_extra: bool,
+    log: Log,
+    state: State,
+    stats: Stats,
+    /// The wake-up in progress (between `install` and `finish`).
+    round: Option<Round>,
+    wake: (u64, u32),
 }
 
-impl Config {
-    /// Checks every option and the output location; `Err((status, message))`.
-    fn new(args: StekArgs) -> Result<Config, (u8, String)> {
-        let usage = |msg: String| (2u8, msg);
-        let schedule =
-            TicketSchedule::new(args.interval, args.keep).map_err(|e| usage(e.to_string()))?;
-        let server = match args.format {
-            StekFormat::Server(f) => Some(f),
-            StekFormat::Json => None,
-        };
-        if let Some(f) = server {
-            f.check_keep(args.keep).map_err(|e| usage(e.to_string()))?;
-        }
-        if args.haproxy_socket.is_some() && !server.is_some_and(Format::base64_lines) {
-            return Err(usage(format!(
-                "--haproxy-socket needs --format haproxy or haproxy48, not {}",
-                args.format.name()
-            )));
-        }
-        let stdout = args.out.as_os_str() == "-";
-        if stdout && server.is_some() {
-            return Err(usage(format!(
-                "--out - (stdout) is only for --format json; --format {} writes key files",
-                args.format.name()
-            )));
-        }
-        let key_file = match (args.key.main_key, args.key.credential) {
-            (Some(path), _) => path,
-            (None, Some(name)) => credential_path(&name).map_err(|msg| (1, msg))?,
-            // clap's required group guarantees one of them.
-            (None, None) => return Err(usage("--main-key or --credential is required".into())),
-        };
-        let out_abs = stek_files::absolute(&args.out);
-        let config = Config {
-            format: args.format,
-            label: args.label,
-            key_file,
-            check_key_mode: !args.allow_insecure_key_file,
-            out: args.out,
+/// What `install` leaves for `finish`.
+struct Round {
+    slot: TicketSlot,
+    rotation_wake: (u64, u32),
+    retry_wake: Option<(u64, u32)>,
+    retry: String,
+}
+
+impl StekTarget {
+    /// A target for `spec` (already checked: `schedule` is its schedule).
+    pub(crate) fn new(
+        spec: StekSpec,
+        schedule: TicketSchedule,
+        options: Options,
+        keys: &KeySources,
+    ) -> Self {
+        let stdout = spec.out.as_os_str() == "-";
+        let out_abs = stek_files::absolute(&spec.out);
+        let accepts = spec.format.server().is_some_and(Format::accepts_extra_keys);
+        StekTarget {
+            name: spec.name,
+            format: spec.format,
+            label: spec.label,
+            out: spec.out,
             out_abs,
             stdout,
             schedule,
-            fake_time: args.time,
-            once: args.once || args.time.is_some(),
-            dry_run: args.dry_run,
-            reload: args.reload,
-            haproxy_socket: args.haproxy_socket,
-            perms: Perms { group: args.group },
-            print_keys: args.print_keys,
-            verbose: args.verbose,
-        };
-        if !stdout {
-            config
-                .check_out(args.allow_persistent)
-                .map_err(|msg| (1, msg))?;
+            once: options.once,
+            fatal_first: options.fatal_first,
+            dry_run: options.dry_run,
+            reload: spec.reload,
+            haproxy_socket: spec.haproxy_socket,
+            perms: Perms::secret(spec.group),
+            allow_persistent: spec.allow_persistent,
+            print_keys: options.print_keys,
+            config_words: options.config_words,
+            use_extra: accepts && !keys.extra.is_empty(),
+            log: options.log,
+            state: State::default(),
+            stats: Stats::default(),
+            round: None,
+            wake: (0, 0),
         }
-        Ok(config)
+    }
+
+    /// In `keywheel run`, messages name the config keys rather than the options.
+    fn words(&self, msg: String) -> String {
+        if !self.config_words {
+            return msg;
+        }
+        msg.replace("pass --allow-persistent", "set allow_persistent = true")
+            .replace("--allow-persistent", "allow_persistent")
+            .replace("--haproxy-socket", "haproxy_socket")
+            .replace("--out ", "out ")
+            .replace("--format ", "format ")
+    }
+
+    /// The output format.
+    pub(crate) fn format(&self) -> StekFormat {
+        self.format
+    }
+
+    /// The output path as configured.
+    pub(crate) fn out(&self) -> &Path {
+        &self.out
+    }
+
+    /// The ticket schedule.
+    pub(crate) fn schedule(&self) -> TicketSchedule {
+        self.schedule
+    }
+
+    /// The label.
+    pub(crate) fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// HAProxy's admin socket, if configured.
+    pub(crate) fn haproxy_socket(&self) -> Option<&Path> {
+        self.haproxy_socket.as_deref()
+    }
+
+    fn is_nginx(&self) -> bool {
+        matches!(self.format, StekFormat::Server(f) if f.one_file_per_key())
+    }
+
+    /// The first half of a wake-up: write the keys of `now` when the interval changed (or a
+    /// HAProxy push is pending) and push them to HAProxy. Failures are logged and set up a
+    /// retry.
+    fn install_at(&mut self, now: u64, keys: &mut KeyRound<'_>) -> u32 {
+        let slot = match self.schedule.at(now) {
+            Ok(slot) => slot,
+            Err(e) => {
+                self.log.error(&e.to_string());
+                self.stats.count(ErrorKind::Time);
+                self.stats.up = false;
+                self.round = None;
+                self.wake = (now.saturating_add(daemon::BACKOFF[0]), 0);
+                return 1;
+            }
+        };
+        let rotation_wake = (slot.next_rotation + WAKE_FUDGE_SECS, WAKE_FUDGE_NANOS);
+        // A retry falls before the next interval boundary; from the boundary on, the rotation
+        // (2.02 s after it) does the work.
+        let (retry_at, retry) = daemon::retry_after(
+            now,
+            self.state.failures,
+            slot.next_rotation,
+            "the next rotation",
+        );
+        let retry = if self.once { String::new() } else { retry };
+        let mut errors = 0;
+        let first = self.state.written.is_none();
+        if self.state.written != Some(slot.current) || self.state.haproxy_pending {
+            errors += self.write_round(keys, &slot, first, &retry);
+        }
+        self.round = Some(Round {
+            slot,
+            rotation_wake,
+            retry_wake: retry_at.map(|t| (t, 0)),
+            retry,
+        });
+        errors
+    }
+
+    /// The second half: the reload command, then the next wake time.
+    fn finish_at(&mut self, now: u64) -> u32 {
+        let Some(round) = self.round.take() else {
+            if self.wake <= (now, 0) {
+                self.wake = (now.saturating_add(daemon::BACKOFF[0]), 0);
+            }
+            return 0;
+        };
+        let mut errors = 0;
+        if self.state.reload_pending && !self.dry_run {
+            if let Some(cmd) = &self.reload {
+                match self.run_reload(cmd, round.slot.current) {
+                    Ok(()) => {
+                        self.state.reload_pending = false;
+                        self.log
+                            .verbose(&format!("reload command `{cmd}` succeeded"));
+                    }
+                    Err(msg) => {
+                        self.log.error(&format!("{msg}{}", round.retry));
+                        self.stats.count(ErrorKind::Reload);
+                        errors += 1;
+                    }
+                }
+            }
+        }
+        let slot = round.slot;
+        let pending = self.state.written != Some(slot.current)
+            || self.state.haproxy_pending
+            || self.state.reload_pending;
+        self.wake = if pending {
+            self.state.failures += 1;
+            round.retry_wake.unwrap_or(round.rotation_wake)
+        } else {
+            self.state.failures = 0;
+            round.rotation_wake
+        };
+        self.stats.up = !pending;
+        if !pending {
+            self.stats.last_success = Some(now);
+            self.stats.failing = None;
+        }
+        self.stats.next_rotation = Some(slot.next_rotation);
+        if self.state.written.is_some() {
+            self.stats.counter = self.state.written;
+        }
+        errors
+    }
+
+    /// Derives, writes (or describes) and pushes the keys of `slot` (signals are blocked by the
+    /// daemon, so that every copy is wiped before a terminating signal is delivered). Returns
+    /// the number of errors reported.
+    fn write_round(
+        &mut self,
+        keys: &mut KeyRound<'_>,
+        slot: &TicketSlot,
+        first: bool,
+        retry: &str,
+    ) -> u32 {
+        // A failed first write ends a single-target daemon: no retry then.
+        let (keeping, write_retry) = if (first && self.fatal_first) || self.once {
+            ("", "")
+        } else if first {
+            ("", retry)
+        } else {
+            ("; keeping the installed keys", retry)
+        };
+        let rendered = match self.render(slot, keys) {
+            Ok(r) => r,
+            Err((kind, msg)) => {
+                self.log.error(&format!("{msg}{keeping}{write_retry}"));
+                self.stats.count(kind);
+                return 1;
+            }
+        };
+        let written = if self.dry_run {
+            self.print_plan(slot, &rendered);
+            Ok(("dry run: nothing written".to_owned(), None))
+        } else {
+            self.write(slot, &rendered)
+                .map(|(what, published)| (format!("wrote {what}"), published))
+        };
+        let window = match self.format {
+            StekFormat::Server(f) if f.current_only() => format!("{} only", slot.current),
+            _ => format!("{}..={}", slot.current - slot.keep, slot.current + 1),
+        };
+        let extra = if rendered.keys.iter().any(|k| k.extra.is_some()) {
+            let which: Vec<&str> = rendered
+                .keys
+                .iter()
+                .filter_map(|k| k.extra.map(Extra::name))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            format!(
+                " and the same window of the {} main key (decrypt only)",
+                which.join(" and ")
+            )
+        } else {
+            String::new()
+        };
+        let head = format!(
+            "ticket keys for unix time {}: current counter {} (accepted {window}{extra})",
+            slot.now, slot.current
+        );
+        match written {
+            Ok((what, published)) => {
+                self.log.info(&format!("{head}; {what}"));
+                for path in published.iter().flat_map(|p| &p.removed) {
+                    self.log.verbose(&format!("removed {}", path.display()));
+                }
+                for msg in published.iter().flat_map(|p| &p.cleanup_errors) {
+                    self.log.error(msg);
+                }
+            }
+            Err(msg) => {
+                let msg = self.words(msg);
+                self.log
+                    .error(&format!("{head}: {msg}{keeping}{write_retry}"));
+                self.stats.count(ErrorKind::Write);
+                return 1;
+            }
+        }
+        if !self.dry_run {
+            self.log_keys(&rendered);
+        }
+        if self.state.written != Some(slot.current) {
+            self.state.written = Some(slot.current);
+            self.state.reload_pending = self.reload.is_some();
+            self.state.haproxy_pending = self.haproxy_socket.is_some();
+            self.stats.rotations += 1;
+            self.stats.has_keys = true;
+        }
+        match (&self.haproxy_socket, self.dry_run) {
+            (Some(socket), false) => match self.push_haproxy(socket, &rendered) {
+                Ok(()) => {
+                    self.state.haproxy_pending = false;
+                    0
+                }
+                Err(msg) => {
+                    let file = self.out.display();
+                    self.log.error(&format!(
+                        "{msg} ({file} is written: HAProxy loads it when it starts or \
+                         reloads){retry}"
+                    ));
+                    self.stats.count(ErrorKind::Haproxy);
+                    1
+                }
+            },
+            _ => {
+                self.state.haproxy_pending = false;
+                0
+            }
+        }
+    }
+
+    /// Renders the keys of `slot` in the output format: the main key's window, then (during a
+    /// rollover, for formats that hold any number of keys) the same window of each
+    /// decrypt-only main key.
+    pub(crate) fn render(
+        &self,
+        slot: &TicketSlot,
+        keys: &mut KeyRound<'_>,
+    ) -> Result<Rendered, (ErrorKind, String)> {
+        let label = LabelKey::new(
+            keys.main().map_err(|e| (ErrorKind::MainKey, e))?,
+            &self.label,
+        )
+        .map_err(|e| (ErrorKind::Write, e.to_string()))?;
+        let format = match self.format {
+            StekFormat::Server(format) => format,
+            StekFormat::Json => {
+                let text = self.json(slot, &label);
+                let keys = slot
+                    .window()
+                    .map(|(counter, role)| KeyInfo {
+                        counter,
+                        role,
+                        extra: None,
+                        name: label.ticket_name(Strength::Aes256, counter),
+                    })
+                    .collect();
+                let mut text = text;
+                // Take the text's buffer without copying it.
+                let bytes = Zeroizing::new(std::mem::take(&mut *text).into_bytes());
+                return Ok(Rendered {
+                    bytes,
+                    keys,
+                    record_len: 0,
+                });
+            }
+        };
+        let mut labels = vec![(None, label)];
+        if self.use_extra {
+            for (which, main) in keys.extra().map_err(|e| (ErrorKind::MainKey, e))? {
+                let extra = LabelKey::new(main, &self.label)
+                    .map_err(|e| (ErrorKind::Write, e.to_string()))?;
+                labels.push((Some(*which), extra));
+            }
+        }
+        let one = format.rendered_len(slot);
+        let mut bytes = Zeroizing::new(vec![0u8; one * labels.len()]);
+        let mut keys_info = Vec::new();
+        for (n, (which, label)) in labels.iter().enumerate() {
+            let len = format
+                .render(label, slot, &mut bytes[n * one..])
+                .map_err(|e| (ErrorKind::Write, e.to_string()))?;
+            debug_assert_eq!(len, one);
+            let mut i = 0;
+            while let Some(role) = format.role(slot, i) {
+                let Some(counter) = slot.counter(role) else {
+                    break;
+                };
+                keys_info.push(KeyInfo {
+                    counter,
+                    role,
+                    extra: *which,
+                    name: label.ticket_name(format.strength(), counter),
+                });
+                i += 1;
+            }
+        }
+        Ok(Rendered {
+            bytes,
+            keys: keys_info,
+            record_len: format.record_len(),
+        })
     }
 
     /// The output location must exist (nginx: its parent), be of the right kind, and (unless
     /// --allow-persistent) be on tmpfs or ramfs.
-    fn check_out(&self, allow_persistent: bool) -> Result<(), String> {
+    pub(crate) fn check_out(&self) -> Result<(), String> {
+        self.check_out_raw().map_err(|msg| self.words(msg))
+    }
+
+    fn check_out_raw(&self) -> Result<(), String> {
+        let allow_persistent = self.allow_persistent;
         let out = &self.out;
         let fmt = self.format.name();
         let meta = std::fs::metadata(out);
@@ -338,269 +811,6 @@ impl Config {
         }
     }
 
-    fn is_nginx(&self) -> bool {
-        matches!(self.format, StekFormat::Server(f) if f.one_file_per_key())
-    }
-
-    fn info(&self, msg: &str) {
-        stderr_line("info: ", msg);
-    }
-
-    fn verbose(&self, msg: &str) {
-        if self.verbose {
-            self.info(msg);
-        }
-    }
-
-    fn error(&self, msg: &str) {
-        stderr_line("error: ", msg);
-    }
-
-    /// The first write, then (unless one-shot) readiness and the rotation loop.
-    fn run(&self) -> ExitCode {
-        let now = match self.fake_time {
-            Some(t) => t,
-            None => match os::realtime() {
-                Ok(t) => t,
-                Err(msg) => return fail(1, &msg),
-            },
-        };
-        let mut state = State::default();
-        let first = self.round(&mut state, now);
-        if self.once {
-            return if first.errors == 0 {
-                self.verbose("exiting: one-shot mode (--once)");
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            };
-        }
-        if state.written.is_none() {
-            // The first write failed (already reported): nothing to serve.
-            return ExitCode::from(1);
-        }
-        if let Err(msg) = os::notify_ready() {
-            return fail(1, &msg);
-        }
-        let mut wake = first.wake;
-        loop {
-            let (secs, nanos) = wake;
-            self.verbose(&format!(
-                "sleeping until unix time {secs}.{:03} ({})",
-                nanos / 1_000_000,
-                utc_millis(secs, nanos / 1_000_000)
-            ));
-            if let Err(msg) = os::sleep_until(secs, nanos) {
-                return fail(1, &msg);
-            }
-            let now = match os::realtime() {
-                Ok(t) => t,
-                Err(msg) => return fail(1, &msg),
-            };
-            wake = self.round(&mut state, now).wake;
-        }
-    }
-
-    /// One wake-up: write the keys of `now` when the interval changed (or a HAProxy push is
-    /// pending), push them to HAProxy, run the reload command; failures are logged and set up
-    /// a retry.
-    fn round(&self, state: &mut State, now: u64) -> Outcome {
-        let slot = match self.schedule.at(now) {
-            Ok(slot) => slot,
-            Err(e) => {
-                self.error(&e.to_string());
-                return Outcome {
-                    errors: 1,
-                    wake: (now.saturating_add(BACKOFF[0]), 0),
-                };
-            }
-        };
-        let rotation_wake = (slot.next_rotation + WAKE_FUDGE_SECS, WAKE_FUDGE_NANOS);
-        // A retry falls before the next interval boundary; from the boundary on, the rotation
-        // (2.02 s after it) does the work.
-        let retry_at = now.saturating_add(BACKOFF[state.failures.min(BACKOFF.len() - 1)]);
-        let retry_wake = (retry_at < slot.next_rotation).then_some((retry_at, 0));
-        let retry = if retry_wake.is_some() {
-            format!("; retrying in {} s", retry_at - now)
-        } else {
-            "; retrying at the next rotation".to_owned()
-        };
-        let retry = if self.once { "" } else { retry.as_str() };
-        let mut errors = 0;
-
-        let first = state.written.is_none();
-        if state.written != Some(slot.current) || state.haproxy_pending {
-            match os::block_all_signals() {
-                Ok(blocked) => {
-                    errors += self.write_round(state, &slot, first, retry);
-                    if let Err(msg) = blocked.restore() {
-                        self.error(&msg);
-                        errors += 1;
-                    }
-                }
-                Err(msg) => {
-                    self.error(&msg);
-                    errors += 1;
-                }
-            }
-        }
-        if state.reload_pending && !self.dry_run {
-            if let Some(cmd) = &self.reload {
-                match self.run_reload(cmd, slot.current) {
-                    Ok(()) => {
-                        state.reload_pending = false;
-                        self.verbose(&format!("reload command `{cmd}` succeeded"));
-                    }
-                    Err(msg) => {
-                        self.error(&format!("{msg}{retry}"));
-                        errors += 1;
-                    }
-                }
-            }
-        }
-        let pending =
-            state.written != Some(slot.current) || state.haproxy_pending || state.reload_pending;
-        let wake = if pending {
-            state.failures += 1;
-            retry_wake.unwrap_or(rotation_wake)
-        } else {
-            state.failures = 0;
-            rotation_wake
-        };
-        Outcome { errors, wake }
-    }
-
-    /// Derives, writes (or describes) and pushes the keys of `slot`, with signals blocked so
-    /// that every copy is wiped before a terminating signal is delivered. Returns the number of
-    /// errors reported.
-    fn write_round(&self, state: &mut State, slot: &TicketSlot, first: bool, retry: &str) -> u32 {
-        // A failed first write ends the program: no retry then.
-        let (keeping, write_retry) = if first || self.once {
-            ("", "")
-        } else {
-            ("; keeping the installed keys", retry)
-        };
-        let rendered = match self.render(slot) {
-            Ok(r) => r,
-            Err(msg) => {
-                self.error(&format!("{msg}{keeping}{write_retry}"));
-                return 1;
-            }
-        };
-        let written = if self.dry_run {
-            self.print_plan(slot, &rendered);
-            Ok(("dry run: nothing written".to_owned(), None))
-        } else {
-            self.write(slot, &rendered)
-                .map(|(what, published)| (format!("wrote {what}"), published))
-        };
-        let window = match self.format {
-            StekFormat::Server(f) if f.current_only() => format!("{} only", slot.current),
-            _ => format!("{}..={}", slot.current - slot.keep, slot.current + 1),
-        };
-        let head = format!(
-            "ticket keys for unix time {}: current counter {} (accepted {window})",
-            slot.now, slot.current
-        );
-        match written {
-            Ok((what, published)) => {
-                self.info(&format!("{head}; {what}"));
-                for path in published.iter().flat_map(|p| &p.removed) {
-                    self.verbose(&format!("removed {}", path.display()));
-                }
-                for msg in published.iter().flat_map(|p| &p.cleanup_errors) {
-                    self.error(msg);
-                }
-            }
-            Err(msg) => {
-                self.error(&format!("{head}: {msg}{keeping}{write_retry}"));
-                return 1;
-            }
-        }
-        if !self.dry_run {
-            self.log_keys(&rendered);
-        }
-        if state.written != Some(slot.current) {
-            state.written = Some(slot.current);
-            state.reload_pending = self.reload.is_some();
-            state.haproxy_pending = self.haproxy_socket.is_some();
-        }
-        match (&self.haproxy_socket, self.dry_run) {
-            (Some(socket), false) => match self.push_haproxy(socket, &rendered) {
-                Ok(()) => {
-                    state.haproxy_pending = false;
-                    0
-                }
-                Err(msg) => {
-                    let file = self.out.display();
-                    self.error(&format!(
-                        "{msg} ({file} is written: HAProxy loads it when it starts or \
-                         reloads){retry}"
-                    ));
-                    1
-                }
-            },
-            _ => {
-                state.haproxy_pending = false;
-                0
-            }
-        }
-    }
-
-    /// Reads the main key and renders the keys of `slot` in the output format.
-    fn render(&self, slot: &TicketSlot) -> Result<Rendered, String> {
-        let main = os::read_main_key(&self.key_file, self.check_key_mode)
-            .map_err(|e| e.keywheel_text("main key file", &self.key_file))?;
-        let label = LabelKey::new(&main, &self.label).map_err(|e| e.to_string())?;
-        drop(main);
-        match self.format {
-            StekFormat::Server(format) => {
-                let mut bytes = Zeroizing::new(vec![0u8; format.rendered_len(slot)]);
-                let len = format
-                    .render(&label, slot, &mut bytes)
-                    .map_err(|e| e.to_string())?;
-                bytes.truncate(len);
-                let mut keys = Vec::new();
-                let mut i = 0;
-                while let Some(role) = format.role(slot, i) {
-                    let Some(counter) = slot.counter(role) else {
-                        break;
-                    };
-                    keys.push(KeyInfo {
-                        counter,
-                        role,
-                        name: label.ticket_name(format.strength(), counter),
-                    });
-                    i += 1;
-                }
-                Ok(Rendered {
-                    bytes,
-                    keys,
-                    record_len: format.record_len(),
-                })
-            }
-            StekFormat::Json => {
-                let text = self.json(slot, &label);
-                let keys = slot
-                    .window()
-                    .map(|(counter, role)| KeyInfo {
-                        counter,
-                        role,
-                        name: label.ticket_name(Strength::Aes256, counter),
-                    })
-                    .collect();
-                let mut text = text;
-                // Take the text's buffer without copying it.
-                let bytes = Zeroizing::new(std::mem::take(&mut *text).into_bytes());
-                Ok(Rendered {
-                    bytes,
-                    keys,
-                    record_len: 0,
-                })
-            }
-        }
-    }
-
     /// Writes the rendered keys; returns what was written, for the log (and, for nginx, what
     /// the clean-up of older sets did).
     fn write(
@@ -612,6 +822,7 @@ impl Config {
             write_unbuffered(std::io::stdout(), &rendered.bytes);
             return Ok(("the JSON to stdout".to_owned(), None));
         }
+        self.check_out_raw()?;
         if !self.is_nginx() {
             stek_files::write_atomic(&self.out, &rendered.bytes, self.perms)?;
             return Ok((self.out.display().to_string(), None));
@@ -638,22 +849,22 @@ impl Config {
 
     /// Logs the keys' counters, roles and names (verbose), and the keys (--print-keys).
     fn log_keys(&self, rendered: &Rendered) {
-        if !(self.verbose || self.print_keys) || rendered.record_len == 0 {
+        if !(self.log.is_verbose() || self.print_keys) || rendered.record_len == 0 {
             return;
         }
         for (i, key) in rendered.keys.iter().enumerate() {
             let line = format!(
                 "key {i} ({}): counter {}, name {}",
-                role_text(key.role),
+                key.role_text(),
                 key.counter,
                 hex(&key.name)
             );
             if self.print_keys {
                 let record = rendered.record(i);
                 let shown = self.show_record(record);
-                self.info(&concat(&[&line, ", key ", &shown]));
+                self.log.info(&concat(&[&line, ", key ", &shown]));
             } else {
-                self.info(&line);
+                self.log.info(&line);
             }
         }
     }
@@ -697,7 +908,7 @@ impl Config {
             1 => "pushed 1 key".to_owned(),
             n => format!("pushed {n} keys"),
         };
-        self.info(&format!(
+        self.log.info(&format!(
             "HAProxy at {}: ring {} of {} holds counters {}, {}, {} (previous, current, next); \
              {what}{}",
             socket.display(),
@@ -884,7 +1095,7 @@ impl Config {
             let _ = writeln!(
                 o,
                 "{prefix}{:<11} counter {}, name {}, {}",
-                role_text(key.role),
+                key.role_text(),
                 key.counter,
                 hex(&key.name),
                 covers(key.counter)
@@ -982,6 +1193,60 @@ impl Config {
     }
 }
 
+impl Target for StekTarget {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn describe(&self) -> Describe {
+        Describe {
+            kind: "stek",
+            format: self.format.name().to_owned(),
+            label: self.label.clone(),
+            interval: self.schedule.interval(),
+        }
+    }
+
+    fn install(&mut self, now: u64, keys: &mut KeyRound<'_>) -> u32 {
+        self.install_at(now, keys)
+    }
+
+    fn finish(&mut self, now: u64) -> u32 {
+        self.finish_at(now)
+    }
+
+    fn wake(&self) -> (u64, u32) {
+        self.wake
+    }
+
+    fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    fn sleep_line(&self, (secs, nanos): (u64, u32)) -> String {
+        format!(
+            "sleeping until unix time {secs}.{:03} ({})",
+            nanos / 1_000_000,
+            utc_millis(secs, nanos / 1_000_000)
+        )
+    }
+}
+
+/// Why a format does not take the decrypt-only keys of another main key, and what happens.
+pub(crate) fn extra_limitation(format: StekFormat) -> &'static str {
+    match format {
+        StekFormat::Server(f) if f.base64_lines() => {
+            "HAProxy holds exactly 3 keys (previous, current, next), so tickets made with the \
+             other main key are not resumed here (clients make one full handshake)"
+        }
+        StekFormat::Server(_) => {
+            "this server holds a single key, so tickets made with the other main key are not \
+             resumed here (clients make one full handshake)"
+        }
+        StekFormat::Json => "the JSON lists the main key's window only",
+    }
+}
+
 /// The daemon's memory between wake-ups.
 #[derive(Debug, Default)]
 struct State {
@@ -995,31 +1260,37 @@ struct State {
     failures: usize,
 }
 
-/// What one wake-up did.
-struct Outcome {
-    errors: u32,
-    /// When to wake next: (unix seconds, nanoseconds).
-    wake: (u64, u32),
+/// The public part of one key.
+pub(crate) struct KeyInfo {
+    pub(crate) counter: u64,
+    pub(crate) role: Role,
+    /// `Some` for a decrypt-only key of another main key (rollover).
+    pub(crate) extra: Option<Extra>,
+    pub(crate) name: [u8; TICKET_NAME_LEN],
 }
 
-/// The public part of one key.
-struct KeyInfo {
-    counter: u64,
-    role: Role,
-    name: [u8; TICKET_NAME_LEN],
+impl KeyInfo {
+    /// "current", "previous 1", "next of the previous main key", ...
+    fn role_text(&self) -> String {
+        match self.extra {
+            None => role_text(self.role),
+            Some(which) => format!("{} of the {} main key", role_text(self.role), which.name()),
+        }
+    }
 }
 
 /// The rendered output, wiped on drop.
-struct Rendered {
-    bytes: Zeroizing<Vec<u8>>,
+pub(crate) struct Rendered {
+    pub(crate) bytes: Zeroizing<Vec<u8>>,
     /// The keys in output order.
-    keys: Vec<KeyInfo>,
+    pub(crate) keys: Vec<KeyInfo>,
     /// Length of one record (0 for json).
-    record_len: usize,
+    pub(crate) record_len: usize,
 }
 
 impl Rendered {
-    fn record(&self, i: usize) -> &[u8] {
+    /// Record `i` (a raw record, or a base64 line with its newline).
+    pub(crate) fn record(&self, i: usize) -> &[u8] {
         self.bytes
             .get(i * self.record_len..(i + 1) * self.record_len)
             .unwrap_or_default()
@@ -1034,7 +1305,7 @@ fn role_text(role: Role) -> String {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(2 * bytes.len());
     push_hex(&mut s, bytes);
     s

@@ -26,11 +26,36 @@ const RAMFS_MAGIC: FsType = FsType(0x8584_58f6);
 pub(crate) struct Perms {
     /// The group given with `--group`, if any.
     pub(crate) group: Option<Gid>,
+    /// Files readable by everybody (0644): for files without secrets (the metrics file).
+    pub(crate) public: bool,
 }
 
 impl Perms {
-    fn file_mode(self) -> u32 {
-        if self.group.is_some() { 0o640 } else { 0o600 }
+    /// Owner only (0600, 0700), or group-readable with `group` (0640, 0750).
+    pub(crate) fn secret(group: Option<Gid>) -> Self {
+        Perms {
+            group,
+            public: false,
+        }
+    }
+
+    /// 0644 files: for files without secrets.
+    pub(crate) fn world_readable() -> Self {
+        Perms {
+            group: None,
+            public: true,
+        }
+    }
+
+    /// The mode of the files written.
+    pub(crate) fn file_mode(self) -> u32 {
+        if self.public {
+            0o644
+        } else if self.group.is_some() {
+            0o640
+        } else {
+            0o600
+        }
     }
 
     fn dir_mode(self) -> u32 {
@@ -486,7 +511,7 @@ mod tests {
     fn atomic_write_replaces_and_leaves_no_temporary() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k");
-        let perms = Perms { group: None };
+        let perms = Perms::secret(None);
         write_atomic(&path, b"one", perms).unwrap();
         write_atomic(&path, b"two", perms).unwrap();
         assert_eq!(&read_secret(&path).unwrap()[..], b"two");

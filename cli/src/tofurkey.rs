@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use keywheel::{DEFAULT_INTERVAL, MAX_INTERVAL, MAX_TIME, MIN_INTERVAL, MIN_TIME, Schedule};
 
-use crate::engine::{Config, Dialect, KeySource};
+use crate::engine::{Config, Dialect, KeySource, TfoOutput};
 use crate::getopt::{Getopt, Item};
+use crate::log::Log;
 use crate::os;
 
 /// tofurkey's RUNDIR (its Makefile default).
@@ -20,7 +21,7 @@ fn default_autokey() -> String {
 }
 
 /// tofurkey's usage text, printed after every usage error.
-fn usage_text() -> String {
+pub(crate) fn usage_text() -> String {
     let autokey = default_autokey();
     format!(
         "\n\
@@ -184,19 +185,20 @@ fn parse(args: &[OsString], posix: bool) -> Result<Config, UsageError> {
     }
     let path = PathBuf::from(path);
     Ok(Config {
-        dialect: Dialect::Tofurkey,
         key: if mainkey.is_some() {
             KeySource::File(path)
         } else {
             KeySource::Autokey(path)
         },
-        check_key_mode: false,
-        procfs: procfs.map_or_else(|| DEFAULT_PROCFS.into(), PathBuf::from),
-        schedule,
+        out: TfoOutput {
+            dialect: Dialect::Tofurkey,
+            procfs: procfs.map_or_else(|| DEFAULT_PROCFS.into(), PathBuf::from),
+            schedule,
+            print_keys,
+            dry_run,
+            log: Log::new(verbose),
+        },
         fake_time,
-        verbose,
-        print_keys,
-        dry_run,
         once,
     })
 }

@@ -376,7 +376,7 @@ fn keywheel_vanished_key() {
         &|key| {
             format!(
                 "error: cannot open main key file {key}: No such file or directory; keeping the \
-                 installed keys and retrying at the next wake-up"
+                 installed keys; retrying in 2 s"
             )
         },
     );

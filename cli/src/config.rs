@@ -1,0 +1,532 @@
+//! The configuration file of `keywheel run`, `status` and `check` (TOML). Every mistake is an
+//! error naming the file, the line, the key and what is allowed; nothing is guessed. The keys
+//! are documented in OPERATIONS.md and /work/ops-contract.md.
+
+use std::path::{Path, PathBuf};
+
+use keywheel::{DEFAULT_INTERVAL, Schedule, TicketSchedule};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::keys::{Extra, KeyFile, KeySources};
+use crate::keywheel::{credential_path, parse_interval};
+use crate::stek::{self, DEFAULT_KEEP, DEFAULT_STEK_INTERVAL, StekFormat, StekSpec};
+use crate::stek_files;
+use crate::tofurkey::DEFAULT_PROCFS;
+
+/// Where `keywheel run`, `status` and `check` look without `--config`.
+pub(crate) const DEFAULT_CONFIG: &str = "/etc/keywheel/keywheel.toml";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    main_key: Option<Spanned<String>>,
+    main_key_credential: Option<Spanned<String>>,
+    previous_main_key: Option<Spanned<String>>,
+    previous_main_key_credential: Option<Spanned<String>>,
+    next_main_key: Option<Spanned<String>>,
+    next_main_key_credential: Option<Spanned<String>>,
+    #[serde(default)]
+    allow_insecure_key_file: bool,
+    metrics_file: Option<Spanned<String>>,
+    tfo: Option<Spanned<RawTfo>>,
+    #[serde(default)]
+    stek: Vec<Spanned<RawStek>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTfo {
+    interval: Option<Spanned<i64>>,
+    procfs: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStek {
+    name: Option<Spanned<String>>,
+    format: Spanned<String>,
+    label: Spanned<String>,
+    interval: Option<Spanned<i64>>,
+    keep: Option<Spanned<i64>>,
+    out: Spanned<String>,
+    reload: Option<Spanned<String>>,
+    haproxy_socket: Option<Spanned<String>>,
+    group: Option<Spanned<String>>,
+    #[serde(default)]
+    allow_persistent: bool,
+}
+
+/// A key given as a file or as a systemd credential name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeyRef {
+    /// An absolute path.
+    File(PathBuf),
+    /// A credential name: `$CREDENTIALS_DIRECTORY/NAME`.
+    Credential(String),
+}
+
+impl KeyRef {
+    /// The file to read (a credential needs `$CREDENTIALS_DIRECTORY`).
+    pub(crate) fn resolve(&self, what: &'static str) -> Result<KeyFile, String> {
+        let path = match self {
+            KeyRef::File(p) => p.clone(),
+            KeyRef::Credential(name) => credential_path(name).map_err(|e| {
+                e.replace("--credential", "main key credential")
+                    .replace("use --main-key FILE otherwise", "use a key file otherwise")
+            })?,
+        };
+        Ok(KeyFile { path, what })
+    }
+}
+
+/// The `[tfo]` table.
+#[derive(Debug, Clone)]
+pub(crate) struct TfoSpec {
+    pub(crate) schedule: Schedule,
+    pub(crate) procfs: PathBuf,
+}
+
+/// A valid configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// The file it came from.
+    pub(crate) path: PathBuf,
+    pub(crate) main_key: KeyRef,
+    pub(crate) previous_main_key: Option<KeyRef>,
+    pub(crate) next_main_key: Option<KeyRef>,
+    pub(crate) allow_insecure_key_file: bool,
+    pub(crate) metrics_file: Option<PathBuf>,
+    pub(crate) tfo: Option<TfoSpec>,
+    pub(crate) stek: Vec<(StekSpec, TicketSchedule)>,
+}
+
+/// Collects the position of errors: "FILE:LINE: KEY: message".
+struct Ctx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn line(&self, span: std::ops::Range<usize>) -> usize {
+        let end = span.start.min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    fn err(&self, span: std::ops::Range<usize>, key: &str, msg: &str) -> String {
+        format!("{}:{}: {key}: {msg}", self.path.display(), self.line(span))
+    }
+}
+
+/// The text of a CLI-worded check, in config words.
+fn config_words(msg: &str) -> String {
+    msg.replace("--haproxy-socket", "haproxy_socket")
+        .replace("--format ", "format ")
+        .replace("--out ", "out ")
+}
+
+fn absolute(ctx: &Ctx<'_>, key: &str, value: &Spanned<String>) -> Result<PathBuf, String> {
+    let path = PathBuf::from(value.get_ref());
+    if path.is_absolute() {
+        Ok(path)
+    } else {
+        Err(ctx.err(
+            value.span(),
+            key,
+            &format!("'{}' is not an absolute path", value.get_ref()),
+        ))
+    }
+}
+
+fn credential_name(ctx: &Ctx<'_>, key: &str, value: &Spanned<String>) -> Result<String, String> {
+    let name = value.get_ref();
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+        return Err(ctx.err(
+            value.span(),
+            key,
+            &format!("'{name}' is not a credential name (a file name without '/')"),
+        ));
+    }
+    Ok(name.clone())
+}
+
+/// `file` xor `credential` (both optional when `required` is false).
+fn key_ref(
+    ctx: &Ctx<'_>,
+    name: &str,
+    file: &Option<Spanned<String>>,
+    credential: &Option<Spanned<String>>,
+    required: bool,
+) -> Result<Option<KeyRef>, String> {
+    let cred_key = format!("{name}_credential");
+    match (file, credential) {
+        (Some(_), Some(c)) => Err(ctx.err(
+            c.span(),
+            &cred_key,
+            &format!("set only one of {name} (a file) and {cred_key} (a systemd credential)"),
+        )),
+        (Some(f), None) => Ok(Some(KeyRef::File(absolute(ctx, name, f)?))),
+        (None, Some(c)) => Ok(Some(KeyRef::Credential(credential_name(
+            ctx, &cred_key, c,
+        )?))),
+        (None, None) if required => Err(format!(
+            "{}: {name} (a file) or {cred_key} (a systemd credential) is required",
+            ctx.path.display()
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+fn int(ctx: &Ctx<'_>, key: &str, value: &Spanned<i64>, what: &str) -> Result<u64, String> {
+    u64::try_from(*value.get_ref()).map_err(|_| {
+        ctx.err(
+            value.span(),
+            key,
+            &format!("{} is negative; it must be {what}", value.get_ref()),
+        )
+    })
+}
+
+fn interval(
+    ctx: &Ctx<'_>,
+    key: &str,
+    value: &Option<Spanned<i64>>,
+    default: u64,
+) -> Result<u64, String> {
+    let Some(v) = value else {
+        return Ok(default);
+    };
+    let n = int(ctx, key, v, "even and in 10..=604800")?;
+    parse_interval(&n.to_string()).map_err(|e| ctx.err(v.span(), key, &e))
+}
+
+/// Reads and checks a configuration file.
+pub(crate) fn load(path: &Path) -> Result<Config, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read the configuration file {}: {}",
+            path.display(),
+            crate::os::strerror(&e)
+        )
+    })?;
+    parse(path, &text)
+}
+
+/// Checks the configuration `text` (read from `path`).
+pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, String> {
+    let ctx = Ctx { path, text };
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let msg = e.message().trim_end().replace('\n', "; ");
+        match e.span() {
+            Some(span) => format!("{}:{}: {msg}", path.display(), ctx.line(span)),
+            None => format!("{}: {msg}", path.display()),
+        }
+    })?;
+    let main_key = key_ref(
+        &ctx,
+        "main_key",
+        &raw.main_key,
+        &raw.main_key_credential,
+        true,
+    )?
+    .ok_or_else(|| format!("{}: main_key is required", path.display()))?;
+    let previous_main_key = key_ref(
+        &ctx,
+        "previous_main_key",
+        &raw.previous_main_key,
+        &raw.previous_main_key_credential,
+        false,
+    )?;
+    let next_main_key = key_ref(
+        &ctx,
+        "next_main_key",
+        &raw.next_main_key,
+        &raw.next_main_key_credential,
+        false,
+    )?;
+    for (key, other) in [
+        ("previous_main_key", &previous_main_key),
+        ("next_main_key", &next_main_key),
+    ] {
+        if other.as_ref() == Some(&main_key) {
+            return Err(format!(
+                "{}: {key} is the same as main_key; during a rollover it names the other key",
+                path.display()
+            ));
+        }
+    }
+    let metrics_file = match &raw.metrics_file {
+        Some(v) => Some(absolute(&ctx, "metrics_file", v)?),
+        None => None,
+    };
+    let tfo = match &raw.tfo {
+        Some(t) => {
+            let t = t.get_ref();
+            let secs = interval(&ctx, "tfo.interval", &t.interval, DEFAULT_INTERVAL)?;
+            let schedule = Schedule::new(secs).map_err(|e| e.to_string())?;
+            let procfs = match &t.procfs {
+                Some(p) => absolute(&ctx, "tfo.procfs", p)?,
+                None => PathBuf::from(DEFAULT_PROCFS),
+            };
+            Some(TfoSpec { schedule, procfs })
+        }
+        None => None,
+    };
+    let mut stek = Vec::new();
+    for (i, raw) in raw.stek.iter().enumerate() {
+        let span = raw.span();
+        let raw = raw.get_ref();
+        let at = |key: &str| format!("stek[{i}].{key}");
+        let format = stek::parse_format(raw.format.get_ref())
+            .map_err(|e| ctx.err(raw.format.span(), &at("format"), &e))?;
+        let name = match &raw.name {
+            Some(n) => {
+                let ok = (1..=64).contains(&n.get_ref().len())
+                    && n.get_ref()
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+                if !ok || n.get_ref() == "tfo" {
+                    return Err(ctx.err(
+                        n.span(),
+                        &at("name"),
+                        &format!(
+                            "'{}' is not a target name: 1..=64 of A-Z a-z 0-9 _ . - (and not \
+                             'tfo')",
+                            n.get_ref()
+                        ),
+                    ));
+                }
+                n.get_ref().clone()
+            }
+            None => format.name().to_owned(),
+        };
+        let label = stek::parse_label(raw.label.get_ref())
+            .map_err(|e| ctx.err(raw.label.span(), &at("label"), &e))?;
+        let secs = interval(&ctx, &at("interval"), &raw.interval, DEFAULT_STEK_INTERVAL)?;
+        let keep = match &raw.keep {
+            Some(k) => int(&ctx, &at("keep"), k, "a number of previous keys")?,
+            None => DEFAULT_KEEP,
+        };
+        if raw.out.get_ref() == "-" {
+            return Err(ctx.err(
+                raw.out.span(),
+                &at("out"),
+                "\"-\" (stdout) is for the command line (keywheel stek); give a file",
+            ));
+        }
+        let out = absolute(&ctx, &at("out"), &raw.out)?;
+        let reload = match &raw.reload {
+            Some(r) if r.get_ref().trim().is_empty() => {
+                return Err(ctx.err(r.span(), &at("reload"), "the command is empty"));
+            }
+            Some(r) => Some(r.get_ref().clone()),
+            None => None,
+        };
+        let haproxy_socket = match &raw.haproxy_socket {
+            Some(s) => Some(absolute(&ctx, &at("haproxy_socket"), s)?),
+            None => None,
+        };
+        let group = match &raw.group {
+            Some(g) => Some(
+                stek::parse_group(g.get_ref()).map_err(|e| ctx.err(g.span(), &at("group"), &e))?,
+            ),
+            None => None,
+        };
+        let spec = StekSpec {
+            name,
+            format,
+            label,
+            out,
+            interval: secs,
+            keep,
+            reload,
+            haproxy_socket,
+            group,
+            allow_persistent: raw.allow_persistent,
+        };
+        let schedule = spec.check().map_err(|e| {
+            let (key, span) = if e.starts_with("--haproxy-socket") {
+                (
+                    "haproxy_socket",
+                    raw.haproxy_socket.as_ref().map(Spanned::span),
+                )
+            } else if e.starts_with("keep") {
+                ("keep", raw.keep.as_ref().map(Spanned::span))
+            } else {
+                ("interval", raw.interval.as_ref().map(Spanned::span))
+            };
+            ctx.err(
+                span.unwrap_or_else(|| span_of(raw)),
+                &at(key),
+                &config_words(&e),
+            )
+        })?;
+        if matches!(format, StekFormat::Server(f) if f.one_file_per_key()) {
+            stek_files::nginx_conf(&spec.out, 1)
+                .map_err(|e| ctx.err(raw.out.span(), &at("out"), &config_words(&e)))?;
+        }
+        if let Some((other, _)) = stek
+            .iter()
+            .find(|(s, _): &&(StekSpec, _)| s.name == spec.name)
+        {
+            return Err(ctx.err(
+                span.clone(),
+                &at("name"),
+                &format!(
+                    "two [[stek]] targets are named '{}'; give each a unique name = \"...\"",
+                    other.name
+                ),
+            ));
+        }
+        if let Some((other, _)) = stek
+            .iter()
+            .find(|(s, _): &&(StekSpec, _)| s.out == spec.out)
+        {
+            return Err(ctx.err(
+                raw.out.span(),
+                &at("out"),
+                &format!(
+                    "{} is also the output of target '{}'",
+                    spec.out.display(),
+                    other.name
+                ),
+            ));
+        }
+        stek.push((spec, schedule));
+    }
+    if tfo.is_none() && stek.is_empty() {
+        return Err(format!(
+            "{}: no targets: add a [tfo] table and/or [[stek]] tables",
+            path.display()
+        ));
+    }
+    Ok(Config {
+        path: path.to_owned(),
+        main_key,
+        previous_main_key,
+        next_main_key,
+        allow_insecure_key_file: raw.allow_insecure_key_file,
+        metrics_file,
+        tfo,
+        stek,
+    })
+}
+
+/// The span of a `[[stek]]` table's `format` (where a table-level error is reported).
+fn span_of(raw: &RawStek) -> std::ops::Range<usize> {
+    raw.format.span()
+}
+
+impl Config {
+    /// The key files to read (credentials resolved).
+    pub(crate) fn key_sources(&self) -> Result<KeySources, String> {
+        let mut extra = Vec::new();
+        if let Some(k) = &self.previous_main_key {
+            extra.push((Extra::Previous, k.resolve("previous main key file")?));
+        }
+        if let Some(k) = &self.next_main_key {
+            extra.push((Extra::Next, k.resolve("next main key file")?));
+        }
+        Ok(KeySources {
+            main: self.main_key.resolve("main key file")?,
+            extra,
+            check_mode: !self.allow_insecure_key_file,
+        })
+    }
+
+    /// The targets' names, TFO first.
+    pub(crate) fn target_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.tfo.iter().map(|_| "tfo".to_owned()).collect();
+        names.extend(self.stek.iter().map(|(s, _)| s.name.clone()));
+        names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse(Path::new("/etc/kw.toml"), text).unwrap_err()
+    }
+
+    const MAIN: &str = "main_key = \"/etc/keywheel/main.key\"\n";
+
+    #[test]
+    fn errors_name_file_line_key_and_allowed_values() {
+        assert_eq!(
+            err(&format!("{MAIN}[tfo]\ninterval = 11\n")),
+            "/etc/kw.toml:3: tfo.interval: interval 11 is odd; it must be even and in 10..=604800"
+        );
+        let e = err(&format!(
+            "{MAIN}[[stek]]\nformat = \"nginx\"\nlabel = \"w\"\nout = \"/run/k\"\nkep = 1\n"
+        ));
+        assert!(
+            e.starts_with("/etc/kw.toml:6: unknown field `kep`, expected one of `name`, `format`"),
+            "{e}"
+        );
+        assert_eq!(
+            err(&format!(
+                "{MAIN}[[stek]]\nformat = \"nginx80\"\nlabel = \"w\"\nout = \"/run/k\"\n"
+            )),
+            "/etc/kw.toml:3: stek[0].format: format 'nginx80' is unknown; it must be one of nginx, \
+             nginx48, haproxy, haproxy48, apache, ats, openssl, json"
+        );
+        assert_eq!(
+            err(&format!(
+                "{MAIN}[[stek]]\nformat = \"haproxy\"\nlabel = \"w\"\nout = \"/run/k\"\nkeep = 2\n"
+            )),
+            "/etc/kw.toml:6: stek[0].keep: keep 2 does not fit format haproxy: HAProxy uses \
+             exactly 3 keys (previous, current, next), so keep must be 1"
+        );
+        assert_eq!(
+            err("[tfo]\n"),
+            "/etc/kw.toml: main_key (a file) or main_key_credential (a systemd credential) is \
+             required"
+        );
+        assert_eq!(
+            err(MAIN),
+            "/etc/kw.toml: no targets: add a [tfo] table and/or [[stek]] tables"
+        );
+        assert_eq!(
+            err("main_key = \"main.key\"\n[tfo]\n"),
+            "/etc/kw.toml:1: main_key: 'main.key' is not an absolute path"
+        );
+        let two = "[[stek]]\nformat = \"ats\"\nlabel = \"w\"\nout = \"/run/a\"\n";
+        let e = err(&format!("{MAIN}{two}{}", two.replace("/run/a", "/run/b")));
+        assert_eq!(
+            e,
+            "/etc/kw.toml:6: stek[1].name: two [[stek]] targets are named 'ats'; give each a \
+             unique name = \"...\""
+        );
+    }
+
+    #[test]
+    fn a_full_config() {
+        let c = parse(
+            Path::new("/x.toml"),
+            "main_key_credential = \"kw\"\nprevious_main_key = \"/etc/old.key\"\n\
+             metrics_file = \"/run/m.prom\"\n[tfo]\ninterval = 10\nprocfs = \"/tmp/p\"\n\
+             [[stek]]\nname = \"web\"\nformat = \"nginx\"\nlabel = \"www\"\nout = \"/run/n\"\n\
+             reload = \"true\"\nkeep = 2\ninterval = 60\n\
+             [[stek]]\nformat = \"haproxy\"\nlabel = \"www\"\nout = \"/run/h.keys\"\n\
+             haproxy_socket = \"/run/h.sock\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.main_key, KeyRef::Credential("kw".into()));
+        assert_eq!(
+            c.previous_main_key,
+            Some(KeyRef::File("/etc/old.key".into()))
+        );
+        assert_eq!(c.tfo.as_ref().unwrap().schedule.interval(), 10);
+        assert_eq!(c.target_names(), ["tfo", "web", "haproxy"]);
+        assert_eq!(c.stek[0].1.keep(), 2);
+        assert_eq!(c.stek[1].1.interval(), 3600);
+    }
+}
