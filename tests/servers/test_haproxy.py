@@ -164,6 +164,9 @@ global
     tune.ssl.cachesize 0
     tune.ssl.lifetime 3600
     nbthread 1
+    # an old worker that still holds a connection after a reload must not outlive the test's
+    # wait for the new generation
+    hard-stop-after 5s
 
 defaults
     mode http
