@@ -612,13 +612,16 @@ impl StekTarget {
             _ => format!("{}..={}", slot.current - slot.keep, slot.current + 1),
         };
         let extra = if rendered.keys.iter().any(|k| k.extra.is_some()) {
-            let which: Vec<&str> = rendered
+            let mut which: Vec<&str> = Vec::new();
+            for name in rendered
                 .keys
                 .iter()
                 .filter_map(|k| k.extra.map(Extra::name))
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect();
+            {
+                if !which.contains(&name) {
+                    which.push(name);
+                }
+            }
             format!(
                 " and the same window of the {} main key (decrypt only)",
                 which.join(" and ")

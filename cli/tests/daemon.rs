@@ -3,145 +3,25 @@
 //! at unix time % 10 == 2), keys of every write (Python's hashlib), READY=1 on $NOTIFY_SOCKET
 //! after the first write, death by SIGTERM, survival of a vanished main key file, and (`keywheel
 //! stek`) a reload command run after every rotation, failures of the reload command and of
-//! HAProxy's socket retried without stopping the daemon. The scenarios run in parallel threads
-//! of one test, so the whole file takes about 23 s whatever the number of test threads.
+//! HAProxy's socket retried without stopping the daemon; `keywheel run` serving TFO and two
+//! ticket-key targets from one wake-up loop. The scenarios run in parallel threads of one
+//! test, so the whole file takes about 23 s whatever the number of test threads.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::fs;
-use std::io::{BufRead, BufReader};
-use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::{SocketAddr, UnixDatagram};
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::os::unix::net::UnixDatagram;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::daemon::{Daemon, expect_ready, notify_listener};
 use common::stek::{FakeHaproxy, Query, Ring, StekFixture, files, lines, reference};
 use common::*;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 
 const INTERVAL: u64 = 10;
 const RUN_FOR: Duration = Duration::from_secs(23);
-const SIGTERM: i32 = 15;
-
-/// A running daemon with its stderr lines arriving on a channel.
-struct Daemon {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-    started: Instant,
-}
-
-impl Daemon {
-    fn spawn(binary: &str, args: &[&str], notify_socket: &str) -> Daemon {
-        let mut cmd = command(binary);
-        cmd.args(args)
-            .env("NOTIFY_SOCKET", notify_socket)
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                if tx.send(line.unwrap()).is_err() {
-                    break;
-                }
-            }
-        });
-        Daemon {
-            child,
-            lines: rx,
-            seen: Vec::new(),
-            started: Instant::now(),
-        }
-    }
-
-    /// Collects lines until one satisfies `pred` (returned), failing after `within`.
-    fn wait_line(&mut self, within: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if pred(&line) {
-                        return line;
-                    }
-                }
-                Err(e) => panic!("no expected line ({e}); stderr so far: {:#?}", self.seen),
-            }
-        }
-    }
-
-    fn assert_running(&mut self) {
-        assert!(
-            self.child.try_wait().unwrap().is_none(),
-            "daemon exited; stderr: {:#?}",
-            self.seen
-        );
-    }
-
-    /// Sends SIGTERM, checks the daemon died by it, and returns all its stderr lines.
-    fn terminate(mut self) -> Vec<String> {
-        self.assert_running();
-        let pid = Pid::from_raw(self.child.id() as i32);
-        kill(pid, Signal::SIGTERM).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                self.child.kill().unwrap();
-                self.child.wait().unwrap();
-                panic!("SIGTERM did not end the daemon; stderr: {:#?}", self.seen);
-            }
-            thread::sleep(Duration::from_millis(50));
-        };
-        assert_eq!(status.signal(), Some(SIGTERM), "{status:?}");
-        let rest: Vec<String> = self.lines.iter().collect();
-        self.seen.extend(rest);
-        std::mem::take(&mut self.seen)
-    }
-}
-
-impl Drop for Daemon {
-    /// A failed scenario must not leave its daemon running.
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// A datagram socket bound where $NOTIFY_SOCKET will point.
-fn notify_listener(abstract_name: Option<&str>, path: &std::path::Path) -> (UnixDatagram, String) {
-    let (sock, env) = match abstract_name {
-        Some(name) => {
-            let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
-            (UnixDatagram::bind_addr(&addr).unwrap(), format!("@{name}"))
-        }
-        None => (
-            UnixDatagram::bind(path).unwrap(),
-            path.to_str().unwrap().to_owned(),
-        ),
-    };
-    sock.set_read_timeout(Some(Duration::from_secs(15)))
-        .unwrap();
-    (sock, env)
-}
-
-fn expect_ready(sock: &UnixDatagram) {
-    let mut buf = [0u8; 64];
-    let n = sock.recv(&mut buf).expect("no READY=1 on NOTIFY_SOCKET");
-    assert_eq!(&buf[..n], b"READY=1");
-}
 
 /// Parses "... [T] KEYS" key lines and "Sleeping until ... at W" lines, in order.
 fn writes_and_wakes(lines: &[String]) -> (Vec<(u64, String)>, Vec<u64>) {
@@ -509,7 +389,10 @@ fn stek_daemon_failures_are_retried() {
         first == refused || first.starts_with("error: cannot connect"),
         "{first}"
     );
-    d.wait_line(Duration::from_secs(5), |l| l == failed);
+    // "; retrying in 2 s", or "; retrying at the next rotation" when the daemon started less
+    // than 2 s before an interval boundary.
+    let failed_prefix = &failed[..failed.find("; retrying").unwrap()];
+    d.wait_line(Duration::from_secs(5), |l| l.starts_with(failed_prefix));
     // A retry of both, 2 s later (or the next rotation, whichever comes first).
     d.wait_line(Duration::from_secs(12), |l| {
         l.starts_with("error: cannot connect")
@@ -618,9 +501,162 @@ fn stek_vanished_key() {
     d.terminate();
 }
 
+/// Every datagram until one has a "READY=1" line (`keywheel run` adds STATUS= lines).
+fn expect_ready_line(sock: &UnixDatagram) -> Vec<String> {
+    let mut got = Vec::new();
+    loop {
+        let mut buf = [0u8; 512];
+        let n = sock.recv(&mut buf).expect("no READY=1 on NOTIFY_SOCKET");
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let ready = text.lines().any(|l| l == "READY=1");
+        got.push(text);
+        if ready {
+            return got;
+        }
+    }
+}
+
+/// "info: NAME: ticket keys for unix time T: current counter C ..." → (NAME, T, C).
+fn run_stek_write(line: &str) -> Option<(String, u64, u64)> {
+    let rest = line.strip_prefix("info: ")?;
+    let (name, rest) = rest.split_once(": ")?;
+    let (t, c) = stek_write(&format!("info: {rest}"))?;
+    Some((name.to_owned(), t, c))
+}
+
+/// `keywheel run` with TFO (interval 10: writes at unix time % 5 == 2) and two ticket-key
+/// targets (interval 10: rotations at unix time % 10 == 2) in one process: READY=1 once all
+/// have keys, one sleep per wake-up until the earliest target's wake time, every write's keys
+/// those of the reference, metrics that say so.
+fn run_daemon_real_time() {
+    let f = StekFixture::new();
+    let (sock, env) = notify_listener(None, &f.path("notify.sock"));
+    let procfs = f.write_key("procfs", SENTINEL, 0o600);
+    fs::create_dir(f.path("nginx")).unwrap();
+    let config = f.path("keywheel.toml");
+    fs::write(
+        &config,
+        format!(
+            "main_key = \"{key}\"\nmetrics_file = \"{metrics}\"\n[tfo]\ninterval = 10\n\
+             procfs = \"{procfs}\"\n[[stek]]\nformat = \"nginx\"\nlabel = \"www\"\n\
+             interval = 10\nout = \"{nginx}\"\n[[stek]]\nname = \"ats-www\"\n\
+             format = \"ats\"\nlabel = \"www\"\ninterval = 10\nkeep = 2\nout = \"{ats}\"\n",
+            key = f.key(),
+            metrics = f.arg("keywheel.prom"),
+            nginx = f.arg("nginx"),
+            ats = f.arg("ats.key"),
+        ),
+    )
+    .unwrap();
+    let d = Daemon::spawn(
+        KEYWHEEL,
+        &["run", "--config", config.to_str().unwrap(), "--verbose"],
+        &env,
+    );
+    let notes = expect_ready_line(&sock);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("STATUS=3 targets up to date")),
+        "{notes:?}"
+    );
+    assert_ne!(
+        fs::read(&procfs).unwrap(),
+        SENTINEL,
+        "READY=1 before TFO keys"
+    );
+    assert!(f.path("ats.key").exists() && f.path("nginx/nginx.conf").exists());
+    thread::sleep(RUN_FOR.saturating_sub(d.started.elapsed()));
+    let lines = d.terminate();
+    let metrics = fs::read_to_string(f.path("keywheel.prom")).unwrap();
+    // One wake-up loop: every sleep is to a TFO wake time (unix time % 5 == 2, 2.02 s after a
+    // half-interval boundary), and names the targets due then.
+    let sleeps: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("info: sleeping until unix time "))
+        .collect();
+    assert!(sleeps.len() >= 4, "{lines:#?}");
+    for s in &sleeps {
+        let secs: u64 = s.split('.').next().unwrap().parse().unwrap();
+        assert_eq!(secs % 5, 2, "{s}");
+        assert!(s.contains(".020 ("), "{s}");
+        let due = s.rsplit_once(" for ").unwrap().1;
+        if secs % 10 == 2 {
+            assert_eq!(due, "tfo, nginx, ats-www", "{s}");
+        } else {
+            assert_eq!(due, "tfo", "{s}");
+        }
+    }
+    // TFO: the keys of every write, as in the tofurkey daemon tests.
+    let tfo_writes: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("info: tfo: TFO keys for unix time "))
+        .map(|r| r.split(':').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(tfo_writes.len() >= 4, "{lines:#?}");
+    for (i, t) in tfo_writes.iter().enumerate().skip(1) {
+        assert_eq!(t % 5, 2, "TFO write at {t}");
+        if i > 1 {
+            assert_eq!(t - tfo_writes[i - 1], 5, "{lines:#?}");
+        }
+    }
+    let last_tfo = *tfo_writes.last().unwrap();
+    assert_eq!(
+        fs::read(&procfs).unwrap(),
+        procfs_bytes(&python_text(&test_key(), INTERVAL, last_tfo))
+    );
+    // Ticket keys: rotations at unix time % 10 == 2, one counter further each time.
+    for name in ["nginx", "ats-www"] {
+        let writes: Vec<(u64, u64)> = lines
+            .iter()
+            .filter_map(|l| run_stek_write(l))
+            .filter(|(n, _, _)| n == name)
+            .map(|(_, t, c)| (t, c))
+            .collect();
+        assert!(writes.len() >= 2, "{name}: {lines:#?}");
+        for (i, &(t, c)) in writes.iter().enumerate() {
+            assert_eq!(c, t / INTERVAL);
+            if i > 0 {
+                assert_eq!(t % INTERVAL, 2, "{name} rotation at {t}");
+                assert_eq!(c, writes[i - 1].1 + 1);
+            }
+        }
+        let (t, c) = *writes.last().unwrap();
+        let (format, keep) = if name == "nginx" {
+            ("nginx", 1)
+        } else {
+            ("ats", 2)
+        };
+        let want = files(&reference(&[Query::new(format, "www", INTERVAL, keep, t)])[0]);
+        if name == "nginx" {
+            for (rel, bytes) in &want {
+                let rel = rel.replace(&format!("keys.{c}/"), "current/");
+                assert_eq!(&fs::read(f.path("nginx").join(rel)).unwrap(), bytes);
+            }
+        } else {
+            assert_eq!(fs::read(f.path("ats.key")).unwrap(), want[""]);
+        }
+        // Metrics at the end: up, counter, next rotation of the last write.
+        for line in [
+            format!("keywheel_target_up{{target=\"{name}\"}} 1"),
+            format!("keywheel_current_counter{{target=\"{name}\"}} {c}"),
+            format!(
+                "keywheel_next_rotation_time_seconds{{target=\"{name}\"}} {}",
+                (c + 1) * INTERVAL
+            ),
+            format!("keywheel_errors_total{{target=\"{name}\",kind=\"write\"}} 0"),
+        ] {
+            assert!(metrics.lines().any(|l| l == line), "no {line}:\n{metrics}");
+        }
+    }
+    assert!(metrics.contains("keywheel_ready 1\n"), "{metrics}");
+    assert!(!lines.iter().any(|l| l.starts_with("error")), "{lines:#?}");
+}
+
 #[test]
 fn daemons_over_23_seconds() {
-    let scenarios: [(&str, fn()); 7] = [
+    let scenarios: [(&str, fn()); 8] = [
+        ("run_daemon_real_time", run_daemon_real_time),
         ("tofurkey_daemon", tofurkey_daemon),
         ("keywheel_daemon", keywheel_daemon),
         ("tofurkey_vanished_key", tofurkey_vanished_key),

@@ -15,6 +15,7 @@ use std::process::{Command, Output, Stdio};
 
 use tempfile::TempDir;
 
+pub mod daemon;
 pub mod stek;
 
 /// tofurkey's t/test.key.
