@@ -71,7 +71,8 @@ Exit status (Nagios plugin convention), with one line of output and performance 
      cannot be asked
   2  CRITICAL: keys wrong, missing, stale beyond the grace period; a main key unreadable;
      HAProxy holding other keys than its file
-  3  UNKNOWN: configuration unreadable or invalid, usage error";
+  3  UNKNOWN: configuration unreadable or invalid, usage error; installed key files that
+     cannot be read (run it as the user keywheel runs as, usually root)";
 
 const GEN_SECRET_HELP: &str = "\
 Exit status: 0 written, 1 runtime error (PATH exists without --force, cannot write), 2 usage

@@ -357,6 +357,7 @@ fn stek_report(t: &StekTarget, name: &str, now: u64, keys: &mut KeyRound<'_>) ->
     let mut all_now = expected.is_ok();
     let mut all_prev = previous.is_some();
     let mut missing = false;
+    let mut unreadable = false;
     let mut installed_current: Option<String> = None;
     let current_index = (0..).find(|&i| server.role(&slot, i) == Some(Role::Current));
     for (i, piece) in pieces.into_iter().enumerate() {
@@ -364,7 +365,12 @@ fn stek_report(t: &StekTarget, name: &str, now: u64, keys: &mut KeyRound<'_>) ->
         let (mut st, content) = file_state(&path);
         match &content {
             None => {
-                missing = true;
+                // Present but unreadable (not root?) is not "missing": nothing can be said.
+                if st.present {
+                    unreadable = true;
+                } else {
+                    missing = true;
+                }
                 all_now = false;
                 all_prev = false;
             }
@@ -392,7 +398,7 @@ fn stek_report(t: &StekTarget, name: &str, now: u64, keys: &mut KeyRound<'_>) ->
     report.fingerprint = installed_current;
     report.state = if missing {
         State::Missing
-    } else if expected.is_err() {
+    } else if expected.is_err() || unreadable {
         State::Unknown
     } else if all_now {
         State::Fresh
@@ -457,7 +463,8 @@ fn json_report(
     });
     st.fresh = current.map(|c| c == slot.current);
     report.state = match current {
-        None if content.is_none() => State::Missing,
+        None if content.is_none() && !st.present => State::Missing,
+        None if content.is_none() => State::Unknown,
         None => State::Wrong,
         Some(c) if c == slot.current => State::Fresh,
         Some(c) if c + 1 == slot.current => {
@@ -535,9 +542,9 @@ fn tfo_report(spec: &TfoSpec, now: u64, keys: &mut KeyRound<'_>) -> TargetReport
         _ => false,
     };
     st.fresh = expected.as_ref().map(|_| same(&expected));
-    report.state = if content.is_none() {
+    report.state = if content.is_none() && !st.present {
         State::Missing
-    } else if expected.is_none() {
+    } else if expected.is_none() || content.is_none() {
         State::Unknown
     } else if same(&expected) {
         State::Fresh
@@ -763,20 +770,32 @@ pub(crate) fn status(config: &Path, json: bool, time: Option<u64>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Nagios states.
+/// Nagios states, in increasing severity (UNKNOWN ranks between OK and WARNING, as Nagios
+/// ranks them for a host's overall state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Nagios {
-    Ok = 0,
-    Warning = 1,
-    Critical = 2,
+    Ok,
+    Unknown,
+    Warning,
+    Critical,
 }
 
 impl Nagios {
     fn text(self) -> &'static str {
         match self {
             Nagios::Ok => "OK",
+            Nagios::Unknown => "UNKNOWN",
             Nagios::Warning => "WARNING",
             Nagios::Critical => "CRITICAL",
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Nagios::Ok => 0,
+            Nagios::Warning => 1,
+            Nagios::Critical => 2,
+            Nagios::Unknown => 3,
         }
     }
 }
@@ -845,9 +864,20 @@ pub(crate) fn check(config: &Path, time: Option<u64>, grace: u64) -> ExitCode {
                     .to_owned(),
             ),
             State::Missing => (Nagios::Critical, "key file missing".to_owned()),
-            State::Unknown => (
+            State::Unknown if report.main_key.error.is_some() => (
                 Nagios::Critical,
                 "cannot compute the expected keys (main key unreadable)".to_owned(),
+            ),
+            State::Unknown => (
+                Nagios::Unknown,
+                format!(
+                    "cannot compare the installed keys: {}",
+                    t.files
+                        .iter()
+                        .find_map(|f| f.error.clone())
+                        .or_else(|| t.problem.clone())
+                        .unwrap_or_else(|| "see `keywheel status`".to_owned())
+                ),
             ),
         };
         let (state, what) = match &t.haproxy {
@@ -896,7 +926,7 @@ pub(crate) fn check(config: &Path, time: Option<u64>, grace: u64) -> ExitCode {
         format!("{ok} of {total} targets OK; {}", problems.join("; "))
     };
     println!("KEYWHEEL {} - {summary} | {}", worst.text(), perf.join(" "));
-    ExitCode::from(worst as u8)
+    ExitCode::from(worst.code())
 }
 
 #[cfg(test)]
