@@ -179,7 +179,7 @@ fn file_state(path: &Path) -> (FileState, Option<Zeroizing<Vec<u8>>>) {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (st, None),
         Err(e) => {
-            st.error = Some(os::strerror(&e));
+            st.error = Some(format!("cannot stat: {}", os::strerror(&e)));
             return (st, None);
         }
     }
@@ -366,7 +366,7 @@ fn stek_report(t: &StekTarget, name: &str, now: u64, keys: &mut KeyRound<'_>) ->
         match &content {
             None => {
                 // Present but unreadable (not root?) is not "missing": nothing can be said.
-                if st.present {
+                if st.present || st.error.is_some() {
                     unreadable = true;
                 } else {
                     missing = true;
@@ -463,7 +463,7 @@ fn json_report(
     });
     st.fresh = current.map(|c| c == slot.current);
     report.state = match current {
-        None if content.is_none() && !st.present => State::Missing,
+        None if content.is_none() && !st.present && st.error.is_none() => State::Missing,
         None if content.is_none() => State::Unknown,
         None => State::Wrong,
         Some(c) if c == slot.current => State::Fresh,
@@ -542,7 +542,7 @@ fn tfo_report(spec: &TfoSpec, now: u64, keys: &mut KeyRound<'_>) -> TargetReport
         _ => false,
     };
     st.fresh = expected.as_ref().map(|_| same(&expected));
-    report.state = if content.is_none() && !st.present {
+    report.state = if content.is_none() && !st.present && st.error.is_none() {
         State::Missing
     } else if expected.is_none() || content.is_none() {
         State::Unknown

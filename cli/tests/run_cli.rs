@@ -556,3 +556,36 @@ fn gen_secret_writes_32_random_bytes_0600_and_never_overwrites() {
     let (code, _, _) = kw(&["gen-secret"]);
     assert_eq!(code, 2);
 }
+
+/// `check` run as a user who can read the main key but not the installed key files (e.g. an
+/// NRPE user): UNKNOWN (3), naming the error; `status` says "unknown", not "missing".
+#[test]
+fn check_is_unknown_for_key_files_it_cannot_read() {
+    if !is_root() {
+        eprintln!("skipped: running `check` as another user needs root (setpriv)");
+        return;
+    }
+    let a = node(&test_key());
+    fs::set_permissions(a.f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&a.config, fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::chown(a.f.key(), Some(65534), Some(65534)).unwrap();
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = command("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", KEYWHEEL])
+            .args(args);
+        run(cmd)
+    };
+    let t = T.to_string();
+    let r = as_nobody(&["check", "--config", &a.config, "--time", &t]);
+    assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(
+        r.stdout.starts_with(
+            "KEYWHEEL UNKNOWN - 0 of 2 targets OK; tfo UNKNOWN: cannot compare the installed \
+             keys: cannot read: Permission denied; nginx UNKNOWN: cannot compare the installed \
+             keys: cannot stat: Permission denied"
+        ),
+        "{r:?}"
+    );
+    let r = as_nobody(&["status", "--config", &a.config, "--time", &t]);
+    assert!(r.stdout.contains("tfo: UNKNOWN;"), "{r:?}");
+}
