@@ -1,8 +1,9 @@
 //! `keywheel run` under a fake clock (the debug-build hook KEYWHEEL_FAKE_NOW_FILE: the daemon
 //! reads "now" from a file the test rewrites), so that hours of rotations, faults and clock
-//! steps take seconds: the main key vanishing and coming back, a reload command that fails,
-//! an output directory that becomes read-only (a read-only bind mount in the daemon's own
-//! mount namespace when root, a mode 0555 directory otherwise), a clock stepped back and
+//! steps take seconds: the main key vanishing and coming back, a key file removed, a reload
+//! command that fails, an output directory that becomes read-only (a read-only bind mount in
+//! the daemon's own mount namespace when root, a mode 0555 directory otherwise), a clock
+//! stepped back and
 //! forward, a target that cannot get its first keys (READY=1 held back), a missing HAProxy
 //! socket; `status`, `check` and the metrics file must show each breakage. Expected keys come
 //! from the independent Python references (hashlib), never from keywheel.
@@ -373,10 +374,25 @@ fn faults_and_clock_steps_are_survived_and_seen() {
     );
     assert_eq!(node.reloads(), [c0, c0 + 1]);
 
+    // Someone removes a key file: check is CRITICAL at once; the next rotation writes it
+    // again (below).
+    fs::remove_file(f.path("ro/ats.key")).unwrap();
+    let (code, out) = check(config, t1 + 2, &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("; ats CRITICAL: key file missing | "), "{out}");
+    assert_eq!(
+        target(&status_json(config, t1 + 2), "ats")["state"],
+        "missing"
+    );
+
     // d. The reload command fails: reported, retried, counted; the keys are written anyway.
     fs::write(f.path("FLAG"), "").unwrap();
     let t2 = BASE + 2 * STEK_INTERVAL + 3;
     now.set(t2);
+    d.wait_line(Duration::from_secs(10), |l| {
+        l.starts_with(&format!("info: ats: ticket keys for unix time {t2}:"))
+    });
+    node.assert_keys(t2, t2);
     let failed = d.wait_line(Duration::from_secs(10), |l| {
         l.starts_with("error: nginx: reload")
     });
