@@ -205,6 +205,7 @@ fn expected(format: &str, main: &[u8], keep: u64, first: usize) -> Vec<(String, 
 
 #[test]
 fn rollover_adds_decrypt_only_keys_where_the_format_can_hold_them() {
+    require_fake_clock!();
     let f = StekFixture::new();
     let new = test_key();
     let old = other_key(1);
@@ -385,6 +386,7 @@ fn fingerprint_line(config: &str, t: u64) -> String {
 
 #[test]
 fn status_tells_whether_nodes_agree_and_never_shows_keys() {
+    require_fake_clock!();
     let a = node(&test_key());
     let b = node(&test_key());
     let c = node(&other_key(9));
@@ -460,6 +462,7 @@ fn status_tells_whether_nodes_agree_and_never_shows_keys() {
 
 #[test]
 fn check_reports_missing_keys_as_critical() {
+    require_fake_clock!();
     let a = node(&test_key());
     fs::remove_file(a.f.path("nginx/current/1.key")).unwrap();
     let (code, out, _) = kw(&["check", "--config", &a.config, "--time", &T.to_string()]);
@@ -561,6 +564,7 @@ fn gen_secret_writes_32_random_bytes_0600_and_never_overwrites() {
 /// NRPE user): UNKNOWN (3), naming the error; `status` says "unknown", not "missing".
 #[test]
 fn check_is_unknown_for_key_files_it_cannot_read() {
+    require_fake_clock!();
     if !is_root() {
         eprintln!("skipped: running `check` as another user needs root (setpriv)");
         return;

@@ -270,6 +270,7 @@ fn spawn(node: &Node, now: &FakeNow, notify: &str) -> Daemon {
 
 #[test]
 fn faults_and_clock_steps_are_survived_and_seen() {
+    require_fake_clock!();
     let node = Node::new();
     let f = &node.f;
     let (sock, env) = notify_listener(None, &f.path("notify.sock"));
@@ -505,6 +506,7 @@ fn faults_and_clock_steps_are_survived_and_seen() {
 /// directory appears. `run --once` fails meanwhile.
 #[test]
 fn ready_waits_for_every_target() {
+    require_fake_clock!();
     let f = StekFixture::new();
     let (sock, env) = notify_listener(None, &f.path("notify.sock"));
     let procfs = f.write_key("procfs", SENTINEL, 0o600);
@@ -566,6 +568,7 @@ fn ready_waits_for_every_target() {
 /// the socket error and check warns.
 #[test]
 fn missing_haproxy_socket_is_retried_and_reported() {
+    require_fake_clock!();
     let f = StekFixture::new();
     let (sock, env) = notify_listener(None, &f.path("notify.sock"));
     let config = f.path("keywheel.toml");
