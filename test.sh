@@ -15,7 +15,7 @@ step() { printf '\n==> %s\n' "$*"; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 # --- set-up -------------------------------------------------------------------------------
-APT_PACKAGES=(build-essential libsodium-dev libssl-dev openssl pkg-config python3-venv iproute2 util-linux valgrind ca-certificates)
+APT_PACKAGES=(build-essential libsodium-dev libssl-dev openssl pkg-config python3-venv iproute2 util-linux valgrind systemd man-db ca-certificates)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -87,6 +87,21 @@ HYPOTHESIS_PROFILE=ci KEYWHEEL_BIN_DIR="$ROOT/target/debug" "$VENV/bin/python" -
 step "C library: C API (vectors, bad inputs; plain, ASan+UBSan, valgrind), example server C11/C++ with s_client, nginx tickets, install + pkg-config"
 "$VENV/bin/python" -m pytest -q ffi/tests/c
 
+step "wasm: tools (wasm32 target, wasm-bindgen-cli at the pinned version, npm packages)"
+WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p' wasm/Cargo.toml)
+[[ "$(wasm-bindgen --version 2>/dev/null)" == "wasm-bindgen $WASM_BINDGEN_VERSION" ]] ||
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+cmp -s wasm/package-lock.json wasm/node_modules/.keywheel-lock 2>/dev/null ||
+  { (cd wasm && npm ci --no-audit --no-fund) && cp wasm/package-lock.json wasm/node_modules/.keywheel-lock; }
+step "wasm: clippy for wasm32"
+cargo clippy -p keywheel-wasm --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+step "wasm: build the npm package (size printed; fails if the .d.ts drifted)"
+wasm/build.sh
+step "wasm: wasm-bindgen-test in Node"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner cargo test -p keywheel-wasm --target wasm32-unknown-unknown --locked
+step "wasm: npm package tests (vectors, errors, package, worker in workerd)"
+(cd wasm && KEYWHEEL_PYTHON="$VENV/bin/python" node --test tests/node/)
+
 if [[ -d tests/cross ]]; then
   step "independent cross-checks (hashlib, libsodium)"
   KEYWHEEL_BIN_DIR=$ROOT/target/debug "$VENV/bin/python" -m pytest -q tests/cross
@@ -94,6 +109,9 @@ fi
 
 step "real-server TLS ticket tests (nginx, apache2, trafficserver, haproxy)"
 PYTHON=$VENV/bin/python KEYWHEEL_BIN_DIR=$ROOT/target/debug tests/servers/run.sh
+
+step "systemd units: verify, security exposure, sandboxed privileges"
+KEYWHEEL_BIN_DIR=$ROOT/target/debug python3 tests/systemd/test_units.py -v
 
 if [[ -f tests/kernel/tfo_kernel_test.py ]]; then
   step "real kernel TFO test (private network namespace)"
@@ -105,6 +123,8 @@ if ((!QUICK)); then
   cargo bench -p keywheel-benches --bench derive --locked -- --warm-up-time 1 --measurement-time 3
   step "C benchmark: resumed handshakes keywheel vs OpenSSL built-in keys; callback cost"
   python3 ffi/bench/run.py --rounds 4
+  step "wasm package vs @noble/hashes (derivations per second)"
+  (cd wasm && node bench/bench.mjs)
   step "Python binding vs hashlib (derivations per second)"
   "$VENV/bin/python" python/bench.py
 fi
