@@ -1,6 +1,6 @@
 //! The configuration file of `keywheel run`, `status` and `check` (TOML). Every mistake is an
 //! error naming the file, the line, the key and what is allowed; nothing is guessed. The keys
-//! are documented in OPERATIONS.md and /work/ops-contract.md.
+//! are documented in docs/operations.md.
 
 use std::path::{Path, PathBuf};
 

@@ -36,7 +36,7 @@ Exit status: 0 success, 1 runtime error, 2 usage or configuration error; `keywhe
 follows the Nagios convention (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). Each subcommand's
 --help has the details.
 
-Operations: OPERATIONS.md; rollover of the main key: ROLLOVER.md.";
+Operations: docs/operations.md; rollover of the main key: docs/rollover.md.";
 
 const RUN_HELP: &str = "\
 Exit status:
@@ -118,7 +118,7 @@ enum Command {
     ///
     /// One wake-up loop serves all targets (each wakes 2.02 s after its own boundaries); a
     /// failing target is retried with backoff and never stops the others. The configuration
-    /// (TOML) is described in OPERATIONS.md; `keywheel check-config` validates it.
+    /// (TOML) is described in docs/operations.md; `keywheel check-config` validates it.
     #[command(after_help = RUN_HELP)]
     Run(RunArgs),
 

@@ -1,6 +1,6 @@
 //! The Prometheus textfile of `keywheel run --metrics-file` (for node_exporter's textfile
 //! collector), rewritten atomically at every wake-up. Metric names are documented in
-//! OPERATIONS.md; they never carry key material (names, counters and times only).
+//! docs/operations.md; they never carry key material (names, counters and times only).
 
 use std::fmt::Write as _;
 use std::path::Path;

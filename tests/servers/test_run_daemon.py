@@ -1,6 +1,6 @@
 """One `keywheel run` daemon serving TCP Fast Open keys (a stand-in procfs file), an nginx
 target and a HAProxy target from one configuration file, against real servers, on the real
-clock; then a main-key rollover done the documented way (ROLLOVER.md): restart with the new
+clock; then a main-key rollover done the documented way (docs/rollover.md): restart with the new
 main key and `previous_main_key` = the old one, then without it.
 
 What is checked, as in the other server tests: every ticket a server issues is the reference
