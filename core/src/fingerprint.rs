@@ -2,10 +2,7 @@
 //! revealing it (for `keywheel status` and monitoring). Ticket keys need none: their 16-byte
 //! names are already public.
 
-use blake2::Blake2bMac;
-use blake2::digest::consts::U8;
-use blake2::digest::{FixedOutput, Update};
-
+use crate::blake2b::{self, Params};
 use crate::{MainKey, TFO_KEY_LEN};
 
 /// Length in bytes of a fingerprint.
@@ -22,14 +19,12 @@ impl MainKey {
     /// or about the keys derived from it.
     pub fn fingerprint(&self) -> [u8; FINGERPRINT_LEN] {
         let mut out = [0u8; FINGERPRINT_LEN];
-        // A 32-byte key and a 15-byte personalization are always accepted.
-        if let Ok(mac) = Blake2bMac::<U8>::new_with_salt_and_personal(
-            Some(self.bytes()),
-            &[],
-            MAIN_FINGERPRINT_PERSONAL,
-        ) {
-            out.copy_from_slice(&mac.finalize_fixed());
-        }
+        let params = Params {
+            key: Some(self.bytes()),
+            salt: &[0; 16],
+            personal: &blake2b::pad16(MAIN_FINGERPRINT_PERSONAL),
+        };
+        blake2b::hash(&params, &[], &mut out);
         out
     }
 }
@@ -40,12 +35,11 @@ impl MainKey {
 /// accepts; 64 bits of a hash of a 128-bit key reveal nothing usable about it.
 pub fn tfo_key_fingerprint(key: &[u8; TFO_KEY_LEN]) -> [u8; FINGERPRINT_LEN] {
     let mut out = [0u8; FINGERPRINT_LEN];
-    // Unkeyed, with a 14-byte personalization: always accepted.
-    if let Ok(mut mac) =
-        Blake2bMac::<U8>::new_with_salt_and_personal(None, &[], TFO_FINGERPRINT_PERSONAL)
-    {
-        mac.update(key);
-        out.copy_from_slice(&mac.finalize_fixed());
-    }
+    let params = Params {
+        key: None,
+        salt: &[0; 16],
+        personal: &blake2b::pad16(TFO_FINGERPRINT_PERSONAL),
+    };
+    blake2b::hash(&params, key, &mut out);
     out
 }

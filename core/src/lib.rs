@@ -2,6 +2,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+mod blake2b;
 mod error;
 mod fingerprint;
 mod format;

@@ -3,11 +3,9 @@
 
 use core::fmt;
 
-use blake2::Blake2bMac;
-use blake2::digest::consts::U32;
-use blake2::digest::{FixedOutput, Update};
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::ZeroizeOnDrop;
 
+use crate::blake2b::{self, Params};
 use crate::{
     Error, MAIN_KEY_LEN, MAX_INTERVAL, MAX_TIME, MIN_INTERVAL, MIN_TIME, MainKey, derive_key,
 };
@@ -83,19 +81,17 @@ impl LabelKey {
         if !(1..=MAX_LABEL_LEN).contains(&len) {
             return Err(Error::LabelLength { len });
         }
-        let mut mac =
-            Blake2bMac::<U32>::new_with_salt_and_personal(Some(main.bytes()), &[], LABEL_PERSONAL)
-                .map_err(|_| Error::LabelLength { len })?;
-        mac.update(label.as_bytes());
-        let mut out = Default::default();
-        mac.finalize_into(&mut out);
         let mut key = LabelKey {
             key: [0; MAIN_KEY_LEN],
             label_len: len,
             label: [0; MAX_LABEL_LEN],
         };
-        key.key.copy_from_slice(&out);
-        out.as_mut_slice().zeroize();
+        let params = Params {
+            key: Some(main.bytes()),
+            salt: &[0; 16],
+            personal: &blake2b::pad16(LABEL_PERSONAL),
+        };
+        blake2b::hash(&params, label.as_bytes(), &mut key.key);
         key.label[..len].copy_from_slice(label.as_bytes());
         Ok(key)
     }
