@@ -198,8 +198,10 @@ impl Format {
         }
         let mut raw = zeroize::Zeroizing::new([0u8; 80]);
         let n = key.write_record(self.layout(), &mut raw[..])?;
-        base64_encode(&raw[..n], &mut dst[..len - 1]);
-        dst[len - 1] = b'\n';
+        if let Some((newline, line)) = dst.split_last_mut() {
+            base64_encode(raw.get(..n).unwrap_or_default(), line);
+            *newline = b'\n';
+        }
         Ok(len)
     }
 
@@ -237,7 +239,7 @@ impl Format {
                 None => break,
             };
             let key = label.ticket_key(self.strength(), counter);
-            pos += self.render_key(&key, &mut out[pos..])?;
+            pos += self.render_key(&key, out.get_mut(pos..).unwrap_or_default())?;
             i += 1;
         }
         Ok(pos)
@@ -249,11 +251,7 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 /// Standard base64 with padding (RFC 4648 §4); `out` must be exactly `4 * ceil(len / 3)` bytes.
 fn base64_encode(input: &[u8], out: &mut [u8]) {
     for (chunk, dst) in input.chunks(3).zip(out.chunks_mut(4)) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
+        let b = [0, 1, 2].map(|i| chunk.get(i).copied().unwrap_or(0));
         let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for (j, d) in dst.iter_mut().enumerate() {
             *d = if j <= chunk.len() {

@@ -53,23 +53,23 @@ impl TfoKeys {
     /// each key as four groups of eight lowercase hex digits joined by '-'.
     pub fn procfs_text(&self) -> ProcfsText {
         let mut text = ProcfsText([0; TFO_PROCFS_TEXT_LEN]);
-        let mut pos = 0;
+        let mut out = text.0.iter_mut();
         for (k, key) in [&self.primary, &self.backup].into_iter().enumerate() {
-            if k == 1 {
-                text.0[pos] = b',';
-                pos += 1;
-            }
             for (i, byte) in key.iter().enumerate() {
-                if i > 0 && i % 4 == 0 {
-                    text.0[pos] = b'-';
-                    pos += 1;
+                let separator = match (k, i) {
+                    (1, 0) => Some(b','),
+                    (_, 4 | 8 | 12) => Some(b'-'),
+                    _ => None,
+                };
+                let digits = [HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]];
+                // Exactly TFO_PROCFS_TEXT_LEN characters in all. (`out` comes second: `zip`
+                // takes an item of its first iterator before it sees the second end.)
+                for (c, o) in separator.into_iter().chain(digits).zip(out.by_ref()) {
+                    *o = c;
                 }
-                text.0[pos] = HEX[usize::from(byte >> 4)];
-                text.0[pos + 1] = HEX[usize::from(byte & 0xf)];
-                pos += 2;
             }
         }
-        debug_assert_eq!(pos, TFO_PROCFS_TEXT_LEN);
+        debug_assert!(out.next().is_none());
         text
     }
 }

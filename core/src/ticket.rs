@@ -206,14 +206,17 @@ impl TicketKey {
                 needed: len,
             });
         };
-        let n = self.strength.key_len();
-        record[..TICKET_NAME_LEN].copy_from_slice(&self.name);
         let (first, second) = match layout {
             Layout::NameHmacAes => (self.hmac_key(), self.aes_key()),
             Layout::NameAesHmac => (self.aes_key(), self.hmac_key()),
         };
-        record[TICKET_NAME_LEN..TICKET_NAME_LEN + n].copy_from_slice(first);
-        record[TICKET_NAME_LEN + n..].copy_from_slice(second);
+        // The three parts fill the record exactly.
+        for (o, b) in record
+            .iter_mut()
+            .zip(self.name.iter().chain(first).chain(second))
+        {
+            *o = *b;
+        }
         Ok(len)
     }
 }
