@@ -115,7 +115,12 @@ impl Error {
                 w.write_str(" s old; (keep + 1) * interval must be at most ")?;
                 decimal(w, MAX_TICKET_AGE)?;
                 w.write_str(" (7 days, RFC 8446), so keep must be in ")?;
-                range(w, 0, (MAX_TICKET_AGE / interval).saturating_sub(1))
+                // (An interval of 0, which no schedule takes, gives "0..=0" rather than a panic.)
+                let max_keep = match MAX_TICKET_AGE.checked_div(interval) {
+                    Some(n) => n.saturating_sub(1),
+                    None => 0,
+                };
+                range(w, 0, max_keep)
             }
             Error::FormatKeep { format, keep } => {
                 w.write_str("keep ")?;
@@ -147,26 +152,17 @@ impl Error {
     }
 }
 
+/// The decimal digits.
+const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
 /// Writes `n` in decimal, as `{n}` does.
 fn decimal<W: fmt::Write + ?Sized>(w: &mut W, n: u64) -> fmt::Result {
-    let mut digits = [0u8; 20];
-    let mut rest = n;
-    let mut count = 0;
-    for d in digits.iter_mut().rev() {
-        // A digit: below 10.
-        #[allow(clippy::cast_possible_truncation)]
-        let digit = (rest % 10) as u8;
-        *d = b'0' + digit;
-        rest /= 10;
-        count += 1;
-        if rest == 0 {
-            break;
-        }
+    if n >= 10 {
+        // At most 19 levels deep.
+        decimal(w, n / 10)?;
     }
-    for &d in digits.iter().skip(digits.len() - count) {
-        w.write_char(char::from(d))?;
-    }
-    Ok(())
+    let digit = usize::try_from(n % 10).ok().and_then(|i| DIGITS.get(i));
+    w.write_str(digit.copied().unwrap_or_default())
 }
 
 /// Writes `lo..=hi`.

@@ -55,7 +55,13 @@ impl Schedule {
         }
         // MIN_TIME > MAX_INTERVAL, so primary >= 1 and primary - 1 cannot wrap; all sums stay
         // below MAX_TIME + MAX_INTERVAL, far from u64::MAX.
-        let primary = now / self.interval;
+        // `new` checked that the interval is at least MIN_INTERVAL: `checked_div` only spares
+        // the compiled code a division-by-zero panic path.
+        let Some(primary) = now.checked_div(self.interval) else {
+            return Err(Error::Interval {
+                value: self.interval,
+            });
+        };
         let start = primary * self.interval;
         let half = self.interval / 2;
         let second_half = now - start >= half;

@@ -307,7 +307,13 @@ impl TicketSchedule {
             return Err(Error::Time { value: now });
         }
         // (keep + 1) * interval <= 604800 < MIN_TIME, so current > keep: no counter wraps.
-        let current = now / self.interval;
+        // `new` checked that the interval is at least MIN_INTERVAL: `checked_div` only spares
+        // the compiled code a division-by-zero panic path.
+        let Some(current) = now.checked_div(self.interval) else {
+            return Err(Error::Interval {
+                value: self.interval,
+            });
+        };
         Ok(TicketSlot {
             now,
             current,
