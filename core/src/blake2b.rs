@@ -140,13 +140,14 @@ mod compact {
         // The parameter block: digest length, key length, fanout 1, depth 1; salt;
         // personalization.
         h[0] ^= 0x0101_0000 ^ ((key_len as u64) << 8) ^ (out.len() as u64);
-        for (w, bytes) in h[4..].iter_mut().zip(
-            params
-                .salt
-                .chunks_exact(8)
-                .chain(params.personal.chunks_exact(8)),
-        ) {
-            *w ^= le64(bytes);
+        let salt = u128::from_le_bytes(*params.salt);
+        let personal = u128::from_le_bytes(*params.personal);
+        #[allow(clippy::cast_possible_truncation)] // the low and high halves
+        {
+            h[4] ^= salt as u64;
+            h[5] ^= (salt >> 64) as u64;
+            h[6] ^= personal as u64;
+            h[7] ^= (personal >> 64) as u64;
         }
         // The block being compressed, as words: the key's, then the message's.
         let mut m = [0u64; 16];
@@ -155,9 +156,7 @@ mod compact {
         if let Some(key) = params.key {
             // The key, zero-padded to a block, is the first block; the last when the message
             // is empty.
-            for (w, bytes) in m.iter_mut().zip(key.chunks_exact(8)) {
-                *w = le64(bytes);
-            }
+            load(&mut m, key);
             t = BLOCK_LEN as u64;
             compress(&mut h, &m, t, message.is_empty());
         }
@@ -168,10 +167,7 @@ mod compact {
             loop {
                 let n = rest.len().min(BLOCK_LEN);
                 let (block, tail) = rest.split_at(n);
-                m = [0; 16];
-                for (i, &b) in block.iter().enumerate() {
-                    m[(i / 8) % 16] |= u64::from(b) << (8 * (i % 8));
-                }
+                load(&mut m, block);
                 t = t.wrapping_add(n as u64);
                 compress(&mut h, &m, t, tail.is_empty());
                 rest = tail;
@@ -180,16 +176,23 @@ mod compact {
                 }
             }
         }
-        for (o, b) in out.iter_mut().zip(h.iter().flat_map(|w| w.to_le_bytes())) {
-            *o = b;
+        for (i, o) in out.iter_mut().enumerate() {
+            // Byte i of the little-endian state.
+            #[allow(clippy::cast_possible_truncation)]
+            {
+                *o = (h[(i / 8) % 8] >> (8 * (i % 8))) as u8;
+            }
         }
         m.zeroize();
         h.zeroize();
     }
 
-    /// The little-endian word of 8 bytes.
-    fn le64(bytes: &[u8]) -> u64 {
-        bytes.iter().rev().fold(0, |w, &b| (w << 8) | u64::from(b))
+    /// `bytes` (at most a block) as the little-endian words of a zero-padded block.
+    fn load(m: &mut [u64; 16], bytes: &[u8]) {
+        *m = [0; 16];
+        for (i, &b) in bytes.iter().enumerate() {
+            m[(i / 8) % 16] |= u64::from(b) << (8 * (i % 8));
+        }
     }
 
     /// The compression function F of the block `m`, `t` bytes hashed in all, `last` for the
