@@ -59,15 +59,8 @@ impl Format {
 
     /// The name of the format.
     pub const fn name(self) -> &'static str {
-        match self {
-            Format::Nginx => "nginx",
-            Format::Nginx48 => "nginx48",
-            Format::Haproxy => "haproxy",
-            Format::Haproxy48 => "haproxy48",
-            Format::Apache => "apache",
-            Format::Ats => "ats",
-            Format::Openssl => "openssl",
-        }
+        // NAMES is in the order of the variants.
+        Self::NAMES[self as usize]
     }
 
     /// The strength of the format's keys.

@@ -311,4 +311,24 @@ mod formats {
         // nginx takes any keep: current, next, previous 1, previous 2.
         assert_eq!(Format::Nginx.render(&lk, &slot, &mut out).unwrap(), 4 * 80);
     }
+
+    #[test]
+    fn format_names() {
+        // The names of SPEC.md, as the CLI and every binding spell them.
+        let expected = [
+            (Format::Nginx, "nginx"),
+            (Format::Nginx48, "nginx48"),
+            (Format::Haproxy, "haproxy"),
+            (Format::Haproxy48, "haproxy48"),
+            (Format::Apache, "apache"),
+            (Format::Ats, "ats"),
+            (Format::Openssl, "openssl"),
+        ];
+        assert_eq!(FORMATS.len(), expected.len());
+        for (f, name) in expected {
+            assert_eq!(f.name(), name);
+            assert_eq!(Format::from_name(name), Some(f));
+        }
+        assert_eq!(Format::from_name("NGINX"), None);
+    }
 }
