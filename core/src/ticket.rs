@@ -206,16 +206,19 @@ impl TicketKey {
                 needed: len,
             });
         };
-        let (first, second) = match layout {
-            Layout::NameHmacAes => (self.hmac_key(), self.aes_key()),
-            Layout::NameAesHmac => (self.aes_key(), self.hmac_key()),
+        // The keys are `material` = AES key ‖ HMAC key, 2n bytes; the HMAC key comes first in
+        // NameHmacAes: the keys read from n on, around (2n is a power of two).
+        let n = self.strength.key_len();
+        let start = match layout {
+            Layout::NameAesHmac => 0,
+            Layout::NameHmacAes => n,
         };
-        // The three parts fill the record exactly.
-        for (o, b) in record
-            .iter_mut()
-            .zip(self.name.iter().chain(first).chain(second))
-        {
-            *o = *b;
+        for (i, o) in record.iter_mut().enumerate() {
+            let b = match i.checked_sub(TICKET_NAME_LEN) {
+                None => self.name.get(i),
+                Some(j) => self.material.get((start + j) & (2 * n - 1)),
+            };
+            *o = b.copied().unwrap_or(0);
         }
         Ok(len)
     }
@@ -350,7 +353,17 @@ impl TicketSlot {
     /// Every accepted key's counter with its role, oldest first:
     /// `current - keep, …, current - 1, current, current + 1`.
     pub fn window(&self) -> impl Iterator<Item = (u64, Role)> + '_ {
-        (self.current - self.keep..=self.current + 1).filter_map(|c| Some((c, self.role(c)?)))
+        let oldest = self.current - self.keep;
+        (0..self.keep + 2).map(move |i| {
+            let role = if i < self.keep {
+                Role::Previous(self.keep - i)
+            } else if i == self.keep {
+                Role::Current
+            } else {
+                Role::Next
+            };
+            (oldest + i, role)
+        })
     }
 }
 
