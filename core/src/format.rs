@@ -243,15 +243,40 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 
 /// Standard base64 with padding (RFC 4648 §4); `out` must be exactly `4 * ceil(len / 3)` bytes.
 fn base64_encode(input: &[u8], out: &mut [u8]) {
-    for (chunk, dst) in input.chunks(3).zip(out.chunks_mut(4)) {
-        let b = [0, 1, 2].map(|i| chunk.get(i).copied().unwrap_or(0));
-        let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (j, d) in dst.iter_mut().enumerate() {
-            *d = if j <= chunk.len() {
-                B64[((v >> (18 - 6 * j)) & 63) as usize]
-            } else {
-                b'='
-            };
+    // Character i encodes 6 bits of the 3-byte group i / 4 (zero-padded), or is '=' past the
+    // input's end.
+    for (i, c) in out.iter_mut().enumerate() {
+        let (group, j) = (i / 4 * 3, i % 4);
+        let byte = |k: usize| u32::from(input.get(group + k).copied().unwrap_or(0));
+        let v = (byte(0) << 16) | (byte(1) << 8) | byte(2);
+        *c = if group + j <= input.len() {
+            B64[((v >> (18 - 6 * j)) & 63) as usize]
+        } else {
+            b'='
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base64_encode;
+
+    #[test]
+    fn rfc4648_vectors() {
+        // RFC 4648 §10.
+        for (input, expected) in [
+            (&b""[..], &b""[..]),
+            (b"f", b"Zg=="),
+            (b"fo", b"Zm8="),
+            (b"foo", b"Zm9v"),
+            (b"foob", b"Zm9vYg=="),
+            (b"fooba", b"Zm9vYmE="),
+            (b"foobar", b"Zm9vYmFy"),
+        ] {
+            let mut out = [0u8; 8];
+            let out = &mut out[..expected.len()];
+            base64_encode(input, out);
+            assert_eq!(out, expected);
         }
     }
 }

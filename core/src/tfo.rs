@@ -53,23 +53,27 @@ impl TfoKeys {
     /// each key as four groups of eight lowercase hex digits joined by '-'.
     pub fn procfs_text(&self) -> ProcfsText {
         let mut text = ProcfsText([0; TFO_PROCFS_TEXT_LEN]);
-        let mut out = text.0.iter_mut();
-        for (k, key) in [&self.primary, &self.backup].into_iter().enumerate() {
-            for (i, byte) in key.iter().enumerate() {
-                let separator = match (k, i) {
-                    (1, 0) => Some(b','),
-                    (_, 4 | 8 | 12) => Some(b'-'),
-                    _ => None,
-                };
-                let digits = [HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]];
-                // Exactly TFO_PROCFS_TEXT_LEN characters in all. (`out` comes second: `zip`
-                // takes an item of its first iterator before it sees the second end.)
-                for (c, o) in separator.into_iter().chain(digits).zip(out.by_ref()) {
-                    *o = c;
-                }
-            }
+        // Each key is 35 characters (4 groups of 8 digits and 3 '-') and a ',' follows the
+        // first: character `pos` is character `q` of key `pos / 36`.
+        for (pos, c) in text.0.iter_mut().enumerate() {
+            let key = if pos < 36 {
+                &self.primary
+            } else {
+                &self.backup
+            };
+            let q = pos % 36;
+            *c = if q == 35 {
+                b','
+            } else if q % 9 == 8 {
+                b'-'
+            } else {
+                // Digit `d` of the key's 32, high nibble first.
+                let d = q - q / 9;
+                let byte = key.get(d / 2).copied().unwrap_or(0);
+                let nibble = if d % 2 == 0 { byte >> 4 } else { byte & 0xf };
+                HEX[usize::from(nibble)]
+            };
         }
-        debug_assert!(out.next().is_none());
         text
     }
 }
