@@ -153,7 +153,7 @@ impl Error {
 }
 
 /// The decimal digits.
-const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+const DIGITS: &str = "0123456789";
 
 /// Writes `n` in decimal, as `{n}` does.
 fn decimal<W: fmt::Write + ?Sized>(w: &mut W, n: u64) -> fmt::Result {
@@ -161,8 +161,8 @@ fn decimal<W: fmt::Write + ?Sized>(w: &mut W, n: u64) -> fmt::Result {
         // At most 19 levels deep.
         decimal(w, n / 10)?;
     }
-    let digit = usize::try_from(n % 10).ok().and_then(|i| DIGITS.get(i));
-    w.write_str(digit.copied().unwrap_or_default())
+    let digit = usize::try_from(n % 10).ok().and_then(|i| DIGITS.get(i..=i));
+    w.write_str(digit.unwrap_or_default())
 }
 
 /// Writes `lo..=hi`.

@@ -36,6 +36,9 @@ pub const FORMATS: [Format; 7] = [
     Format::Openssl,
 ];
 
+/// [`Format::NAMES`] once in the program (a `const` array is copied where it is used).
+static NAME_TABLE: [&str; 7] = Format::NAMES;
+
 /// Length of one base64 line of an 80-byte key, without the newline.
 const B64_80: usize = 108;
 
@@ -53,14 +56,14 @@ impl Format {
 
     /// The format called `name` (one of [`Format::NAMES`]).
     pub fn from_name(name: &str) -> Option<Format> {
-        let i = Self::NAMES.iter().position(|n| *n == name)?;
+        let i = NAME_TABLE.iter().position(|n| *n == name)?;
         FORMATS.get(i).copied()
     }
 
     /// The name of the format.
     pub const fn name(self) -> &'static str {
         // NAMES is in the order of the variants.
-        Self::NAMES[self as usize]
+        NAME_TABLE[self as usize]
     }
 
     /// The strength of the format's keys.
