@@ -83,3 +83,11 @@ test("the README's Node example runs", () => {
   // 80-byte records (name, AES key, HMAC key) in base64: 108 characters.
   for (const line of out.slice(5, 8)) assert.match(line, /^[A-Za-z0-9+/]{107}=$/);
 });
+
+test("the top-level README's Node example is this package's README example", () => {
+  const top = readFileSync(join(root, "..", "README.md"), "utf8");
+  const section = top.slice(top.indexOf("## JavaScript / Workers"));
+  const mine = /## Node example\n\n```js\n([\s\S]*?)```/.exec(readFileSync(join(root, "README.md"), "utf8"))[1];
+  const theirs = /### Node example\n\n```js\n([\s\S]*?)```/.exec(section)[1];
+  assert.equal(theirs, mine);
+});
