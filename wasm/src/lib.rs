@@ -17,17 +17,12 @@
 //!   core's types wipe on drop). Keys handed to JavaScript are built as `Uint8Array`s straight
 //!   from Rust buffers that are then wiped — never through wasm-bindgen's `Vec<u8>` results,
 //!   which free wasm memory without wiping it. Copies in the JavaScript heap are not wiped.
-//! - Size: the npm package's .wasm must stay small (build.sh checks ≤ 24 KB), hence a small
-//!   allocator, no js-sys, no `format!` and few exports.
+//! - Size: the npm package's .wasm must stay small (build.sh checks ≤ 24 KiB), hence no std,
+//!   js-sys, `core::fmt`, `Vec` or `String` here, no code that could panic, few imports, a
+//!   small allocator (README "Size and speed").
 
 #![no_std]
 #![forbid(unsafe_code)]
-
-extern crate alloc;
-
-use alloc::string::String;
-use alloc::vec;
-use core::fmt::Write as _;
 
 use keywheel as kw;
 use wasm_bindgen::JsCast;
@@ -100,10 +95,14 @@ export interface Lookup { kind: "current" | "accepted" | "not_found"; key?: Tick
 // throws for the arguments it is given.
 #[wasm_bindgen]
 extern "C" {
-    /// `String.prototype.concat.call(a, b, c, d, e)`: the five as strings, joined; how messages
-    /// name a bad value (never a symbol here, which has no string form).
+    /// `String.prototype.concat.call(a, b, value, d, e)`: the five as strings, joined; how
+    /// messages name a bad value (never a symbol here, which has no string form).
     #[wasm_bindgen(js_namespace = ["String", "prototype", "concat"], js_name = call)]
-    fn concat(a: &JsValue, b: &JsValue, c: &JsValue, d: &JsValue, e: &JsValue) -> JsValue;
+    fn concat(a: &str, b: &str, value: &JsValue, d: &str, e: &str) -> JsValue;
+
+    /// `String.prototype.concat.call(a, b)`: `a` and `b` as strings, joined.
+    #[wasm_bindgen(js_namespace = ["String", "prototype", "concat"], js_name = call)]
+    fn concat_value(a: &JsValue, b: &JsValue) -> JsValue;
 
     /// `JSON.stringify(s)` of a string: `s` quoted, with lone surrogates escaped.
     #[wasm_bindgen(js_namespace = JSON, js_name = stringify)]
@@ -123,23 +122,23 @@ extern "C" {
     #[wasm_bindgen(js_namespace = Date, js_name = now)]
     fn date_now() -> f64;
 
-    /// `String.fromCharCode.apply(null, codes)`: the text of ASCII bytes (read by JavaScript
-    /// straight from wasm memory).
-    #[wasm_bindgen(js_namespace = ["String", "fromCharCode"], js_name = apply)]
-    fn ascii_text(this: &JsValue, codes: &[u8]) -> JsValue;
-
     /// A `TypeError`.
     #[wasm_bindgen(js_name = TypeError)]
     type JsTypeError;
     #[wasm_bindgen(constructor, js_class = "TypeError")]
     fn new(message: &JsValue) -> JsTypeError;
 
+    /// A `TextEncoder`: the UTF-8 bytes of strings.
+    type TextEncoder;
+    #[wasm_bindgen(constructor, js_class = "TextEncoder")]
+    fn new() -> TextEncoder;
+    /// `this.encode(s)`: the UTF-8 bytes of the string `s`, in a new array.
+    #[wasm_bindgen(method, js_class = "TextEncoder")]
+    fn encode(this: &TextEncoder, s: &JsValue) -> Uint8Array;
+
     /// A byte array (a Node `Buffer` is one).
     #[wasm_bindgen(js_name = Uint8Array, typescript_type = "Uint8Array")]
     pub type Uint8Array;
-    /// A new array holding a copy of `data` (copied by JavaScript out of wasm memory).
-    #[wasm_bindgen(constructor, js_class = "Uint8Array")]
-    fn new(data: &[u8]) -> Uint8Array;
     /// A new array of `len` zeros.
     #[wasm_bindgen(constructor, js_class = "Uint8Array")]
     fn with_length(len: u32) -> Uint8Array;
@@ -180,58 +179,47 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-/// A small allocator (std's dlmalloc is several KB bigger).
-#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+/// A small allocator (see Cargo.toml), single-threaded wasm only.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
 type JsResult<T> = Result<T, JsValue>;
 
-/// An `Error` with `message`.
-fn value_error(message: &str) -> JsValue {
-    JsError::new(message).into()
-}
+/// A message written piece by piece, as a JavaScript string (no buffer, no allocation, no
+/// `core::fmt` machinery in the module).
+struct Message(JsValue);
 
-/// An `Error` with the message of `args`.
-fn message_error(args: core::fmt::Arguments<'_>) -> JsValue {
-    let mut m = String::new();
-    // Writing to a String cannot fail.
-    let _ = m.write_fmt(args);
-    value_error(&m)
+impl core::fmt::Write for Message {
+    #[inline(never)]
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0 = concat("", "", &self.0, s, "");
+        Ok(())
+    }
 }
 
 /// The core's error as an `Error` carrying the core's message.
 fn error(e: kw::Error) -> JsValue {
-    message_error(format_args!("{e}"))
+    let mut m = Message(JsValue::from_str(""));
+    // Appending to a string cannot fail.
+    let _ = e.write_message(&mut m);
+    JsErrorValue::new(&m.0).into()
 }
 
-/// An `Error` whose message is the five parts joined (`parts[2]` is the bad value).
-fn naming_error(what: &str, sep: &str, value: &JsValue, problem: &str, rule: &JsValue) -> JsValue {
-    JsErrorValue::new(&concat(
-        &what.into(),
-        &sep.into(),
-        value,
-        &problem.into(),
-        rule,
-    ))
-    .into()
+/// An `Error` whose message is the five parts joined (`value` is the bad value).
+fn naming_error(what: &str, sep: &str, value: &JsValue, problem: &str, rule: &str) -> JsValue {
+    JsErrorValue::new(&concat(what, sep, value, problem, rule)).into()
 }
 
-/// `TypeError: <what> must be <expected>, not <typeof value>`.
-fn type_error(what: &str, expected: &str, value: &JsValue) -> JsValue {
-    let kind = if value.is_null() {
+/// `TypeError: <what><must_be><typeof value>`, `must_be` being " must be …, not ".
+fn type_error(what: &str, must_be: &str, value: &JsValue) -> JsValue {
+    let kind = if *value == JsValue::NULL {
         JsValue::from_str("null")
     } else {
         value.js_typeof()
     };
-    JsTypeError::new(&concat(
-        &what.into(),
-        &" must be ".into(),
-        &expected.into(),
-        &", not ".into(),
-        &kind,
-    ))
-    .into()
+    JsTypeError::new(&concat(what, must_be, &kind, "", "")).into()
 }
 
 /// The largest integer a `number` holds exactly (`Number.MAX_SAFE_INTEGER`).
@@ -241,7 +229,17 @@ const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 /// integer (in 0..=2^53-1: a bigger `number` may not be the integer the caller wrote). Other
 /// values get an `Error` naming them that ends with "it must be <rule>"; the range of a valid
 /// u64 is left to the core, so that its message is the one every binding gives.
-fn uint(value: &JsValue, what: &str, rule: &JsValue) -> JsResult<u64> {
+fn uint(value: &JsValue, what: &str, rule: &str) -> JsResult<u64> {
+    uint_ending(value, what, rule, None)
+}
+
+/// [`uint`], whose rule ends with `rule_end` (a number) if given.
+fn uint_ending(
+    value: &JsValue,
+    what: &str,
+    rule: &str,
+    rule_end: Option<&JsValue>,
+) -> JsResult<u64> {
     let problem = if let Some(f) = value.as_f64() {
         // `as` is exact for whole numbers of magnitude up to 2^53 (and saturates beyond).
         #[allow(clippy::cast_possible_truncation)]
@@ -264,9 +262,17 @@ fn uint(value: &JsValue, what: &str, rule: &JsValue) -> JsResult<u64> {
             None => " is out of range; it must be ",
         }
     } else {
-        return Err(type_error(what, "a number or a bigint", value));
+        return Err(type_error(
+            what,
+            " must be a number or a bigint, not ",
+            value,
+        ));
     };
-    Err(naming_error(what, " ", value, problem, rule))
+    let mut message = concat(what, " ", value, problem, rule);
+    if let Some(end) = rule_end {
+        message = concat_value(&message, end);
+    }
+    Err(JsErrorValue::new(&message).into())
 }
 
 /// A counter or subkey id.
@@ -274,7 +280,7 @@ fn counter(value: &JsValue, what: &str) -> JsResult<u64> {
     uint(
         value,
         what,
-        &"in 0..=18446744073709551615 (above 2^53 - 1 as a bigint)".into(),
+        "in 0..=18446744073709551615 (above 2^53 - 1 as a bigint)",
     )
 }
 
@@ -285,45 +291,51 @@ fn time(value: &JsValue) -> JsResult<u64> {
         #[allow(clippy::cast_possible_truncation)]
         return Ok((date_now() / 1000.0) as u64);
     }
-    uint(value, "time", &"in 1000000..=100000000000".into())
+    uint(value, "time", "in 1000000..=100000000000")
 }
 
 /// An interval in seconds (the core checks its range).
 fn interval(value: &JsValue) -> JsResult<u64> {
-    uint(value, "interval", &"even and in 10..=604800".into())
+    uint(value, "interval", "even and in 10..=604800")
 }
 
-/// A string argument. A string with a lone surrogate has no UTF-8 form (it would silently
-/// become U+FFFD), so it is refused.
-fn string(value: &JsValue, what: &str) -> JsResult<String> {
-    let Some(s) = value.as_string() else {
-        return Err(type_error(what, "a string", value));
-    };
+/// A string argument as UTF-8: its first bytes copied into `buf`, as many as fit, and its
+/// length in bytes. A string with a lone surrogate has no UTF-8 form (it would silently become
+/// U+FFFD), so it is refused.
+fn utf8(value: &JsValue, what: &str, buf: &mut [u8]) -> JsResult<usize> {
+    if !value.is_string() {
+        return Err(type_error(what, " must be a string, not ", value));
+    }
     if !is_well_formed(value) {
         return Err(naming_error(
             what,
             " ",
             &json_quote(value),
             " is not valid Unicode (it holds a lone surrogate)",
-            &"".into(),
+            "",
         ));
     }
-    Ok(s)
+    let bytes = TextEncoder::new().encode(value);
+    copy_in(&bytes, buf);
+    Ok(bytes.length() as usize)
 }
 
-/// Whether the string argument `value` is `name` (a `TypeError` when it is no string).
-fn string_is(value: &JsValue, what: &str, name: &str) -> JsResult<bool> {
+/// The index of the string argument `value` in `names`, if it is one of them (a `TypeError`
+/// when it is no string).
+fn name_index(value: &JsValue, what: &str, names: &[&str]) -> JsResult<Option<usize>> {
     if !value.is_string() {
-        return Err(type_error(what, "a string", value));
+        return Err(type_error(what, " must be a string, not ", value));
     }
-    Ok(*value == JsValue::from_str(name))
+    Ok(names
+        .iter()
+        .position(|name| *value == JsValue::from_str(name)))
 }
 
 /// A `Uint8Array` argument.
 fn bytes<'a>(value: &'a JsValue, what: &str) -> JsResult<&'a Uint8Array> {
     value
         .dyn_ref::<Uint8Array>()
-        .ok_or_else(|| type_error(what, "a Uint8Array", value))
+        .ok_or_else(|| type_error(what, " must be a Uint8Array, not ", value))
 }
 
 /// Copies the first bytes of `src` into `buf`, as many as fit; returns how many.
@@ -340,12 +352,28 @@ fn copy_in(src: &Uint8Array, buf: &mut [u8]) -> usize {
 /// A new `Uint8Array` holding a copy of `data`. No Rust allocation is left behind; the caller
 /// wipes `data`'s own buffer.
 fn to_js(data: &[u8]) -> JsValue {
-    Uint8Array::new(data).into()
+    // `data` is at most 64 bytes.
+    #[allow(clippy::cast_possible_truncation)]
+    let array = Uint8Array::with_length(data.len() as u32);
+    array.set_at(data, 0);
+    array.into()
 }
 
 /// A `number` of a u64 that is far below 2^53 (times, intervals, `keep`).
 fn num(n: u64) -> JsValue {
     JsValue::from_f64(n as f64)
+}
+
+/// `obj[key] = value`.
+#[inline(never)]
+fn put(obj: &Object, key: &str, value: JsValue) {
+    set(obj, key, &value);
+}
+
+/// `obj[key] = n` (a `number`: `n` is far below 2^53).
+#[inline(never)]
+fn put_num(obj: &Object, key: &str, n: u64) {
+    put(obj, key, num(n));
 }
 
 /// Role names.
@@ -355,9 +383,9 @@ fn role(obj: &Object, role: kw::Role) {
         kw::Role::Next => ("next", None),
         kw::Role::Previous(n) => ("previous", Some(n)),
     };
-    set(obj, "role", &name.into());
+    put(obj, "role", name.into());
     if let Some(n) = age {
-        set(obj, "age", &num(n));
+        put_num(obj, "age", n);
     }
 }
 
@@ -371,11 +399,11 @@ fn strength_name(s: kw::Strength) -> &'static str {
 /// A `TicketKey` object; the key's own copy is wiped when `key` is dropped.
 fn ticket_key(key: &kw::TicketKey) -> Object {
     let obj = Object::new();
-    set(&obj, "strength", &strength_name(key.strength()).into());
-    set(&obj, "counter", &key.counter().into());
-    set(&obj, "name", &to_js(key.name()));
-    set(&obj, "aesKey", &to_js(key.aes_key()));
-    set(&obj, "hmacKey", &to_js(key.hmac_key()));
+    put(&obj, "strength", strength_name(key.strength()).into());
+    put(&obj, "counter", key.counter().into());
+    put(&obj, "name", to_js(key.name()));
+    put(&obj, "aesKey", to_js(key.aes_key()));
+    put(&obj, "hmacKey", to_js(key.hmac_key()));
     obj
 }
 
@@ -422,43 +450,46 @@ pub fn derive_key(
     // One byte more than a context, enough to tell a longer one.
     let mut ctx = [0u8; kw::CONTEXT_LEN + 1];
     let ctx_len = if context.is_string() {
-        let s = string(&context, "context")?;
-        let b = s.as_bytes();
-        if let Some(dst) = ctx.get_mut(..b.len()) {
-            dst.copy_from_slice(b);
-        }
-        b.len()
+        utf8(&context, "context", &mut ctx)?
     } else {
-        let a = bytes(&context, "context")
-            .map_err(|_| type_error("context", "a Uint8Array or a string", &context))?;
-        copy_in(a, &mut ctx[..]).max(a.length() as usize)
+        let a = bytes(&context, "context").map_err(|_| {
+            type_error(
+                "context",
+                " must be a Uint8Array or a string, not ",
+                &context,
+            )
+        })?;
+        copy_in(a, &mut ctx[..]);
+        a.length() as usize
     };
     let context = match ctx.first_chunk::<{ kw::CONTEXT_LEN }>() {
         Some(c) if ctx_len == kw::CONTEXT_LEN => c,
         _ => {
-            return Err(message_error(format_args!(
-                "context is {ctx_len} bytes; it must be 8 bytes"
-            )));
+            // "context is {ctx_len} bytes; it must be 8 bytes", the number written by JavaScript.
+            return Err(naming_error(
+                "context is ",
+                "",
+                &num(ctx_len as u64),
+                " bytes; it must be 8 bytes",
+                "",
+            ));
         }
     };
     let id = counter(&subkey_id, "subkey id")?;
-    let rule = JsValue::from_str("in 16..=64");
-    let len = uint(&length, "output length", &rule)?;
+    let rule = "in 16..=64";
+    let len = uint(&length, "output length", rule)?;
     let mut buf = Zeroizing::new([0u8; kw::DERIVE_MAX_LEN]);
-    let Ok(len) = usize::try_from(len) else {
-        // Beyond any buffer (on wasm32, 4 GiB): the core's message, for a value it cannot see.
+    // Longer than any derived key (or than any buffer, 4 GiB on wasm32): the core's message,
+    // naming the value as given. Shorter lengths are the core's to refuse.
+    let Some(out) = usize::try_from(len).ok().and_then(|n| buf.get_mut(..n)) else {
         return Err(naming_error(
             "output length",
             " ",
             &length,
             " is out of range; it must be ",
-            &rule,
+            rule,
         ));
     };
-    // A length the buffer cannot hold is out of the core's range: the core's error says so.
-    let out = buf
-        .get_mut(..len)
-        .ok_or_else(|| error(kw::Error::OutputLength { len }))?;
     kw::derive_key(&main.0, context, id, out).map_err(error)?;
     Ok(to_js(out))
 }
@@ -475,15 +506,15 @@ pub fn schedule_at(
 ) -> JsResult<Object> {
     let slot = tfo_slot(&interval, &now)?;
     let obj = Object::new();
-    set(&obj, "now", &num(slot.now));
-    set(&obj, "primary", &slot.primary.into());
-    set(&obj, "backup", &slot.backup.into());
-    set(&obj, "nextWake", &num(slot.next_wake));
+    put_num(&obj, "now", slot.now);
+    put(&obj, "primary", slot.primary.into());
+    put(&obj, "backup", slot.backup.into());
+    put_num(&obj, "nextWake", slot.next_wake);
     let (secs, nanos) = slot.wake_time();
     let wake = Array::new();
     wake.push(&num(secs));
     wake.push(&nanos.into());
-    set(&obj, "wakeTime", &wake);
+    put(&obj, "wakeTime", wake.into());
     Ok(obj)
 }
 
@@ -507,13 +538,13 @@ pub fn tfo_keys(
 ) -> JsResult<Object> {
     let keys = kw::TfoKeys::for_slot(&main.0, &tfo_slot(&interval, &now)?);
     let obj = Object::new();
-    set(&obj, "primary", &to_js(keys.primary()));
-    set(&obj, "backup", &to_js(keys.backup()));
+    put(&obj, "primary", to_js(keys.primary()));
+    put(&obj, "backup", to_js(keys.backup()));
     // Decoded by JavaScript straight from the text's buffer, which is wiped on drop.
-    set(
+    put(
         &obj,
         "procfsText",
-        &ascii_text(&JsValue::NULL, keys.procfs_text().as_bytes()),
+        JsValue::from_str(keys.procfs_text().as_str()),
     );
     Ok(obj)
 }
@@ -545,30 +576,42 @@ impl TicketKeys {
         #[wasm_bindgen(unchecked_optional_param_type = "number")] keep: JsValue,
     ) -> JsResult<TicketKeys> {
         // In the order of the spec: label, interval, keep (then the strength's name).
-        let label = kw::LabelKey::new(&main.0, &string(&label, "label")?).map_err(error)?;
+        // One byte more than the longest label, enough to tell a longer one.
+        let mut buf = [0u8; kw::MAX_LABEL_LEN + 1];
+        let len = utf8(&label, "label", &mut buf)?;
+        let text = buf.get(..len).map(core::str::from_utf8);
+        let label = match text {
+            // Bytes of a string's UTF-8 (as copied whole): always valid.
+            Some(Ok(text)) => kw::LabelKey::new(&main.0, text),
+            _ => Err(kw::Error::LabelLength { len }),
+        }
+        .map_err(error)?;
         let i = self::interval(&interval)?;
         let k = if keep.is_undefined() {
             1
         } else {
             // The interval is checked before keep, as the core does.
             kw::TicketSchedule::new(i, 0).map_err(error)?;
-            let max = num((kw::MAX_TICKET_AGE / i).saturating_sub(1));
-            let e = JsValue::from_str("");
-            uint(&keep, "keep", &concat(&"in 0..=".into(), &max, &e, &e, &e))?
+            // The interval is at least 10 here: checked_div only spares a panic path.
+            let max = kw::MAX_TICKET_AGE
+                .checked_div(i)
+                .unwrap_or(1)
+                .saturating_sub(1);
+            uint_ending(&keep, "keep", "in 0..=", Some(&num(max)))?
         };
         let schedule = kw::TicketSchedule::new(i, k).map_err(error)?;
-        let strength = if string_is(&strength, "strength", "aes256")? {
-            kw::Strength::Aes256
-        } else if string_is(&strength, "strength", "aes128")? {
-            kw::Strength::Aes128
-        } else {
-            return Err(naming_error(
-                "strength ",
-                "",
-                &json_quote(&strength),
-                " is unknown; it must be \"aes256\" or \"aes128\"",
-                &"".into(),
-            ));
+        let strength = match name_index(&strength, "strength", &["aes256", "aes128"])? {
+            Some(0) => kw::Strength::Aes256,
+            Some(_) => kw::Strength::Aes128,
+            None => {
+                return Err(naming_error(
+                    "strength ",
+                    "",
+                    &json_quote(&strength),
+                    " is unknown; it must be \"aes256\" or \"aes128\"",
+                    "",
+                ));
+            }
         };
         Ok(TicketKeys {
             label,
@@ -589,20 +632,20 @@ impl TicketKeys {
     ) -> JsResult<Object> {
         let slot = self.slot_at(&now)?;
         let obj = Object::new();
-        set(&obj, "now", &num(slot.now));
-        set(&obj, "interval", &num(self.schedule.interval()));
-        set(&obj, "keep", &num(slot.keep));
-        set(&obj, "maxTicketAge", &num(self.schedule.max_ticket_age()));
-        set(&obj, "current", &slot.current.into());
-        set(&obj, "nextRotation", &num(slot.next_rotation));
+        put_num(&obj, "now", slot.now);
+        put_num(&obj, "interval", self.schedule.interval());
+        put_num(&obj, "keep", slot.keep);
+        put_num(&obj, "maxTicketAge", self.schedule.max_ticket_age());
+        put(&obj, "current", slot.current.into());
+        put_num(&obj, "nextRotation", slot.next_rotation);
         let window = Array::new();
         for (c, r) in slot.window() {
             let entry = Object::new();
-            set(&entry, "counter", &c.into());
+            put(&entry, "counter", c.into());
             role(&entry, r);
             window.push(&entry);
         }
-        set(&obj, "window", &window);
+        put(&obj, "window", window.into());
         Ok(obj)
     }
 
@@ -642,14 +685,16 @@ impl TicketKeys {
         let slot = self.slot_at(&now)?;
         let obj = Object::new();
         let name = buf.get(..n).unwrap_or_default();
-        let (kind, found) = match self.label.lookup(self.strength, &slot, name) {
-            kw::Lookup::Current(key) => ("current", Some((key, kw::Role::Current))),
-            kw::Lookup::Accepted(key, r) => ("accepted", Some((key, r))),
-            kw::Lookup::NotFound => ("not_found", None),
+        // The key stays where lookup put it (wiped when dropped), not moved around.
+        let found = self.label.lookup(self.strength, &slot, name);
+        let (kind, key, r) = match &found {
+            kw::Lookup::Current(key) => ("current", Some(key), kw::Role::Current),
+            kw::Lookup::Accepted(key, r) => ("accepted", Some(key), *r),
+            kw::Lookup::NotFound => ("not_found", None, kw::Role::Current),
         };
-        set(&obj, "kind", &kind.into());
-        if let Some((key, r)) = found {
-            set(&obj, "key", &ticket_key(&key));
+        put(&obj, "kind", kind.into());
+        if let Some(key) = key {
+            put(&obj, "key", ticket_key(key).into());
             role(&obj, r);
         }
         Ok(obj)
@@ -663,19 +708,19 @@ impl TicketKeys {
         #[wasm_bindgen(unchecked_param_type = "FormatName")] format: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "number")] now: JsValue,
     ) -> JsResult<Uint8Array> {
-        let mut found = None;
-        for (f, name) in kw::FORMATS.iter().zip(kw::Format::NAMES) {
-            if string_is(&format, "format", name)? {
-                found = Some(*f);
-            }
+        if !format.is_string() {
+            return Err(type_error("format", " must be a string, not ", &format));
         }
-        let Some(format) = found else {
+        let found = kw::FORMATS
+            .iter()
+            .find(|f| format == JsValue::from_str(f.name()));
+        let Some(&format) = found else {
             return Err(naming_error(
                 "format ",
                 "",
                 &json_quote(&format),
                 " is unknown; it must be one of ",
-                &"nginx, nginx48, haproxy, haproxy48, apache, ats, openssl".into(),
+                "nginx, nginx48, haproxy, haproxy48, apache, ats, openssl",
             ));
         };
         let slot = self.slot_at(&now)?;
@@ -685,8 +730,25 @@ impl TicketKeys {
                 format: format.name(),
             }));
         }
-        let mut buf = Zeroizing::new(vec![0u8; format.rendered_len(&slot)]);
-        let n = format.render(&self.label, &slot, &mut buf).map_err(error)?;
-        Ok(Uint8Array::new(buf.get(..n).unwrap_or_default()))
+        // Format::render's loop, one key at a time: each record is rendered into a buffer on
+        // the stack (wiped when dropped) and copied into the JavaScript array, so no copy of
+        // the whole content is left in wasm memory. At most (60479 + 2) × 109 bytes: a u32.
+        #[allow(clippy::cast_possible_truncation)]
+        let file = Uint8Array::with_length(format.rendered_len(&slot) as u32);
+        let mut record = Zeroizing::new([0u8; 128]);
+        let mut offset = 0;
+        let mut i = 0;
+        while let Some(counter) = format.role(&slot, i).and_then(|r| slot.counter(r)) {
+            let key = self.label.ticket_key(self.strength, counter);
+            let n = format.render_key(&key, &mut record[..]).map_err(error)?;
+            file.set_at(record.get(..n).unwrap_or_default(), offset);
+            // A record is at most 109 bytes.
+            #[allow(clippy::cast_possible_truncation)]
+            {
+                offset += n as u32;
+            }
+            i += 1;
+        }
+        Ok(file)
     }
 }
