@@ -1,18 +1,21 @@
-//! The configuration file of `keywheel run`, `status` and `check` (TOML). Every mistake is an
-//! error naming the file, the line, the key and what is allowed; nothing is guessed. The keys
-//! are documented in docs/operations.md.
+//! The configuration file of `keywheel run`, `status` and `check` (TOML). Every mistake is a
+//! [`ConfigError`] naming the file, the line, the key and what is allowed; nothing is guessed.
+//! The keys are documented in docs/operations.md.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use keywheel::{DEFAULT_INTERVAL, Schedule, TicketSchedule};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::keys::{Extra, KeyFile, KeySources};
-use crate::keywheel::{credential_path, parse_interval};
-use crate::stek::{self, DEFAULT_KEEP, DEFAULT_STEK_INTERVAL, StekFormat, StekSpec};
-use crate::stek_files;
-use crate::tofurkey::DEFAULT_PROCFS;
+use crate::daemon::keys::{Extra, KeyFile, KeySources, credential_path};
+use crate::servers::{self, Out};
+use crate::sys::files::Perms;
+use crate::sys::os::strerror;
+use crate::targets::procfs::DEFAULT_PROCFS;
+use crate::targets::tickets::{DEFAULT_KEEP, DEFAULT_STEK_INTERVAL, StekSpec};
+use crate::targets::values::{parse_group, parse_interval, parse_label};
 
 /// Where `keywheel run`, `status` and `check` look without `--config`.
 pub(crate) const DEFAULT_CONFIG: &str = "/etc/keywheel/keywheel.toml";
@@ -57,6 +60,59 @@ struct RawStek {
     allow_persistent: bool,
 }
 
+/// Why a configuration file is refused. Shown as "FILE:LINE: KEY: message" (or without the
+/// parts that do not apply).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ConfigError {
+    /// The file cannot be read.
+    Read { path: PathBuf, error: String },
+    /// Not TOML, an unknown or missing key, a value of the wrong type (the TOML parser's
+    /// message).
+    Syntax {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+    /// A value out of range or inconsistent with another one.
+    Value {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        message: String,
+    },
+    /// A problem of the whole file (a missing key, no targets).
+    File { path: PathBuf, message: String },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Read { path, error } => write!(
+                f,
+                "cannot read the configuration file {}: {error}",
+                path.display()
+            ),
+            ConfigError::Syntax {
+                path,
+                line: Some(line),
+                message,
+            } => write!(f, "{}:{line}: {message}", path.display()),
+            ConfigError::Syntax {
+                path,
+                line: None,
+                message,
+            }
+            | ConfigError::File { path, message } => write!(f, "{}: {message}", path.display()),
+            ConfigError::Value {
+                path,
+                line,
+                key,
+                message,
+            } => write!(f, "{}:{line}: {key}: {message}", path.display()),
+        }
+    }
+}
+
 /// A key given as a file or as a systemd credential name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum KeyRef {
@@ -71,10 +127,7 @@ impl KeyRef {
     pub(crate) fn resolve(&self, what: &'static str) -> Result<KeyFile, String> {
         let path = match self {
             KeyRef::File(p) => p.clone(),
-            KeyRef::Credential(name) => credential_path(name).map_err(|e| {
-                e.replace("--credential", "main key credential")
-                    .replace("use --main-key FILE otherwise", "use a key file otherwise")
-            })?,
+            KeyRef::Credential(name) => credential_path(name).map_err(|e| e.config_text())?,
         };
         Ok(KeyFile { path, what })
     }
@@ -117,19 +170,24 @@ impl Ctx<'_> {
             + 1
     }
 
-    fn err(&self, span: std::ops::Range<usize>, key: &str, msg: &str) -> String {
-        format!("{}:{}: {key}: {msg}", self.path.display(), self.line(span))
+    fn err(&self, span: std::ops::Range<usize>, key: &str, msg: &str) -> ConfigError {
+        ConfigError::Value {
+            path: self.path.to_owned(),
+            line: self.line(span),
+            key: key.to_owned(),
+            message: msg.to_owned(),
+        }
+    }
+
+    fn file_err(&self, message: String) -> ConfigError {
+        ConfigError::File {
+            path: self.path.to_owned(),
+            message,
+        }
     }
 }
 
-/// The text of a CLI-worded check, in config words.
-fn config_words(msg: &str) -> String {
-    msg.replace("--haproxy-socket", "haproxy_socket")
-        .replace("--format ", "format ")
-        .replace("--out ", "out ")
-}
-
-fn absolute(ctx: &Ctx<'_>, key: &str, value: &Spanned<String>) -> Result<PathBuf, String> {
+fn absolute(ctx: &Ctx<'_>, key: &str, value: &Spanned<String>) -> Result<PathBuf, ConfigError> {
     let path = PathBuf::from(value.get_ref());
     if path.is_absolute() {
         Ok(path)
@@ -142,7 +200,11 @@ fn absolute(ctx: &Ctx<'_>, key: &str, value: &Spanned<String>) -> Result<PathBuf
     }
 }
 
-fn credential_name(ctx: &Ctx<'_>, key: &str, value: &Spanned<String>) -> Result<String, String> {
+fn credential_name(
+    ctx: &Ctx<'_>,
+    key: &str,
+    value: &Spanned<String>,
+) -> Result<String, ConfigError> {
     let name = value.get_ref();
     if name.is_empty() || name == "." || name == ".." || name.contains('/') {
         return Err(ctx.err(
@@ -161,7 +223,7 @@ fn key_ref(
     file: &Option<Spanned<String>>,
     credential: &Option<Spanned<String>>,
     required: bool,
-) -> Result<Option<KeyRef>, String> {
+) -> Result<Option<KeyRef>, ConfigError> {
     let cred_key = format!("{name}_credential");
     match (file, credential) {
         (Some(_), Some(c)) => Err(ctx.err(
@@ -173,15 +235,14 @@ fn key_ref(
         (None, Some(c)) => Ok(Some(KeyRef::Credential(credential_name(
             ctx, &cred_key, c,
         )?))),
-        (None, None) if required => Err(format!(
-            "{}: {name} (a file) or {cred_key} (a systemd credential) is required",
-            ctx.path.display()
-        )),
+        (None, None) if required => Err(ctx.file_err(format!(
+            "{name} (a file) or {cred_key} (a systemd credential) is required"
+        ))),
         (None, None) => Ok(None),
     }
 }
 
-fn int(ctx: &Ctx<'_>, key: &str, value: &Spanned<i64>, what: &str) -> Result<u64, String> {
+fn int(ctx: &Ctx<'_>, key: &str, value: &Spanned<i64>, what: &str) -> Result<u64, ConfigError> {
     u64::try_from(*value.get_ref()).map_err(|_| {
         ctx.err(
             value.span(),
@@ -196,7 +257,7 @@ fn interval(
     key: &str,
     value: &Option<Spanned<i64>>,
     default: u64,
-) -> Result<u64, String> {
+) -> Result<u64, ConfigError> {
     let Some(v) = value else {
         return Ok(default);
     };
@@ -205,26 +266,21 @@ fn interval(
 }
 
 /// Reads and checks a configuration file.
-pub(crate) fn load(path: &Path) -> Result<Config, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "cannot read the configuration file {}: {}",
-            path.display(),
-            crate::os::strerror(&e)
-        )
+pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.to_owned(),
+        error: strerror(&e),
     })?;
     parse(path, &text)
 }
 
 /// Checks the configuration `text` (read from `path`).
-pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, String> {
+pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let ctx = Ctx { path, text };
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let msg = e.message().trim_end().replace('\n', "; ");
-        match e.span() {
-            Some(span) => format!("{}:{}: {msg}", path.display(), ctx.line(span)),
-            None => format!("{}: {msg}", path.display()),
-        }
+    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        path: path.to_owned(),
+        line: e.span().map(|span| ctx.line(span)),
+        message: e.message().trim_end().replace('\n', "; "),
     })?;
     let main_key = key_ref(
         &ctx,
@@ -233,7 +289,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, String> {
         &raw.main_key_credential,
         true,
     )?
-    .ok_or_else(|| format!("{}: main_key is required", path.display()))?;
+    .ok_or_else(|| ctx.file_err("main_key is required".to_owned()))?;
     let previous_main_key = key_ref(
         &ctx,
         "previous_main_key",
@@ -253,10 +309,9 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, String> {
         ("next_main_key", &next_main_key),
     ] {
         if other.as_ref() == Some(&main_key) {
-            return Err(format!(
-                "{}: {key} is the same as main_key; during a rollover it names the other key",
-                path.display()
-            ));
+            return Err(ctx.file_err(format!(
+                "{key} is the same as main_key; during a rollover it names the other key"
+            )));
         }
     }
     let metrics_file = match &raw.metrics_file {
@@ -267,7 +322,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, String> {
         Some(t) => {
             let t = t.get_ref();
             let secs = interval(&ctx, "tfo.interval", &t.interval, DEFAULT_INTERVAL)?;
-            let schedule = Schedule::new(secs).map_err(|e| e.to_string())?;
+            let schedule = Schedule::new(secs).map_err(|e| ctx.file_err(e.to_string()))?;
             let procfs = match &t.procfs {
                 Some(p) => absolute(&ctx, "tfo.procfs", p)?,
                 None => PathBuf::from(DEFAULT_PROCFS),
@@ -281,7 +336,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, String> {
         let span = raw.span();
         let raw = raw.get_ref();
         let at = |key: &str| format!("stek[{i}].{key}");
-        let format = stek::parse_format(raw.format.get_ref())
+        let format = servers::parse_format(raw.format.get_ref())
             .map_err(|e| ctx.err(raw.format.span(), &at("format"), &e))?;
         let name = match &raw.name {
             Some(n) => {
@@ -304,7 +359,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, String> {
             }
             None => format.name().to_owned(),
         };
-        let label = stek::parse_label(raw.label.get_ref())
+        let label = parse_label(raw.label.get_ref())
             .map_err(|e| ctx.err(raw.label.span(), &at("label"), &e))?;
         let secs = interval(&ctx, &at("interval"), &raw.interval, DEFAULT_STEK_INTERVAL)?;
         let keep = match &raw.keep {
@@ -331,9 +386,9 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, String> {
             None => None,
         };
         let group = match &raw.group {
-            Some(g) => Some(
-                stek::parse_group(g.get_ref()).map_err(|e| ctx.err(g.span(), &at("group"), &e))?,
-            ),
+            Some(g) => {
+                Some(parse_group(g.get_ref()).map_err(|e| ctx.err(g.span(), &at("group"), &e))?)
+            }
             None => None,
         };
         let spec = StekSpec {
@@ -349,26 +404,28 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, String> {
             allow_persistent: raw.allow_persistent,
         };
         let schedule = spec.check().map_err(|e| {
-            let (key, span) = if e.starts_with("--haproxy-socket") {
-                (
-                    "haproxy_socket",
-                    raw.haproxy_socket.as_ref().map(Spanned::span),
-                )
-            } else if e.starts_with("keep") {
-                ("keep", raw.keep.as_ref().map(Spanned::span))
-            } else {
-                ("interval", raw.interval.as_ref().map(Spanned::span))
+            let key = e.key();
+            let span = match key {
+                "haproxy_socket" => raw.haproxy_socket.as_ref().map(Spanned::span),
+                "keep" => raw.keep.as_ref().map(Spanned::span),
+                "out" => Some(raw.out.span()),
+                _ => raw.interval.as_ref().map(Spanned::span),
             };
             ctx.err(
                 span.unwrap_or_else(|| span_of(raw)),
                 &at(key),
-                &config_words(&e),
+                &e.config_text(),
             )
         })?;
-        if matches!(format, StekFormat::Server(f) if f.one_file_per_key()) {
-            stek_files::nginx_conf(&spec.out, 1)
-                .map_err(|e| ctx.err(raw.out.span(), &at("out"), &config_words(&e)))?;
-        }
+        let dest = Out {
+            path: &spec.out,
+            abs: &spec.out,
+            format,
+            perms: Perms::secret(spec.group),
+        };
+        servers::server(format)
+            .check_path(&dest)
+            .map_err(|e| ctx.err(raw.out.span(), &at("out"), &out_words(&e)))?;
         if let Some((other, _)) = stek
             .iter()
             .find(|(s, _): &&(StekSpec, _)| s.name == spec.name)
@@ -399,10 +456,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, String> {
         stek.push((spec, schedule));
     }
     if tfo.is_none() && stek.is_empty() {
-        return Err(format!(
-            "{}: no targets: add a [tfo] table and/or [[stek]] tables",
-            path.display()
-        ));
+        return Err(ctx.file_err("no targets: add a [tfo] table and/or [[stek]] tables".to_owned()));
     }
     Ok(Config {
         path: path.to_owned(),
@@ -414,6 +468,11 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, String> {
         tfo,
         stek,
     })
+}
+
+/// A server's check of `--out`, in the configuration's words.
+fn out_words(msg: &str) -> String {
+    msg.replace("--out ", "out ")
 }
 
 /// The span of a `[[stek]]` table's `format` (where a table-level error is reported).
@@ -453,7 +512,9 @@ mod tests {
     use super::*;
 
     fn err(text: &str) -> String {
-        parse(Path::new("/etc/kw.toml"), text).unwrap_err()
+        parse(Path::new("/etc/kw.toml"), text)
+            .unwrap_err()
+            .to_string()
     }
 
     const MAIN: &str = "main_key = \"/etc/keywheel/main.key\"\n";

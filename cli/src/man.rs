@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 /// Every man page: (file name, roff source).
 pub fn pages() -> Vec<(String, Vec<u8>)> {
     let mut pages = Vec::new();
-    let mut cmd = crate::keywheel::command().disable_help_subcommand(true);
+    let mut cmd = crate::cmd::command().disable_help_subcommand(true);
     cmd.build();
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         pages.push(render(sub.clone()));

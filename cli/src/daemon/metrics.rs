@@ -5,8 +5,16 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::daemon::{DaemonStats, ErrorKind, Target};
-use crate::stek_files::{self, Perms};
+use crate::daemon::target::{ErrorKind, Target};
+use crate::sys::files::{self, Perms};
+
+/// The daemon's own counters, for the metrics.
+#[derive(Debug, Default)]
+pub(crate) struct DaemonStats {
+    pub(crate) start: u64,
+    pub(crate) ready: bool,
+    pub(crate) clock_steps: u64,
+}
 
 /// Escapes a label value (backslash, double quote, newline).
 fn label(value: &str) -> String {
@@ -146,7 +154,7 @@ pub(crate) fn render(stats: &DaemonStats, now: u64, targets: &[&dyn Target]) -> 
 
 /// Replaces the metrics file atomically (mode 0644: node_exporter runs as another user).
 pub(crate) fn write(path: &Path, text: &str) -> Result<(), String> {
-    stek_files::write_atomic(path, text.as_bytes(), Perms::world_readable())
+    files::write_atomic(path, text.as_bytes(), Perms::world_readable())
 }
 
 #[cfg(test)]

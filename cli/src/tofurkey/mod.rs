@@ -1,4 +1,8 @@
-//! The `tofurkey` front end: tofurkey 1.3.4's command line, byte for byte.
+//! The `tofurkey` front end: tofurkey 1.3.4's command line, byte for byte ([`getopt`] is
+//! glibc's option scanner), and its own daemon loop ([`daemon`]).
+
+mod daemon;
+mod getopt;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -6,15 +10,14 @@ use std::path::PathBuf;
 
 use keywheel::{DEFAULT_INTERVAL, MAX_INTERVAL, MAX_TIME, MIN_INTERVAL, MIN_TIME, Schedule};
 
-use crate::engine::{Config, Dialect, KeySource, TfoOutput};
-use crate::getopt::{Getopt, Item};
-use crate::log::Log;
-use crate::os;
+use crate::sys::log::{Log, stderr_line};
+use crate::sys::os;
+use crate::targets::procfs::{DEFAULT_PROCFS, Dialect, TfoOutput};
+use daemon::{Config, KeySource};
+use getopt::{Getopt, Item};
 
 /// tofurkey's RUNDIR (its Makefile default).
 const RUNDIR: &str = "/run";
-/// The default procfs path.
-pub(crate) const DEFAULT_PROCFS: &str = "/proc/sys/net/ipv4/tcp_fastopen_key";
 
 fn default_autokey() -> String {
     format!("{RUNDIR}/tofurkey.autokey")
@@ -207,7 +210,7 @@ fn parse(args: &[OsString], posix: bool) -> Result<Config, UsageError> {
 /// runtime failures print "FATAL: …" and abort, as tofurkey 1.3.4 does.
 pub fn main() {
     if let Err(msg) = os::harden() {
-        crate::engine::stderr_line("FATAL: ", &msg);
+        stderr_line("FATAL: ", &msg);
         std::process::abort();
     }
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();

@@ -1,3 +1,7 @@
+//! HAProxy: `tls-ticket-keys FILE` on a `bind` line, base64 lines (80 or 48-byte keys: name ‖
+//! aes ‖ hmac), the middle of the last three encrypting; the file is replaced atomically and
+//! the keys are pushed through the admin socket (no reload).
+//!
 //! Rotating HAProxy's session-ticket keys through its runtime API (the admin stats socket), with
 //! no reload: `show tls-keys` to find and read the ring of a `tls-ticket-keys` file, then
 //! `set ssl tls-key` pushes until the ring holds exactly [previous, current, next], verified by
@@ -15,8 +19,13 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-use crate::os::strerror;
+use crate::servers::{Out, Rendered, Server};
+use crate::sys::os::strerror;
 
+/// The longest a socket exchange may take while installing keys.
+const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a socket exchange may take for `keywheel status`.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest answer read from the socket.
 const MAX_ANSWER: usize = 64 * 1024;
 /// How many times the whole find/read/push/verify sequence is tried.
@@ -24,30 +33,102 @@ const ATTEMPTS: usize = 3;
 /// HAProxy's answer to a successful `set ssl tls-key`.
 const UPDATED: &[u8] = b"TLS ticket key updated!";
 
+/// HAProxy (both key sizes).
+pub(crate) struct Haproxy;
+
+impl Server for Haproxy {
+    fn formats(&self) -> &'static [&'static str] {
+        &["haproxy", "haproxy48"]
+    }
+
+    /// Step 2–5 of the HAProxy algorithm (the file is written already).
+    fn push(&self, out: &Out<'_>, socket: &Path, keys: &Rendered) -> Result<String, String> {
+        let lines: Vec<&[u8]> = keys
+            .bytes
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        let [previous, current, next] = lines[..] else {
+            return Err(format!(
+                "internal error: {} base64 lines instead of 3",
+                lines.len()
+            ));
+        };
+        let synced = Socket {
+            socket,
+            file: out.path,
+            format: out.format.name(),
+            timeout: PUSH_TIMEOUT,
+        }
+        .sync([previous, current, next])?;
+        let what = match synced.pushes {
+            0 => "already held them".to_owned(),
+            1 => "pushed 1 key".to_owned(),
+            n => format!("pushed {n} keys"),
+        };
+        let counter = |i: usize| keys.keys.get(i).map_or(0, |k| k.counter);
+        Ok(format!(
+            "HAProxy at {}: ring {} of {} holds counters {}, {}, {} (previous, current, next); \
+             {what}{}",
+            socket.display(),
+            synced.ring,
+            out.path.display(),
+            counter(0),
+            counter(1),
+            counter(2),
+            if synced.attempts > 1 {
+                format!(" ({} attempts)", synced.attempts)
+            } else {
+                String::new()
+            }
+        ))
+    }
+
+    fn held(&self, out: &Out<'_>, socket: &Path) -> Option<Result<Zeroizing<Vec<u8>>, String>> {
+        let socket = Socket {
+            socket,
+            file: out.path,
+            format: out.format.name(),
+            timeout: STATUS_TIMEOUT,
+        };
+        Some(socket.held())
+    }
+
+    fn record_word(&self) -> &'static str {
+        "line"
+    }
+
+    /// A base64 line, without its newline.
+    fn show_record(&self, record: &[u8]) -> Zeroizing<String> {
+        let line = record.strip_suffix(b"\n").unwrap_or(record);
+        Zeroizing::new(String::from_utf8_lossy(line).into_owned())
+    }
+}
+
 /// What a successful synchronisation did.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Synced {
+struct Synced {
     /// The ring's id, as used in commands ("#0").
-    pub(crate) ring: String,
+    ring: String,
     /// Keys pushed in the last attempt (0 when the ring already held the target).
-    pub(crate) pushes: usize,
+    pushes: usize,
     /// Attempts needed (1 unless HAProxy changed under us, e.g. reloaded).
-    pub(crate) attempts: usize,
+    attempts: usize,
 }
 
 /// One HAProxy admin socket and the `tls-ticket-keys` file whose ring is to be set.
-pub(crate) struct Haproxy<'a> {
+struct Socket<'a> {
     /// The stats socket (`stats socket PATH level admin`).
-    pub(crate) socket: &'a Path,
+    socket: &'a Path,
     /// The keys file, as given with `--out` (and as written on the `bind` line).
-    pub(crate) file: &'a Path,
+    file: &'a Path,
     /// The format's name, for messages ("haproxy" or "haproxy48").
-    pub(crate) format: &'a str,
+    format: &'a str,
     /// Give up after this long.
-    pub(crate) timeout: Duration,
+    timeout: Duration,
 }
 
-impl Haproxy<'_> {
+impl Socket<'_> {
     fn prefix(&self) -> String {
         format!("HAProxy at {}", self.socket.display())
     }
@@ -170,7 +251,7 @@ impl Haproxy<'_> {
         self.ask(&line, deadline)
     }
 
-    /// Parses the answer of [`Haproxy::read_ring`]: lines `<n>.<k> <base64>`, k = 0, 1, 2.
+    /// Parses the answer of [`Socket::read_ring`]: lines `<n>.<k> <base64>`, k = 0, 1, 2.
     fn parse_ring<'b>(&self, id: &str, answer: &'b [u8]) -> Result<[&'b [u8]; 3], String> {
         let number = id.trim_start_matches('#').as_bytes();
         let mut held: [Option<&[u8]>; 3] = [None; 3];
@@ -236,7 +317,7 @@ impl Haproxy<'_> {
 
     /// The three keys HAProxy holds for our file, as base64 lines (previous, current, next),
     /// each ending in '\n' like the lines of the file; wiped on drop.
-    pub(crate) fn held(&self) -> Result<Zeroizing<Vec<u8>>, String> {
+    fn held(&self) -> Result<Zeroizing<Vec<u8>>, String> {
         let deadline = Instant::now() + self.timeout;
         let id = self.find_ring(deadline)?;
         let answer = self.read_ring(&id, deadline)?;
@@ -251,7 +332,7 @@ impl Haproxy<'_> {
 
     /// Brings the ring of our file to `target` (base64 of the keys of counters c-1, c, c+1,
     /// without newlines), verifying the result.
-    pub(crate) fn sync(&self, target: [&[u8]; 3]) -> Result<Synced, String> {
+    fn sync(&self, target: [&[u8]; 3]) -> Result<Synced, String> {
         let deadline = Instant::now() + self.timeout;
         for attempt in 1..=ATTEMPTS {
             let id = self.find_ring(deadline)?;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use keywheel::MainKey;
 
-use crate::os;
+use crate::sys::main_key;
 
 /// One key file and what to call it in messages.
 #[derive(Debug, Clone)]
@@ -19,8 +19,58 @@ pub(crate) struct KeyFile {
 impl KeyFile {
     /// The key, or the one-line description of why it cannot be had.
     pub(crate) fn read(&self, check_mode: bool) -> Result<MainKey, String> {
-        os::read_main_key(&self.path, check_mode)
+        main_key::read_main_key(&self.path, check_mode)
             .map_err(|e| e.keywheel_text(self.what, &self.path))
+    }
+}
+
+/// Why a systemd credential cannot be found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CredentialError {
+    /// The name is not one file name.
+    Name(String),
+    /// `$CREDENTIALS_DIRECTORY` is not set.
+    NoDirectory(String),
+}
+
+impl CredentialError {
+    /// The message in the command line's words (`--credential`, `--main-key`).
+    pub(crate) fn cli_text(&self) -> String {
+        match self {
+            CredentialError::Name(name) => {
+                format!("--credential '{name}' is not a credential name (a file name without '/')")
+            }
+            CredentialError::NoDirectory(name) => {
+                format!("--credential {name}: {NO_DIRECTORY} (use --main-key FILE otherwise)")
+            }
+        }
+    }
+
+    /// The message in the configuration file's words.
+    pub(crate) fn config_text(&self) -> String {
+        match self {
+            CredentialError::Name(name) => format!(
+                "main key credential '{name}' is not a credential name (a file name without '/')"
+            ),
+            CredentialError::NoDirectory(name) => {
+                format!("main key credential {name}: {NO_DIRECTORY} (use a key file otherwise)")
+            }
+        }
+    }
+}
+
+const NO_DIRECTORY: &str = "$CREDENTIALS_DIRECTORY is not set; systemd sets it for services with \
+                            LoadCredential= or SetCredential=";
+
+/// `$CREDENTIALS_DIRECTORY/NAME`: a credential name must be one file name inside that
+/// directory.
+pub(crate) fn credential_path(name: &str) -> Result<PathBuf, CredentialError> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+        return Err(CredentialError::Name(name.to_owned()));
+    }
+    match std::env::var_os("CREDENTIALS_DIRECTORY") {
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir).join(name)),
+        _ => Err(CredentialError::NoDirectory(name.to_owned())),
     }
 }
 

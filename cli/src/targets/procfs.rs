@@ -1,18 +1,20 @@
 //! TCP Fast Open keys: deriving and writing "primary,backup" to the kernel's procfs file
-//! ([`TfoOutput`], shared by `tofurkey` and the `keywheel` daemon's TFO target), and
-//! `tofurkey`'s own daemon loop ([`Config::run`]), kept apart so that it stays byte-compatible
-//! with tofurkey 1.3.4 (its lines, and its abort on any runtime error). All key arithmetic and
-//! text come from the `keywheel` core crate.
+//! ([`TfoOutput`], shared by `tofurkey` and the `keywheel` daemon's TFO target), with the
+//! wording of either program ([`Dialect`]), and the host-local autokey file. All key
+//! arithmetic and text come from the `keywheel` core crate.
 
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use keywheel::{MainKey, Schedule, Slot, TFO_PROCFS_TEXT_LEN, TfoKeys};
 use zeroize::Zeroizing;
 
-use crate::log::Log;
-use crate::os::{self, KeyError};
-use crate::utc::{utc, utc_millis};
+use crate::sys::log::{Log, concat, write_unbuffered};
+use crate::sys::main_key::{KeyError, read_main_key};
+use crate::sys::os;
+use crate::sys::utc::{utc, utc_millis};
+
+/// The kernel's TFO key file.
+pub(crate) const DEFAULT_PROCFS: &str = "/proc/sys/net/ipv4/tcp_fastopen_key";
 
 /// Which program is speaking: messages and failure handling differ, behaviour does not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,54 +25,8 @@ pub(crate) enum Dialect {
     Keywheel,
 }
 
-/// Where the main key comes from.
-#[derive(Debug)]
-pub(crate) enum KeySource {
-    /// A main key file shared by the cluster (tofurkey -k, keywheel --main-key/--credential).
-    File(PathBuf),
-    /// A host-local key file, created with random bytes when missing or unreadable (-a).
-    Autokey(PathBuf),
-}
-
-impl KeySource {
-    fn path(&self) -> &Path {
-        match self {
-            KeySource::File(p) | KeySource::Autokey(p) => p,
-        }
-    }
-}
-
 /// The 72 bytes tofurkey writes to procfs: the 71-character text and a NUL.
 const PROCFS_WRITE_LEN: usize = TFO_PROCFS_TEXT_LEN + 1;
-
-/// Concatenates `parts` into a string allocated once at its final size, wiped on drop: used
-/// for every text that may hold key bytes so that no unwiped copy is left behind.
-pub(crate) fn concat(parts: &[&str]) -> Zeroizing<String> {
-    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-    for part in parts {
-        s.push_str(part);
-    }
-    Zeroizing::new(s)
-}
-
-/// Writes `bytes` with `write(2)` straight to `fd` (no userspace buffer keeps a copy). Errors
-/// are ignored, as tofurkey ignores fprintf's.
-pub(crate) fn write_unbuffered(fd: impl AsFd, bytes: &[u8]) {
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        match nix::unistd::write(&fd, rest) {
-            Ok(0) => return,
-            Ok(n) => rest = rest.get(n..).unwrap_or_default(),
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(_) => return,
-        }
-    }
-}
-
-/// Writes one line to stderr.
-pub(crate) fn stderr_line(prefix: &str, msg: &str) {
-    write_unbuffered(std::io::stderr(), concat(&[prefix, msg, "\n"]).as_bytes());
-}
 
 /// The kernel's TFO key file and how to fill it.
 #[derive(Debug)]
@@ -223,7 +179,7 @@ pub(crate) fn autokey_setup(
         )),
     }
     let blocked = os::block_all_signals()?;
-    match os::read_main_key(path, check_mode) {
+    match read_main_key(path, check_mode) {
         Ok(_key) => {} // wiped on drop
         Err(KeyError::Insecure(mode)) => {
             return Err(KeyError::Insecure(mode).keywheel_text("autokey file", path));
@@ -248,87 +204,4 @@ pub(crate) fn autokey_setup(
         }
     }
     blocked.restore()
-}
-
-/// `tofurkey`'s configuration, already validated.
-#[derive(Debug)]
-pub(crate) struct Config {
-    pub(crate) key: KeySource,
-    pub(crate) out: TfoOutput,
-    pub(crate) fake_time: Option<u64>,
-    pub(crate) once: bool,
-}
-
-impl Config {
-    /// tofurkey's `log_fatal`: "FATAL: …", then abort (SIGABRT; no core file: RLIMIT_CORE is 0).
-    fn fatal(&self, msg: &str) -> ! {
-        stderr_line("FATAL: ", msg);
-        std::process::abort()
-    }
-
-    fn ok_or_fatal<T>(&self, result: Result<T, String>) -> T {
-        result.unwrap_or_else(|msg| self.fatal(&msg))
-    }
-
-    /// tofurkey's `set_keys`: derive and install the keys for `now`; returns the slot (whose
-    /// wake time is when to run again). A main key that cannot be read is fatal on the first
-    /// call; later, the installed keys are kept and the error is logged.
-    fn set_keys(&self, now: u64, first: bool) -> Slot {
-        let slot = self.ok_or_fatal(self.out.schedule.at(now).map_err(|e| e.to_string()));
-        self.out.head(now, &slot);
-        let path = self.key.path();
-        let blocked = self.ok_or_fatal(os::block_all_signals());
-        let main = match os::read_main_key(path, false) {
-            Ok(main) => main,
-            Err(e) => {
-                self.out.log.info(&e.tofurkey_text(path));
-                let text = format!("Could not read key file {}", path.display());
-                if first {
-                    self.fatal(&text);
-                }
-                self.out.log.error(&format!(
-                    "{text}; keeping the installed keys and retrying at the next wake-up"
-                ));
-                self.ok_or_fatal(blocked.restore());
-                return slot;
-            }
-        };
-        let installed = self.out.install(&main, &slot);
-        drop(main);
-        // Fatal only now, with every copy of the keys wiped (as tofurkey wipes before log_fatal).
-        self.ok_or_fatal(installed);
-        self.ok_or_fatal(blocked.restore());
-        slot
-    }
-
-    /// Runs: autokey setup, the first write, then (unless one-shot) readiness notification and
-    /// the wake-up loop, which never ends.
-    pub(crate) fn run(&self) {
-        if let KeySource::Autokey(path) = &self.key {
-            self.ok_or_fatal(autokey_setup(Dialect::Tofurkey, path, false, &self.out.log));
-        }
-        let now = match self.fake_time {
-            Some(t) => t,
-            None => self.ok_or_fatal(os::realtime()),
-        };
-        let mut slot = self.set_keys(now, true);
-        if self.once {
-            self.out.log.info("Exiting due to one-shot mode (-o flag)");
-            return;
-        }
-        self.ok_or_fatal(os::notify("READY=1"));
-        self.out.log.verbose(&format!(
-            "Will set keys at each half-interval, when unix_time % {} ~= 2",
-            self.out.schedule.interval() / 2
-        ));
-        loop {
-            let (secs, nanos) = slot.wake_time();
-            self.out.log.verbose(&format!(
-                "Sleeping until next half-interval wakeup at {secs}"
-            ));
-            self.ok_or_fatal(os::sleep_until(secs, nanos));
-            let now = self.ok_or_fatal(os::realtime());
-            slot = self.set_keys(now, false);
-        }
-    }
 }

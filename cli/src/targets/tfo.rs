@@ -10,9 +10,9 @@
 
 use keywheel::Slot;
 
-use crate::daemon::{self, Describe, ErrorKind, Stats, Target};
-use crate::engine::{Dialect, TfoOutput};
-use crate::keys::KeyRound;
+use crate::daemon::keys::KeyRound;
+use crate::daemon::target::{self, Describe, ErrorKind, Stats, Target};
+use crate::targets::procfs::{Dialect, TfoOutput};
 
 /// The TFO target.
 pub(crate) struct TfoTarget {
@@ -50,7 +50,7 @@ impl TfoTarget {
             String::new()
         } else {
             let (retry_at, retry) =
-                daemon::retry_after(now, self.failures, next_wake.0, "the next wake-up");
+                target::retry_after(now, self.failures, next_wake.0, "the next wake-up");
             self.wake = retry_at.map_or(next_wake, |t| (t, 0));
             if first {
                 retry
@@ -84,7 +84,7 @@ impl Target for TfoTarget {
         let slot = match self.out.schedule.at(now) {
             Ok(slot) => slot,
             Err(e) => {
-                let next = (now.saturating_add(daemon::BACKOFF[0]), 0);
+                let next = (now.saturating_add(target::BACKOFF[0]), 0);
                 return self.failed(now, ErrorKind::Time, &e.to_string(), next);
             }
         };

@@ -20,7 +20,7 @@ use nix::sys::timerfd::{
 };
 use nix::time::{ClockId, clock_gettime};
 
-use crate::os::strerror;
+use crate::sys::os::strerror;
 
 /// The environment variable of the testing hook.
 pub(crate) const FAKE_NOW_ENV: &str = "KEYWHEEL_FAKE_NOW_FILE";

@@ -1,0 +1,430 @@
+//! The servers that take session-ticket keys, one file each, behind the [`Server`] trait: check
+//! the output location, install the rendered keys, push them into the running server where it
+//! has a way (HAProxy's admin socket), describe the install for a dry run, and read back what
+//! is installed for `keywheel status`.
+//!
+//! Three functions are the seams to the core crate's formats, one place each: [`render`] (a
+//! format's bytes for a window of keys), [`installed_names`] (an installed key file parsed
+//! back into key names) and [`parse_format`] (a format by name).
+//!
+//! A new server: a format in the core crate, a `servers/<name>.rs` implementing [`Server`]
+//! (the defaults write one file atomically), and its line in [`server`].
+
+mod apache;
+mod ats;
+pub(crate) mod haproxy;
+pub(crate) mod json;
+pub(crate) mod nginx;
+mod openssl;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use keywheel::{Format, LabelKey, Role, TICKET_NAME_LEN, TicketSlot};
+use zeroize::Zeroizing;
+
+use crate::daemon::keys::Extra;
+use crate::sys::files::{self, Perms};
+use crate::sys::os;
+use crate::sys::text::{base64_decode, hex, hex_secret};
+
+/// The names `--format` accepts.
+pub(crate) const FORMAT_NAMES: &str =
+    "nginx, nginx48, haproxy, haproxy48, apache, ats, openssl, json";
+
+/// What `--format` names: a server's key format, or the JSON description for tooling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StekFormat {
+    /// A server format from the core crate.
+    Server(Format),
+    /// Counters, roles and key names (key bytes only with --print-keys).
+    Json,
+}
+
+impl StekFormat {
+    /// The name `--format` takes.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            StekFormat::Server(f) => f.name(),
+            StekFormat::Json => "json",
+        }
+    }
+
+    /// The core format, unless JSON.
+    pub(crate) fn server(self) -> Option<Format> {
+        match self {
+            StekFormat::Server(f) => Some(f),
+            StekFormat::Json => None,
+        }
+    }
+
+    /// Whether the decrypt-only keys of another main key fit (rollover).
+    pub(crate) fn accepts_extra_keys(self) -> bool {
+        self.server().is_some_and(Format::accepts_extra_keys)
+    }
+}
+
+/// A format by its name (`--format`, `format =`).
+pub(crate) fn parse_format(s: &str) -> Result<StekFormat, String> {
+    if s == "json" {
+        return Ok(StekFormat::Json);
+    }
+    Format::from_name(s)
+        .map(StekFormat::Server)
+        .ok_or_else(|| format!("format '{s}' is unknown; it must be one of {FORMAT_NAMES}"))
+}
+
+/// Every server, each claiming its format names.
+const SERVERS: [&dyn Server; 6] = [
+    &nginx::Nginx,
+    &haproxy::Haproxy,
+    &apache::Apache,
+    &ats::Ats,
+    &openssl::Openssl,
+    &json::Json,
+];
+
+/// A format no server claims (the test `every_format_name_has_its_server` fails then): the
+/// defaults of [`Server`].
+struct Unclaimed;
+
+impl Server for Unclaimed {
+    fn formats(&self) -> &'static [&'static str] {
+        &[]
+    }
+}
+
+/// The server that takes `format`.
+pub(crate) fn server(format: StekFormat) -> &'static dyn Server {
+    let name = format.name();
+    SERVERS
+        .into_iter()
+        .find(|s| s.formats().contains(&name))
+        .unwrap_or(&Unclaimed)
+}
+
+/// Why a format does not take the decrypt-only keys of another main key, and what happens.
+pub(crate) fn extra_limitation(format: StekFormat) -> &'static str {
+    match format {
+        StekFormat::Server(f) if f.base64_lines() => {
+            "HAProxy holds exactly 3 keys (previous, current, next), so tickets made with the \
+             other main key are not resumed here (clients make one full handshake)"
+        }
+        StekFormat::Server(_) => {
+            "this server holds a single key, so tickets made with the other main key are not \
+             resumed here (clients make one full handshake)"
+        }
+        StekFormat::Json => "the JSON lists the main key's window only",
+    }
+}
+
+/// The public part of one key.
+pub(crate) struct KeyInfo {
+    pub(crate) counter: u64,
+    pub(crate) role: Role,
+    /// `Some` for a decrypt-only key of another main key (rollover).
+    pub(crate) extra: Option<Extra>,
+    pub(crate) name: [u8; TICKET_NAME_LEN],
+}
+
+impl KeyInfo {
+    /// "current", "previous 1", "next of the previous main key", ...
+    pub(crate) fn role_text(&self) -> String {
+        match self.extra {
+            None => role_text(self.role),
+            Some(which) => format!("{} of the {} main key", role_text(self.role), which.name()),
+        }
+    }
+}
+
+/// "current", "next" or "previous N".
+pub(crate) fn role_text(role: Role) -> String {
+    match role {
+        Role::Current => "current".to_owned(),
+        Role::Next => "next".to_owned(),
+        Role::Previous(n) => format!("previous {n}"),
+    }
+}
+
+/// The rendered output, wiped on drop.
+pub(crate) struct Rendered {
+    pub(crate) bytes: Zeroizing<Vec<u8>>,
+    /// The keys in output order.
+    pub(crate) keys: Vec<KeyInfo>,
+    /// Length of one record (0 for json).
+    pub(crate) record_len: usize,
+}
+
+impl Rendered {
+    /// Record `i` (a raw record, or a base64 line with its newline).
+    pub(crate) fn record(&self, i: usize) -> &[u8] {
+        self.bytes
+            .get(i * self.record_len..(i + 1) * self.record_len)
+            .unwrap_or_default()
+    }
+}
+
+/// Renders the keys of `slot` in `format` for each label key in turn: the main key's window,
+/// then (during a rollover) the same window of each decrypt-only main key.
+pub(crate) fn render(
+    format: Format,
+    labels: &[(Option<Extra>, LabelKey)],
+    slot: &TicketSlot,
+) -> Result<Rendered, String> {
+    let one = format.rendered_len(slot);
+    let mut bytes = Zeroizing::new(vec![0u8; one * labels.len()]);
+    let mut keys = Vec::new();
+    for (n, (which, label)) in labels.iter().enumerate() {
+        let len = format
+            .render(label, slot, &mut bytes[n * one..])
+            .map_err(|e| e.to_string())?;
+        debug_assert_eq!(len, one);
+        let mut i = 0;
+        while let Some(role) = format.role(slot, i) {
+            let Some(counter) = slot.counter(role) else {
+                break;
+            };
+            keys.push(KeyInfo {
+                counter,
+                role,
+                extra: *which,
+                name: label.ticket_name(format.strength(), counter),
+            });
+            i += 1;
+        }
+    }
+    Ok(Rendered {
+        bytes,
+        keys,
+        record_len: format.record_len(),
+    })
+}
+
+/// The key names (hex) of an installed key file's content, in file order.
+pub(crate) fn installed_names(format: Format, content: &[u8]) -> Vec<String> {
+    if format.base64_lines() {
+        content
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| match base64_decode(l) {
+                Some(raw) if raw.len() >= TICKET_NAME_LEN => hex(&raw[..TICKET_NAME_LEN]),
+                _ => "(not base64)".to_owned(),
+            })
+            .collect()
+    } else {
+        content
+            .chunks(format.strength().record_len())
+            .filter(|r| r.len() >= TICKET_NAME_LEN)
+            .map(|r| hex(&r[..TICKET_NAME_LEN]))
+            .collect()
+    }
+}
+
+/// Where one target's keys go.
+pub(crate) struct Out<'a> {
+    /// `--out` as given (HAProxy's ring is found by this string).
+    pub(crate) path: &'a Path,
+    /// `--out` made absolute (nginx.conf names absolute paths).
+    pub(crate) abs: &'a Path,
+    pub(crate) format: StekFormat,
+    pub(crate) perms: Perms,
+}
+
+/// What an install wrote, for the log.
+pub(crate) struct Installed {
+    /// "wrote <what>".
+    pub(crate) what: String,
+    /// Older files removed after the new ones were in place.
+    pub(crate) removed: Vec<PathBuf>,
+    /// Errors met while removing them (not fatal: the new keys are in place).
+    pub(crate) cleanup_errors: Vec<String>,
+}
+
+impl Installed {
+    fn wrote(what: String) -> Self {
+        Installed {
+            what,
+            removed: Vec::new(),
+            cleanup_errors: Vec::new(),
+        }
+    }
+}
+
+/// One installed file as `keywheel status` compares it: what it should hold now and what it
+/// held in the previous interval (a rotation under way).
+pub(crate) struct Piece {
+    pub(crate) path: PathBuf,
+    pub(crate) now: Option<Zeroizing<Vec<u8>>>,
+    pub(crate) previous: Option<Zeroizing<Vec<u8>>>,
+    /// It holds keys (whose names are listed), not configuration.
+    pub(crate) holds_keys: bool,
+}
+
+/// A copy of key bytes that is wiped on drop.
+fn secret(bytes: &[u8]) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(bytes.to_vec())
+}
+
+/// One server's way of taking keys. The defaults are those of a server that reads one file.
+pub(crate) trait Server: Sync {
+    /// The `--format` names this server takes.
+    fn formats(&self) -> &'static [&'static str];
+
+    /// The output is a directory of files rather than one file.
+    fn writes_directory(&self) -> bool {
+        false
+    }
+
+    /// Checks of the output path beyond its kind (nginx: a path its configuration can name).
+    fn check_path(&self, _out: &Out<'_>) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Writes the rendered keys of `counter`.
+    fn install(&self, out: &Out<'_>, _counter: u64, keys: &Rendered) -> Result<Installed, String> {
+        write_one_file(out, keys)
+    }
+
+    /// Pushes the written keys into the running server, when it has a way (`socket`); returns
+    /// the line to log.
+    fn push(&self, _out: &Out<'_>, socket: &Path, _keys: &Rendered) -> Result<String, String> {
+        Err(format!("{} has no admin socket", socket.display()))
+    }
+
+    /// The keys the running server holds, as its file would hold them (`keywheel status`).
+    fn held(&self, _out: &Out<'_>, _socket: &Path) -> Option<Result<Zeroizing<Vec<u8>>, String>> {
+        None
+    }
+
+    /// What one record is called in the dry-run report.
+    fn record_word(&self) -> &'static str {
+        "record"
+    }
+
+    /// A record shown with --print-keys.
+    fn show_record(&self, record: &[u8]) -> Zeroizing<String> {
+        hex_secret(record)
+    }
+
+    /// The dry-run lines of what would be written; `key(o, prefix, i)` adds key `i`'s line.
+    fn plan(
+        &self,
+        out: &Out<'_>,
+        _counter: u64,
+        keys: &Rendered,
+        o: &mut String,
+        key: &dyn Fn(&mut String, &str, usize),
+    ) {
+        let _ = writeln!(
+            o,
+            "  would write    {} ({} bytes, mode {:04o}), atomically",
+            out.path.display(),
+            keys.bytes.len(),
+            out.perms.file_mode()
+        );
+        for i in 0..keys.keys.len() {
+            key(o, &format!("    {} {i:<2}     ", self.record_word()), i);
+        }
+    }
+
+    /// The installed files and what each should hold (`keywheel status`).
+    fn pieces(
+        &self,
+        out: &Out<'_>,
+        now: Option<&Rendered>,
+        previous: Option<&Rendered>,
+    ) -> Vec<Piece> {
+        vec![Piece {
+            path: out.path.to_owned(),
+            now: now.map(|r| secret(&r.bytes)),
+            previous: previous.map(|r| secret(&r.bytes)),
+            holds_keys: true,
+        }]
+    }
+}
+
+/// Replaces `--out` atomically with the rendered bytes.
+fn write_one_file(out: &Out<'_>, keys: &Rendered) -> Result<Installed, String> {
+    files::write_atomic(out.path, &keys.bytes, out.perms)?;
+    Ok(Installed::wrote(out.path.display().to_string()))
+}
+
+/// The output location must exist (a directory: its parent), be of the right kind, and
+/// (unless `allow_persistent`) be on tmpfs or ramfs. Worded for the command line.
+pub(crate) fn check_out(out: &Out<'_>, allow_persistent: bool) -> Result<(), String> {
+    let server = server(out.format);
+    let path = out.path;
+    let fmt = out.format.name();
+    let meta = std::fs::metadata(path);
+    let dir_out = server.writes_directory();
+    let dir = match &meta {
+        Ok(m) if dir_out && !m.is_dir() => {
+            return Err(format!(
+                "--out {} is not a directory; --format {fmt} writes a directory of key files",
+                path.display()
+            ));
+        }
+        Ok(m) if !dir_out && m.is_dir() => {
+            return Err(format!(
+                "--out {} is a directory; --format {fmt} writes one file (e.g. {})",
+                path.display(),
+                path.join(format!("{fmt}.key")).display()
+            ));
+        }
+        Ok(_) if dir_out => path,
+        _ => files::parent_dir(path),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(format!(
+                "output directory {} is not a directory (--out {})",
+                dir.display(),
+                path.display()
+            ));
+        }
+        Err(e) => {
+            return Err(format!(
+                "output directory {} does not exist or cannot be reached (--out {}): {}",
+                dir.display(),
+                path.display(),
+                os::strerror(&e)
+            ));
+        }
+    }
+    server.check_path(out)?;
+    if allow_persistent {
+        Ok(())
+    } else {
+        files::check_memory_fs(dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn unknown_format_names_the_allowed_ones() {
+        assert_eq!(
+            parse_format("nginx80").unwrap_err(),
+            "format 'nginx80' is unknown; it must be one of nginx, nginx48, haproxy, haproxy48, \
+             apache, ats, openssl, json"
+        );
+        assert_eq!(parse_format("json"), Ok(StekFormat::Json));
+    }
+
+    #[test]
+    fn every_format_name_has_its_server() {
+        let names: Vec<&str> = FORMAT_NAMES.split(", ").collect();
+        for name in &names {
+            let format = parse_format(name).unwrap();
+            assert_eq!(format.name(), *name);
+            assert!(server(format).formats().contains(name), "{name}");
+        }
+        let claimed: Vec<&str> = SERVERS.iter().flat_map(|s| s.formats()).copied().collect();
+        assert_eq!(claimed.len(), names.len(), "{claimed:?}");
+    }
+}

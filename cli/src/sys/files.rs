@@ -1,0 +1,309 @@
+//! Writing files so that a reader never sees half of one: every file is a temporary file in the
+//! same directory (fsync) renamed over the old one (then the directory is fsynced); new files
+//! that must not replace anything (a main key) are created with `O_EXCL`. File modes and groups
+//! ([`Perms`]), and the check that keys stay off persistent storage (tmpfs/ramfs only).
+
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::sys::statfs::{FsType, TMPFS_MAGIC, statfs};
+use nix::unistd::Gid;
+
+use crate::sys::os::strerror;
+
+/// ramfs's statfs magic number (linux/magic.h; nix has no constant for it).
+const RAMFS_MAGIC: FsType = FsType(0x8584_58f6);
+
+/// Who may read the written files: mode 0600 (0700 for directories), or 0640 (0750) with the
+/// group set to `--group`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Perms {
+    /// The group given with `--group`, if any.
+    pub(crate) group: Option<Gid>,
+    /// Files readable by everybody (0644): for files without secrets (the metrics file).
+    pub(crate) public: bool,
+}
+
+impl Perms {
+    /// Owner only (0600, 0700), or group-readable with `group` (0640, 0750).
+    pub(crate) fn secret(group: Option<Gid>) -> Self {
+        Perms {
+            group,
+            public: false,
+        }
+    }
+
+    /// 0644 files: for files without secrets.
+    pub(crate) fn world_readable() -> Self {
+        Perms {
+            group: None,
+            public: true,
+        }
+    }
+
+    /// The mode of the files written.
+    pub(crate) fn file_mode(self) -> u32 {
+        if self.public {
+            0o644
+        } else if self.group.is_some() {
+            0o640
+        } else {
+            0o600
+        }
+    }
+
+    pub(crate) fn dir_mode(self) -> u32 {
+        if self.group.is_some() { 0o750 } else { 0o700 }
+    }
+
+    /// Sets the group (if any) and the mode of an open file or directory.
+    pub(crate) fn apply(self, file: &File, path: &Path, mode: u32) -> Result<(), String> {
+        if let Some(gid) = self.group {
+            std::os::unix::fs::fchown(file, None, Some(gid.as_raw())).map_err(|e| {
+                format!(
+                    "cannot give {} to group {gid}: {}",
+                    path.display(),
+                    strerror(&e)
+                )
+            })?;
+        }
+        file.set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("cannot chmod {}: {}", path.display(), strerror(&e)))
+    }
+}
+
+/// `path` relative to the current directory made absolute, without resolving symlinks.
+pub(crate) fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// The directory a file is written into ("." for a bare file name).
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// A name for a temporary entry next to `name` in the same directory. Every temporary name
+/// keywheel makes starts with ".keywheel-" and ends with ".tmp", so stale ones can be found.
+pub(crate) fn temp_name(name: &std::ffi::OsStr, what: &str) -> OsString {
+    let mut s = OsString::from(format!(".keywheel-{}-{what}-", std::process::id()));
+    s.push(name);
+    s.push(".tmp");
+    s
+}
+
+pub(crate) fn is_temp_name(name: &[u8]) -> bool {
+    name.starts_with(b".keywheel-") && name.ends_with(b".tmp")
+}
+
+pub(crate) fn fsync_dir(dir: &Path) -> Result<(), String> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| format!("cannot fsync directory {}: {}", dir.display(), strerror(&e)))
+}
+
+/// Creates `path` (which must not exist), writes `data`, sets group and mode, fsyncs.
+pub(crate) fn create_file(path: &Path, data: &[u8], perms: Perms) -> Result<(), String> {
+    let p = path.display();
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| format!("cannot create {p}: {}", strerror(&e)))?;
+    perms.apply(&file, path, perms.file_mode())?;
+    file.write_all(data)
+        .map_err(|e| format!("cannot write {p}: {}", strerror(&e)))?;
+    file.sync_all()
+        .map_err(|e| format!("cannot fsync {p}: {}", strerror(&e)))
+}
+
+/// Replaces `path` atomically with a file holding `data`: a temporary file in the same
+/// directory (mode 0600 or 0640, fsynced) renamed over it, then the directory is fsynced. On
+/// any error the temporary file is removed and `path` is untouched.
+pub(crate) fn write_atomic(path: &Path, data: &[u8], perms: Perms) -> Result<(), String> {
+    let dir = parent_dir(path);
+    let Some(name) = path.file_name() else {
+        return Err(format!("--out {} does not name a file", path.display()));
+    };
+    let tmp = dir.join(temp_name(name, "file"));
+    let _ = fs::remove_file(&tmp); // a leftover of a crashed run with the same pid
+    let result = create_file(&tmp, data, perms).and_then(|()| {
+        fs::rename(&tmp, path).map_err(|e| {
+            format!(
+                "cannot rename {} to {}: {}",
+                tmp.display(),
+                path.display(),
+                strerror(&e)
+            )
+        })
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    fsync_dir(dir)
+}
+
+/// Creates `path` (which must not exist) with mode 0600 and `data`, fsyncs it and its
+/// directory; refuses to replace an existing file (`--force` does that with [`write_atomic`]).
+/// On a write error the new file is removed.
+pub(crate) fn create_new(path: &Path, data: &[u8]) -> Result<(), String> {
+    let p = path.display();
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                format!("{p} exists; refusing to overwrite a main key (pass --force to replace it)")
+            } else {
+                format!("cannot create {p}: {}", strerror(&e))
+            }
+        })?;
+    let written = file
+        .write_all(data)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("cannot write {p}: {}", strerror(&e)));
+    if written.is_err() {
+        let _ = fs::remove_file(path);
+    }
+    written?;
+    fsync_dir(parent_dir(path))
+}
+
+/// Creates `dir` (mode 0700 or 0750) if it does not exist; its parent must exist.
+pub(crate) fn ensure_dir(dir: &Path, perms: Perms) -> Result<(), String> {
+    match fs::symlink_metadata(dir) {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot stat {}: {}", dir.display(), strerror(&e))),
+    }
+    fs::DirBuilder::new().mode(0o700).create(dir).map_err(|e| {
+        format!(
+            "cannot create directory {}: {}",
+            dir.display(),
+            strerror(&e)
+        )
+    })?;
+    let handle = File::open(dir)
+        .map_err(|e| format!("cannot open directory {}: {}", dir.display(), strerror(&e)))?;
+    perms.apply(&handle, dir, perms.dir_mode())?;
+    fsync_dir(parent_dir(dir))
+}
+
+/// Checks that `dir` is on tmpfs or ramfs (so keys never reach persistent storage).
+pub(crate) fn check_memory_fs(dir: &Path) -> Result<(), String> {
+    let fs = statfs(dir).map_err(|e| {
+        format!(
+            "cannot check the filesystem of {}: {}",
+            dir.display(),
+            strerror(&io::Error::from(e))
+        )
+    })?;
+    let kind = fs.filesystem_type();
+    if kind == TMPFS_MAGIC || kind == RAMFS_MAGIC {
+        return Ok(());
+    }
+    Err(format!(
+        "output directory {} is on {} (not tmpfs or ramfs), so the keys would reach persistent \
+         storage; use a directory on tmpfs such as /run/keywheel or /dev/shm, or pass \
+         --allow-persistent",
+        dir.display(),
+        fs_name(dir, kind)
+    ))
+}
+
+/// A readable name for the filesystem holding `dir`: its type in /proc/self/mountinfo, else
+/// the statfs magic number.
+fn fs_name(dir: &Path, kind: FsType) -> String {
+    let magic = format!("statfs f_type {:#x}", kind.0);
+    let Ok(real) = fs::canonicalize(dir) else {
+        return magic;
+    };
+    let Ok(info) = fs::read("/proc/self/mountinfo") else {
+        return magic;
+    };
+    let mut best: Option<(usize, String)> = None;
+    for line in info.split(|&b| b == b'\n') {
+        let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+        let Some(dash) = fields.iter().position(|f| *f == b"-") else {
+            continue;
+        };
+        let (Some(mount), Some(fstype)) = (fields.get(4), fields.get(dash + 1)) else {
+            continue;
+        };
+        let mount = PathBuf::from(OsString::from_vec(unescape_mount(mount)));
+        let len = mount.as_os_str().len();
+        if real.starts_with(&mount) && best.as_ref().is_none_or(|(l, _)| len >= *l) {
+            best = Some((len, String::from_utf8_lossy(fstype).into_owned()));
+        }
+    }
+    match best {
+        Some((_, name)) => format!("{name} ({magic})"),
+        None => magic,
+    }
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space, …).
+fn unescape_mount(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        if field[i] == b'\\' && i + 3 < field.len() {
+            let oct = &field[i + 1..i + 4];
+            if oct.iter().all(|b| (b'0'..=b'7').contains(b)) {
+                out.push(oct.iter().fold(0u8, |v, d| (v << 3) | (d - b'0')));
+                i += 4;
+                continue;
+            }
+        }
+        out.push(field[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Reads a file written by keywheel (to compare it), wiped on drop.
+#[cfg(test)]
+fn read_secret(path: &Path) -> io::Result<zeroize::Zeroizing<Vec<u8>>> {
+    fs::read(path).map(zeroize::Zeroizing::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::ffi::OsStrExt;
+
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(is_temp_name(temp_name("x.key".as_ref(), "file").as_bytes()));
+        assert_eq!(unescape_mount(b"/a\\040b"), b"/a b");
+        assert_eq!(unescape_mount(b"/a\\04"), b"/a\\04");
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let perms = Perms::secret(None);
+        write_atomic(&path, b"one", perms).unwrap();
+        write_atomic(&path, b"two", perms).unwrap();
+        assert_eq!(&read_secret(&path).unwrap()[..], b"two");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![OsString::from("k")]);
+    }
+}

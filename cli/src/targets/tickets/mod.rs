@@ -1,0 +1,586 @@
+//! Session-ticket keys for one server ([`StekTarget`]): at start and 2.02 s after every
+//! interval boundary, the keys of the current interval, the next one and `keep` previous ones
+//! are rendered in the server's format and installed by its [`Server`], pushed to HAProxy, and
+//! the reload command runs; a failure keeps the installed keys and is retried with backoff.
+//! `keywheel stek` runs one in the daemon loop, `keywheel run` any number of them. The dry-run
+//! report is in [`plan`]. README "keywheel stek" describes the behaviour.
+
+mod plan;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use keywheel::{LabelKey, TicketSchedule, TicketSlot, WAKE_FUDGE_NANOS, WAKE_FUDGE_SECS};
+use nix::unistd::Gid;
+
+use crate::daemon::keys::{Extra, KeyRound, KeySources};
+use crate::daemon::target::{self, Describe, ErrorKind, Stats, Target};
+use crate::servers::{self, Installed, Out, Rendered, Server, StekFormat, json};
+use crate::sys::files::{self, Perms};
+use crate::sys::log::{Log, concat};
+use crate::sys::reload::run_reload;
+use crate::sys::text::hex;
+use crate::sys::utc::utc_millis;
+
+/// The default rotation interval of ticket keys: one hour (Cloudflare's choice).
+pub(crate) const DEFAULT_STEK_INTERVAL: u64 = 3600;
+/// The default number of previous keys accepted.
+pub(crate) const DEFAULT_KEEP: u64 = 1;
+
+/// One ticket-key output as the command line or a `[[stek]]` table describes it.
+#[derive(Debug, Clone)]
+pub(crate) struct StekSpec {
+    /// The target's name (log prefix and metrics label under `keywheel run`).
+    pub(crate) name: String,
+    pub(crate) format: StekFormat,
+    pub(crate) label: String,
+    pub(crate) out: PathBuf,
+    pub(crate) interval: u64,
+    pub(crate) keep: u64,
+    pub(crate) reload: Option<String>,
+    pub(crate) haproxy_socket: Option<PathBuf>,
+    pub(crate) group: Option<Gid>,
+    pub(crate) allow_persistent: bool,
+}
+
+impl StekSpec {
+    /// The checks that need no file system; returns the schedule.
+    pub(crate) fn check(&self) -> Result<TicketSchedule, SpecError> {
+        let schedule =
+            TicketSchedule::new(self.interval, self.keep).map_err(SpecError::Schedule)?;
+        let server = self.format.server();
+        if let Some(f) = server {
+            f.check_keep(self.keep).map_err(SpecError::FormatKeep)?;
+        }
+        let format = self.format.name();
+        if self.haproxy_socket.is_some() && !server.is_some_and(keywheel::Format::base64_lines) {
+            return Err(SpecError::HaproxySocket { format });
+        }
+        if self.out.as_os_str() == "-" && server.is_some() {
+            return Err(SpecError::StdoutNotJson { format });
+        }
+        Ok(schedule)
+    }
+}
+
+/// Why a [`StekSpec`] is refused; shown in the command line's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SpecError {
+    /// The interval, or keep with the interval, is out of range.
+    Schedule(keywheel::Error),
+    /// The format holds another number of keys.
+    FormatKeep(keywheel::Error),
+    /// `--haproxy-socket` with a format other than HAProxy's.
+    HaproxySocket { format: &'static str },
+    /// `--out -` with a format that writes key files.
+    StdoutNotJson { format: &'static str },
+}
+
+impl SpecError {
+    /// The setting at fault, as the configuration file names it.
+    pub(crate) fn key(&self) -> &'static str {
+        match self {
+            SpecError::Schedule(keywheel::Error::Keep { .. }) | SpecError::FormatKeep(_) => "keep",
+            SpecError::Schedule(_) => "interval",
+            SpecError::HaproxySocket { .. } => "haproxy_socket",
+            SpecError::StdoutNotJson { .. } => "out",
+        }
+    }
+
+    /// The message in the configuration file's words ("haproxy_socket", "format").
+    pub(crate) fn config_text(&self) -> String {
+        match self {
+            SpecError::HaproxySocket { format } => {
+                format!("haproxy_socket needs format haproxy or haproxy48, not {format}")
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpecError::Schedule(e) | SpecError::FormatKeep(e) => e.fmt(f),
+            SpecError::HaproxySocket { format } => write!(
+                f,
+                "--haproxy-socket needs --format haproxy or haproxy48, not {format}"
+            ),
+            SpecError::StdoutNotJson { format } => write!(
+                f,
+                "--out - (stdout) is only for --format json; --format {format} writes key files"
+            ),
+        }
+    }
+}
+
+/// How a [`StekTarget`] runs.
+pub(crate) struct Options {
+    pub(crate) log: Log,
+    /// Messages name config keys ("out", "allow_persistent = true") instead of options.
+    pub(crate) config_words: bool,
+    /// A failure before the first keys are written ends the program (no retry wording).
+    pub(crate) fatal_first: bool,
+    pub(crate) once: bool,
+    pub(crate) dry_run: bool,
+    pub(crate) print_keys: bool,
+}
+
+/// One ticket-key output: its files, its HAProxy socket and reload command, and its state
+/// between wake-ups.
+pub(crate) struct StekTarget {
+    name: String,
+    format: StekFormat,
+    label: String,
+    /// `--out` as given (HAProxy's ring is found by this string).
+    out: PathBuf,
+    /// `--out` made absolute (nginx.conf names absolute paths).
+    out_abs: PathBuf,
+    /// The server that takes the keys.
+    server: &'static dyn Server,
+    schedule: TicketSchedule,
+    once: bool,
+    fatal_first: bool,
+    dry_run: bool,
+    reload: Option<String>,
+    haproxy_socket: Option<PathBuf>,
+    perms: Perms,
+    allow_persistent: bool,
+    print_keys: bool,
+    config_words: bool,
+    /// Decrypt-only keys of other main keys are appended (a rollover is configured and the
+    /// format can hold them).
+    use_extra: bool,
+    log: Log,
+    state: State,
+    stats: Stats,
+    /// The wake-up in progress (between `install` and `finish`).
+    round: Option<Round>,
+    wake: (u64, u32),
+}
+
+/// What `install` leaves for `finish`.
+struct Round {
+    slot: TicketSlot,
+    rotation_wake: (u64, u32),
+    retry_wake: Option<(u64, u32)>,
+    retry: String,
+}
+
+impl StekTarget {
+    /// A target for `spec` (already checked: `schedule` is its schedule).
+    pub(crate) fn new(
+        spec: StekSpec,
+        schedule: TicketSchedule,
+        options: Options,
+        keys: &KeySources,
+    ) -> Self {
+        let out_abs = files::absolute(&spec.out);
+        let accepts = spec.format.accepts_extra_keys();
+        StekTarget {
+            name: spec.name,
+            format: spec.format,
+            label: spec.label,
+            out: spec.out,
+            out_abs,
+            server: servers::server(spec.format),
+            schedule,
+            once: options.once,
+            fatal_first: options.fatal_first,
+            dry_run: options.dry_run,
+            reload: spec.reload,
+            haproxy_socket: spec.haproxy_socket,
+            perms: Perms::secret(spec.group),
+            allow_persistent: spec.allow_persistent,
+            print_keys: options.print_keys,
+            config_words: options.config_words,
+            use_extra: accepts && !keys.extra.is_empty(),
+            log: options.log,
+            state: State::default(),
+            stats: Stats::default(),
+            round: None,
+            wake: (0, 0),
+        }
+    }
+
+    /// In `keywheel run`, messages name the config keys rather than the options.
+    fn words(&self, msg: String) -> String {
+        if !self.config_words {
+            return msg;
+        }
+        msg.replace("pass --allow-persistent", "set allow_persistent = true")
+            .replace("--allow-persistent", "allow_persistent")
+            .replace("--haproxy-socket", "haproxy_socket")
+            .replace("--out ", "out ")
+            .replace("--format ", "format ")
+    }
+
+    /// The output format.
+    pub(crate) fn format(&self) -> StekFormat {
+        self.format
+    }
+
+    /// The output path as configured.
+    pub(crate) fn out(&self) -> &Path {
+        &self.out
+    }
+
+    /// The ticket schedule.
+    pub(crate) fn schedule(&self) -> TicketSchedule {
+        self.schedule
+    }
+
+    /// The label.
+    pub(crate) fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// HAProxy's admin socket, if configured.
+    pub(crate) fn haproxy_socket(&self) -> Option<&Path> {
+        self.haproxy_socket.as_deref()
+    }
+
+    /// Where it logs.
+    pub(crate) fn log(&self) -> &Log {
+        &self.log
+    }
+
+    /// One round, then exit.
+    pub(crate) fn once(&self) -> bool {
+        self.once
+    }
+
+    /// Where the keys go, for the server.
+    pub(crate) fn dest(&self) -> Out<'_> {
+        Out {
+            path: &self.out,
+            abs: &self.out_abs,
+            format: self.format,
+            perms: self.perms,
+        }
+    }
+
+    /// The server that takes the keys.
+    pub(crate) fn server(&self) -> &'static dyn Server {
+        self.server
+    }
+
+    /// The first half of a wake-up: write the keys of `now` when the interval changed (or a
+    /// HAProxy push is pending) and push them to HAProxy. Failures are logged and set up a
+    /// retry.
+    fn install_at(&mut self, now: u64, keys: &mut KeyRound<'_>) -> u32 {
+        let slot = match self.schedule.at(now) {
+            Ok(slot) => slot,
+            Err(e) => {
+                self.log.error(&e.to_string());
+                self.stats.count(ErrorKind::Time);
+                self.stats.up = false;
+                self.round = None;
+                self.wake = (now.saturating_add(target::BACKOFF[0]), 0);
+                return 1;
+            }
+        };
+        let rotation_wake = (slot.next_rotation + WAKE_FUDGE_SECS, WAKE_FUDGE_NANOS);
+        // A retry falls before the next interval boundary; from the boundary on, the rotation
+        // (2.02 s after it) does the work.
+        let (retry_at, retry) = target::retry_after(
+            now,
+            self.state.failures,
+            slot.next_rotation,
+            "the next rotation",
+        );
+        let retry = if self.once { String::new() } else { retry };
+        let mut errors = 0;
+        let first = self.state.written.is_none();
+        if self.state.written != Some(slot.current) || self.state.haproxy_pending {
+            errors += self.write_round(keys, &slot, first, &retry);
+        }
+        self.round = Some(Round {
+            slot,
+            rotation_wake,
+            retry_wake: retry_at.map(|t| (t, 0)),
+            retry,
+        });
+        errors
+    }
+
+    /// The second half: the reload command, then the next wake time.
+    fn finish_at(&mut self, now: u64) -> u32 {
+        let Some(round) = self.round.take() else {
+            if self.wake <= (now, 0) {
+                self.wake = (now.saturating_add(target::BACKOFF[0]), 0);
+            }
+            return 0;
+        };
+        let mut errors = 0;
+        if self.state.reload_pending && !self.dry_run {
+            if let Some(cmd) = &self.reload {
+                match run_reload(cmd, round.slot.current, &self.out) {
+                    Ok(()) => {
+                        self.state.reload_pending = false;
+                        self.log
+                            .verbose(&format!("reload command `{cmd}` succeeded"));
+                    }
+                    Err(msg) => {
+                        self.log.error(&format!("{msg}{}", round.retry));
+                        self.stats.count(ErrorKind::Reload);
+                        errors += 1;
+                    }
+                }
+            }
+        }
+        let slot = round.slot;
+        let pending = self.state.written != Some(slot.current)
+            || self.state.haproxy_pending
+            || self.state.reload_pending;
+        self.wake = if pending {
+            self.state.failures += 1;
+            round.retry_wake.unwrap_or(round.rotation_wake)
+        } else {
+            self.state.failures = 0;
+            round.rotation_wake
+        };
+        self.stats.up = !pending;
+        if !pending {
+            self.stats.last_success = Some(now);
+            self.stats.failing = None;
+        }
+        self.stats.next_rotation = Some(slot.next_rotation);
+        if self.state.written.is_some() {
+            self.stats.counter = self.state.written;
+        }
+        errors
+    }
+
+    /// Derives, writes (or describes) and pushes the keys of `slot` (signals are blocked by the
+    /// daemon, so that every copy is wiped before a terminating signal is delivered). Returns
+    /// the number of errors reported.
+    fn write_round(
+        &mut self,
+        keys: &mut KeyRound<'_>,
+        slot: &TicketSlot,
+        first: bool,
+        retry: &str,
+    ) -> u32 {
+        // A failed first write ends a single-target daemon: no retry then.
+        let (keeping, write_retry) = if (first && self.fatal_first) || self.once {
+            ("", "")
+        } else if first {
+            ("", retry)
+        } else {
+            ("; keeping the installed keys", retry)
+        };
+        let rendered = match self.render(slot, keys) {
+            Ok(r) => r,
+            Err((kind, msg)) => {
+                self.log.error(&format!("{msg}{keeping}{write_retry}"));
+                self.stats.count(kind);
+                return 1;
+            }
+        };
+        let written = if self.dry_run {
+            self.print_plan(slot, &rendered);
+            Ok(None)
+        } else {
+            self.write(slot, &rendered).map(Some)
+        };
+        let window = match self.format {
+            StekFormat::Server(f) if f.current_only() => format!("{} only", slot.current),
+            _ => format!("{}..={}", slot.current - slot.keep, slot.current + 1),
+        };
+        let extra = if rendered.keys.iter().any(|k| k.extra.is_some()) {
+            let mut which: Vec<&str> = Vec::new();
+            for name in rendered
+                .keys
+                .iter()
+                .filter_map(|k| k.extra.map(Extra::name))
+            {
+                if !which.contains(&name) {
+                    which.push(name);
+                }
+            }
+            format!(
+                " and the same window of the {} main key (decrypt only)",
+                which.join(" and ")
+            )
+        } else {
+            String::new()
+        };
+        let head = format!(
+            "ticket keys for unix time {}: current counter {} (accepted {window}{extra})",
+            slot.now, slot.current
+        );
+        match written {
+            Ok(None) => self.log.info(&format!("{head}; dry run: nothing written")),
+            Ok(Some(installed)) => {
+                self.log.info(&format!("{head}; wrote {}", installed.what));
+                for path in &installed.removed {
+                    self.log.verbose(&format!("removed {}", path.display()));
+                }
+                for msg in &installed.cleanup_errors {
+                    self.log.error(msg);
+                }
+            }
+            Err(msg) => {
+                let msg = self.words(msg);
+                self.log
+                    .error(&format!("{head}: {msg}{keeping}{write_retry}"));
+                self.stats.count(ErrorKind::Write);
+                return 1;
+            }
+        }
+        if !self.dry_run {
+            self.log_keys(&rendered);
+        }
+        if self.state.written != Some(slot.current) {
+            self.state.written = Some(slot.current);
+            self.state.reload_pending = self.reload.is_some();
+            self.state.haproxy_pending = self.haproxy_socket.is_some();
+            self.stats.rotations += 1;
+            self.stats.has_keys = true;
+        }
+        match (&self.haproxy_socket, self.dry_run) {
+            (Some(socket), false) => match self.server.push(&self.dest(), socket, &rendered) {
+                Ok(line) => {
+                    self.log.info(&line);
+                    self.state.haproxy_pending = false;
+                    0
+                }
+                Err(msg) => {
+                    let file = self.out.display();
+                    self.log.error(&format!(
+                        "{msg} ({file} is written: HAProxy loads it when it starts or \
+                         reloads){retry}"
+                    ));
+                    self.stats.count(ErrorKind::Haproxy);
+                    1
+                }
+            },
+            _ => {
+                self.state.haproxy_pending = false;
+                0
+            }
+        }
+    }
+
+    /// Renders the keys of `slot` in the output format: the main key's window, then (during a
+    /// rollover, for formats that hold any number of keys) the same window of each
+    /// decrypt-only main key.
+    pub(crate) fn render(
+        &self,
+        slot: &TicketSlot,
+        keys: &mut KeyRound<'_>,
+    ) -> Result<Rendered, (ErrorKind, String)> {
+        let label = LabelKey::new(
+            keys.main().map_err(|e| (ErrorKind::MainKey, e))?,
+            &self.label,
+        )
+        .map_err(|e| (ErrorKind::Write, e.to_string()))?;
+        let format = match self.format {
+            StekFormat::Server(format) => format,
+            StekFormat::Json => {
+                return json::render(&self.label, self.schedule, slot, &label, self.print_keys)
+                    .map_err(|e| (ErrorKind::Write, e));
+            }
+        };
+        let mut labels = vec![(None, label)];
+        if self.use_extra {
+            for (which, main) in keys.extra().map_err(|e| (ErrorKind::MainKey, e))? {
+                let extra = LabelKey::new(main, &self.label)
+                    .map_err(|e| (ErrorKind::Write, e.to_string()))?;
+                labels.push((Some(*which), extra));
+            }
+        }
+        servers::render(format, &labels, slot).map_err(|e| (ErrorKind::Write, e))
+    }
+
+    /// The output location must exist (nginx: its parent), be of the right kind, and (unless
+    /// --allow-persistent) be on tmpfs or ramfs.
+    pub(crate) fn check_out(&self) -> Result<(), String> {
+        servers::check_out(&self.dest(), self.allow_persistent).map_err(|msg| self.words(msg))
+    }
+
+    /// Checks the output location and installs the rendered keys (the JSON on stdout needs no
+    /// location).
+    fn write(&self, slot: &TicketSlot, rendered: &Rendered) -> Result<Installed, String> {
+        let dest = self.dest();
+        if !json::is_stdout(&dest) {
+            servers::check_out(&dest, self.allow_persistent)?;
+        }
+        self.server.install(&dest, slot.current, rendered)
+    }
+
+    /// Logs the keys' counters, roles and names (verbose), and the keys (--print-keys).
+    fn log_keys(&self, rendered: &Rendered) {
+        if !(self.log.is_verbose() || self.print_keys) || rendered.record_len == 0 {
+            return;
+        }
+        for (i, key) in rendered.keys.iter().enumerate() {
+            let line = format!(
+                "key {i} ({}): counter {}, name {}",
+                key.role_text(),
+                key.counter,
+                hex(&key.name)
+            );
+            if self.print_keys {
+                let record = rendered.record(i);
+                let shown = self.server.show_record(record);
+                self.log.info(&concat(&[&line, ", key ", &shown]));
+            } else {
+                self.log.info(&line);
+            }
+        }
+    }
+}
+
+impl Target for StekTarget {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn describe(&self) -> Describe {
+        Describe {
+            kind: "stek",
+            format: self.format.name().to_owned(),
+            label: self.label.clone(),
+            interval: self.schedule.interval(),
+        }
+    }
+
+    fn install(&mut self, now: u64, keys: &mut KeyRound<'_>) -> u32 {
+        self.install_at(now, keys)
+    }
+
+    fn finish(&mut self, now: u64) -> u32 {
+        self.finish_at(now)
+    }
+
+    fn wake(&self) -> (u64, u32) {
+        self.wake
+    }
+
+    fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    fn sleep_line(&self, (secs, nanos): (u64, u32)) -> String {
+        format!(
+            "sleeping until unix time {secs}.{:03} ({})",
+            nanos / 1_000_000,
+            utc_millis(secs, nanos / 1_000_000)
+        )
+    }
+}
+
+/// The daemon's memory between wake-ups.
+#[derive(Debug, Default)]
+struct State {
+    /// The counter whose keys were last written.
+    written: Option<u64>,
+    /// HAProxy still has to get the written keys.
+    haproxy_pending: bool,
+    /// The reload command still has to run (successfully) for the written keys.
+    reload_pending: bool,
+    /// Consecutive wake-ups that ended with something pending (selects the retry delay).
+    failures: usize,
+}
