@@ -3,6 +3,8 @@
 //! other in a circle. Read from the source text, so a new module or an upward `use` fails here
 //! with the file and the path named.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};

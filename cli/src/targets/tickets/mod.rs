@@ -6,12 +6,13 @@
 //! report is in [`plan`]. README "keywheel stek" describes the behaviour.
 
 mod plan;
+mod spec;
 
-use std::fmt;
+pub(crate) use spec::{Options, StekSpec};
+
 use std::path::{Path, PathBuf};
 
 use keywheel::{LabelKey, TicketSchedule, TicketSlot, WAKE_FUDGE_NANOS, WAKE_FUDGE_SECS};
-use nix::unistd::Gid;
 
 use crate::daemon::keys::{Extra, KeyRound, KeySources};
 use crate::daemon::target::{self, Describe, ErrorKind, Stats, Target};
@@ -26,105 +27,6 @@ use crate::sys::utc::utc_millis;
 pub(crate) const DEFAULT_STEK_INTERVAL: u64 = 3600;
 /// The default number of previous keys accepted.
 pub(crate) const DEFAULT_KEEP: u64 = 1;
-
-/// One ticket-key output as the command line or a `[[stek]]` table describes it.
-#[derive(Debug, Clone)]
-pub(crate) struct StekSpec {
-    /// The target's name (log prefix and metrics label under `keywheel run`).
-    pub(crate) name: String,
-    pub(crate) format: StekFormat,
-    pub(crate) label: String,
-    pub(crate) out: PathBuf,
-    pub(crate) interval: u64,
-    pub(crate) keep: u64,
-    pub(crate) reload: Option<String>,
-    pub(crate) haproxy_socket: Option<PathBuf>,
-    pub(crate) group: Option<Gid>,
-    pub(crate) allow_persistent: bool,
-}
-
-impl StekSpec {
-    /// The checks that need no file system; returns the schedule.
-    pub(crate) fn check(&self) -> Result<TicketSchedule, SpecError> {
-        let schedule =
-            TicketSchedule::new(self.interval, self.keep).map_err(SpecError::Schedule)?;
-        let server = self.format.server();
-        if let Some(f) = server {
-            f.check_keep(self.keep).map_err(SpecError::FormatKeep)?;
-        }
-        let format = self.format.name();
-        if self.haproxy_socket.is_some() && !server.is_some_and(keywheel::Format::base64_lines) {
-            return Err(SpecError::HaproxySocket { format });
-        }
-        if self.out.as_os_str() == "-" && server.is_some() {
-            return Err(SpecError::StdoutNotJson { format });
-        }
-        Ok(schedule)
-    }
-}
-
-/// Why a [`StekSpec`] is refused; shown in the command line's words.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum SpecError {
-    /// The interval, or keep with the interval, is out of range.
-    Schedule(keywheel::Error),
-    /// The format holds another number of keys.
-    FormatKeep(keywheel::Error),
-    /// `--haproxy-socket` with a format other than HAProxy's.
-    HaproxySocket { format: &'static str },
-    /// `--out -` with a format that writes key files.
-    StdoutNotJson { format: &'static str },
-}
-
-impl SpecError {
-    /// The setting at fault, as the configuration file names it.
-    pub(crate) fn key(&self) -> &'static str {
-        match self {
-            SpecError::Schedule(keywheel::Error::Keep { .. }) | SpecError::FormatKeep(_) => "keep",
-            SpecError::Schedule(_) => "interval",
-            SpecError::HaproxySocket { .. } => "haproxy_socket",
-            SpecError::StdoutNotJson { .. } => "out",
-        }
-    }
-
-    /// The message in the configuration file's words ("haproxy_socket", "format").
-    pub(crate) fn config_text(&self) -> String {
-        match self {
-            SpecError::HaproxySocket { format } => {
-                format!("haproxy_socket needs format haproxy or haproxy48, not {format}")
-            }
-            other => other.to_string(),
-        }
-    }
-}
-
-impl fmt::Display for SpecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SpecError::Schedule(e) | SpecError::FormatKeep(e) => e.fmt(f),
-            SpecError::HaproxySocket { format } => write!(
-                f,
-                "--haproxy-socket needs --format haproxy or haproxy48, not {format}"
-            ),
-            SpecError::StdoutNotJson { format } => write!(
-                f,
-                "--out - (stdout) is only for --format json; --format {format} writes key files"
-            ),
-        }
-    }
-}
-
-/// How a [`StekTarget`] runs.
-pub(crate) struct Options {
-    pub(crate) log: Log,
-    /// Messages name config keys ("out", "allow_persistent = true") instead of options.
-    pub(crate) config_words: bool,
-    /// A failure before the first keys are written ends the program (no retry wording).
-    pub(crate) fatal_first: bool,
-    pub(crate) once: bool,
-    pub(crate) dry_run: bool,
-    pub(crate) print_keys: bool,
-}
 
 /// One ticket-key output: its files, its HAProxy socket and reload command, and its state
 /// between wake-ups.

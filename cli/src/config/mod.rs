@@ -2,12 +2,16 @@
 //! [`ConfigError`] naming the file, the line, the key and what is allowed; nothing is guessed.
 //! The keys are documented in docs/operations.md.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use keywheel::{DEFAULT_INTERVAL, Schedule, TicketSchedule};
 use serde::Deserialize;
 use toml::Spanned;
+
+mod error;
+
+pub(crate) use error::ConfigError;
+use error::Ctx;
 
 use crate::daemon::keys::{Extra, KeyFile, KeySources, credential_path};
 use crate::servers::{self, Out};
@@ -60,59 +64,6 @@ struct RawStek {
     allow_persistent: bool,
 }
 
-/// Why a configuration file is refused. Shown as "FILE:LINE: KEY: message" (or without the
-/// parts that do not apply).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ConfigError {
-    /// The file cannot be read.
-    Read { path: PathBuf, error: String },
-    /// Not TOML, an unknown or missing key, a value of the wrong type (the TOML parser's
-    /// message).
-    Syntax {
-        path: PathBuf,
-        line: Option<usize>,
-        message: String,
-    },
-    /// A value out of range or inconsistent with another one.
-    Value {
-        path: PathBuf,
-        line: usize,
-        key: String,
-        message: String,
-    },
-    /// A problem of the whole file (a missing key, no targets).
-    File { path: PathBuf, message: String },
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::Read { path, error } => write!(
-                f,
-                "cannot read the configuration file {}: {error}",
-                path.display()
-            ),
-            ConfigError::Syntax {
-                path,
-                line: Some(line),
-                message,
-            } => write!(f, "{}:{line}: {message}", path.display()),
-            ConfigError::Syntax {
-                path,
-                line: None,
-                message,
-            }
-            | ConfigError::File { path, message } => write!(f, "{}: {message}", path.display()),
-            ConfigError::Value {
-                path,
-                line,
-                key,
-                message,
-            } => write!(f, "{}:{line}: {key}: {message}", path.display()),
-        }
-    }
-}
-
 /// A key given as a file or as a systemd credential name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum KeyRef {
@@ -152,39 +103,6 @@ pub(crate) struct Config {
     pub(crate) metrics_file: Option<PathBuf>,
     pub(crate) tfo: Option<TfoSpec>,
     pub(crate) stek: Vec<(StekSpec, TicketSchedule)>,
-}
-
-/// Collects the position of errors: "FILE:LINE: KEY: message".
-struct Ctx<'a> {
-    path: &'a Path,
-    text: &'a str,
-}
-
-impl Ctx<'_> {
-    fn line(&self, span: std::ops::Range<usize>) -> usize {
-        let end = span.start.min(self.text.len());
-        self.text.as_bytes()[..end]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1
-    }
-
-    fn err(&self, span: std::ops::Range<usize>, key: &str, msg: &str) -> ConfigError {
-        ConfigError::Value {
-            path: self.path.to_owned(),
-            line: self.line(span),
-            key: key.to_owned(),
-            message: msg.to_owned(),
-        }
-    }
-
-    fn file_err(&self, message: String) -> ConfigError {
-        ConfigError::File {
-            path: self.path.to_owned(),
-            message,
-        }
-    }
 }
 
 fn absolute(ctx: &Ctx<'_>, key: &str, value: &Spanned<String>) -> Result<PathBuf, ConfigError> {
@@ -566,6 +484,41 @@ mod tests {
             "/etc/kw.toml:6: stek[1].name: two [[stek]] targets are named 'ats'; give each a \
              unique name = \"...\""
         );
+    }
+
+    #[test]
+    fn errors_are_typed_with_their_position() {
+        let e = parse(
+            Path::new("/etc/kw.toml"),
+            &format!(
+                "{MAIN}[[stek]]\nformat = \"ats\"\nlabel = \"w\"\nout = \"/run/k\"\nkeep = 1000\n"
+            ),
+        )
+        .unwrap_err();
+        match &e {
+            ConfigError::Value { line, key, .. } => {
+                assert_eq!((*line, key.as_str()), (6, "stek[0].keep"))
+            }
+            other => panic!("not a value error: {other:?}"),
+        }
+        let e = parse(
+            Path::new("/etc/kw.toml"),
+            &format!("{MAIN}[[stek]]\nformat = \"ats\"\nlabel = \"w\"\nout = \"/run/k\"\nhaproxy_socket = \"/run/s\"\n"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/etc/kw.toml:6: stek[0].haproxy_socket: haproxy_socket needs format haproxy or \
+             haproxy48, not ats"
+        );
+        assert!(matches!(
+            parse(Path::new("/x.toml"), "[tfo\n").unwrap_err(),
+            ConfigError::Syntax { line: Some(1), .. }
+        ));
+        assert!(matches!(
+            load(Path::new("/nonexistent/kw.toml")).unwrap_err(),
+            ConfigError::Read { .. }
+        ));
     }
 
     #[test]

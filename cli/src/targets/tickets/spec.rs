@@ -1,0 +1,111 @@
+//! What a [`super::StekTarget`] is made from: the settings of one ticket-key output as the
+//! command line or a `[[stek]]` table gives them ([`StekSpec`], checked into a schedule or a
+//! typed [`SpecError`]), and how it runs ([`Options`]).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use keywheel::TicketSchedule;
+use nix::unistd::Gid;
+
+use crate::servers::StekFormat;
+use crate::sys::log::Log;
+
+/// One ticket-key output as the command line or a `[[stek]]` table describes it.
+#[derive(Debug, Clone)]
+pub(crate) struct StekSpec {
+    /// The target's name (log prefix and metrics label under `keywheel run`).
+    pub(crate) name: String,
+    pub(crate) format: StekFormat,
+    pub(crate) label: String,
+    pub(crate) out: PathBuf,
+    pub(crate) interval: u64,
+    pub(crate) keep: u64,
+    pub(crate) reload: Option<String>,
+    pub(crate) haproxy_socket: Option<PathBuf>,
+    pub(crate) group: Option<Gid>,
+    pub(crate) allow_persistent: bool,
+}
+
+impl StekSpec {
+    /// The checks that need no file system; returns the schedule.
+    pub(crate) fn check(&self) -> Result<TicketSchedule, SpecError> {
+        let schedule =
+            TicketSchedule::new(self.interval, self.keep).map_err(SpecError::Schedule)?;
+        let server = self.format.server();
+        if let Some(f) = server {
+            f.check_keep(self.keep).map_err(SpecError::FormatKeep)?;
+        }
+        let format = self.format.name();
+        if self.haproxy_socket.is_some() && !server.is_some_and(keywheel::Format::base64_lines) {
+            return Err(SpecError::HaproxySocket { format });
+        }
+        if self.out.as_os_str() == "-" && server.is_some() {
+            return Err(SpecError::StdoutNotJson { format });
+        }
+        Ok(schedule)
+    }
+}
+
+/// Why a [`StekSpec`] is refused; shown in the command line's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SpecError {
+    /// The interval, or keep with the interval, is out of range.
+    Schedule(keywheel::Error),
+    /// The format holds another number of keys.
+    FormatKeep(keywheel::Error),
+    /// `--haproxy-socket` with a format other than HAProxy's.
+    HaproxySocket { format: &'static str },
+    /// `--out -` with a format that writes key files.
+    StdoutNotJson { format: &'static str },
+}
+
+impl SpecError {
+    /// The setting at fault, as the configuration file names it.
+    pub(crate) fn key(&self) -> &'static str {
+        match self {
+            SpecError::Schedule(keywheel::Error::Keep { .. }) | SpecError::FormatKeep(_) => "keep",
+            SpecError::Schedule(_) => "interval",
+            SpecError::HaproxySocket { .. } => "haproxy_socket",
+            SpecError::StdoutNotJson { .. } => "out",
+        }
+    }
+
+    /// The message in the configuration file's words ("haproxy_socket", "format").
+    pub(crate) fn config_text(&self) -> String {
+        match self {
+            SpecError::HaproxySocket { format } => {
+                format!("haproxy_socket needs format haproxy or haproxy48, not {format}")
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpecError::Schedule(e) | SpecError::FormatKeep(e) => e.fmt(f),
+            SpecError::HaproxySocket { format } => write!(
+                f,
+                "--haproxy-socket needs --format haproxy or haproxy48, not {format}"
+            ),
+            SpecError::StdoutNotJson { format } => write!(
+                f,
+                "--out - (stdout) is only for --format json; --format {format} writes key files"
+            ),
+        }
+    }
+}
+
+/// How a [`StekTarget`] runs.
+pub(crate) struct Options {
+    pub(crate) log: Log,
+    /// Messages name config keys ("out", "allow_persistent = true") instead of options.
+    pub(crate) config_words: bool,
+    /// A failure before the first keys are written ends the program (no retry wording).
+    pub(crate) fatal_first: bool,
+    pub(crate) once: bool,
+    pub(crate) dry_run: bool,
+    pub(crate) print_keys: bool,
+}
