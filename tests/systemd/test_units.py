@@ -20,8 +20,9 @@ What is checked:
   mount namespaces (the host's TFO key is never written): credentials in /run/credentials/UNIT,
   RuntimeDirectory=, ProtectSystem=strict, PrivateTmp=, ProtectKernelTunables= with
   ReadWritePaths= on the TFO key file, the unit's CapabilityBoundingSet= as uid 0 and
-  NoNewPrivileges=, plus RLIMIT_MEMLOCK = 0. The real binaries, run with the units' own command
-  lines, install the keys the TFO contract prescribes (checked with hashlib) and the ticket-key
+  NoNewPrivileges=, plus RLIMIT_MEMLOCK = 0; the built binaries bind-mounted where the units
+  name them (/usr/bin/keywheel, /usr/sbin/tofurkey). The real binaries, run with the units' own
+  command lines, install the keys the TFO contract prescribes (checked with hashlib) and the ticket-key
   files; the daemon sends READY=1 from its main process once they are in place and dies by
   SIGTERM; without CAP_IPC_LOCK the start fails; an output outside the writable paths fails;
   other sysctls, /var and /run stay read-only.
@@ -50,6 +51,7 @@ BIN_DIR = os.environ.get("KEYWHEEL_BIN_DIR") or os.path.join(ROOT, "target", "de
 UNITS = ["keywheel.service", "tofurkey.service"]
 # Where the units expect the binaries, and the built binaries that stand in for them.
 INSTALLED = {"/usr/bin/keywheel": "keywheel", "/usr/sbin/tofurkey": "tofurkey"}
+INSTALLED_AS = {name: path for path, name in INSTALLED.items()}
 KEYWHEEL_EXEC = "/usr/bin/keywheel run --config /etc/keywheel/keywheel.toml"
 TFO_PROCFS = "/proc/sys/net/ipv4/tcp_fastopen_key"
 # Drop-in files of contrib/systemd and the unit each one extends ("*": any server unit).
@@ -542,13 +544,30 @@ def sandbox_capable():
 #   (src/core/namespace.c: bind each path onto itself, then remount read-only the entries whose
 #   mode is read-only, skipping the read-write ones);
 # - the unit's CapabilityBoundingSet= (uid 0, no ambient capabilities), NoNewPrivileges=, and,
-#   stricter than the unit, RLIMIT_MEMLOCK = 0.
+#   stricter than the unit, RLIMIT_MEMLOCK = 0;
+# - the built binaries where the units name them (BINARIES: "installed=built" lines, e.g.
+#   /usr/bin/keywheel): each directory gets an overlay whose upper layer is on the sandbox's own
+#   /run tmpfs (the host's directories are never changed), and each binary is bind-mounted onto
+#   its name there, so the units' command lines run as written wherever the repository is (even
+#   under /tmp, which PrivateTmp= hides).
 # Then reports the exit status, the TFO key, whether other places are writable, and the files in
 # the runtime directories.
 SANDBOX_SH = r"""
 set -e
 mount --make-rprivate /
 mount -t tmpfs -o mode=0755 tmpfs /run
+printf '%s\n' "$BINARIES" | while IFS='=' read -r installed built; do
+  [ -n "$installed" ] || continue
+  dir=${installed%/*}
+  layer="/run/.keywheel-test-overlay/$(printf '%s' "$dir" | tr / _)"
+  if [ ! -d "$layer" ]; then
+    mkdir -p "$layer/upper" "$layer/work"
+    mount -t overlay overlay -o "lowerdir=$dir,upperdir=$layer/upper,workdir=$layer/work" "$dir"
+  fi
+  rm -f "$installed"
+  : > "$installed"
+  mount --bind "$built" "$installed"
+done
 mkdir -p -m 0700 "/run/credentials/$UNIT"
 for id in $CRED_IDS; do
   cp "$CRED_SRC/$id" "/run/credentials/$UNIT/$id"
@@ -578,6 +597,9 @@ echo "other-sysctl=$(probe /proc/sys/net/ipv4/tcp_fastopen_blackhole_timeout_sec
 echo "var=$(probe /var/tmp/keywheel-sandbox-probe)"
 echo "run=$(probe /run/keywheel-sandbox-probe)"
 for spec in $RUNTIME_DIRS; do find "/run/${spec%:*}" -mindepth 1 -printf 'file:%P=%m %s %y\n'; done
+printf '%s\n' "$BINARIES" | while IFS='=' read -r installed built; do
+  [ -n "$installed" ] && echo "bin:$installed=$(stat -L -c '%d:%i' "$installed")"
+done
 """
 
 
@@ -607,9 +629,11 @@ class SandboxTest(unittest.TestCase):
         return ids
 
     def exec_start(self, unit):
-        """The unit's ExecStart= argv with the built binary and %d expanded as systemd would."""
+        """The unit's ExecStart= argv as written (the sandbox puts the built binary at its path),
+        with %d expanded as systemd would."""
         argv = exec_argv(unit_sections(unit))
-        return [binary(INSTALLED[argv[0]])] + [a.replace("%d", f"/run/credentials/{unit}") for a in argv[1:]]
+        self.assertIn(argv[0], INSTALLED)
+        return [argv[0]] + [a.replace("%d", f"/run/credentials/{unit}") for a in argv[1:]]
 
     def start_sandbox(self, unit, argv, extra_env):
         """The sandbox with the unit's privileges, in the background (for the daemon)."""
@@ -649,6 +673,7 @@ class SandboxTest(unittest.TestCase):
             RUNTIME_DIRS=" ".join(runtime),
             RW_PATHS=" ".join(rw),
             BOUNDING=bounding,
+            BINARIES="\n".join(f"{path}={binary(name)}" for path, name in INSTALLED.items()),
         )
 
     def sandbox(self, unit, argv, caps=None):
@@ -663,6 +688,10 @@ class SandboxTest(unittest.TestCase):
         self.assertEqual(report.get("other-sysctl"), "read-only", r.stdout)
         self.assertEqual(report.get("var"), "read-only", r.stdout)
         self.assertEqual(report.get("run"), "read-only", r.stdout)
+        # What ran under the units' paths is the built binary (the bind mount shows its inode).
+        for path, name in INSTALLED.items():
+            st = os.stat(binary(name))
+            self.assertEqual(report.get("bin:" + path), f"{st.st_dev}:{st.st_ino}", r.stdout)
         expected = {tfo_procfs_text(self.main, t, self.INTERVAL) for t in (before, after)}
         files = {k[5:]: v.split() for k, v in report.items() if k.startswith("file:")}
         return report, expected, files, r.stderr
@@ -679,7 +708,7 @@ class SandboxTest(unittest.TestCase):
     def test_keywheel_unit_tfo(self):
         # `keywheel tfo`, the TFO writer `keywheel run` shares, with the unit's credential.
         (ident,) = credentials(unit_sections("keywheel.service"))
-        argv = [binary("keywheel"), "tfo", "--credential", ident, "--once"]
+        argv = [INSTALLED_AS["keywheel"], "tfo", "--credential", ident, "--once"]
         self.check_installs_keys("keywheel.service", argv)
 
     def run_config(self, text, once=True):
@@ -786,7 +815,7 @@ class SandboxTest(unittest.TestCase):
         """The check bites: the bound matters (mlockall as root needs CAP_IPC_LOCK)."""
         (ident,) = credentials(unit_sections("keywheel.service"))
         for unit, argv in (
-            ("keywheel.service", [binary("keywheel"), "tfo", "--credential", ident, "--once"]),
+            ("keywheel.service", [INSTALLED_AS["keywheel"], "tfo", "--credential", ident, "--once"]),
             ("tofurkey.service", self.exec_start("tofurkey.service") + ["-o"]),
         ):
             with self.subTest(unit=unit):
