@@ -204,8 +204,11 @@ fn expected(format: &str, main: &[u8], keep: u64, first: usize) -> Vec<(String, 
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "KEYWHEEL_FAKE_NOW_FILE is a hook of debug builds; run without --release"
+)]
 fn rollover_adds_decrypt_only_keys_where_the_format_can_hold_them() {
-    require_fake_clock!();
     let f = StekFixture::new();
     let new = test_key();
     let old = other_key(1);
@@ -385,8 +388,11 @@ fn fingerprint_line(config: &str, t: u64) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "KEYWHEEL_FAKE_NOW_FILE is a hook of debug builds; run without --release"
+)]
 fn status_tells_whether_nodes_agree_and_never_shows_keys() {
-    require_fake_clock!();
     let a = node(&test_key());
     let b = node(&test_key());
     let c = node(&other_key(9));
@@ -461,8 +467,11 @@ fn status_tells_whether_nodes_agree_and_never_shows_keys() {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "KEYWHEEL_FAKE_NOW_FILE is a hook of debug builds; run without --release"
+)]
 fn check_reports_missing_keys_as_critical() {
-    require_fake_clock!();
     let a = node(&test_key());
     fs::remove_file(a.f.path("nginx/current/1.key")).unwrap();
     let (code, out, _) = kw(&["check", "--config", &a.config, "--time", &T.to_string()]);
@@ -563,8 +572,11 @@ fn gen_secret_writes_32_random_bytes_0600_and_never_overwrites() {
 /// `check` run as a user who can read the main key but not the installed key files (e.g. an
 /// NRPE user): UNKNOWN (3), naming the error; `status` says "unknown", not "missing".
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "KEYWHEEL_FAKE_NOW_FILE is a hook of debug builds; run without --release"
+)]
 fn check_is_unknown_for_key_files_it_cannot_read() {
-    require_fake_clock!();
     if !is_root() {
         eprintln!("skipped: running `check` as another user needs root (setpriv)");
         return;

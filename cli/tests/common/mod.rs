@@ -262,17 +262,3 @@ pub fn is_root() -> bool {
 pub fn exists(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok()
 }
-
-/// Tests that drive the daemon's clock through KEYWHEEL_FAKE_NOW_FILE (a hook of debug builds
-/// only) return early, saying so, when built in release mode.
-#[macro_export]
-macro_rules! require_fake_clock {
-    () => {
-        if !cfg!(debug_assertions) {
-            eprintln!(
-                "SKIPPED: KEYWHEEL_FAKE_NOW_FILE is a hook of debug builds; run without --release"
-            );
-            return;
-        }
-    };
-}
