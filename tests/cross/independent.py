@@ -1,8 +1,8 @@
 """An implementation of keywheel's derivation, TFO schedule and TLS session-ticket keys that
 shares no code with it.
 
-Written from the text of SPEC/DESIGN ("The TFO contract"; SPEC.md section 4 and DESIGN.md's
-table of what real servers take for ticket keys), with two BLAKE2b implementations: Python's
+Written from the text of SPEC.md (section 3 for TFO keys; section 4 and its table of server
+formats, 4.4, for ticket keys), with two BLAKE2b implementations: Python's
 hashlib and libsodium (Debian's libsodium23, loaded with ctypes). The tests in this directory
 compare keywheel's vectors and binaries against these functions.
 """
@@ -289,7 +289,7 @@ def ticket_lookup(main: bytes, label: bytes, strength: str, interval: int, keep:
 
 @dataclass(frozen=True)
 class ServerFormat:
-    """One row of DESIGN.md's table of what real servers take."""
+    """One row of SPEC.md 4.4's tables of server formats."""
     strength: str
     layout: tuple  # the parts of one record, in order
     order: str  # "current_first", "haproxy" or "current_only"

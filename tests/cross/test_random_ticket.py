@@ -1,6 +1,6 @@
 """keywheel's ticket keys, ticket schedule, lookup and server formats (through the test tool
 `derive` of tests/vectors) against the independent implementation (hashlib, libsodium, SPEC.md
-section 4, DESIGN.md's server table) for random main keys, labels, counters, strengths,
+section 4 with its table of server formats, 4.4) for random main keys, labels, counters, strengths,
 intervals, keeps, times and formats, including bad ones."""
 
 import json

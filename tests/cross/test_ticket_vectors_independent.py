@@ -1,7 +1,7 @@
 """Every ticket-key case of tests/vectors/keywheel.json (sections ticket_key, ticket_schedule,
 ticket_lookup, format and ticket_errors) recomputed without keywheel: hashlib.blake2b and
 libsodium for the keys, and the schedule, lookup and server layouts written from SPEC.md section
-4 and DESIGN.md's table of what real servers take."""
+4 with its table of server formats, 4.4."""
 
 import base64
 

@@ -96,7 +96,8 @@ def window(now: int, interval: int, keep: int) -> list[int]:
 
 def render(fmt: str, main: bytes, label: str, now: int, interval: int, keep: int, out: Path) -> None:
     """Write what `keywheel stek --format fmt ... --out out --time now --once` writes, as
-    /work/stek-contract.md describes it (reference renderer, used only until the CLI exists)."""
+    SPEC.md section 4 and README "TLS session tickets" describe it (reference renderer, used
+    only until the CLI exists)."""
     strength, layout = FORMATS[fmt]
     c = current_counter(now, interval)
     prev = [c - i for i in range(1, keep + 1)]

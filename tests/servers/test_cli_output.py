@@ -1,5 +1,5 @@
-"""`keywheel stek --once --time T` output against the contract (/work/stek-contract.md, SPEC.md
-4.4) and the independent reference renderer: same bytes, same file layout, modes 0600/0700.
+"""`keywheel stek --once --time T` output against SPEC.md 4.4 and README "TLS session
+tickets" and the independent reference renderer: same bytes, same file layout, modes 0600/0700.
 Runs without root (it needs only the built binary)."""
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ class Issuer:
 
 
 def tfo_text(main: bytes, now: int) -> str:
-    """The TFO contract (DESIGN.md), with hashlib: "primary,backup" at `now`."""
+    """The TFO keys of SPEC.md section 3, with hashlib: "primary,backup" at `now`."""
     def key(n: int) -> str:
         h = hashlib.blake2b(b"", digest_size=16, key=main[:32],
                             salt=n.to_bytes(8, "little") + bytes(8),

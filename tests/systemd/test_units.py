@@ -732,7 +732,7 @@ class SandboxTest(unittest.TestCase):
             f'[[stek]]\nformat = "haproxy"\nlabel = "api"\nout = "/run/{runtime}/haproxy.keys"\n'
         )
         files = self.check_installs_keys("keywheel.service", argv)
-        # stek contract: nginx DIR/current -> keys.N with 0.key (current), 1.key (next), 2.key
+        # README "TLS session tickets": nginx DIR/current -> keys.N with 0.key (current), 1.key (next), 2.key
         # (previous), 80 bytes each, 0600 in 0700 directories; HAProxy: one 0600 file.
         self.assertEqual(files["nginx"], ["700", files["nginx"][1], "d"])
         self.assertEqual(files["nginx/current"][2], "l")

@@ -1,4 +1,4 @@
-"""Independent reference for `keywheel stek` (SPEC.md section 4 and /work/stek-contract.md),
+"""Independent reference for `keywheel stek` (SPEC.md section 4 and README "TLS session tickets"),
 written with Python's hashlib only. Reads a JSON list of queries on stdin:
   {"main": hex, "label": str, "format": str, "interval": int, "keep": int, "now": int}
 and prints a JSON list of answers:

@@ -10,8 +10,8 @@
 //! The test `tests/drift.rs` fails when the committed file differs from a fresh generation, and
 //! `tests/vectors.rs` checks every case of the committed file through the core API, the way
 //! every binding reads it. The expected values are checked independently of this crate (Python's
-//! `hashlib.blake2b` and libsodium, and SPEC.md and DESIGN.md's server table for the ticket
-//! schedule and the server formats) by `tests/cross/test_vectors_independent.py` and
+//! `hashlib.blake2b` and libsodium, and SPEC.md section 4 for the ticket schedule and
+//! the server formats) by `tests/cross/test_vectors_independent.py` and
 //! `tests/cross/test_ticket_vectors_independent.py`.
 //!
 //! Sections: `derive_key`, `tfo` and `errors` (the KDF and TCP Fast Open keys), `ticket_key`,

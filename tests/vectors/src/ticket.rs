@@ -32,8 +32,8 @@ name of another key of the window, 'role' and 'age' say which (decrypt and issue
 'not_found': no key of the window has this name (full handshake). For 'current' and 'accepted', \
 counter, aes and hmac describe the key found.";
 
-pub(crate) const FORMAT_COMMENT: &str = "Server key formats (SPEC.md 4.4 and the server table of \
-DESIGN.md) rendered for the keys of (main_key, label) in the ticket schedule (interval, keep) at \
+pub(crate) const FORMAT_COMMENT: &str = "Server key formats (SPEC.md 4.4 and its tables) \
+rendered for the keys of (main_key, label) in the ticket schedule (interval, keep) at \
 'time'. Each format has one strength and one record layout, 'name_hmac_aes' (name16 || hmac || \
 aes) or 'name_aes_hmac' (name16 || aes || hmac). 'keys' lists the keys in the format's order and \
 'output' is the whole rendered content: key_count records of record_len bytes in that order. \
