@@ -18,7 +18,7 @@ use crate::servers::{self, Out};
 use crate::sys::files::Perms;
 use crate::sys::os::strerror;
 use crate::targets::procfs::DEFAULT_PROCFS;
-use crate::targets::tickets::{DEFAULT_KEEP, DEFAULT_STEK_INTERVAL, StekSpec};
+use crate::targets::tickets::{DEFAULT_KEEP, DEFAULT_STEK_INTERVAL, StekSpec, config_words};
 use crate::targets::values::{parse_group, parse_interval, parse_label};
 
 /// Where `keywheel run`, `status` and `check` look without `--config`.
@@ -343,7 +343,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         };
         servers::server(format)
             .check_path(&dest)
-            .map_err(|e| ctx.err(raw.out.span(), &at("out"), &out_words(&e)))?;
+            .map_err(|e| ctx.err(raw.out.span(), &at("out"), &config_words(&e)))?;
         if let Some((other, _)) = stek
             .iter()
             .find(|(s, _): &&(StekSpec, _)| s.name == spec.name)
@@ -386,11 +386,6 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         tfo,
         stek,
     })
-}
-
-/// A server's check of `--out`, in the configuration's words.
-fn out_words(msg: &str) -> String {
-    msg.replace("--out ", "out ")
 }
 
 /// The span of a `[[stek]]` table's `format` (where a table-level error is reported).

@@ -8,7 +8,7 @@
 mod plan;
 mod spec;
 
-pub(crate) use spec::{Options, StekSpec};
+pub(crate) use spec::{Options, StekSpec, config_words};
 
 use std::path::{Path, PathBuf};
 
@@ -107,14 +107,11 @@ impl StekTarget {
 
     /// In `keywheel run`, messages name the config keys rather than the options.
     fn words(&self, msg: String) -> String {
-        if !self.config_words {
-            return msg;
+        if self.config_words {
+            config_words(&msg)
+        } else {
+            msg
         }
-        msg.replace("pass --allow-persistent", "set allow_persistent = true")
-            .replace("--allow-persistent", "allow_persistent")
-            .replace("--haproxy-socket", "haproxy_socket")
-            .replace("--out ", "out ")
-            .replace("--format ", "format ")
     }
 
     /// The output format.

@@ -47,6 +47,16 @@ impl StekSpec {
     }
 }
 
+/// A message about the command line's options in the configuration file's words (`keywheel
+/// run`, `check-config`): `out`, `format`, `haproxy_socket`, `allow_persistent = true`.
+pub(crate) fn config_words(msg: &str) -> String {
+    msg.replace("pass --allow-persistent", "set allow_persistent = true")
+        .replace("--allow-persistent", "allow_persistent")
+        .replace("--haproxy-socket", "haproxy_socket")
+        .replace("--out ", "out ")
+        .replace("--format ", "format ")
+}
+
 /// Why a [`StekSpec`] is refused; shown in the command line's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum SpecError {
@@ -73,12 +83,7 @@ impl SpecError {
 
     /// The message in the configuration file's words ("haproxy_socket", "format").
     pub(crate) fn config_text(&self) -> String {
-        match self {
-            SpecError::HaproxySocket { format } => {
-                format!("haproxy_socket needs format haproxy or haproxy48, not {format}")
-            }
-            other => other.to_string(),
-        }
+        config_words(&self.to_string())
     }
 }
 
