@@ -3,7 +3,7 @@
 //! are rendered in the server's format and installed by its [`Server`], pushed to HAProxy, and
 //! the reload command runs; a failure keeps the installed keys and is retried with backoff.
 //! `keywheel stek` runs one in the daemon loop, `keywheel run` any number of them. The dry-run
-//! report is in [`plan`]. README "keywheel stek" describes the behaviour.
+//! report is in [`plan`]. README "TLS session tickets" describes the behaviour.
 
 mod plan;
 mod spec;
