@@ -152,8 +152,13 @@ fn now_or(time: Option<u64>) -> Result<u64, String> {
 
 /// A runtime error: the line on stderr, exit status 1.
 fn fail(msg: &str) -> ExitCode {
+    fail_with(1, msg)
+}
+
+/// An error already described: the line on stderr, exit status `status` (1 runtime, 2 usage).
+fn fail_with(status: u8, msg: &str) -> ExitCode {
     stderr_line("error: ", msg);
-    ExitCode::from(1)
+    ExitCode::from(status)
 }
 
 #[cfg(test)]

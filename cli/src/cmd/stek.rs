@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use clap::Args;
 use nix::unistd::Gid;
 
+use crate::cmd::{fail, fail_with};
 use crate::daemon::keys::{Extra, KeyFile, KeySources, credential_path};
 use crate::daemon::{Daemon, Mode};
 use crate::servers::{StekFormat, extra_limitation, parse_format};
-use crate::sys::log::{Log, stderr_line};
+use crate::sys::log::Log;
 use crate::sys::os;
 use crate::targets::tickets::{DEFAULT_KEEP, DEFAULT_STEK_INTERVAL, Options, StekSpec, StekTarget};
 use crate::targets::values::{parse_group, parse_interval, parse_keep, parse_label, parse_time};
@@ -137,20 +138,14 @@ pub(crate) struct StekArgs {
     verbose: bool,
 }
 
-/// A runtime error (exit status 1) or a usage error (exit status 2), already described.
-fn fail(status: u8, msg: &str) -> ExitCode {
-    stderr_line("error: ", msg);
-    ExitCode::from(status)
-}
-
 /// Runs `keywheel stek`.
 pub(crate) fn run(args: StekArgs) -> ExitCode {
     let (target, keys, time) = match from_args(args) {
         Ok(parts) => parts,
-        Err((status, msg)) => return fail(status, &msg),
+        Err((status, msg)) => return fail_with(status, &msg),
     };
     if let Err(msg) = os::harden() {
-        return fail(1, &msg);
+        return fail(&msg);
     }
     let log = target.log().clone();
     let once = target.once();
