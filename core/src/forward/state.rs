@@ -34,6 +34,12 @@ pub const fn cover_len(s0: u64) -> usize {
 /// At most 40 nodes in fixed-size arrays (no allocation). Wiped on drop, cannot be cloned or
 /// copied (a copy would be a second place to wipe), and its `Debug` shows the start, the node
 /// count and the public root id only.
+///
+/// ```compile_fail
+/// fn copy(state: &keywheel::State) -> keywheel::State {
+///     state.clone() // a State has no Clone
+/// }
+/// ```
 #[derive(ZeroizeOnDrop)]
 pub struct State {
     /// The cover as a stack: `nodes[len - 1]` is the first node (the lowest seconds),
@@ -136,6 +142,14 @@ impl State {
         let h = u32::from(self.heights[i]);
         let first = i + 1 == self.len;
         (h, (self.s0 >> h) + u64::from(!first))
+    }
+
+    /// Whether every slot past the cover is zero (the nodes an advance replaced were wiped).
+    #[cfg(test)]
+    pub(crate) fn unused_slots_are_zero(&self) -> bool {
+        self.nodes[self.len..]
+            .iter()
+            .all(|n| n.iter().all(|&b| b == 0))
     }
 
     /// The node values in cover order (for the state file).

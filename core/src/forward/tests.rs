@@ -246,6 +246,12 @@ fn worst_case_compressions() {
     let mut state = State::new(&seed, 0).unwrap();
     let (_, n) = cost(|| state.advance(1).unwrap());
     assert_eq!(n, 79);
+    assert_eq!(state.node_count(), 40);
+    // From 40 nodes to 1: the 39 replaced nodes are wiped.
+    state.advance(FS_END - 1).unwrap();
+    assert_eq!(state.node_count(), 1);
+    assert!(state.unused_slots_are_zero());
+    let state = State::new(&seed, 1).unwrap();
     // Leaf at s0 from a state at an odd s0: the first node is the leaf itself.
     let (_, n) = cost(|| state.leaf(1).unwrap());
     assert_eq!(n, 0);
@@ -501,6 +507,7 @@ proptest! {
         prop_assert_eq!(leaf.bytes(), expected.bytes());
         let (_, n) = cost(|| state.advance(s1).unwrap());
         prop_assert!(n <= 79, "advance {} -> {}: {} compressions", s0, s1, n);
+        prop_assert!(state.unused_slots_are_zero(), "advance left a replaced node in place");
         let fresh = State::new(&seed, s1).unwrap();
         prop_assert_eq!(file(&state), file(&fresh));
         check_cover(&state);
