@@ -70,7 +70,7 @@ equals the file of the state made at 'to'), or the error: backwards (to < s0) an
 const ERRORS_COMMENT: &str = "Bad forward-secure inputs, with the core error kind and exact \
 message. operation 'state_new' (seed, s0), 'leaf' (state at s0, s), 'ticket_key' (state at s0, \
 label, interval, strength, counter), 'tfo_key' (state at s0, interval, counter). Checks are made \
-in the order: seed, s0; label, interval, counter * interval past the tree, before s0.";
+in the order: seed, s0; label, interval, counter * interval past the tree, before s0. Every number is below 2^53 except counters, written as decimal strings.";
 
 const FILE_ERRORS_COMMENT: &str = "Malformed state files: every one must be refused with kind \
 StateFile, the problem (a StateFileError variant) and the exact message. Readers check in file \
@@ -591,7 +591,7 @@ fn error_cases() -> Vec<FsErrorCase> {
         (&[7u8; 33][..], 0),
         (&[][..], 0),
         (&seed[..], FS_END),
-        (&seed[..], u64::MAX),
+        (&seed[..], (1 << 53) - 1),
     ] {
         let e = State::new(seed, s0).expect_err("a bad seed or start");
         cases.push(base("state_new", seed, s0, e));
