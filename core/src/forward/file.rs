@@ -2,10 +2,10 @@
 //! LE64 s0 ‖ u8 n ‖ n node values (32 bytes each, cover order) ‖ checksum (16) =
 //! `BLAKE2b(unkeyed, personal = "keywheel.fsck", 16 bytes)` of everything before it.
 
+use super::error::{StateError, StateFileError};
 use super::state::{State, cover_len};
 use super::tree::{self, FS_DEPTH, FS_END, FS_NODE_LEN, FS_ROOT_ID_LEN};
 use crate::Error;
-use crate::error::StateFileError;
 
 /// The first four bytes of a state file.
 pub const STATE_FILE_MAGIC: &[u8; 4] = b"KWFS";
@@ -24,8 +24,8 @@ pub const fn state_file_len(n: usize) -> usize {
     HEADER_LEN + FS_NODE_LEN * n + CHECKSUM_LEN
 }
 
-fn bad(problem: StateFileError) -> Error {
-    Error::StateFile(problem)
+fn bad(problem: StateFileError) -> StateError {
+    StateError::StateFile(problem)
 }
 
 impl State {
@@ -72,11 +72,11 @@ impl State {
     /// Reads a state file (version 1), strictly: the whole of `bytes` must be one file.
     ///
     /// # Errors
-    /// [`Error::StateFile`] naming the first problem found, in file order: the header is
+    /// [`StateError::StateFile`] naming the first problem found, in file order: the header is
     /// truncated, a wrong magic, version, depth or flags, a start not below 2^40, a node count
     /// other than the cover size of the start, the file shorter or longer than its header
     /// announces, a checksum mismatch.
-    pub fn from_bytes(bytes: &[u8]) -> Result<State, Error> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<State, StateError> {
         let len = bytes.len();
         // The magic first, even on a short file: a file that is not a state file says so.
         let mut found = [0u8; 4];

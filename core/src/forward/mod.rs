@@ -10,11 +10,12 @@
 //! - root id `BLAKE2b(key = R, personal = "keywheel.fsid", 8 bytes)`;
 //! - a state at `s0` holds the canonical cover of `[s0, 2^40)`.
 
+mod error;
 mod file;
 mod state;
 mod tree;
 
-pub(crate) use file::HEADER_LEN;
+pub use error::{StateError, StateFileError};
 pub use file::{STATE_FILE_MAGIC, STATE_FILE_MAX_LEN, STATE_FILE_VERSION, state_file_len};
 pub use state::{Leaf, State, cover_len};
 pub use tree::{
@@ -23,23 +24,6 @@ pub use tree::{
 
 #[cfg(feature = "count-compressions")]
 pub use tree::compressions;
-
-/// The civil (proleptic Gregorian, UTC) date of unix time `t`: (year, month 1..=12,
-/// day 1..=31, seconds into the day). Howard Hinnant's `civil_from_days`, for days ≥ 0.
-pub(crate) const fn civil(t: u64) -> (u64, u8, u8, u64) {
-    let z = t / 86_400 + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
-    // day <= 31 and month <= 12.
-    #[allow(clippy::cast_possible_truncation)]
-    (year, month as u8, day as u8, t % 86_400)
-}
 
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@ use core::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::tree::{self, FS_DEPTH, FS_END, FS_NODE_LEN, FS_ROOT_ID_LEN, FS_SEED_LEN, Node};
-use super::{FS_LABEL_PERSONAL, FS_TFO_PERSONAL};
+use super::{FS_LABEL_PERSONAL, FS_TFO_PERSONAL, StateError};
 use crate::{
     Error, LabelKey, MAX_INTERVAL, MIN_INTERVAL, MainKey, Schedule, Strength, TFO_CONTEXT,
     TFO_KEY_LEN, TfoKeys, TicketKey, derive_key,
@@ -86,14 +86,14 @@ impl State {
     /// advanced to `s0`. At most 81 BLAKE2b compressions.
     ///
     /// # Errors
-    /// [`Error::SeedLength`] when `seed` is not 32 bytes; [`Error::TreeTime`] when `s0` is not
+    /// [`StateError::SeedLength`] when `seed` is not 32 bytes; [`StateError::TreeTime`] when `s0` is not
     /// below [`FS_END`].
-    pub fn new(seed: &[u8], s0: u64) -> Result<Self, Error> {
+    pub fn new(seed: &[u8], s0: u64) -> Result<Self, StateError> {
         let Ok(seed) = <&[u8; FS_SEED_LEN]>::try_from(seed) else {
-            return Err(Error::SeedLength { len: seed.len() });
+            return Err(StateError::SeedLength { len: seed.len() });
         };
         if s0 >= FS_END {
-            return Err(Error::TreeTime { value: s0 });
+            return Err(StateError::TreeTime { value: s0 });
         }
         let mut state = State::empty(0, [0; FS_ROOT_ID_LEN]);
         tree::root(seed, &mut state.nodes[0]);
@@ -175,14 +175,14 @@ impl State {
     /// wiped. At most 79 BLAKE2b compressions. `s1 == s0` changes nothing.
     ///
     /// # Errors
-    /// [`Error::Backwards`] when `s1 < s0`, [`Error::TreeTime`] when `s1` is not below
+    /// [`StateError::Backwards`] when `s1 < s0`, [`StateError::TreeTime`] when `s1` is not below
     /// [`FS_END`]; the state is then unchanged.
-    pub fn advance(&mut self, s1: u64) -> Result<(), Error> {
+    pub fn advance(&mut self, s1: u64) -> Result<(), StateError> {
         if s1 >= FS_END {
-            return Err(Error::TreeTime { value: s1 });
+            return Err(StateError::TreeTime { value: s1 });
         }
         if s1 < self.s0 {
-            return Err(Error::Backwards {
+            return Err(StateError::Backwards {
                 start: self.s0,
                 to: s1,
             });
@@ -195,7 +195,7 @@ impl State {
         let (mut h, mut bufs) = loop {
             let Some(i) = top.checked_sub(1) else {
                 // Unreachable: the cover holds every second from s0 to 2^40 - 1.
-                return Err(Error::TreeTime { value: s1 });
+                return Err(StateError::TreeTime { value: s1 });
             };
             let (h, p) = self.position(i);
             if s1 >> h == p {
@@ -248,14 +248,14 @@ impl State {
     /// holds `s`).
     ///
     /// # Errors
-    /// [`Error::TreeTime`] when `s` is not below [`FS_END`], [`Error::Punctured`] when it is
+    /// [`StateError::TreeTime`] when `s` is not below [`FS_END`], [`StateError::Punctured`] when it is
     /// before the start.
-    pub fn leaf(&self, s: u64) -> Result<Leaf, Error> {
+    pub fn leaf(&self, s: u64) -> Result<Leaf, StateError> {
         if s >= FS_END {
-            return Err(Error::TreeTime { value: s });
+            return Err(StateError::TreeTime { value: s });
         }
         if s < self.s0 {
-            return Err(Error::Punctured {
+            return Err(StateError::Punctured {
                 start: self.s0,
                 time: s,
             });
@@ -286,14 +286,14 @@ impl State {
     }
 
     /// The leaf of the interval `counter` of `interval` seconds: `leaf(counter * interval)`.
-    fn interval_leaf(&self, interval: u64, counter: u64) -> Result<Leaf, Error> {
+    fn interval_leaf(&self, interval: u64, counter: u64) -> Result<Leaf, StateError> {
         check_interval(interval)?;
         let start = match counter.checked_mul(interval) {
             Some(s) if s < FS_END => s,
-            _ => return Err(Error::KeyTime { counter, interval }),
+            _ => return Err(StateError::KeyTime { counter, interval }),
         };
         if start < self.s0 {
-            return Err(Error::KeyPunctured {
+            return Err(StateError::KeyPunctured {
                 start: self.s0,
                 counter,
                 interval,
@@ -312,12 +312,18 @@ impl State {
     /// keys of this mode.
     ///
     /// # Errors
-    /// [`Error::LabelLength`], [`Error::Interval`] (even, 10..=604800), [`Error::KeyTime`] when
-    /// the interval starts past the tree, [`Error::KeyPunctured`] when it starts before `s0`.
-    pub fn label_key(&self, label: &str, interval: u64, counter: u64) -> Result<LabelKey, Error> {
+    /// [`StateError::Input`] with [`Error::LabelLength`] or [`Error::Interval`] (even,
+    /// 10..=604800), [`StateError::KeyTime`] when the interval starts past the tree,
+    /// [`StateError::KeyPunctured`] when it starts before `s0`.
+    pub fn label_key(
+        &self,
+        label: &str,
+        interval: u64,
+        counter: u64,
+    ) -> Result<LabelKey, StateError> {
         LabelKey::check_label(label)?;
         let leaf = self.interval_leaf(interval, counter)?;
-        LabelKey::derived(label, |out| {
+        Ok(LabelKey::derived(label, |out| {
             tree::keyed(
                 leaf.bytes(),
                 interval,
@@ -325,7 +331,7 @@ impl State {
                 label.as_bytes(),
                 out,
             );
-        })
+        })?)
     }
 
     /// The forward-secure ticket key of `label` for interval `counter`:
@@ -339,7 +345,7 @@ impl State {
         interval: u64,
         strength: Strength,
         counter: u64,
-    ) -> Result<TicketKey, Error> {
+    ) -> Result<TicketKey, StateError> {
         Ok(self
             .label_key(label, interval, counter)?
             .ticket_key(strength, counter))
@@ -350,26 +356,32 @@ impl State {
     /// personal = "keywheel.fstfo"), "tofurkey", counter, 16)`. Not tofurkey's key.
     ///
     /// # Errors
-    /// [`Error::Interval`], [`Error::KeyTime`], [`Error::KeyPunctured`]; `out` is then
-    /// untouched.
+    /// [`StateError::Input`] with [`Error::Interval`], [`StateError::KeyTime`],
+    /// [`StateError::KeyPunctured`]; `out` is then untouched.
     pub fn tfo_key(
         &self,
         interval: u64,
         counter: u64,
         out: &mut [u8; TFO_KEY_LEN],
-    ) -> Result<(), Error> {
+    ) -> Result<(), StateError> {
         let leaf = self.interval_leaf(interval, counter)?;
         let mut key = Zeroizing::new([0u8; FS_NODE_LEN]);
         tree::keyed(leaf.bytes(), interval, FS_TFO_PERSONAL, &[], &mut key[..]);
-        derive_key(&MainKey::from_array(&key), &TFO_CONTEXT, counter, out)
+        Ok(derive_key(
+            &MainKey::from_array(&key),
+            &TFO_CONTEXT,
+            counter,
+            out,
+        )?)
     }
 
     /// The forward-secure TFO keys to install at unix time `now` (the primary and backup
     /// counters of `schedule.at(now)`).
     ///
     /// # Errors
-    /// [`Error::Time`] when `now` is out of range; as [`State::tfo_key`] for either counter.
-    pub fn tfo_keys(&self, schedule: &Schedule, now: u64) -> Result<TfoKeys, Error> {
+    /// [`StateError::Input`] with [`Error::Time`] when `now` is out of range; as
+    /// [`State::tfo_key`] for either counter.
+    pub fn tfo_keys(&self, schedule: &Schedule, now: u64) -> Result<TfoKeys, StateError> {
         let slot = schedule.at(now)?;
         let mut primary = Zeroizing::new([0u8; TFO_KEY_LEN]);
         let mut backup = Zeroizing::new([0u8; TFO_KEY_LEN]);

@@ -17,7 +17,7 @@ use proptest::prelude::*;
 
 use super::tree::compressions;
 use super::{FS_END, STATE_FILE_MAX_LEN, State, cover_len, state_file_len};
-use crate::{Error, Schedule, StateFileError, Strength};
+use crate::{Error, Schedule, StateError, StateFileError, Strength};
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -147,7 +147,10 @@ fn edges_covers_and_leaves() {
             );
         }
         if s0 > 0 {
-            assert!(matches!(state.leaf(s0 - 1), Err(Error::Punctured { .. })));
+            assert!(matches!(
+                state.leaf(s0 - 1),
+                Err(StateError::Punctured { .. })
+            ));
         }
     }
     assert_eq!(State::new(&seed, FS_END - 1).unwrap().node_count(), 1);
@@ -159,7 +162,7 @@ fn refusals() {
     let seed = seed(1);
     assert_eq!(
         State::new(&seed, FS_END).unwrap_err(),
-        Error::TreeTime { value: FS_END }
+        StateError::TreeTime { value: FS_END }
     );
     assert_eq!(
         State::new(&seed[..31], 0).unwrap_err().to_string(),
@@ -167,7 +170,7 @@ fn refusals() {
     );
     assert_eq!(
         State::new(&[0u8; 33], 0).unwrap_err(),
-        Error::SeedLength { len: 33 }
+        StateError::SeedLength { len: 33 }
     );
     let mut state = State::new(&seed, 1_749_978_000).unwrap();
     let before = file(&state);
@@ -211,11 +214,11 @@ fn refusals() {
     );
     assert_eq!(
         state.tfo_key(11, 1, &mut [0; 16]).unwrap_err(),
-        Error::Interval { value: 11 }
+        StateError::Input(Error::Interval { value: 11 })
     );
     assert_eq!(
         state.label_key("", 3600, 486_105).unwrap_err(),
-        Error::LabelLength { len: 0 }
+        StateError::Input(Error::LabelLength { len: 0 })
     );
     // Far dates print with more year digits; 2000-02-29 and 2100-03-01 test the leap rules.
     let late = State::new(&seed, FS_END - 1).unwrap();
@@ -281,7 +284,7 @@ fn tfo_keys_are_the_per_counter_keys() {
     // before the state's start.
     assert!(matches!(
         state.tfo_keys(&schedule, now - 30_000),
-        Err(Error::KeyPunctured { .. })
+        Err(StateError::KeyPunctured { .. })
     ));
 }
 
@@ -290,8 +293,8 @@ fn tfo_keys_are_the_per_counter_keys() {
 fn state_file_error(bytes: &[u8]) -> StateFileError {
     match State::from_bytes(bytes) {
         Ok(_) => panic!("a malformed state file was accepted: {}", hex(bytes)),
-        Err(Error::StateFile(problem)) => {
-            let message = Error::StateFile(problem).to_string();
+        Err(StateError::StateFile(problem)) => {
+            let message = StateError::StateFile(problem).to_string();
             assert!(message.starts_with("state file: "), "{message}");
             assert!(message.len() > 30, "{message}");
             problem
@@ -422,7 +425,7 @@ fn each_field_wrong() {
     ];
     for (bytes, problem, message) in cases {
         assert_eq!(state_file_error(&bytes), problem);
-        assert_eq!(Error::StateFile(problem).to_string(), message);
+        assert_eq!(StateError::StateFile(problem).to_string(), message);
     }
 }
 
@@ -512,7 +515,7 @@ proptest! {
         prop_assert_eq!(file(&state), file(&fresh));
         check_cover(&state);
         if s1 > 0 {
-            let punctured = matches!(state.leaf(s1 - 1), Err(Error::Punctured { .. }));
+            let punctured = matches!(state.leaf(s1 - 1), Err(StateError::Punctured { .. }));
             prop_assert!(punctured);
         }
         prop_assert!(state.advance(s1.saturating_sub(1)).is_err() || s1 == 0);

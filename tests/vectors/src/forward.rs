@@ -8,7 +8,7 @@ use blake2::Blake2bMac;
 use blake2::digest::consts::{U16, U32};
 use blake2::digest::{FixedOutput, Update};
 use keywheel::{
-    Error, FS_END, FS_LABEL_PERSONAL, Layout, STATE_FILE_MAX_LEN, Schedule, State, Strength,
+    FS_END, FS_LABEL_PERSONAL, Layout, STATE_FILE_MAX_LEN, Schedule, State, StateError, Strength,
     TfoKeys,
 };
 use serde::Serialize;
@@ -67,8 +67,9 @@ const ADVANCE_COMMENT: &str = "advance(state at s0, to): the file of the advance
 equals the file of the state made at 'to'), or the error: backwards (to < s0) and past the end \
 (to >= 2^40) are refused and leave the state unchanged; to = s0 changes nothing.";
 
-const ERRORS_COMMENT: &str = "Bad forward-secure inputs, with the core error kind and exact \
-message. operation 'state_new' (seed, s0), 'leaf' (state at s0, s), 'ticket_key' (state at s0, \
+const ERRORS_COMMENT: &str = "Bad forward-secure inputs, with the error kind and exact \
+message: kind is the name of the variant of the core's StateError, or, for the inputs shared \
+with main-key mode (StateError::Input), of the core Error (Interval, LabelLength). operation 'state_new' (seed, s0), 'leaf' (state at s0, s), 'ticket_key' (state at s0, \
 label, interval, strength, counter), 'tfo_key' (state at s0, interval, counter). Checks are made \
 in the order: seed, s0; label, interval, counter * interval past the tree, before s0. Every number is below 2^53 except counters, written as decimal strings.";
 
@@ -313,20 +314,32 @@ fn file_bytes(state: &State) -> Vec<u8> {
     out
 }
 
+/// The first identifier of a `Debug` text: a variant's name.
+fn variant(debug: &str) -> String {
+    let end = debug
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(debug.len());
+    debug[..end].to_owned()
+}
+
+/// The name of the variant of a forward-secure error, as written in the `kind` field: the
+/// `StateError` variant, or for an input error shared with main-key mode (`StateError::Input`)
+/// the core `Error` variant (`Interval`, `LabelLength`, …).
+pub fn state_error_kind(error: &StateError) -> String {
+    match error {
+        StateError::Input(e) => error_kind(e),
+        other => variant(&format!("{other:?}")),
+    }
+}
+
 /// `kind` and the `StateFile` problem of an error.
-fn fs_error(error: &Error) -> FsError {
+fn fs_error(error: &StateError) -> FsError {
     let problem = match error {
-        Error::StateFile(p) => {
-            let debug = format!("{p:?}");
-            let end = debug
-                .find(|c: char| !c.is_ascii_alphanumeric())
-                .unwrap_or(debug.len());
-            Some(debug[..end].to_owned())
-        }
+        StateError::StateFile(p) => Some(variant(&format!("{p:?}"))),
         _ => None,
     };
     FsError {
-        kind: error_kind(error),
+        kind: state_error_kind(error),
         problem,
         message: error.to_string(),
     }
@@ -574,7 +587,7 @@ fn advance_cases() -> Vec<FsAdvanceCase> {
 fn error_cases() -> Vec<FsErrorCase> {
     let rule = SEEDS[1];
     let seed = rule.bytes();
-    let base = |operation, seed: &[u8], s0, error: Error| FsErrorCase {
+    let base = |operation, seed: &[u8], s0, error: StateError| FsErrorCase {
         operation,
         seed: hex(seed),
         s0,

@@ -35,7 +35,7 @@ use serde::Serialize;
 mod ticket;
 
 mod forward;
-pub use forward::ForwardSections;
+pub use forward::{ForwardSections, state_error_kind};
 use ticket::{
     FORMAT_COMMENT, TICKET_ERRORS_COMMENT, TICKET_KEY_COMMENT, TICKET_LOOKUP_COMMENT,
     TICKET_SCHEDULE_COMMENT, format_cases, ticket_error_cases, ticket_key_cases,

@@ -15,7 +15,8 @@
 //! - `parse` (no seed, no s0): `"file": "<hex>"` → the `state` fields of the file read back.
 //!
 //! Numbers are decimal strings (times reach 2^40, counters 2^64). When the core refuses an
-//! input the answer is `{"error": {"kind", "message"}}`. A malformed request ends the program
+//! input the answer is `{"error": {"kind", "message"}}` (`kind` as in the vectors: the
+//! `StateError` variant, or the core `Error` variant of a `StateError::Input`). A malformed request ends the program
 //! with exit status 2.
 //!
 //! It prints seeds' leaves and keys by design and does not try to wipe memory: test seeds only.
@@ -27,8 +28,8 @@
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-use keywheel::{Error, STATE_FILE_MAX_LEN, Schedule, State, Strength};
-use keywheel_vectors::{error_kind, hex};
+use keywheel::{STATE_FILE_MAX_LEN, Schedule, State, StateError, Strength};
+use keywheel_vectors::{hex, state_error_kind};
 use serde_json::{Value, json};
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -69,7 +70,7 @@ fn describe(state: &State) -> Value {
 }
 
 /// The answer to a request, or `Err` for a malformed request.
-fn answer(v: &Value) -> Result<Result<Value, Error>, String> {
+fn answer(v: &Value) -> Result<Result<Value, StateError>, String> {
     let kind = text(v, "type")?;
     if kind == "parse" {
         let file = bytes(v, "file")?;
@@ -124,6 +125,7 @@ fn answer(v: &Value) -> Result<Result<Value, Error>, String> {
         "tfo_keys" => {
             let (interval, time) = (number(v, "interval")?, number(v, "time")?);
             Schedule::new(interval)
+                .map_err(StateError::from)
                 .and_then(|schedule| state.tfo_keys(&schedule, time))
                 .map(|k| {
                     json!({
@@ -153,7 +155,9 @@ fn main() -> ExitCode {
             .and_then(|v| answer(&v));
         let out = match result {
             Ok(Ok(value)) => value,
-            Ok(Err(e)) => json!({ "error": { "kind": error_kind(&e), "message": e.to_string() } }),
+            Ok(Err(e)) => {
+                json!({ "error": { "kind": state_error_kind(&e), "message": e.to_string() } })
+            }
             Err(e) => {
                 eprintln!("error: bad request: {e}");
                 return ExitCode::from(2);
