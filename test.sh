@@ -121,6 +121,7 @@ fi
 if ((!QUICK)); then
   step "benchmark (quick mode; full figures: see README)"
   cargo bench -p keywheel-benches --bench derive --locked -- --warm-up-time 1 --measurement-time 3
+  cargo bench -p keywheel-benches --bench forward --locked -- --warm-up-time 1 --measurement-time 2
   step "C benchmark: resumed handshakes keywheel vs OpenSSL built-in keys; callback cost"
   python3 ffi/bench/run.py --rounds 4
   step "wasm package vs @noble/hashes (derivations per second)"

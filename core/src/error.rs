@@ -156,7 +156,7 @@ impl Error {
 const DIGITS: &str = "0123456789";
 
 /// Writes `n` in decimal, as `{n}` does.
-fn decimal<W: fmt::Write + ?Sized>(w: &mut W, n: u64) -> fmt::Result {
+pub(crate) fn decimal<W: fmt::Write + ?Sized>(w: &mut W, n: u64) -> fmt::Result {
     if n >= 10 {
         // At most 19 levels deep.
         decimal(w, n / 10)?;
@@ -166,7 +166,7 @@ fn decimal<W: fmt::Write + ?Sized>(w: &mut W, n: u64) -> fmt::Result {
 }
 
 /// Writes `lo..=hi`.
-fn range<W: fmt::Write + ?Sized>(w: &mut W, lo: u64, hi: u64) -> fmt::Result {
+pub(crate) fn range<W: fmt::Write + ?Sized>(w: &mut W, lo: u64, hi: u64) -> fmt::Result {
     decimal(w, lo)?;
     w.write_str("..=")?;
     decimal(w, hi)

@@ -6,6 +6,7 @@ mod blake2b;
 mod error;
 mod fingerprint;
 mod format;
+mod forward;
 mod kdf;
 mod main_key;
 mod schedule;
@@ -17,6 +18,14 @@ pub use fingerprint::{
     FINGERPRINT_LEN, MAIN_FINGERPRINT_PERSONAL, TFO_FINGERPRINT_PERSONAL, tfo_key_fingerprint,
 };
 pub use format::{FORMATS, Format};
+// Forward-secure mode (SPEC.md section 6).
+#[cfg(feature = "count-compressions")]
+pub use forward::compressions;
+pub use forward::{
+    FS_DEPTH, FS_END, FS_LABEL_PERSONAL, FS_NODE_LEN, FS_ROOT_ID_LEN, FS_SEED_LEN, FS_TFO_PERSONAL,
+    Leaf, STATE_FILE_MAGIC, STATE_FILE_MAX_LEN, STATE_FILE_VERSION, State, StateError,
+    StateFileError, cover_len, state_file_len,
+};
 pub use kdf::derive_key;
 pub use main_key::MainKey;
 pub use schedule::{Schedule, Slot};

@@ -39,6 +39,14 @@ impl TfoKeys {
         keys
     }
 
+    /// The keys given (the forward-secure TFO keys).
+    pub(crate) fn from_keys(primary: &[u8; TFO_KEY_LEN], backup: &[u8; TFO_KEY_LEN]) -> Self {
+        TfoKeys {
+            primary: *primary,
+            backup: *backup,
+        }
+    }
+
     /// The primary key: the kernel makes new cookies with it.
     pub fn primary(&self) -> &[u8; TFO_KEY_LEN] {
         &self.primary

@@ -96,6 +96,32 @@ impl LabelKey {
         Ok(key)
     }
 
+    /// Checks a label's length (1..=[`MAX_LABEL_LEN`] bytes).
+    pub(crate) fn check_label(label: &str) -> Result<(), Error> {
+        let len = label.len();
+        if !(1..=MAX_LABEL_LEN).contains(&len) {
+            return Err(Error::LabelLength { len });
+        }
+        Ok(())
+    }
+
+    /// A label key whose 32 bytes `derive` writes in place (the forward-secure label key).
+    pub(crate) fn derived(
+        label: &str,
+        derive: impl FnOnce(&mut [u8; MAIN_KEY_LEN]),
+    ) -> Result<Self, Error> {
+        Self::check_label(label)?;
+        let len = label.len();
+        let mut key = LabelKey {
+            key: [0; MAIN_KEY_LEN],
+            label_len: len,
+            label: [0; MAX_LABEL_LEN],
+        };
+        derive(&mut key.key);
+        key.label[..len].copy_from_slice(label.as_bytes());
+        Ok(key)
+    }
+
     /// The label this key was made for.
     pub fn label(&self) -> &str {
         core::str::from_utf8(&self.label[..self.label_len]).unwrap_or_default()

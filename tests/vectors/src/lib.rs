@@ -11,12 +11,15 @@
 //! `tests/vectors.rs` checks every case of the committed file through the core API, the way
 //! every binding reads it. The expected values are checked independently of this crate (Python's
 //! `hashlib.blake2b` and libsodium, and SPEC.md section 4 for the ticket schedule and
-//! the server formats) by `tests/cross/test_vectors_independent.py` and
-//! `tests/cross/test_ticket_vectors_independent.py`.
+//! the server formats) by `tests/cross/test_vectors_independent.py`,
+//! `tests/cross/test_ticket_vectors_independent.py` and (forward-secure mode, SPEC.md
+//! section 6) `tests/cross/test_forward_independent.py`.
 //!
 //! Sections: `derive_key`, `tfo` and `errors` (the KDF and TCP Fast Open keys), `ticket_key`,
 //! `ticket_schedule`, `ticket_lookup`, `format` and `ticket_errors` (TLS session-ticket keys,
-//! SPEC.md §4; the cases are built in the `ticket` module).
+//! SPEC.md §4; the cases are built in the `ticket` module); `fs_state`, `fs_leaf`,
+//! `fs_ticket_key`, `fs_tfo`, `fs_advance`, `fs_errors` and `fs_state_file_errors`
+//! (forward-secure mode; the `forward` module).
 
 use blake2::Blake2bMac;
 use blake2::digest::consts::U32;
@@ -30,6 +33,9 @@ use keywheel::{
 use serde::Serialize;
 
 mod ticket;
+
+mod forward;
+pub use forward::{ForwardSections, state_error_kind};
 use ticket::{
     FORMAT_COMMENT, TICKET_ERRORS_COMMENT, TICKET_KEY_COMMENT, TICKET_LOOKUP_COMMENT,
     TICKET_SCHEDULE_COMMENT, format_cases, ticket_error_cases, ticket_key_cases,
@@ -107,6 +113,9 @@ pub struct Vectors {
     pub format: Section<FormatCase>,
     /// Bad ticket-key inputs and their errors.
     pub ticket_errors: Section<TicketErrorCase>,
+    /// The forward-secure sections (`fs_*`).
+    #[serde(flatten)]
+    pub forward: ForwardSections,
 }
 
 /// One section: a comment and its cases.
@@ -577,6 +586,7 @@ pub fn generate() -> Vectors {
             comment: TICKET_ERRORS_COMMENT,
             cases: ticket_error_cases(),
         },
+        forward: forward::forward_sections(),
     }
 }
 
