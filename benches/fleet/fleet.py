@@ -702,6 +702,7 @@ def client_group(port: int, s: Settings, t_start: float, t_end: float, out: str,
                         new_id = ticket_id(new)
                         rec[10] = new_id[:32]
                         if new is not None and new.has_ticket and new_id:
+                            rec.append(1 if new_id != tid else 0)  # [13]: a new ticket
                             if new_id != tid:
                                 state[c] = (new, new_id, rec[8], time.time())
                             else:
@@ -853,6 +854,15 @@ def analyse(fleet: Fleet, records: dict, samples, deploys, t_start, t_end, dead,
             "client_server_disagree": mismatch,
             "tls": {v: [sum(1 for r in att if r[3] == v and r[7]),
                         sum(1 for r in att if r[3] == v)] for v in ("1.2", "1.3")},
+            # on resumption, how often the server sent a new ticket, and how old offered
+            # tickets were (TLS 1.2 servers renew only tickets of a non-current key)
+            "renewed_on_resumption": {v: rate(sum(1 for r in res if r[3] == v and len(r) > 13
+                                                  and r[13]),
+                                              sum(1 for r in res if r[3] == v))
+                                      for v in ("1.2", "1.3")},
+            "ticket_age_s": {v: [round(statistics.median(a), 2), round(max(a), 2)]
+                             if (a := [r[12] for r in att if r[3] == v]) else None
+                             for v in ("1.2", "1.3")},
             "buckets": {str(k): v for k, v in sorted(buckets.items())},
             "failures": failures,
             "resumed_per_s": len(res) / (t_end - t_start),
@@ -949,7 +959,7 @@ def in_bound(r, fleet) -> bool:
 
 
 def explain(r, product, names, nodes_by, installs, deploys, fleet, t_start) -> dict:
-    t0, _, client, ver, _, name, frm, _, node, srv, _, _, age = r
+    t0, _, client, ver, _, name, frm, _, node, srv, _, _, age = r[:13]
     counter = names.get(name)
     served = nodes_by.get(("keywheel", product, node))
     issued = nodes_by.get(("keywheel", product, frm))
@@ -1083,6 +1093,11 @@ def report(results: list[dict], s: Settings, quick: bool, modes_off: dict, elaps
                 f"{pct(g['same_node']):>10}{pct(rate(*t12)):>8}{pct(rate(*t13)):>8}  "
                 f"{mmm(cpu):<22}  {mmm(wcpu)}")
             g["cpu_mmm"], g["worker_cpu_mmm"] = mmm(cpu), mmm(wcpu)
+        log("new ticket on resumption (TLS 1.2 / 1.3) and offered ticket age median / max:")
+        for key, g in res["groups"].items():
+            rn, ag = g["renewed_on_resumption"], g["ticket_age_s"]
+            log(f"  {key:<18} new ticket {pct(rn['1.2'])} / {pct(rn['1.3'])}; age TLS 1.2 "
+                f"{ag['1.2']} s, TLS 1.3 {ag['1.3']} s")
         for mk, why in modes_off.items():
             log(f"{mk + '/*':<18} {why}")
         log("resumption per round (min / median / max): " + "; ".join(
@@ -1155,6 +1170,13 @@ def report(results: list[dict], s: Settings, quick: bool, modes_off: dict, elaps
                          + ("; not checked in quick mode)" if quick else ")")
                          + f"; whole run incl. reloads {cr['all']['whole']:.3f}, workers only "
                          f"{cr['workers']['whole']:.3f}")
+            rs = cr["steady"]["rounds"]
+            if len(rs) > 2:
+                m, ci = statistics.mean(rs), cr["steady"]["ci95"]
+                notes.append(f"N={n} {p}: steady-state per-round ratios: mean {m:.3f}, 95% CI "
+                             f"[{m - ci:.3f}, {m + ci:.3f}]"
+                             + (" (includes 1.000: no significant difference at this noise)"
+                                if m - ci <= 1 <= m + ci else ""))
             if not quick and abs(whole - 1) > 0.02:
                 fails.append(f"N={n} {p}: steady-state server CPU per connection keywheel/static "
                              f"{whole:.3f}, target within 2%")
