@@ -981,11 +981,14 @@ def explain(r, product, names, nodes_by, installs, deploys, fleet, t_start) -> d
     t0, _, client, ver, _, name, frm, _, node, srv, _, _, age = r[:13]
     counter = names.get(name)
     served = nodes_by.get(("keywheel", product, node))
-    issued = nodes_by.get(("keywheel", product, frm))
     held = window_at(installs[served.name], t0) if served else None
-    near_reload = [nm for t, nm in deploys if abs(t - t0) < 2 and nm == getattr(served, "name", "")]
-    near_reload += [f"{served.name} rotation reload" for t, _ in installs[served.name]
-                    if served and product == "nginx" and -0.5 < t0 - t < 2]
+    near_reload = []
+    if served:
+        near_reload += [f"deploy reload of {nm}" for t, nm in deploys
+                        if abs(t - t0) < 2 and nm == served.name]
+        if product == "nginx":
+            near_reload += [f"rotation reload of {served.name}" for t, _ in installs[served.name]
+                            if -0.5 < t0 - t < 2]
     if counter is None:
         why = "ticket name is no keywheel key of this label near this time"
     elif held is None:
@@ -1123,9 +1126,10 @@ def report(results: list[dict], s: Settings, quick: bool, modes_off: dict, elaps
                 f"{ag['1.2']} s, TLS 1.3 {ag['1.3']} s")
         for mk, why in modes_off.items():
             log(f"{mk + '/*':<18} {why}")
+        per_round = {k: [100 * rd["groups"][k]["rate"] for rd in res["rounds"]]
+                     for k in res["groups"]}
         log("resumption per round (min / median / max): " + "; ".join(
-            f"{k} {mmm([rd['groups'][k]['rate'] * 100 for rd in res['rounds'] if rd['groups'][k]['rate'] == rd['groups'][k]['rate']], '{:.1f}')}%"
-            for k in res["groups"]))
+            f"{k} {mmm(v, '{:.1f}')}%" for k, v in per_round.items()))
         log("around rotations and reloads (resumed/attempted):")
         for w in res["around"]:
             log(f"  {w['what']:<34} [{w['from']:+.1f}, {w['to']:+.1f}] s: " + ", ".join(
