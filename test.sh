@@ -15,7 +15,7 @@ step() { printf '\n==> %s\n' "$*"; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 # --- set-up -------------------------------------------------------------------------------
-APT_PACKAGES=(build-essential libsodium-dev libssl-dev openssl pkg-config python3-venv iproute2 util-linux valgrind systemd man-db ca-certificates)
+APT_PACKAGES=(build-essential libsodium-dev libssl-dev openssl pkg-config python3-venv iproute2 util-linux valgrind systemd man-db ca-certificates faketime)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -128,6 +128,8 @@ if ((!QUICK)); then
   (cd wasm && node bench/bench.mjs)
   step "Python binding vs hashlib (derivations per second)"
   "$VENV/bin/python" python/bench.py
+  step "fleet benchmark (quick): resumption across nginx and HAProxy nodes, rotations, reloads, clock skew"
+  KEYWHEEL_BIN_DIR=$ROOT/target/debug "$VENV/bin/python" benches/fleet/fleet.py --quick
 fi
 
 step "all tests passed"
