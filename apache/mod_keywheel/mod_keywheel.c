@@ -148,14 +148,14 @@ static const char *set_label(cmd_parms *cmd, void *dconf, const char *arg) {
 static const char *parse_number(cmd_parms *cmd, const char *arg, apr_uint64_t *out) {
     const char *name = cmd->cmd->name;
     if (!apr_isdigit(*arg)) {
-        return apr_psprintf(cmd->pool, "%s \"%s\": not a whole number (%s)", name, arg,
+        return apr_psprintf(cmd->pool, "%s \"%s\": not a whole number; %s", name, arg,
                             cmd->cmd->errmsg);
     }
     char *end = NULL;
     errno = 0;
     apr_int64_t v = apr_strtoi64(arg, &end, 10);
     if (errno != 0 || end == NULL || *end != '\0' || v < 0) {
-        return apr_psprintf(cmd->pool, "%s \"%s\": not a whole number (%s)", name, arg,
+        return apr_psprintf(cmd->pool, "%s \"%s\": not a whole number; %s", name, arg,
                             cmd->cmd->errmsg);
     }
     *out = (apr_uint64_t)v;

@@ -412,7 +412,7 @@ def test_valgrind_no_error_or_leak_from_the_module(module_so, cert, base, procs,
     vlog = base / "valgrind.log"
     wrapper = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
                "--errors-for-leak-kinds=definite,indirect", "--num-callers=40",
-               "--trace-children=no", f"--log-file={vlog}"]
+               "--trace-children=no", "--vgdb=no", "--keep-debuginfo=yes", f"--log-file={vlog}"]
     # valgrind must not load libfaketime into itself: it is preloaded into apache2 through
     # valgrind's own LD_PRELOAD handling of the environment.
     a = Apache(base, "a", module_so, cert, directives(key_file), procs, clock, wrapper,
@@ -428,14 +428,25 @@ def test_valgrind_no_error_or_leak_from_the_module(module_so, cert, base, procs,
     a.proc.popen.wait(120)
     text = vlog.read_text(errors="replace")
     assert "ERROR SUMMARY" in text, text[-3000:]
-    # valgrind's records are blocks separated by "==PID== " blank lines
+    # the process valgrind watched is the one that installed the callback and served
+    vpid = re.search(r"^==(\d+)== Command: apache2 ", text, re.M)
+    assert vpid, text[:2000]
+    log = a.error_log()
+    assert re.search(rf"\[keywheel:info\] \[pid {vpid.group(1)}:.*session tickets with keywheel",
+                     log), log
+    assert re.search(rf"\[pid {vpid.group(1)}:.*AH01964: Connection to child", log), log
+    # Apache unloads its modules before valgrind's leak check: --keep-debuginfo=yes keeps the
+    # module's symbols in the records. With Debian's Apache and OpenSSL this run has no error
+    # and no definitely/indirectly lost block at all, so any one fails the test; those that
+    # name the module or libkeywheel are shown first.
+    summary = re.search(r"ERROR SUMMARY: (\d+) errors", text)
+    assert summary, text[-3000:]
     records = re.split(r"\n==\d+== \n", text)
     ours = re.compile(r"mod_keywheel|keywheel_|libkeywheel|keywheel::")
-    bad = [r for r in records
-           if ours.search(r) and re.search(r"Invalid|uninitialised|definitely lost|"
-                                           r"indirectly lost|Mismatched|overlap", r)]
-    assert not bad, "valgrind found problems in the module:\n" + "\n----\n".join(bad)
-    m = re.search(r"definitely lost: ([\d,]+) bytes", text)
-    summary = re.search(r"ERROR SUMMARY: (\d+) errors", text)
-    print(f"valgrind: {summary.group(0) if summary else '?'}; "
-          f"definitely lost {m.group(1) if m else '0'} bytes (whole Apache)")
+    flagged = [r for r in records if re.search(r"Invalid|uninitialised|definitely lost in|"
+                                               r"indirectly lost in|Mismatched|overlap", r)]
+    flagged.sort(key=lambda r: not ours.search(r))
+    assert summary.group(1) == "0" and not flagged, (
+        "valgrind found problems:\n" + "\n----\n".join(flagged) + "\n" + text[-1500:])
+    heap = re.search(r"total heap usage: .*", text)
+    print(f"valgrind: {summary.group(0)}; {heap.group(0) if heap else ''}")
