@@ -263,6 +263,74 @@ def test_other_main_key_or_label_does_not_resume(module_so, cert, base, procs, c
     assert not harness.s_client(c.port, tls, sess_in=s).reused, "other label resumed"
 
 
+def test_every_ssl_vhost_with_inheritance(module_so, cert, base, procs, clocks):
+    """Server-level directives reach every SSL virtual host; a virtual host overrides what it
+    sets and inherits the rest: vhost 1 sets nothing (label, interval 7200 and keep of the
+    server), vhost 2 sets its own label and keep (interval inherited)."""
+    key_file, main = main_key(base)
+    clock = FakeClock(clocks / "clock")
+    t = fake_time(start_counter())
+    clock.set(t)
+    d = base / "v"
+    d.mkdir()
+    d.chmod(0o755)
+    p1, p2 = harness.free_port(), harness.free_port()
+    cert_file, key_file_pem = cert
+    vhost2 = f"""Listen 127.0.0.1:{p2}
+<VirtualHost 127.0.0.1:{p2}>
+    ServerName localhost:443
+    SSLEngine on
+    SSLCertificateFile {cert_file}
+    SSLCertificateKeyFile {key_file_pem}
+    KeywheelLabel "blog.example"
+    KeywheelKeep 3
+</VirtualHost>
+"""
+    conf = config(d, module_so, cert, p1, directives(key_file, interval=7200), vhost2)
+    proc = harness.start("apache2 vhosts", ["apache2", "-f", str(conf), "-DFOREGROUND"],
+                         d / "stderr.log", env=dict(os.environ, **clock.env()))
+    procs.append(proc)
+    harness.wait_for_port(p1, proc)
+    harness.wait_for_port(p2, proc)
+    log = (d / "error.log").read_text()
+    assert f'label "{LABEL}", interval 7200 s, keep 1' in log, log
+    assert 'label "blog.example", interval 7200 s, keep 3' in log, log
+    for port, label in ((p1, LABEL), (p2, "blog.example")):
+        h = harness.s_client(port, "1.2", sess_out=base / f"{port}.pem")
+        harness.assert_ticket_bytes(ticket(h), main, label, STRENGTH, t // 7200, "reference")
+
+
+def test_packaged_load_and_conf(module_so, cert, base, procs, clocks):
+    """keywheel.load (its LoadModule line, path rewritten to the built module) and
+    keywheel.conf with its example directives uncommented give a working Apache."""
+    src = harness.REPO_ROOT / "apache/mod_keywheel"
+    load = (src / "keywheel.load").read_text()
+    assert "# Depends: ssl" in load
+    m = re.search(r"^LoadModule keywheel_module (\S+)$", load, re.M)
+    assert m and m.group(1) == "/usr/lib/apache2/modules/mod_keywheel.so", load
+    key_file, main = main_key(base)
+    conf_text = re.sub(r"^(\s*)# (Keywheel\w+|SSLSessionCacheTimeout) ", r"\1\2 ",
+                       (src / "keywheel.conf").read_text(), flags=re.M)
+    conf_text = conf_text.replace("/etc/keywheel/main.key", str(key_file))
+    assert conf_text.count("\n    Keywheel") == 4, conf_text
+    (base / "keywheel.conf").write_text(conf_text)
+    clock = FakeClock(clocks / "clock")
+    t = fake_time(start_counter())
+    clock.set(t)
+    d = base / "pkg"
+    d.mkdir()
+    d.chmod(0o755)
+    port = harness.free_port()
+    conf = config(d, module_so, cert, port, f"Include {base / 'keywheel.conf'}")
+    proc = harness.start("apache2 pkg", ["apache2", "-f", str(conf), "-DFOREGROUND"],
+                         d / "stderr.log", env=dict(os.environ, **clock.env()))
+    procs.append(proc)
+    harness.wait_for_port(port, proc)
+    h = harness.s_client(port, "1.3", sess_out=base / "pkg.pem")
+    harness.assert_ticket_bytes(ticket(h), main, "www.example.com", STRENGTH, t // 3600,
+                                "reference")
+
+
 # --- rotation without restart -------------------------------------------------------------
 
 
