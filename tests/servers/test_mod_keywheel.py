@@ -266,7 +266,8 @@ def test_other_main_key_or_label_does_not_resume(module_so, cert, base, procs, c
 def test_every_ssl_vhost_with_inheritance(module_so, cert, base, procs, clocks):
     """Server-level directives reach every SSL virtual host; a virtual host overrides what it
     sets and inherits the rest: vhost 1 sets nothing (label, interval 7200 and keep of the
-    server), vhost 2 sets its own label and keep (interval inherited)."""
+    server), vhost 2 sets its own label and keep (interval inherited) and has a mod_ssl
+    SSLSessionTicketKeyFile, which keywheel's callback overrides."""
     key_file, main = main_key(base)
     clock = FakeClock(clocks / "clock")
     t = fake_time(start_counter())
@@ -282,10 +283,14 @@ def test_every_ssl_vhost_with_inheritance(module_so, cert, base, procs, clocks):
     SSLEngine on
     SSLCertificateFile {cert_file}
     SSLCertificateKeyFile {key_file_pem}
+    SSLSessionTicketKeyFile {base / "mod_ssl.key"}
     KeywheelLabel "blog.example"
     KeywheelKeep 3
 </VirtualHost>
 """
+    # mod_ssl's own key for vhost 2: mod_keywheel must override it
+    (base / "mod_ssl.key").write_bytes(os.urandom(48))
+    (base / "mod_ssl.key").chmod(0o600)
     conf = config(d, module_so, cert, p1, directives(key_file, interval=7200), vhost2)
     proc = harness.start("apache2 vhosts", ["apache2", "-f", str(conf), "-DFOREGROUND"],
                          d / "stderr.log", env=dict(os.environ, **clock.env()))
