@@ -18,11 +18,13 @@
  *   KeywheelInterval secs   rotation interval (default 3600)
  *   KeywheelKeep     n      previous keys still accepted (default 1)
  * Values are checked by libkeywheel (keywheel_ticket_keys_new, keywheel_main_key_from_file);
- * a bad one stops Apache at start with the library's message, naming the directive.
+ * a bad one stops Apache at start (and fails `apachectl configtest`) with the library's
+ * message, naming the directive.
  *
- * The main key is read in the parent while it loads its configuration (as root, before the
- * children drop privileges), the ticket keys are derived from it, and it is wiped and freed at
- * once; children only hold the derived per-label keys.
+ * The main key is read in the parent each time it loads its configuration (check_config: as
+ * root, before the children drop privileges; also for `apachectl configtest`), the ticket keys
+ * are derived from it, and it is wiped and freed at once; children only hold the derived
+ * per-label keys.
  *
  * SPDX-License-Identifier: MIT OR Apache-2.0
  */
@@ -78,7 +80,7 @@ typedef struct {
     kw_origin interval_at;
     apr_uint64_t keep;
     kw_origin keep_at;
-    /* Built in post_config (parent); shared by servers with the same source and parameters. */
+    /* Built in check_config (parent); shared by servers with the same source and parameters. */
     keywheel_ticket_keys *keys;
 } kw_server_conf;
 
@@ -302,7 +304,14 @@ static int load_ticket_keys(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *ba
 
 static int installed_count;
 
-static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *base) {
+/*
+ * check_config runs after every configuration load, before the logs are opened (messages go to
+ * the terminal, or to the error log on a graceful restart) and also for `apachectl configtest`,
+ * so a bad value is reported there too. mod_ssl's post_config, later in the same load, installs
+ * the keys made here.
+ */
+static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                        server_rec *base) {
     (void)plog;
     installed_count = 0;
     if (load_ticket_keys(pconf, ptemp, base) != 0) {
@@ -355,9 +364,9 @@ static int init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx)
 
 static void register_hooks(apr_pool_t *p) {
     (void)p;
-    static const char *const before_ssl[] = {"mod_ssl.c", NULL};
-    ap_hook_post_config(post_config, NULL, before_ssl, APR_HOOK_MIDDLE);
-    ap_hook_post_config(post_config_check, before_ssl, NULL, APR_HOOK_MIDDLE);
+    static const char *const after_ssl[] = {"mod_ssl.c", NULL};
+    ap_hook_check_config(check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(post_config_check, after_ssl, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ssl, init_server, init_server, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
