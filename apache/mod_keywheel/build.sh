@@ -38,5 +38,7 @@ else
     -I"$root/include" -I"$root/ffi/openssl" mod_keywheel.c keywheel_openssl.c \
     "$target/release/libkeywheel.a" -lssl -lcrypto -lgcc_s -lutil -lrt -lpthread -lm -ldl)
 fi
-cp "$out/.libs/mod_keywheel.so" "$out/mod_keywheel.so"
+# A new file, renamed over the old one: a running Apache that mapped the old one keeps it intact.
+cp "$out/.libs/mod_keywheel.so" "$out/mod_keywheel.so.tmp"
+mv -f "$out/mod_keywheel.so.tmp" "$out/mod_keywheel.so"
 echo "$out/mod_keywheel.so"

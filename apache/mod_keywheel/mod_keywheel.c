@@ -29,6 +29,10 @@
  * SPDX-License-Identifier: MIT OR Apache-2.0
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* dladdr, RTLD_NODELETE (apxs defines it too) */
+#endif
+#include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
 
@@ -362,8 +366,31 @@ static int init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx)
     return OK;
 }
 
+/*
+ * The OpenSSL glue registers a free callback for its SSL_CTX ex_data slot with OpenSSL, which
+ * lives as long as the process; mod_so would unload this module at each restart, leaving that
+ * callback dangling (OpenSSL calls it for every SSL_CTX it frees). So the module pins itself
+ * (RTLD_NODELETE) on its first load: later loads reuse the same copy, slot and callback.
+ */
+static void pin_module(void) {
+    static int pinned; /* kept across restarts, since the module then stays loaded */
+    if (pinned) {
+        return;
+    }
+    Dl_info info;
+    if (dladdr((const void *)&keywheel_module, &info) != 0 && info.dli_fname != NULL &&
+        dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != NULL) {
+        pinned = 1;
+    } else {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, NULL, "mod_keywheel: cannot pin the module "
+                     "in memory (%s): a graceful restart that unloads it may crash",
+                     dlerror());
+    }
+}
+
 static void register_hooks(apr_pool_t *p) {
     (void)p;
+    pin_module();
     static const char *const after_ssl[] = {"mod_ssl.c", NULL};
     ap_hook_check_config(check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config_check, after_ssl, NULL, APR_HOOK_MIDDLE);

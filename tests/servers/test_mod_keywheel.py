@@ -411,6 +411,39 @@ def test_rotation_without_restart(module_so, cert, base, procs, clocks, tls):
         assert log.count("AH00489") == 1 and "AH00493" not in log and "AH00494" not in log, log
 
 
+def test_graceful_restarts(module_so, cert, base, procs, clocks):
+    """Graceful restarts (SIGUSR1, = apachectl graceful) reload the configuration: the keys are
+    made again from the main key and tickets issued before still resume; one restart loads more
+    modules before mod_keywheel (its code would move if Apache unloaded it: the module pins
+    itself so that the callback OpenSSL keeps for its SSL_CTX slot stays valid)."""
+    key_file, main = main_key(base)
+    clock = FakeClock(clocks / "clock")
+    c0 = start_counter()
+    clock.set(fake_time(c0))
+    a = Apache(base, "a", module_so, cert, directives(key_file), procs, clock)
+    s = base / "before.pem"
+    assert_counter(ticket(harness.s_client(a.port, "1.2", sess_out=s)), main, c0)
+    extra = "".join(f"LoadModule {m}_module {MODULES}/mod_{m}.so\n"
+                    for m in ("cache", "dav", "proxy"))
+    for i in range(3):
+        if i == 1:
+            text = a.conf.read_text()
+            a.conf.write_text(text.replace("LoadModule keywheel_module", extra +
+                                           "LoadModule keywheel_module"))
+        old = harness.children(a.proc.pid)
+        a.proc.signal(signal.SIGUSR1)
+        harness.wait_new_generation(a.proc.pid, old)
+        assert a.proc.alive(), a.proc.log_tail()
+        assert harness.s_client(a.port, "1.2", sess_in=s).reused, f"after restart {i + 1}"
+    log = a.error_log()
+    assert log.count("AH00493") == 3, log  # three graceful restarts
+    # one install per configuration load: 2 at start, 1 per restart
+    assert log.count("mod_keywheel: server localhost:443: session tickets") == 5, log
+    assert "Segmentation fault" not in log and "exit signal" not in log, log
+    h = harness.s_client(a.port, "1.3", sess_out=base / "after.pem")
+    assert_counter(ticket(h), main, c0)
+
+
 # --- bad directive values -----------------------------------------------------------------
 
 
