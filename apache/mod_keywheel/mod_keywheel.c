@@ -21,10 +21,10 @@
  * a bad one stops Apache at start (and fails `apachectl configtest`) with the library's
  * message, naming the directive.
  *
- * The main key is read in the parent each time it loads its configuration (check_config: as
- * root, before the children drop privileges; also for `apachectl configtest`), the ticket keys
- * are derived from it, and it is wiped and freed at once; children only hold the derived
- * per-label keys.
+ * The main key is read by the parent (check_config: as root, before the children drop
+ * privileges) once at start, again at each graceful restart, and for `apachectl configtest`;
+ * the ticket keys are derived from it and it is wiped and freed at once. Children only hold the
+ * derived per-label keys.
  *
  * SPDX-License-Identifier: MIT OR Apache-2.0
  */
@@ -34,6 +34,7 @@
 #endif
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "httpd.h"
@@ -205,9 +206,87 @@ static const char *server_name(apr_pool_t *p, server_rec *s) {
                         (unsigned)s->port);
 }
 
-static apr_status_t free_ticket_keys(void *keys) {
-    keywheel_ticket_keys_free((keywheel_ticket_keys *)keys);
+/*
+ * Apache loads its configuration twice at start: a first pass (discarded) and the real one. The
+ * keys made in the first pass are carried over to the second, so that the main key is read once
+ * at start; each graceful restart reads it again (which is how a new main key is picked up).
+ * The list outlives the configuration pool because the module is pinned (pin_module).
+ */
+typedef struct carried_keys {
+    struct carried_keys *next;
+    char *main_key;
+    char *label;
+    apr_uint64_t interval;
+    apr_uint64_t keep;
+    keywheel_ticket_keys *keys;
+} carried_keys;
+
+static carried_keys *carried;
+
+static int first_start_pass(void) {
+    return ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG;
+}
+
+static void free_carried(carried_keys *k) {
+    free(k->main_key);
+    free(k->label);
+    free(k);
+}
+
+static void drop_carried(void) {
+    while (carried != NULL) {
+        carried_keys *next = carried->next;
+        keywheel_ticket_keys_free(carried->keys);
+        free_carried(carried);
+        carried = next;
+    }
+}
+
+/* pconf cleanup of a server's own keys: freed (wiped) with the configuration. */
+static apr_status_t free_ticket_keys(void *conf) {
+    kw_server_conf *c = conf;
+    keywheel_ticket_keys_free(c->keys);
+    c->keys = NULL;
     return APR_SUCCESS;
+}
+
+/* pconf cleanup in the first start pass: hand the keys to the second pass. */
+static apr_status_t carry_ticket_keys(void *conf) {
+    kw_server_conf *c = conf;
+    carried_keys *k = calloc(1, sizeof *k);
+    if (k != NULL) {
+        k->main_key = strdup(c->main_key);
+        k->label = strdup(c->label);
+    }
+    if (k == NULL || k->main_key == NULL || k->label == NULL) {
+        if (k != NULL) {
+            free_carried(k);
+        }
+        return free_ticket_keys(conf); /* the second pass reads the main key again */
+    }
+    k->interval = c->interval;
+    k->keep = c->keep;
+    k->keys = c->keys;
+    c->keys = NULL;
+    k->next = carried;
+    carried = k;
+    return APR_SUCCESS;
+}
+
+/* In the second start pass: the first pass's keys of the same parameters, if any. */
+static int take_carried(apr_pool_t *pconf, kw_server_conf *c) {
+    for (carried_keys **p = &carried; *p != NULL; p = &(*p)->next) {
+        carried_keys *k = *p;
+        if (strcmp(k->main_key, c->main_key) == 0 && strcmp(k->label, c->label) == 0 &&
+            k->interval == c->interval && k->keep == c->keep) {
+            c->keys = k->keys;
+            *p = k->next;
+            free_carried(k);
+            apr_pool_cleanup_register(pconf, c, free_ticket_keys, apr_pool_cleanup_null);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static int same_parameters(const kw_server_conf *a, const kw_server_conf *b) {
@@ -216,24 +295,19 @@ static int same_parameters(const kw_server_conf *a, const kw_server_conf *b) {
 }
 
 /*
- * The ticket keys of one server, derived from a loaded main key (shared with an earlier server
- * of the same parameters). Logs and returns non-zero on a bad value.
+ * The ticket keys of one server, derived from a loaded main key. Logs and returns non-zero on
+ * a bad value.
  */
-static int derive_for(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *first, server_rec *s,
+static int derive_for(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                       const keywheel_main_key *main_key) {
     kw_server_conf *c = conf_of(s);
-    for (server_rec *u = first; u != s; u = u->next) {
-        kw_server_conf *cu = conf_of(u);
-        if (cu->keys != NULL && same_parameters(cu, c)) {
-            c->keys = cu->keys;
-            return 0;
-        }
-    }
     keywheel_result r =
         keywheel_ticket_keys_new(main_key, (const uint8_t *)c->label, strlen(c->label),
                                  KEYWHEEL_STRENGTH_AES256, c->interval, c->keep, &c->keys);
     if (r == KEYWHEEL_RESULT_OK) {
-        apr_pool_cleanup_register(pconf, c->keys, free_ticket_keys, apr_pool_cleanup_null);
+        apr_pool_cleanup_register(pconf, c, first_start_pass() ? carry_ticket_keys
+                                                               : free_ticket_keys,
+                                  apr_pool_cleanup_null);
         return 0;
     }
     const char *msg = last_message(ptemp, r);
@@ -264,13 +338,32 @@ static int derive_for(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *first, s
 }
 
 /*
+ * Keys without reading the main key: those of an earlier server with the same parameters, or
+ * those the first start pass made. Returns 1 when found.
+ */
+static int reuse_keys(apr_pool_t *pconf, server_rec *base, server_rec *s) {
+    kw_server_conf *c = conf_of(s);
+    if (c->label == NULL) {
+        return 0;
+    }
+    for (server_rec *u = base; u != s; u = u->next) {
+        kw_server_conf *cu = conf_of(u);
+        if (cu->keys != NULL && cu->main_key != NULL && same_parameters(cu, c)) {
+            c->keys = cu->keys;
+            return 1;
+        }
+    }
+    return take_carried(pconf, c);
+}
+
+/*
  * Turns each server's key source into ticket keys. The main key file of each distinct path is
  * read once per configuration load, used for every server naming it, then wiped and freed.
  */
 static int load_ticket_keys(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *base) {
     for (server_rec *s = base; s != NULL; s = s->next) {
         kw_server_conf *c = conf_of(s);
-        if (c->main_key == NULL || c->keys != NULL) {
+        if (c->main_key == NULL || c->keys != NULL || reuse_keys(pconf, base, s)) {
             continue;
         }
         keywheel_main_key *main_key = NULL;
@@ -296,7 +389,9 @@ static int load_ticket_keys(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *ba
                 failed = 1;
                 break;
             }
-            failed = derive_for(pconf, ptemp, s, t, main_key);
+            if (!reuse_keys(pconf, base, t)) {
+                failed = derive_for(pconf, ptemp, t, main_key);
+            }
         }
         keywheel_main_key_free(main_key); /* wipes it: only the derived keys stay */
         if (failed) {
@@ -318,10 +413,15 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                         server_rec *base) {
     (void)plog;
     installed_count = 0;
-    if (load_ticket_keys(pconf, ptemp, base) != 0) {
-        return HTTP_INTERNAL_SERVER_ERROR; /* Apache stops: "Configuration Failed" */
+    int first = first_start_pass();
+    if (first) {
+        drop_carried();
     }
-    return OK;
+    int failed = load_ticket_keys(pconf, ptemp, base);
+    if (!first) {
+        drop_carried(); /* keys of the first pass that the second did not use */
+    }
+    return failed ? HTTP_INTERNAL_SERVER_ERROR /* Apache stops: "Configuration Failed" */ : OK;
 }
 
 /* After mod_ssl's post_config: say so when keys were made but no SSL server uses them. */

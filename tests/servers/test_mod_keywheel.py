@@ -22,12 +22,14 @@ never from keywheel. The module makes AES-256 keys (reference strength "aes256")
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -453,6 +455,68 @@ def test_graceful_restarts(module_so, cert, base, procs, clocks):
     assert "Segmentation fault" not in log and "exit signal" not in log, log
     h = harness.s_client(a.port, "1.3", sess_out=base / "after.pem")
     assert_counter(ticket(h), main, c0)
+
+
+class OneShotKey:
+    """A FIFO as the main key file: each feed() lets exactly one open + read of it get a key. A
+    second open by Apache blocks (no writer), so an Apache that read its main key twice would
+    never come up."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        os.mkfifo(path, 0o600)
+        os.chmod(path, 0o600)
+
+    def feed(self, material: bytes, timeout: float = 60) -> threading.Event:
+        done = threading.Event()
+
+        def writer():
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+                except OSError as e:  # ENXIO: no reader yet
+                    if e.errno != errno.ENXIO:
+                        raise
+                    time.sleep(0.02)
+                    continue
+                try:
+                    os.set_blocking(fd, True)
+                    os.write(fd, material)
+                finally:
+                    os.close(fd)
+                done.set()
+                return
+
+        threading.Thread(target=writer, daemon=True).start()
+        return done
+
+
+def test_main_key_read_once_at_start_and_at_each_graceful_restart(module_so, cert, base, procs,
+                                                                  clocks):
+    """Apache loads its configuration twice at start; the module reads the main key once (the
+    keys of the first pass go to the second). A graceful restart reads it again: a new main key
+    is picked up with no full restart."""
+    fifo = OneShotKey(base / "main.fifo")
+    key1, key2 = os.urandom(32), os.urandom(32)
+    fed = fifo.feed(key1)
+    clock = FakeClock(clocks / "clock")
+    c0 = start_counter()
+    clock.set(fake_time(c0))
+    a = Apache(base, "a", module_so, cert, directives(fifo.path), procs, clock)
+    assert fed.is_set()
+    s = base / "one.pem"
+    assert_counter(ticket(harness.s_client(a.port, "1.2", sess_out=s)), key1, c0)
+    assert a.error_log().count("session tickets with keywheel keys") == 2  # both passes
+
+    fed = fifo.feed(key2)
+    old = harness.children(a.proc.pid)
+    a.proc.signal(signal.SIGUSR1)
+    harness.wait_new_generation(a.proc.pid, old)
+    assert fed.wait(30), "the graceful restart did not read the main key"
+    h = harness.s_client(a.port, "1.3", sess_out=base / "two.pem")
+    assert_counter(ticket(h), key2, c0)
+    assert not harness.s_client(a.port, "1.2", sess_in=s).reused, "old main key still accepted"
 
 
 # --- bad directive values -----------------------------------------------------------------
