@@ -15,7 +15,7 @@ step() { printf '\n==> %s\n' "$*"; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 # --- set-up -------------------------------------------------------------------------------
-APT_PACKAGES=(build-essential libsodium-dev libssl-dev openssl pkg-config python3-venv iproute2 util-linux valgrind systemd man-db ca-certificates faketime)
+APT_PACKAGES=(build-essential libsodium-dev libssl-dev openssl pkg-config python3-venv iproute2 util-linux valgrind systemd man-db ca-certificates apache2-dev faketime)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -107,7 +107,7 @@ if [[ -d tests/cross ]]; then
   KEYWHEEL_BIN_DIR=$ROOT/target/debug "$VENV/bin/python" -m pytest -q tests/cross
 fi
 
-step "real-server TLS ticket tests (nginx, apache2, trafficserver, haproxy)"
+step "real-server TLS ticket tests (nginx, apache2, mod_keywheel, trafficserver, haproxy)"
 PYTHON=$VENV/bin/python KEYWHEEL_BIN_DIR=$ROOT/target/debug tests/servers/run.sh
 
 step "systemd units: verify, security exposure, sandboxed privileges"

@@ -427,7 +427,9 @@ keywheel_result keywheel_main_key_new(const uint8_t *material,
 /**
  * Reads a main key from the file at `path` (NUL-terminated): its first
  * `KEYWHEEL_MAIN_KEY_LEN` (32) bytes; the file must have at least that many. Stores a new
- * handle in `*out`. Only 32 bytes are read; the read buffer is wiped.
+ * handle in `*out`. Only 32 bytes are read; the read buffer is wiped. A file whose mode gives
+ * group or others any access (`mode & 0077`, as the CLI refuses) is refused before anything
+ * is read from it.
  *
  * Ownership: the handle in `*out` is the caller's and must be released with
  * `keywheel_main_key_free`.
@@ -436,6 +438,7 @@ keywheel_result keywheel_main_key_new(const uint8_t *material,
  *
  * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` (`path` or `out` NULL),
  * `KEYWHEEL_RESULT_IO` (the file cannot be opened or read),
+ * `KEYWHEEL_RESULT_INVALID_ARGUMENT` (group or others may access the file),
  * `KEYWHEEL_RESULT_MAIN_KEY_TOO_SHORT` (fewer than 32 bytes). On failure `*out` is untouched.
  *
  * # Safety

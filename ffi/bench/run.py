@@ -47,6 +47,7 @@ def build(out: Path):
         "-nodes", "-keyout", out / "key.pem", "-out", out / "cert.pem", "-subj", "/CN=localhost",
         "-days", "2"], capture_output=True)
     (out / "main.key").write_bytes(os.urandom(32))
+    (out / "main.key").chmod(0o600)  # the library refuses group/other-readable key files
     return exes
 
 

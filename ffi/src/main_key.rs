@@ -56,7 +56,9 @@ pub unsafe extern "C" fn keywheel_main_key_new(
 
 /// Reads a main key from the file at `path` (NUL-terminated): its first
 /// `KEYWHEEL_MAIN_KEY_LEN` (32) bytes; the file must have at least that many. Stores a new
-/// handle in `*out`. Only 32 bytes are read; the read buffer is wiped.
+/// handle in `*out`. Only 32 bytes are read; the read buffer is wiped. A file whose mode gives
+/// group or others any access (`mode & 0077`, as the CLI refuses) is refused before anything
+/// is read from it.
 ///
 /// Ownership: the handle in `*out` is the caller's and must be released with
 /// `keywheel_main_key_free`.
@@ -65,6 +67,7 @@ pub unsafe extern "C" fn keywheel_main_key_new(
 ///
 /// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` (`path` or `out` NULL),
 /// `KEYWHEEL_RESULT_IO` (the file cannot be opened or read),
+/// `KEYWHEEL_RESULT_INVALID_ARGUMENT` (group or others may access the file),
 /// `KEYWHEEL_RESULT_MAIN_KEY_TOO_SHORT` (fewer than 32 bytes). On failure `*out` is untouched.
 ///
 /// # Safety
@@ -88,6 +91,20 @@ pub unsafe extern "C" fn keywheel_main_key_from_file(
             )
         };
         let mut file = std::fs::File::open(path).map_err(io)?;
+        let mode =
+            std::os::unix::fs::PermissionsExt::mode(&file.metadata().map_err(io)?.permissions());
+        if mode & 0o077 != 0 {
+            return Err(Failure::new(
+                keywheel_result::InvalidArgument,
+                std::format!(
+                    "main key file {} has mode {:04o}, so group or others can access it; \
+                     it must be accessible by its owner only (chmod 600 {})",
+                    path.display(),
+                    mode & 0o7777,
+                    path.display()
+                ),
+            ));
+        }
         let mut buf = Zeroizing::new([0u8; MAIN_KEY_LEN]);
         let mut len = 0;
         while len < MAIN_KEY_LEN {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real-server session-ticket tests (issue 3, item 5): nginx (80- and 48-byte files), Apache httpd,
-# Apache Traffic Server (and HAProxy: test_haproxy.py) with keys written by `keywheel stek`.
+# Apache Traffic Server (and HAProxy: test_haproxy.py) with keys written by `keywheel stek`, and
+# Apache with mod_keywheel (test_mod_keywheel.py: the module built with apxs, libfaketime).
 # Needs root: installs the servers from apt if missing (no service is started), runs them on
 # 127.0.0.1 only with their own config/ports/pid files/logs under a temp dir, stops them by pid.
 #

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "keywheel.h"
@@ -412,7 +413,8 @@ static void bad_inputs(const char *tmpdir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/short.key", tmpdir);
     FILE *f = fopen(path, "wb");
-    check(f != NULL && fwrite(MK, 1, 31, f) == 31 && fclose(f) == 0, "write %s", path);
+    check(f != NULL && fwrite(MK, 1, 31, f) == 31 && fclose(f) == 0 && chmod(path, 0600) == 0,
+          "write %s", path);
     EXPECT(keywheel_main_key_from_file(path, &mk_out), KEYWHEEL_RESULT_MAIN_KEY_TOO_SHORT, out,
            0);
     check(ends_with(last_message(), "main key is 31 bytes; it must be at least 32 bytes"),
@@ -425,6 +427,15 @@ static void bad_inputs(const char *tmpdir) {
     check(f != NULL && fwrite(MK, 1, 32, f) == 32 && fwrite("12345678", 1, 8, f) == 8 &&
               fclose(f) == 0,
           "write %s", path);
+    /* Group or others may read it: refused, naming the file and its mode. */
+    check(chmod(path, 0640) == 0, "chmod %s", path);
+    EXPECT(keywheel_main_key_from_file(path, &mk_out), KEYWHEEL_RESULT_INVALID_ARGUMENT, out, 0);
+    check(strstr(last_message(), path) != NULL && strstr(last_message(), "mode 0640") != NULL,
+          "insecure key file message: %s", last_message());
+    check(chmod(path, 0604) == 0, "chmod %s", path);
+    EXPECT(keywheel_main_key_from_file(path, &mk_out), KEYWHEEL_RESULT_INVALID_ARGUMENT, out, 0);
+    check(mk_out == (keywheel_main_key *)(void *)out, "main key handle written on failure");
+    check(chmod(path, 0600) == 0, "chmod %s", path);
     keywheel_main_key *from_file = NULL;
     check(keywheel_main_key_from_file(path, &from_file) == KEYWHEEL_RESULT_OK, "from file: %s",
           last_message());
