@@ -6,6 +6,7 @@ mod blake2b;
 mod error;
 mod fingerprint;
 mod format;
+mod go_seed;
 mod kdf;
 mod main_key;
 mod schedule;
@@ -17,6 +18,7 @@ pub use fingerprint::{
     FINGERPRINT_LEN, MAIN_FINGERPRINT_PERSONAL, TFO_FINGERPRINT_PERSONAL, tfo_key_fingerprint,
 };
 pub use format::{FORMATS, Format};
+pub use go_seed::{GO_SEED_CONTEXT, GO_SEED_LEN, GoSeed, GoSeeds};
 pub use kdf::derive_key;
 pub use main_key::MainKey;
 pub use schedule::{Schedule, Slot};
