@@ -388,3 +388,10 @@ def assert_go_ticket(ticket: bytes, main: bytes, label: str, counter: int) -> No
         raise AssertionError(f"ticket ({len(ticket)} bytes, name {ticket[:16].hex()}) is not "
                              f"made with seed {counter} of label {label!r}; its name matches "
                              f"counters {found}")
+
+
+def require_wired(fmt: str) -> None:
+    """Raise the RuntimeError not_wired_mark expects when the CLI lacks fmt (for tests that
+    check the CLI's own errors, which would otherwise fail in another way first)."""
+    if not format_wired(fmt):
+        raise RuntimeError(f"keywheel stek --format {fmt} is not wired into the CLI yet")

@@ -299,6 +299,7 @@ def cli_only():
 
 
 def test_bad_values_are_refused_and_nothing_is_written(tmp_path, cli_only):
+    gotls.require_wired("caddy")
     keys = Keys(tmp_path, "k")
     common = ["--format", "caddy", "--label", LABEL, "--main-key", str(keys.main_file),
               "--once", "--allow-persistent", "--time", str(int(time.time()))]
