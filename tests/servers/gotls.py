@@ -395,3 +395,17 @@ def require_wired(fmt: str) -> None:
     check the CLI's own errors, which would otherwise fail in another way first)."""
     if not format_wired(fmt):
         raise RuntimeError(f"keywheel stek --format {fmt} is not wired into the CLI yet")
+
+
+def build_goserver(workdir: Path) -> Path:
+    """examples/go built offline with Debian's Go (GOPROXY=off), once per workdir."""
+    out = workdir / "goserver"
+    if out.exists():
+        return out
+    env = dict(os.environ, GOPROXY="off", GOCACHE=str(workdir / "gocache"),
+               GOPATH=str(workdir / "gopath"))
+    r = subprocess.run(["go", "build", "-o", str(out), "."],
+                       cwd=harness.REPO_ROOT / "examples" / "go", capture_output=True, text=True,
+                       env=env, timeout=300)
+    assert r.returncode == 0, f"go build failed:\n{r.stdout}{r.stderr}"
+    return out

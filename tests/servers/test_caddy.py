@@ -339,3 +339,26 @@ def test_a_lock_held_by_a_live_caddy_is_not_broken(tmp_path, cli_only):
     assert r.returncode != 0 and "stek_check.lock" in r.stderr, r.stderr
     assert keys.stek.read_bytes() == before
     assert [p.name for p in keys.stek.parent.iterdir()] == ["stek.bin"]
+
+
+@pytest.mark.parametrize("tls", TLS)
+def test_caddy_and_the_go_example_share_tickets(tmp_path, workdir, cert, procs, client, tls):
+    """One label's seeds serve Caddy (stek.bin) and a Go 1.19 server (--format go) alike."""
+    import test_go
+
+    if harness.WRITER == "cli":
+        gotls.require_wired("go")
+    binary = gotls.build_goserver(workdir)
+    keys = Keys(tmp_path, "caddy")
+    keys.write()
+    seeds = test_go.Seeds(tmp_path, "go", keys.main, label=LABEL)
+    seeds.write(keys.now)
+    caddy = Caddy(tmp_path / "caddy-a", cert, keys, procs)
+    go = test_go.GoServer(binary, tmp_path / "go-b", cert, seeds, procs)
+    for first, second in [(caddy, go), (go, caddy)]:
+        h = harness.s_client(first.port, tls, sess_out=tmp_path / "s.pem", servername="localhost")
+        assert h.session is not None, h.output[-2000:]
+        gotls.assert_go_ticket(harness.session_ticket(h.session), keys.main, LABEL,
+                               keys.counter())
+        h = harness.s_client(second.port, tls, sess_in=h.session, servername="localhost")
+        assert h.reused, f"ticket of {type(first).__name__} not resumed by the other: {h}"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import base64
-import subprocess
 import time
 from pathlib import Path
 
@@ -40,14 +39,7 @@ def installed():
 
 @pytest.fixture(scope="module")
 def goserver(workdir) -> Path:
-    """examples/go built offline with Debian's Go."""
-    out = workdir / "goserver"
-    env = dict(os.environ, GOPROXY="off", GOFLAGS="-mod=mod", GOCACHE=str(workdir / "gocache"),
-               GOPATH=str(workdir / "gopath"))
-    r = subprocess.run(["go", "build", "-o", str(out), "."], cwd=harness.REPO_ROOT / "examples" / "go",
-                       capture_output=True, text=True, env=env, timeout=300)
-    assert r.returncode == 0, f"go build failed:\n{r.stdout}{r.stderr}"
-    return out
+    return gotls.build_goserver(workdir)
 
 
 @pytest.fixture(scope="module")
