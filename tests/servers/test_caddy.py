@@ -239,6 +239,26 @@ def test_rotation_keeps_previous_interval_tickets(tmp_path, cert, procs, client,
     assert not h.reused, "a ticket older than keep intervals was resumed"
 
 
+def test_every_kept_key_is_used_beyond_caddys_max_keys(tmp_path, cert, procs, client):
+    """keep 5: 7 seeds, more than Caddy's max_keys (4), which Caddy applies only to keys it
+    rotates itself: a ticket of the oldest kept interval (the 7th seed) still resumes."""
+    keys = Keys(tmp_path, "k", keep=5)
+    t0 = int(time.time())
+    c = keys.counter(t0)
+    # Set-up (not keywheel's output): Caddy encrypts with seed c - 5 for now.
+    keys.stek.parent.mkdir(parents=True)
+    keys.stek.write_bytes(gotls.encode_stek([keys.seed(c - 5)], t0 - 10, t0 + INTERVAL))
+    inst = Caddy(tmp_path / "caddy", cert, keys, procs, admin=True)
+    old = client.new_session(inst, "1.2", c - 5)
+    keys.write(t0)
+    assert len(gotls.decode_stek(keys.stek.read_bytes()).keys) == 7
+    inst.reload()
+    assert client.connect(inst, "1.2", sess_in=old).reused, "the 7th seed was not used"
+    keys.write(t0 + INTERVAL)
+    inst.reload()
+    assert not client.connect(inst, "1.2", sess_in=old).reused
+
+
 def test_caddy_never_writes_a_key_of_its_own(tmp_path, cert, procs, client):
     """Through Caddy's own NextRotation timer: keywheel rewrites the file 2 s after the
     boundary (as its daemon does); when the timer fires (boundary + grace) Caddy re-reads the
