@@ -399,6 +399,42 @@ pub fn classify(on_disk: Option<&[u8]>, expected: &[u8], ours: &[[u8; SEED_LEN]]
     }
 }
 
+/// The seeds of `slot`'s window in Caddy's (and Go's) order: current, next, previous 1..=keep
+/// (SPEC.md §4.5). Wiped on drop.
+pub fn window_seeds(
+    seeds: &keywheel::GoSeeds,
+    slot: &keywheel::TicketSlot,
+) -> Zeroizing<Vec<[u8; SEED_LEN]>> {
+    let mut raw = Zeroizing::new(vec![0u8; keywheel::GoSeeds::window_len(slot)]);
+    // The buffer is exactly window_len: write_window cannot fail.
+    let written = seeds.write_window(slot, &mut raw);
+    debug_assert!(written.is_ok());
+    let mut out = Zeroizing::new(Vec::with_capacity(raw.len() / SEED_LEN));
+    for chunk in raw.chunks_exact(SEED_LEN) {
+        let mut seed = [0u8; SEED_LEN];
+        seed.copy_from_slice(chunk);
+        out.push(seed);
+        zeroize::Zeroize::zeroize(&mut seed);
+    }
+    out
+}
+
+/// The `stek.bin` keywheel writes for `slot` (interval `interval`, grace `grace` seconds): the
+/// window's seeds, `LastRotation` = the interval's start, `NextRotation` = the next interval's
+/// start + grace.
+///
+/// # Errors
+/// [`CaddyError::Time`] only for times beyond keywheel's range (not for a valid slot).
+pub fn stek_for_slot(
+    seeds: &keywheel::GoSeeds,
+    slot: &keywheel::TicketSlot,
+    interval: u64,
+    grace: u64,
+) -> Result<Zeroizing<Vec<u8>>, CaddyError> {
+    let (last, next) = rotation_times(slot.current, interval, grace);
+    encode(&window_seeds(seeds, slot), last, next)
+}
+
 // --- certmagic's file lock ------------------------------------------------------------------
 
 /// Formats a time as Go's `time.RFC3339Nano` in UTC: fractional seconds without trailing zeros,
@@ -843,6 +879,33 @@ mod tests {
             Installed::Corrupt
         );
         assert!(Installed::CaddyRotated.needs_reload() && !Installed::Outdated.needs_reload());
+    }
+
+    #[test]
+    fn stek_for_slot_holds_the_spec_window() {
+        // SPEC.md §4.5's example (main key bytes 0..=31, label "web", interval 86400, now
+        // 1700000000, current 19675): seeds from Python hashlib (tests/servers/reference.py).
+        let main: Vec<u8> = (0..32).collect();
+        let main = keywheel::MainKey::from_bytes(&main).unwrap();
+        let seeds = keywheel::GoSeeds::new(&main, "web").unwrap();
+        let slot = keywheel::TicketSchedule::new(86_400, 1)
+            .unwrap()
+            .at(1_700_000_000)
+            .unwrap();
+        let data = stek_for_slot(&seeds, &slot, 86_400, 60).unwrap();
+        let stek = decode(&data).unwrap();
+        let hex = |k: &[u8; 32]| k.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let got: Vec<String> = stek.keys.iter().map(hex).collect();
+        assert_eq!(
+            got,
+            [
+                "f84f992475bcb7d72963db6da1b4e096a26e67cc7c4731f81cd6aae21ad48839",
+                "e40908d90bf6f55ba4abdf09d08387f51646166dfb9515849c45d76062b6c2bc",
+                "df356705fe94ac706ee437dd5da2ab208f72acd1b217a7d49c050a30b64d2c46",
+            ]
+        );
+        assert_eq!(stek.last_rotation, 1_699_920_000);
+        assert_eq!(stek.next_rotation, 1_700_006_460);
     }
 
     #[test]
