@@ -223,3 +223,27 @@ for (const version of ["TLSv1.2", "TLSv1.3"]) {
     }
   });
 }
+
+test("the README's Node TLS server example runs", () => {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  let code = /## Node TLS servers[^\n]*\n[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)[1];
+  const dir = mkdtempSync(join(tmpdir(), "keywheel-readme-"));
+  try {
+    execFileSync("openssl", [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+      "-subj", "/CN=localhost", "-days", "2", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+    ], { stdio: "ignore" });
+    // The example's paths and port, made local; the server closes once it listens.
+    code = code
+      .replace('readFileSync("/etc/keywheel/main.key")', "new Uint8Array(32)")
+      .replace('readFileSync("cert.pem")', `readFileSync(${JSON.stringify(join(dir, "cert.pem"))})`)
+      .replace('readFileSync("key.pem")', `readFileSync(${JSON.stringify(join(dir, "key.pem"))})`)
+      .replace("server.listen(8443);", 'server.listen(0, "127.0.0.1", () => server.close());');
+    assert.ok(!code.includes("/etc/") && !code.includes("8443"), "the substitutions did not apply");
+    const out = execFileSync(process.execPath, ["--input-type=module", "-e", code], { cwd: root, timeout: 20_000 });
+    const c = Math.floor(Date.now() / 1000 / 86400);
+    assert.match(out.toString(), new RegExp(`^ticket key (${c}|${c - 1})\\n$`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
