@@ -10,8 +10,8 @@ reference seeds (reference.py); every ticket Caddy issues is checked against the
 1.19 puts SHA-512(seed)[0:16] in clear at the start of each ticket, followed by IV, ciphertext
 and an HMAC-SHA256 whose key is SHA-512(seed)[32:48].
 
-Until `keywheel stek --format caddy` exists every test here is a strict expected failure (see
-gotls.not_wired_mark): once the CLI has it, they run and must pass. To develop them without the
+Until `keywheel stek --format caddy` exists every test that writes keys is a strict expected
+failure (@NOT_WIRED, see gotls.not_wired_mark): once the CLI has it, they run and must pass. To develop them without the
 CLI: KEYWHEEL_STEK_WRITER=reference.
 """
 
@@ -30,7 +30,7 @@ import gotls
 import harness
 import reference
 
-pytestmark = [gotls.not_wired_mark("caddy")]
+NOT_WIRED = gotls.not_wired_mark("caddy")  # on every test that writes keys with the CLI
 
 TLS = ["1.2", "1.3"]
 LABEL = "caddy-cluster"
@@ -160,6 +160,7 @@ def client(tmp_path):
     return Client(tmp_path)
 
 
+@NOT_WIRED
 def test_validate_loads_the_file_and_leaves_it_byte_identical(tmp_path, cert):
     keys = Keys(tmp_path, "k")
     data = keys.write()
@@ -188,6 +189,7 @@ def test_validate_loads_the_file_and_leaves_it_byte_identical(tmp_path, cert):
     assert r.returncode != 0 and "STEK gob corrupted" in r.stderr, r.stderr
 
 
+@NOT_WIRED
 @pytest.mark.parametrize("tls", TLS)
 def test_two_caddies_resume_each_other(tmp_path, cert, procs, client, tls):
     main = os.urandom(32)
@@ -203,6 +205,7 @@ def test_two_caddies_resume_each_other(tmp_path, cert, procs, client, tls):
     assert ka.stek.read_bytes() == kb.stek.read_bytes()
 
 
+@NOT_WIRED
 @pytest.mark.parametrize("tls", TLS)
 def test_another_label_does_not_resume(tmp_path, cert, procs, client, tls):
     main = os.urandom(32)
@@ -218,6 +221,7 @@ def test_another_label_does_not_resume(tmp_path, cert, procs, client, tls):
     gotls.assert_go_ticket(harness.session_ticket(h.session), kb.main, kb.label, kb.counter())
 
 
+@NOT_WIRED
 @pytest.mark.parametrize("tls", TLS)
 def test_rotation_keeps_previous_interval_tickets(tmp_path, cert, procs, client, tls):
     """Fake time: interval c, then c + 1 (rewrite + caddy reload): c's ticket still resumes
@@ -239,6 +243,7 @@ def test_rotation_keeps_previous_interval_tickets(tmp_path, cert, procs, client,
     assert not h.reused, "a ticket older than keep intervals was resumed"
 
 
+@NOT_WIRED
 def test_every_kept_key_is_used_beyond_caddys_max_keys(tmp_path, cert, procs, client):
     """keep 5: 7 seeds, more than Caddy's max_keys (4), which Caddy applies only to keys it
     rotates itself: a ticket of the oldest kept interval (the 7th seed) still resumes."""
@@ -259,6 +264,7 @@ def test_every_kept_key_is_used_beyond_caddys_max_keys(tmp_path, cert, procs, cl
     assert not client.connect(inst, "1.2", sess_in=old).reused
 
 
+@NOT_WIRED
 def test_caddy_never_writes_a_key_of_its_own(tmp_path, cert, procs, client):
     """Through Caddy's own NextRotation timer: keywheel rewrites the file 2 s after the
     boundary (as its daemon does); when the timer fires (boundary + grace) Caddy re-reads the
@@ -280,6 +286,7 @@ def test_caddy_never_writes_a_key_of_its_own(tmp_path, cert, procs, client):
     assert keys.stek.read_bytes() == written
 
 
+@NOT_WIRED
 def test_a_caddy_that_rotated_is_repaired(tmp_path, cert, procs, client):
     """A Caddy that found NextRotation past rotated on its own (random key first, keywheel's
     keys after it); keywheel's rewrite and `caddy reload --force` put it back on the cluster's
@@ -318,6 +325,7 @@ def cli_only():
         pytest.skip("checks the CLI's errors: needs KEYWHEEL_STEK_WRITER=cli")
 
 
+@NOT_WIRED
 def test_bad_values_are_refused_and_nothing_is_written(tmp_path, cli_only):
     gotls.require_wired("caddy")
     keys = Keys(tmp_path, "k")
@@ -333,6 +341,7 @@ def test_bad_values_are_refused_and_nothing_is_written(tmp_path, cli_only):
     assert not_a_dir.read_bytes() == b"x"
 
 
+@NOT_WIRED
 def test_a_lock_held_by_a_live_caddy_is_not_broken(tmp_path, cli_only):
     """A fresh `stek_check` lock refreshed every 2 s (as a live Caddy does every 5 s): keywheel
     waits, gives up with an error naming the lock, and leaves stek.bin as it was."""
@@ -361,6 +370,7 @@ def test_a_lock_held_by_a_live_caddy_is_not_broken(tmp_path, cli_only):
     assert [p.name for p in keys.stek.parent.iterdir()] == ["stek.bin"]
 
 
+@NOT_WIRED
 @pytest.mark.parametrize("tls", TLS)
 def test_caddy_and_the_go_example_share_tickets(tmp_path, workdir, cert, procs, client, tls):
     """One label's seeds serve Caddy (stek.bin) and a Go 1.19 server (--format go) alike."""
@@ -382,3 +392,44 @@ def test_caddy_and_the_go_example_share_tickets(tmp_path, workdir, cert, procs, 
                                keys.counter())
         h = harness.s_client(second.port, tls, sess_in=h.session, servername="localhost")
         assert h.reused, f"ticket of {type(first).__name__} not resumed by the other: {h}"
+
+
+def _lock_json(t: float) -> str:
+    """The lock content keywheel writes (cli/src/servers/caddy.rs lock_content): Go's
+    RFC3339Nano in UTC, created = updated, compact JSON and a newline."""
+    import datetime
+
+    s = datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    s = s.rstrip("0").rstrip(".") + "Z"
+    return json.dumps({"created": s, "updated": s}, separators=(",", ":")) + "\n"
+
+
+def test_caddy_honours_a_lock_in_keywheels_format(tmp_path, cert, procs):
+    """certmagic (in Debian's caddy) reads keywheel's lock file: a fresh one makes Caddy wait
+    (it neither reads nor writes stek.bin while it is there), a stale one (11 s) is removed.
+    No keywheel binary is involved: this checks the lock format against the real program."""
+    keys = Keys(tmp_path, "k")
+    lock = keys.root / "locks" / "stek_check.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(_lock_json(time.time()))
+    conf = tmp_path / "caddy.json"
+    port = harness.free_port()
+    conf.write_text(json.dumps(config(port, *cert, keys.root, tmp_path, None)))
+    env = dict(os.environ, HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "xdg"))
+    proc = harness.start("caddy", ["caddy", "run", "--config", str(conf)], tmp_path / "log", env)
+    procs.append(proc)
+    time.sleep(3)
+    assert proc.alive() and not keys.stek.exists() and not harness.port_open(port), \
+        "Caddy went ahead while keywheel's lock was held"
+    lock.unlink()
+    harness.wait_for_port(port, proc)
+    assert keys.stek.exists()  # Caddy made its own keys: there was no file
+    proc.stop()
+    # A stale lock (last refreshed 11 s ago) is removed and Caddy starts at once.
+    keys.stek.unlink()
+    lock.write_text(_lock_json(time.time() - 11))
+    started = time.monotonic()
+    proc = harness.start("caddy", ["caddy", "run", "--config", str(conf)], tmp_path / "log", env)
+    procs.append(proc)
+    harness.wait_for_port(port, proc)
+    assert time.monotonic() - started < 3 and not lock.exists() and keys.stek.exists()
