@@ -247,3 +247,12 @@ test("the README's Node TLS server example runs", () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("js/tls.d.ts declares what js/tls.mjs exports; package.json exports it", async () => {
+  const declared = readFileSync(join(root, "js/tls.d.ts"), "utf8");
+  const functions = [...declared.matchAll(/^export function (\w+)/gm)].map((m) => m[1]).sort();
+  const runtime = Object.keys(await import("keywheel/tls")).sort();
+  assert.deepEqual(functions, runtime);
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  assert.deepEqual(pkg.exports["./tls"], { types: "./js/tls.d.ts", default: "./js/tls.mjs" });
+});
