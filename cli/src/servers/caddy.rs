@@ -349,7 +349,7 @@ pub const fn rotation_times(current: u64, interval: u64, grace: u64) -> (u64, u6
 
 /// What is installed under a storage root, compared with keywheel's window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Installed {
+pub enum StekState {
     /// No `stek.bin`: Caddy will make random keys of its own when it (re)loads.
     Missing,
     /// Byte-identical to what keywheel writes now.
@@ -367,13 +367,13 @@ pub enum Installed {
     Corrupt,
 }
 
-impl Installed {
+impl StekState {
     /// Whether Caddy must be made to re-read the file after it is rewritten (`caddy reload
     /// --force`): Caddy is using keys that are not keywheel's.
     pub const fn needs_reload(self) -> bool {
         matches!(
             self,
-            Installed::Missing | Installed::CaddyRotated | Installed::Foreign | Installed::Corrupt
+            StekState::Missing | StekState::CaddyRotated | StekState::Foreign | StekState::Corrupt
         )
     }
 }
@@ -381,21 +381,21 @@ impl Installed {
 /// Classifies the installed file `on_disk` (`None`: missing) against `expected`, the bytes
 /// keywheel writes now, and `ours`, every seed keywheel may have written recently (the window,
 /// and the previous window's keys).
-pub fn classify(on_disk: Option<&[u8]>, expected: &[u8], ours: &[[u8; SEED_LEN]]) -> Installed {
+pub fn classify(on_disk: Option<&[u8]>, expected: &[u8], ours: &[[u8; SEED_LEN]]) -> StekState {
     let Some(data) = on_disk else {
-        return Installed::Missing;
+        return StekState::Missing;
     };
     if data == expected {
-        return Installed::Current;
+        return StekState::Current;
     }
     let Ok(stek) = decode(data) else {
-        return Installed::Corrupt;
+        return StekState::Corrupt;
     };
     let is_ours = |k: &[u8; SEED_LEN]| ours.iter().any(|o| o == k);
     match stek.keys.first() {
-        Some(first) if is_ours(first) => Installed::Outdated,
-        _ if stek.keys.iter().any(is_ours) => Installed::CaddyRotated,
-        _ => Installed::Foreign,
+        Some(first) if is_ours(first) => StekState::Outdated,
+        _ if stek.keys.iter().any(is_ours) => StekState::CaddyRotated,
+        _ => StekState::Foreign,
     }
 }
 
@@ -854,31 +854,31 @@ mod tests {
     fn classify_tells_caddy_rotation_apart() {
         let ours = [seed(1), seed(2), seed(3)];
         let expected = encode(&ours, 1_000_000, 1_000_100).unwrap();
-        assert_eq!(classify(None, &expected, &ours), Installed::Missing);
+        assert_eq!(classify(None, &expected, &ours), StekState::Missing);
         assert_eq!(
             classify(Some(&expected), &expected, &ours),
-            Installed::Current
+            StekState::Current
         );
         let older = encode(&[seed(3), seed(1)], 999_900, 1_000_000).unwrap();
         assert_eq!(
             classify(Some(&older), &expected, &ours),
-            Installed::Outdated
+            StekState::Outdated
         );
         let rotated = encode(&[seed(99), seed(1), seed(2)], 1_000_200, 1_043_200).unwrap();
         assert_eq!(
             classify(Some(&rotated), &expected, &ours),
-            Installed::CaddyRotated
+            StekState::CaddyRotated
         );
         let foreign = encode(&[seed(50), seed(60)], 1_000_000, 1_000_100).unwrap();
         assert_eq!(
             classify(Some(&foreign), &expected, &ours),
-            Installed::Foreign
+            StekState::Foreign
         );
         assert_eq!(
             classify(Some(&expected[..100]), &expected, &ours),
-            Installed::Corrupt
+            StekState::Corrupt
         );
-        assert!(Installed::CaddyRotated.needs_reload() && !Installed::Outdated.needs_reload());
+        assert!(StekState::CaddyRotated.needs_reload() && !StekState::Outdated.needs_reload());
     }
 
     #[test]
