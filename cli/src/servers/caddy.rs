@@ -787,9 +787,14 @@ mod tests {
         core::array::from_fn(|i| start.wrapping_add(i as u8))
     }
 
-    // Written by Go 1.19.8's encoding/gob (Debian golang-go) for
-    // distributedSTEK{Keys: [0x00..=0x1f, 0xc8..=0xe7], LastRotation: time.Unix(1700000000, 0).UTC(),
-    // NextRotation: time.Unix(1700043200, 0).UTC()}: a program given in tests/servers/test_caddy.py.
+    // Written by Go 1.19.8's encoding/gob (Debian golang-go), with the standard library only:
+    //   type distributedSTEK struct {
+    //       Keys                       [][32]byte
+    //       LastRotation, NextRotation time.Time
+    //   }
+    //   s := distributedSTEK{Keys: [][32]byte{k0, k1}, LastRotation: time.Unix(1700000000, 0).UTC(),
+    //       NextRotation: time.Unix(1700043200, 0).UTC()}   // k0 = 0x00..=0x1f, k1 = 0xc8..=0xe7
+    //   gob.NewEncoder(&buf).Encode(s); fmt.Println(hex.EncodeToString(buf.Bytes()))
     const GO_BYTES: &str = "4bff810301010f64697374726962757465645354454b01ff8200010301044b65797301ff8600010c4c617374526f746174696f6e01ff8800010c4e657874526f746174696f6e01ff880000001aff850201010b5b5d5b33325d75696e743801ff860001ff8400000eff83010102ff840001060140000010ff870501010454696d6501ff88000000ff89ff82010220000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20ffc8ffc9ffcaffcbffccffcdffceffcfffd0ffd1ffd2ffd3ffd4ffd5ffd6ffd7ffd8ffd9ffdaffdbffdcffddffdeffdfffe0ffe1ffe2ffe3ffe4ffe5ffe6ffe7010f010000000edce5e80000000000ffff010f010000000edce690c000000000ffff00";
 
     // Go 1.19.8, 8 keys of bytes 0x80..=0x9f, times 1000000 and 2000000.
