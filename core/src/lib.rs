@@ -7,6 +7,7 @@ mod error;
 mod fingerprint;
 mod format;
 mod forward;
+mod go_seed;
 mod kdf;
 mod main_key;
 mod schedule;
@@ -26,6 +27,7 @@ pub use forward::{
     Leaf, STATE_FILE_MAGIC, STATE_FILE_MAX_LEN, STATE_FILE_VERSION, State, StateError,
     StateFileError, cover_len, state_file_len,
 };
+pub use go_seed::{GO_SEED_CONTEXT, GO_SEED_LEN, GoSeed, GoSeeds};
 pub use kdf::derive_key;
 pub use main_key::MainKey;
 pub use schedule::{Schedule, Slot};

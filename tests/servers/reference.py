@@ -144,3 +144,25 @@ def _write(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+
+
+# --- Go crypto/tls and Caddy seeds (SPEC 4.5) -----------------------------------------------
+
+GO_SEED_CONTEXT = b"kwts-g32"
+
+
+def go_seed(main: bytes, label: str, counter: int) -> bytes:
+    """SPEC 4.5: the 32-byte seed of interval `counter` for Go's SetSessionTicketKeys."""
+    return derive_key(label_key(main, label), GO_SEED_CONTEXT, counter, 32)
+
+
+def go_window(main: bytes, label: str, now: int, interval: int, keep: int) -> list[bytes]:
+    """SPEC 4.5: the seeds in Go's order: current, next, previous 1..keep."""
+    c = current_counter(now, interval)
+    assert (keep + 1) * interval <= 604800
+    return [go_seed(main, label, n) for n in [c, c + 1, *[c - i for i in range(1, keep + 1)]]]
+
+
+def go_ticket_name(seed: bytes) -> bytes:
+    """Go crypto/tls (1.19): a ticket key's name is SHA-512(seed)[0:16]."""
+    return hashlib.sha512(seed).digest()[:16]

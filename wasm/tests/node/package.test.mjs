@@ -52,7 +52,7 @@ test("npm pack ships the package; it installs offline and works", () => {
       execFileSync("npm", ["pack", "--json", "--pack-destination", dir], { cwd: root, stdio: ["ignore", "pipe", "ignore"] }),
     )[0];
     const files = packed.files.map((f) => f.path).sort();
-    assert.deepEqual(files, ["README.md", "package.json", "pkg/keywheel.d.ts", "pkg/keywheel.js", "pkg/keywheel.node.js", "pkg/keywheel_bg.wasm"]);
+    assert.deepEqual(files, ["README.md", "js/tls.d.ts", "js/tls.mjs", "package.json", "pkg/keywheel.d.ts", "pkg/keywheel.js", "pkg/keywheel.node.js", "pkg/keywheel_bg.wasm"]);
     const app = join(dir, "app");
     execFileSync("mkdir", [app]);
     writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));

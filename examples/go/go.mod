@@ -1,0 +1,3 @@
+module keywheel.example/goserver
+
+go 1.19
