@@ -253,6 +253,18 @@ mod tests {
         );
     }
 
+    /// One entry (key 5, main key 07 × 32, label shop.example, interval 3600, keep 1) as
+    /// tests/servers/reference.py (hashlib, written from SPEC.md) writes it.
+    #[test]
+    fn entry_matches_reference() {
+        let want = "- name: 0f39d8fa0b2089725864930bac8d26f7\n  cipher: aes-256-cbc\n  \
+                    hash: sha256\n  key: 610cc34aeff312a781d4cd72bf8a8557507791c7ffcdb4db9987a5b\
+                    ca97eeab07e318c24e93dc976924d1dcd784c60df94825891439996f12ee5264996e5370d000\
+                    0000000000000000000000000000000000000000000000000000000000000\n  \
+                    not_before: 18000\n  not_after: 25199\n";
+        assert_eq!(*render(&keys(&[5]), 3600, 1).expect("render"), want);
+    }
+
     #[test]
     fn clock_driven_switch() {
         // Window of interval 2 (keep 1): 3, 2, 1. h2o encrypts with 2 until 10799 and with 3

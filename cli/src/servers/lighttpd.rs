@@ -4,9 +4,10 @@
 //!
 //! What lighttpd 1.4.69 does (src/mod_openssl.c, checked against Debian's build by
 //! tests/servers/test_lighttpd.py):
-//! - The file is read at start (after privileges are dropped: the server user must read it)
-//!   and then whenever unix time is a multiple of 64 and the file's mtime is newer than the
-//!   time of the last load. Exactly 92 bytes are read: native-endian (little-endian on every
+//! - The file is read at start (still as root) and then, as the server user (`www-data` on
+//!   Debian: the file must be group-readable, `--group www-data`, or rotation silently stops),
+//!   whenever unix time is a multiple of 64 and the file's mtime is newer than the time of the
+//!   last load. Exactly 92 bytes are read: native-endian (little-endian on every
 //!   Debian architecture keywheel supports) signed 32-bit version (0), activation time and
 //!   expiry time, then name(16) ‖ HMAC-SHA256 key(32) ‖ AES-256 key(32).
 //! - Every load pushes the record into a 3-slot list (newest first, oldest dropped), even when
@@ -298,6 +299,18 @@ mod tests {
         );
         assert_eq!(&info.name, k.name());
         assert_eq!(decode_public(&r[..91]), None);
+    }
+
+    /// The record of key 5 (main key 07 × 32, label shop.example, interval 3600, keep 1) as
+    /// tests/servers/reference.py (hashlib, written from SPEC.md) computes it.
+    #[test]
+    fn record_matches_reference() {
+        let want = "00000000504600006f6200000f39d8fa0b2089725864930bac8d26f77e318c24e93dc976924d\
+                    1dcd784c60df94825891439996f12ee5264996e5370d610cc34aeff312a781d4cd72bf8a8557\
+                    507791c7ffcdb4db9987a5bca97eeab0";
+        let r = encode(&key(5), key_times(5, 3600, 1).expect("times")).expect("record");
+        let got: String = r.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(got, want);
     }
 
     #[test]
