@@ -28,7 +28,7 @@ fi
 
 # Real TLS servers for the ticket-key tests. Debian must not start them as services (they would
 # take ports 80/443): a temporary policy-rc.d denies service starts during the install.
-SERVER_PACKAGES=(nginx apache2 trafficserver haproxy)
+SERVER_PACKAGES=(nginx apache2 trafficserver haproxy lighttpd lighttpd-mod-openssl h2o faketime)
 missing=()
 for p in "${SERVER_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -107,7 +107,7 @@ if [[ -d tests/cross ]]; then
   KEYWHEEL_BIN_DIR=$ROOT/target/debug "$VENV/bin/python" -m pytest -q tests/cross
 fi
 
-step "real-server TLS ticket tests (nginx, apache2, mod_keywheel, trafficserver, haproxy)"
+step "real-server TLS ticket tests (nginx, apache2, mod_keywheel, trafficserver, haproxy, lighttpd, h2o)"
 PYTHON=$VENV/bin/python KEYWHEEL_BIN_DIR=$ROOT/target/debug tests/servers/run.sh
 
 step "systemd units: verify, security exposure, sandboxed privileges"

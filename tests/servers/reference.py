@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,9 @@ FORMATS = {
     "apache": ("aes128", "name-hmac-aes"),
     "ats": ("aes128", "name-hmac-aes"),
     "openssl": ("aes256", "name-hmac-aes"),
+    # docs/servers-lighttpd-h2o.md: 92-byte record (times, name, hmac, aes) / YAML entries
+    "lighttpd": ("aes256", "name-hmac-aes"),
+    "h2o": ("aes256", "name-aes-hmac"),
 }
 
 
@@ -129,18 +133,27 @@ def render(fmt: str, main: bytes, label: str, now: int, interval: int, keep: int
         _write(out, ("\n".join(lines) + "\n").encode())
     elif fmt in ("apache", "openssl"):
         _write(out, rec(c))
+    elif fmt == "lighttpd":
+        lighttpd_render(main, label, now, interval, keep, out)
+    elif fmt == "h2o":
+        h2o_render(main, label, now, interval, keep, out)
     elif fmt == "ats":
         _write(out, b"".join(rec(n) for n in [c, c + 1, *prev]))
     else:
         raise ValueError(fmt)
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(path: Path, data: bytes, mtime: int | None = None, group: int | None = None) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, data)
         os.fsync(fd)
+        if group is not None:
+            os.fchown(fd, -1, group)
+            os.fchmod(fd, 0o640)
+        if mtime is not None:
+            os.utime(fd, (mtime, mtime))
     finally:
         os.close(fd)
     os.replace(tmp, path)
@@ -166,3 +179,95 @@ def go_window(main: bytes, label: str, now: int, interval: int, keep: int) -> li
 def go_ticket_name(seed: bytes) -> bytes:
     """Go crypto/tls (1.19): a ticket key's name is SHA-512(seed)[0:16]."""
     return hashlib.sha512(seed).digest()[:16]
+
+
+# --- lighttpd (docs/servers-lighttpd-h2o.md) ---------------------------------------------------
+# One 92-byte record per file: LE int32 version 0, activation, expiry, name16, hmac32, aes32.
+# Key n: activation n*I, expiry (n+keep+1)*I - 1. lighttpd checks the file when unix time is a
+# multiple of 64; key n is written 32 s before C(n), the last such check >= 60 s before n*I.
+
+LIGHTTPD_CHECK = 64
+LIGHTTPD_MARGIN = 60
+
+
+def lighttpd_record(key: TicketKey, interval: int, keep: int) -> bytes:
+    n = key.counter
+    # struct.error for times past 2**31 - 1 (lighttpd's signed 32-bit fields)
+    return (struct.pack("<iii", 0, n * interval, (n + keep + 1) * interval - 1)
+            + key.name + key.hmac + key.aes)
+
+
+def lighttpd_load_check(n: int, interval: int) -> int:
+    return (n * interval - LIGHTTPD_MARGIN) // LIGHTTPD_CHECK * LIGHTTPD_CHECK
+
+
+def lighttpd_publish_time(n: int, interval: int) -> int:
+    return lighttpd_load_check(n, interval) - LIGHTTPD_CHECK // 2
+
+
+def lighttpd_key_in_file(now: int, interval: int) -> int:
+    c = now // interval
+    return c + 1 if now >= lighttpd_publish_time(c + 1, interval) else c
+
+
+def lighttpd_step(now: int, interval: int, holds: int | None) -> int | None:
+    """The counter to write at `now` given the counter the file holds (None: nothing usable)."""
+    c = now // interval
+    target = lighttpd_key_in_file(now, interval)
+    if holds == target:
+        return None
+    if target == c + 1 and holds != c:
+        return c  # start-up inside the publication window: the current key first
+    return target
+
+
+def lighttpd_mtime(now: int, old: int | None) -> int:
+    t = max(now, now // LIGHTTPD_CHECK * LIGHTTPD_CHECK + 2)
+    return t if old is None else max(t, old + 1)
+
+
+def lighttpd_render(main: bytes, label: str, now: int, interval: int, keep: int, out: Path,
+                    group: int | None = None) -> int | None:
+    """Write what `keywheel stek --format lighttpd --once --time now` writes; returns the counter
+    written (None: the file already held the right key and is left alone)."""
+    out = Path(out)
+    c = now // interval
+    holds, old_mtime = None, None
+    if out.exists():
+        data, old_mtime = out.read_bytes(), int(out.stat().st_mtime)
+        for n in range(c - 2, c + 3):
+            if data[12:28] == ticket_key(main, label, "aes256", n).name:
+                holds = n
+    n = lighttpd_step(now, interval, holds)
+    if n is not None:
+        rec = lighttpd_record(ticket_key(main, label, "aes256", n), interval, keep)
+        _write(out, rec, lighttpd_mtime(now, old_mtime), group)
+    return n
+
+
+# --- h2o (docs/servers-lighttpd-h2o.md) --------------------------------------------------------
+# YAML sequence, newest first: c+1, c, c-1 .. c-keep; key = hex(aes32 | hmac32 | 0^32): h2o
+# passes 64 bytes (SHA-256's block size) to HMAC, and HMAC zero-pads shorter keys to the block.
+
+
+def h2o_yaml(keys: list[TicketKey], interval: int, keep: int) -> str:
+    out = []
+    for k in keys:
+        out.append(
+            f"- name: {k.name.hex()}\n"
+            f"  cipher: aes-256-cbc\n"
+            f"  hash: sha256\n"
+            f"  key: {(k.aes + k.hmac + bytes(32)).hex()}\n"
+            f"  not_before: {k.counter * interval}\n"
+            f"  not_after: {(k.counter + keep + 1) * interval - 1}\n")
+    return "".join(out)
+
+
+def h2o_render(main: bytes, label: str, now: int, interval: int, keep: int, out: Path,
+               group: int | None = None) -> None:
+    out = Path(out)
+    c = now // interval
+    keys = [ticket_key(main, label, "aes256", n) for n in range(c + 1, c - keep - 1, -1)]
+    old = int(out.stat().st_mtime) if out.exists() else None
+    mtime = now if old is None or old < now else old + 1
+    _write(out, h2o_yaml(keys, interval, keep).encode(), mtime, group)
