@@ -74,7 +74,7 @@ def test_sdist_builds_a_wheel(dist, tmp_path):
     names = tarfile.open(sdists[0]).getnames()
     top = f"keywheel-{VERSION}"
     for needed in ("pyproject.toml", "PKG-INFO", "Cargo.lock", "core/src/lib.rs", "python/src/lib.rs",
-                   "python/python/keywheel/__init__.py", "python/LICENSE-MIT", "python/LICENSE-APACHE"):
+                   "python/keywheel/__init__.py", "python/LICENSE-MIT", "python/LICENSE-APACHE"):
         assert f"{top}/{needed}" in names, (needed, sorted(names))
     # pip builds it as an installer would (maturin from this venv, no network); a target
     # directory under target/ is reused between runs.
