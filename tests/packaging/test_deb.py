@@ -136,7 +136,17 @@ def test_control_fields(debs):
     assert "Package: keywheel\n" in fields
     assert "Conflicts: tofurkey\n" in fields and "Replaces: tofurkey\n" in fields
     assert "Provides: tofurkey (= 1.3.4)\n" in fields
-    assert re.search(r"^Depends: .*libc6", fields, re.M), fields
+    # What dpkg-shlibdeps finds for the binaries and the library, e.g. libc6 and libgcc-s1.
+    shl = debs[0].parent / "shlibdeps"
+    (shl / "debian").mkdir(parents=True)
+    (shl / "debian/control").write_text("")
+    binaries = [f"/usr/bin/{b}" for b in ("keywheel", "tofurkey")] + [f"/usr/lib/{MULTIARCH}/libkeywheel.so"]
+    tree = shl / "tree"
+    run(["dpkg-deb", "-x", debs[0], tree])
+    computed = run(["dpkg-shlibdeps", "-O", *[f"{tree}{b}" for b in binaries]], cwd=shl).stdout
+    computed = re.search(r"^shlibs:Depends=(.*)$", computed, re.M).group(1).split(", ")
+    depends = re.search(r"^Depends: (.*)$", fields, re.M).group(1).split(", ")
+    assert sorted(depends) == sorted(computed) and computed, (depends, computed)
     # Nothing secret is created by a maintainer script: no key generation, no random source.
     control = debs[0].parent / "control"
     run(["dpkg-deb", "-e", debs[0], control])
