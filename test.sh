@@ -15,7 +15,7 @@ step() { printf '\n==> %s\n' "$*"; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 # --- set-up -------------------------------------------------------------------------------
-APT_PACKAGES=(build-essential libsodium-dev libssl-dev openssl pkg-config python3-venv iproute2 util-linux valgrind systemd man-db ca-certificates apache2-dev faketime)
+APT_PACKAGES=(build-essential libsodium-dev libssl-dev openssl pkg-config python3-venv iproute2 util-linux valgrind systemd man-db ca-certificates apache2-dev faketime dpkg-dev lintian)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -117,6 +117,31 @@ if [[ -f tests/kernel/tfo_kernel_test.py ]]; then
   step "real kernel TFO test (private network namespace)"
   python3 tests/kernel/tfo_kernel_test.py "$ROOT/target/debug/tofurkey"
 fi
+
+step "packages: Debian package (lintian, install, upgrade, purge), wheel + sdist, crate"
+CARGO_DEB_VERSION=3.8.0
+[[ "$(cargo deb --version 2>/dev/null)" == "cargo-deb $CARGO_DEB_VERSION" ]] ||
+  cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
+deb=$(packaging/deb/build.sh | tail -n 1)
+dist=$ROOT/target/packaging/dist
+rm -rf "$dist"
+(cd python && "$VENV/bin/maturin" build --release --locked -o "$dist" && "$VENV/bin/maturin" sdist -o "$dist")
+if [[ $(id -u) -eq 0 ]]; then
+  # Installs the package on this machine and purges it again (refuses if keywheel is installed).
+  deb_status() { dpkg-query -W -f='${db:Status-Status}' keywheel 2>/dev/null || true; }
+  before=$(deb_status)
+  rc=0
+  KEYWHEEL_DEB=$deb "$VENV/bin/python" -m pytest -q tests/packaging/test_deb.py || rc=$?
+  # Should pytest itself have died: never leave the test's package behind.
+  if [[ -z $before || $before == not-installed ]] && [[ -n "$(deb_status)" && "$(deb_status)" != not-installed ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get purge -y -q keywheel
+  fi
+  ((rc == 0))
+else
+  echo "SKIP tests/packaging/test_deb.py: installing the .deb needs root"
+fi
+KEYWHEEL_WHEEL_DIR=$dist "$VENV/bin/python" -m pytest -q tests/packaging/test_wheel.py tests/packaging/test_crate.py
+ls -l "$deb" "$dist"
 
 if ((!QUICK)); then
   step "benchmark (quick mode; full figures: see README)"

@@ -52,7 +52,15 @@ test("npm pack ships the package; it installs offline and works", () => {
       execFileSync("npm", ["pack", "--json", "--pack-destination", dir], { cwd: root, stdio: ["ignore", "pipe", "ignore"] }),
     )[0];
     const files = packed.files.map((f) => f.path).sort();
-    assert.deepEqual(files, ["README.md", "js/tls.d.ts", "js/tls.mjs", "package.json", "pkg/keywheel.d.ts", "pkg/keywheel.js", "pkg/keywheel.node.js", "pkg/keywheel_bg.wasm"]);
+    assert.deepEqual(files, [
+      "LICENSE-APACHE", "LICENSE-MIT", "README.md", "js/tls.d.ts", "js/tls.mjs", "package.json",
+      "pkg/keywheel.d.ts", "pkg/keywheel.js", "pkg/keywheel.node.js", "pkg/keywheel_bg.wasm",
+    ]);
+    // The license texts are the repository's (the package.json "license" names both).
+    assert.equal(pkg.license, "MIT OR Apache-2.0");
+    for (const f of ["LICENSE-MIT", "LICENSE-APACHE"]) {
+      assert.equal(readFileSync(join(root, f), "utf8"), readFileSync(join(root, "..", f), "utf8"), f);
+    }
     const app = join(dir, "app");
     execFileSync("mkdir", [app]);
     writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));

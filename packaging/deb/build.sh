@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Builds the Debian package of keywheel with cargo-deb (metadata: [package.metadata.deb] in
+# cli/Cargo.toml) and prints its path: target/debian/keywheel_<version>-1_<arch>.deb.
+#
+#   packaging/deb/build.sh [cargo-deb options, e.g. --deb-version 0.1.1-1]
+#
+# Needs cargo-deb (cargo install cargo-deb --version 3.8.0 --locked) and dpkg-dev (dpkg-shlibdeps
+# computes Depends:). Steps: the C library, headers and .pc files are installed by
+# ffi/install.sh into the staging directory packaging/deb/stage/ (PREFIX=/usr,
+# LIBDIR=/usr/lib/<multiarch>), stripped as dh_strip would; the Debian copyright file is made
+# from LICENSE-MIT; then cargo-deb builds the binaries and assembles the package.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+command -v cargo-deb >/dev/null || {
+  echo "error: cargo-deb is not installed; run: cargo install cargo-deb --version 3.8.0 --locked" >&2
+  exit 1
+}
+command -v dpkg-architecture >/dev/null || {
+  echo "error: dpkg-dev is not installed; run: apt-get install dpkg-dev" >&2
+  exit 1
+}
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+stage=packaging/deb/stage
+rm -rf "$stage"
+mkdir -p "$stage"
+
+PREFIX=/usr LIBDIR=/usr/lib/$multiarch DESTDIR=$PWD/$stage ffi/install.sh >/dev/null
+# What dh_strip does: the shared library keeps its dynamic symbols only, the static ones lose
+# their debugging sections.
+strip --strip-unneeded --remove-section=.comment --remove-section=.note "$stage/usr/lib/$multiarch/libkeywheel.so"
+strip --strip-debug --remove-section=.comment --remove-section=.note --enable-deterministic-archives \
+  "$stage/usr/lib/$multiarch"/*.a
+
+# Machine-readable copyright (DEP-5). The Apache License is in /usr/share/common-licenses, the
+# MIT text (not there) is copied in from LICENSE-MIT.
+{
+  cat <<'HEAD'
+Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: keywheel
+
+Files: *
+Copyright: 2026 The keywheel authors
+License: MIT or Apache-2.0
+
+License: MIT
+HEAD
+  sed -e 's/^$/./' -e 's/^/ /' LICENSE-MIT
+  cat <<'TAIL'
+
+License: Apache-2.0
+ On Debian systems, the full text of the Apache License, Version 2.0 is in
+ /usr/share/common-licenses/Apache-2.0.
+TAIL
+} > "$stage/copyright"
+
+# TODO(lead, after merging apache/mod_keywheel): build the module with apxs into
+# packaging/deb/stage-apache/ here, then (after the keywheel package below) run
+#   cargo deb -p keywheel-cli --variant apache --no-build
+# to make libapache2-mod-keywheel_<version>-1_<arch>.deb (see cli/Cargo.toml).
+
+cargo deb -p keywheel-cli --locked "$@"
