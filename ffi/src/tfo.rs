@@ -2,7 +2,8 @@
 
 use core::ffi::c_char;
 
-use keywheel::{CONTEXT_LEN, DERIVE_MAX_LEN, Schedule, TFO_KEY_LEN, TFO_PROCFS_TEXT_LEN, TfoKeys};
+use keywheel::schedule::Schedule;
+use keywheel::{CONTEXT_LEN, DERIVE_MAX_LEN, TFO_KEY_LEN, TFO_PROCFS_TEXT_LEN, TfoKeys};
 use zeroize::Zeroizing;
 
 use crate::main_key::keywheel_main_key;
@@ -96,10 +97,10 @@ pub unsafe extern "C" fn keywheel_schedule_at(
         let slot = Schedule::new(interval)?.at(now)?;
         let (wake_sec, wake_nsec) = slot.wake_time();
         let c = keywheel_slot {
-            now: slot.now,
-            primary: slot.primary,
-            backup: slot.backup,
-            next_wake: slot.next_wake,
+            now: slot.now(),
+            primary: slot.primary(),
+            backup: slot.backup(),
+            next_wake: slot.next_wake(),
             wake_sec,
             wake_nsec,
         };
@@ -180,7 +181,7 @@ pub unsafe extern "C" fn keywheel_tfo_procfs_text(
         ptr::out(out, "out")?;
         ptr::out(out_written, "out_written")?;
         ptr::room(out_len, TFO_PROCFS_TEXT_LEN + 1)?;
-        let keys = TfoKeys::for_slot(&main_key.key, &Schedule::new(interval)?.at(now)?);
+        let keys = TfoKeys::new(&main_key.key, &Schedule::new(interval)?.at(now)?);
         let mut text = Zeroizing::new([0u8; TFO_PROCFS_TEXT_LEN + 1]);
         text[..TFO_PROCFS_TEXT_LEN].copy_from_slice(keys.procfs_text().as_bytes());
         // SAFETY: `out` checked above, valid for `out_len` bytes; `out_written` for a write.
