@@ -3,7 +3,7 @@
 
 /** A ticket-key strength: AES-256-CBC with a 32-byte HMAC-SHA256 key (80-byte records), or AES-128-CBC with a 16-byte HMAC key (48-byte records). */
 export type Strength = "aes256" | "aes128";
-/** A server's ticket-key format. */
+/** A server's ticket-key format (`formats()` lists them from the core's table; tests/wasm.rs checks this copy). */
 export type FormatName = "nginx" | "nginx48" | "haproxy" | "haproxy48" | "apache" | "ats" | "openssl";
 /** A key's role in a ticket window: "current" encrypts; "next" and "previous" only decrypt. */
 export type Role = "current" | "next" | "previous";
@@ -69,6 +69,11 @@ export class MainKey {
     free(): void;
     [Symbol.dispose](): void;
     /**
+     * The main key's public 8-byte fingerprint: equal on nodes with the same main key; it
+     * reveals nothing about the key.
+     */
+    fingerprint(): Uint8Array;
+    /**
      * The main key made of the first 32 bytes of `material` (at least 32 bytes; longer
      * material is accepted and the rest ignored, as tofurkey reads its key file).
      */
@@ -121,6 +126,18 @@ export class TicketKeys {
  * personal = context ‖ 0⁸, empty message).
  */
 export function deriveKey(main: MainKey, context: Uint8Array | string, subkeyId: bigint | number, length: number): Uint8Array;
+
+/**
+ * The length of one record of `format`: 80 or 48 raw bytes, or a base64 line with its newline
+ * (109 or 65) for HAProxy. For nginx, which takes one key per file, file i of
+ * `TicketKeys.render` is record i.
+ */
+export function formatRecordLen(format: FormatName): number;
+
+/**
+ * The names of the server formats, from the core's table: "nginx", "nginx48", ...
+ */
+export function formats(): FormatName[];
 
 /**
  * The TFO schedule: a slot at unix time `now` (seconds; default: now) for `interval` (even,

@@ -1,0 +1,45 @@
+// The names the package takes from the core (formats, record lengths) against the vectors and
+// the TypeScript types, and the main key's fingerprint against @noble/hashes' BLAKE2b.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { blake2b } from "@noble/hashes/blake2.js";
+import { MainKey, TicketKeys, formats, formatRecordLen } from "keywheel";
+import { cases, hex, label, unhex } from "./helpers.mjs";
+
+test("formats() lists the formats of the vectors, in the table's order", () => {
+  const fromVectors = [...new Set(cases("format").map((c) => c.format))];
+  assert.deepEqual(formats(), ["nginx", "nginx48", "haproxy", "haproxy48", "apache", "ats", "openssl"]);
+  assert.deepEqual([...formats()].sort(), [...fromVectors].sort());
+  for (const c of cases("format")) assert.equal(formatRecordLen(c.format), c.record_len, c.format);
+  assert.throws(() => formatRecordLen("iis"), {
+    message: 'format "iis" is unknown; it must be one of nginx, nginx48, haproxy, haproxy48, apache, ats, openssl',
+  });
+});
+
+test("the TypeScript FormatName is the list of formats()", () => {
+  const dts = readFileSync(new URL("../../pkg/keywheel.d.ts", import.meta.url), "utf8");
+  const line = dts.split("\n").find((l) => l.startsWith("export type FormatName = "));
+  assert.equal(line, `export type FormatName = ${formats().map((f) => JSON.stringify(f)).join(" | ")};`);
+});
+
+test("nginx's file i is record i of formatRecordLen bytes", () => {
+  const c = cases("format").find((x) => x.format === "nginx" && x.keep >= 1);
+  const keys = new TicketKeys(new MainKey(unhex(c.main_key)), label(c), c.strength, c.interval, c.keep);
+  const out = keys.render("nginx", c.time);
+  const n = formatRecordLen("nginx");
+  assert.equal(out.length, n * c.key_count);
+  c.keys.forEach((k, i) => {
+    assert.equal(hex(out.subarray(i * n, i * n + 16)), hex(keys.byCounter(BigInt(k.counter)).name));
+  });
+});
+
+test("MainKey.fingerprint() is BLAKE2b(key = main, personal = keywheel.mainfp, 8 bytes)", () => {
+  const key = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
+  const personalization = new Uint8Array(16);
+  personalization.set(new TextEncoder().encode("keywheel.mainfp"));
+  const want = blake2b(new Uint8Array(0), { key, personalization, dkLen: 8 });
+  assert.equal(hex(new MainKey(key).fingerprint()), hex(want));
+  // The C test's value for the same key (hashlib).
+  assert.equal(hex(want), "57085b23931c036c");
+});
