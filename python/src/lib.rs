@@ -486,27 +486,17 @@ impl Role {
     /// ``"current"``, ``"next"`` or ``"previous"``.
     #[getter]
     fn kind(&self) -> &'static str {
-        match self.inner {
-            kw::Role::Current => "current",
-            kw::Role::Next => "next",
-            kw::Role::Previous(_) => "previous",
-        }
+        self.inner.as_str()
     }
 
     /// For a previous key, how many intervals ago (>= 1); 0 for the current and next keys.
     #[getter]
     fn n(&self) -> u64 {
-        match self.inner {
-            kw::Role::Previous(n) => n,
-            _ => 0,
-        }
+        self.inner.age().unwrap_or(0)
     }
 
     fn __str__(&self) -> String {
-        match self.inner {
-            kw::Role::Previous(n) => format!("previous {n}"),
-            _ => self.kind().to_owned(),
-        }
+        self.inner.to_string()
     }
 
     fn __repr__(&self) -> String {
