@@ -628,6 +628,22 @@ keywheel_result keywheel_tfo_procfs_text(const struct keywheel_main_key *main_ke
                                          size_t *out_written);
 
 /**
+ * The public fingerprint (`KEYWHEEL_FINGERPRINT_LEN`, 8 bytes) of one TCP Fast Open key
+ * (`KEYWHEEL_TFO_KEY_LEN`, 16 bytes, e.g. the primary key the kernel holds) into `out`: two
+ * nodes whose primary keys have the same fingerprint accept each other's cookies; it reveals
+ * nothing usable about the key (SPEC.md, "Fingerprints").
+ *
+ * Thread-safety: may be called from any thread.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
+ * `KEYWHEEL_RESULT_INVALID_ARGUMENT` (`key_len` is not 16). On failure `out` is untouched.
+ *
+ * # Safety
+ * `key` must be valid for reads of `key_len` bytes; `out` valid for writes of 8 bytes.
+ */
+keywheel_result keywheel_tfo_key_fingerprint(const uint8_t *key, size_t key_len, uint8_t *out);
+
+/**
  * Makes the ticket keys of `label` (1..=64 bytes of UTF-8, not NUL-terminated) under
  * `main_key`, for tickets encrypted with the key of interval `floor(now / interval)` and
  * accepted with the keys of the `keep` previous intervals and of the next one, in `strength`

@@ -36,8 +36,8 @@ pub use result::{
     keywheel_result_message, keywheel_version,
 };
 pub use tfo::{
-    keywheel_derive_key, keywheel_schedule_at, keywheel_slot, keywheel_tfo_keys,
-    keywheel_tfo_procfs_text,
+    keywheel_derive_key, keywheel_schedule_at, keywheel_slot, keywheel_tfo_key_fingerprint,
+    keywheel_tfo_keys, keywheel_tfo_procfs_text,
 };
 pub use ticket::{
     KEYWHEEL_TICKET_NAME_LEN, keywheel_format, keywheel_format_count, keywheel_format_from_name,

@@ -192,3 +192,38 @@ pub unsafe extern "C" fn keywheel_tfo_procfs_text(
         Ok(())
     })
 }
+
+/// The public fingerprint (`KEYWHEEL_FINGERPRINT_LEN`, 8 bytes) of one TCP Fast Open key
+/// (`KEYWHEEL_TFO_KEY_LEN`, 16 bytes, e.g. the primary key the kernel holds) into `out`: two
+/// nodes whose primary keys have the same fingerprint accept each other's cookies; it reveals
+/// nothing usable about the key (SPEC.md, "Fingerprints").
+///
+/// Thread-safety: may be called from any thread.
+///
+/// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
+/// `KEYWHEEL_RESULT_INVALID_ARGUMENT` (`key_len` is not 16). On failure `out` is untouched.
+///
+/// # Safety
+/// `key` must be valid for reads of `key_len` bytes; `out` valid for writes of 8 bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_tfo_key_fingerprint(
+    key: *const u8,
+    key_len: usize,
+    out: *mut u8,
+) -> keywheel_result {
+    guard("keywheel_tfo_key_fingerprint", || {
+        // SAFETY: forwarded caller's contract.
+        let key = unsafe { ptr::input(key, key_len, "key") }?;
+        ptr::out(out, "out")?;
+        let key: &[u8; TFO_KEY_LEN] = key.try_into().map_err(|_| {
+            Failure::new(
+                keywheel_result::InvalidArgument,
+                std::format!("TFO key is {key_len} bytes; it must be {TFO_KEY_LEN} bytes"),
+            )
+        })?;
+        let fp = keywheel::tfo_key_fingerprint(key);
+        // SAFETY: `out` is valid for writes of FINGERPRINT_LEN bytes (caller's contract).
+        unsafe { core::ptr::copy_nonoverlapping(fp.as_ptr(), out, fp.len()) };
+        Ok(())
+    })
+}

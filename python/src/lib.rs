@@ -865,6 +865,25 @@ impl Lookup {
     }
 }
 
+/// The public 8-byte fingerprint of one 16-byte TCP Fast Open key (e.g. ``TfoKeys.primary``):
+/// nodes whose primary keys have the same fingerprint accept each other's cookies.
+#[pyfunction]
+fn tfo_key_fingerprint<'py>(
+    py: Python<'py>,
+    key: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    with_bytes(key, "TFO key", |k| {
+        let k: &[u8; kw::TFO_KEY_LEN] = k.try_into().map_err(|_| {
+            KeywheelError::new_err(format!(
+                "TFO key is {} bytes; it must be {} bytes",
+                k.len(),
+                kw::TFO_KEY_LEN
+            ))
+        })?;
+        Ok(PyBytes::new(py, &kw::tfo_key_fingerprint(k)))
+    })
+}
+
 /// Native part of the keywheel package; import ``keywheel`` instead.
 #[pymodule]
 fn _keywheel(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -876,6 +895,7 @@ fn _keywheel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Slot>()?;
     m.add_class::<TfoKeys>()?;
     m.add_function(wrap_pyfunction!(tfo_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(tfo_key_fingerprint, m)?)?;
     m.add_class::<Role>()?;
     m.add_class::<TicketKeys>()?;
     m.add_class::<TicketKey>()?;

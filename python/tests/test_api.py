@@ -199,3 +199,16 @@ def test_render_rollover_appends_the_other_main_keys_window():
         got = keys.render_rollover(name, [previous], now)
         assert got == (own + theirs if name in ("nginx", "nginx48", "ats") else own), name
         assert keys.render_rollover(name, [], now) == own
+
+
+def test_tfo_key_fingerprint_matches_hashlib():
+    # The primary key of tofurkey's test vector (SPEC §3.3).
+    import hashlib
+    key = bytes.fromhex("c998252e8f89667d31961e083897526b")
+    want = hashlib.blake2b(key, digest_size=8, person=b"keywheel.tfofp").digest()
+    assert want.hex() == "63f0af72476c6cbb"
+    assert keywheel.tfo_key_fingerprint(key) == keywheel.tfo_key_fingerprint(bytearray(key)) == want
+    with pytest.raises(keywheel.KeywheelError, match="TFO key is 15 bytes; it must be 16 bytes"):
+        keywheel.tfo_key_fingerprint(bytes(15))
+    with pytest.raises(TypeError):
+        keywheel.tfo_key_fingerprint("c998")

@@ -146,6 +146,12 @@ export function formats(): FormatName[];
 export function scheduleAt(interval?: number, now?: number): Slot;
 
 /**
+ * The public 8-byte fingerprint of one 16-byte TCP Fast Open key (e.g. `tfoKeys(...).primary`):
+ * nodes whose primary keys have the same fingerprint accept each other's cookies.
+ */
+export function tfoKeyFingerprint(key: Uint8Array): Uint8Array;
+
+/**
  * The TCP Fast Open keys to install at unix time `now` (default: now) with `interval`
  * (default 86400): tofurkey 1.3.4's keys.
  */

@@ -546,6 +546,27 @@ pub fn tfo_keys(
     Ok(obj)
 }
 
+/// The public 8-byte fingerprint of one 16-byte TCP Fast Open key (e.g. `tfoKeys(...).primary`):
+/// nodes whose primary keys have the same fingerprint accept each other's cookies.
+#[wasm_bindgen(js_name = tfoKeyFingerprint, unchecked_return_type = "Uint8Array")]
+pub fn tfo_key_fingerprint(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] key: JsValue,
+) -> JsResult<JsValue> {
+    let array = bytes(&key, "TFO key")?;
+    let mut buf = Zeroizing::new([0u8; kw::TFO_KEY_LEN]);
+    copy_in(array, &mut buf[..]);
+    if array.length() as usize != kw::TFO_KEY_LEN {
+        return Err(naming_error(
+            "TFO key is ",
+            "",
+            &num(u64::from(array.length())),
+            " bytes; it must be 16 bytes",
+            "",
+        ));
+    }
+    Ok(to_js(&kw::tfo_key_fingerprint(&buf)))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Session-ticket keys
 

@@ -482,6 +482,17 @@ static void bad_inputs(const char *tmpdir) {
           "main key fingerprint");
     EXPECT(keywheel_main_key_fingerprint(NULL, out), KEYWHEEL_RESULT_NULL_POINTER, out, 0);
     EXPECT(keywheel_main_key_fingerprint(mk, NULL), KEYWHEEL_RESULT_NULL_POINTER, out, 0);
+    /* hashlib.blake2b(key16, digest_size=8, person=b"keywheel.tfofp"), key16 = SPEC 3.3's primary. */
+    static const uint8_t TFO_PRIMARY[16] = {0xc9, 0x98, 0x25, 0x2e, 0x8f, 0x89, 0x66, 0x7d,
+                                            0x31, 0x96, 0x1e, 0x08, 0x38, 0x97, 0x52, 0x6b};
+    check(keywheel_tfo_key_fingerprint(TFO_PRIMARY, 16, fp) == KEYWHEEL_RESULT_OK &&
+              equal_hex(fp, sizeof fp, "63f0af72476c6cbb"),
+          "TFO key fingerprint");
+    EXPECT(keywheel_tfo_key_fingerprint(TFO_PRIMARY, 15, out), KEYWHEEL_RESULT_INVALID_ARGUMENT, out,
+           0);
+    check(ends_with(last_message(), "TFO key is 15 bytes; it must be 16 bytes"),
+          "TFO key length message: %s", last_message());
+    EXPECT(keywheel_tfo_key_fingerprint(NULL, 16, out), KEYWHEEL_RESULT_NULL_POINTER, out, 0);
 
     /* Format names, from the core's table. */
     static const char *const format_names[] = {"nginx", "nginx48", "haproxy", "haproxy48",

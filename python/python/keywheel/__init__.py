@@ -51,6 +51,7 @@ from ._keywheel import (
     __version__,
     derive_key,
     format_record_len,
+    tfo_key_fingerprint,
     tfo_keys,
 )
 
@@ -85,5 +86,6 @@ __all__ = [
     "__version__",
     "derive_key",
     "format_record_len",
+    "tfo_key_fingerprint",
     "tfo_keys",
 ]

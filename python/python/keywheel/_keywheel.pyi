@@ -17,6 +17,7 @@ __all__ = [
     "Slot",
     "TfoKeys",
     "tfo_keys",
+    "tfo_key_fingerprint",
     "Role",
     "TicketKeys",
     "TicketKey",
@@ -127,6 +128,9 @@ class TfoKeys:
 
 def tfo_keys(main: MainKey, schedule: Schedule, now: int) -> TfoKeys:
     """The TFO keys to install at unix time ``now``."""
+
+def tfo_key_fingerprint(key: _Bytes) -> bytes:
+    """The 8-byte public fingerprint of a 16-byte TFO key."""
 
 @final
 class Role:

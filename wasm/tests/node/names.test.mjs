@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { blake2b } from "@noble/hashes/blake2.js";
-import { MainKey, TicketKeys, formats, formatRecordLen } from "keywheel";
+import { MainKey, TicketKeys, formats, formatRecordLen, tfoKeyFingerprint } from "keywheel";
 import { cases, hex, label, unhex } from "./helpers.mjs";
 
 test("formats() lists the formats of the vectors, in the table's order", () => {
@@ -42,4 +42,15 @@ test("MainKey.fingerprint() is BLAKE2b(key = main, personal = keywheel.mainfp, 8
   assert.equal(hex(new MainKey(key).fingerprint()), hex(want));
   // The C test's value for the same key (hashlib).
   assert.equal(hex(want), "57085b23931c036c");
+});
+
+test("tfoKeyFingerprint() is BLAKE2b(personal = keywheel.tfofp, 8 bytes) of the key", () => {
+  // The primary key of tofurkey's test vector (SPEC 3.3); hashlib gives 63f0af72476c6cbb.
+  const key = unhex("c998252e8f89667d31961e083897526b");
+  const personalization = new Uint8Array(16);
+  personalization.set(new TextEncoder().encode("keywheel.tfofp"));
+  assert.equal(hex(blake2b(key, { personalization, dkLen: 8 })), "63f0af72476c6cbb");
+  assert.equal(hex(tfoKeyFingerprint(key)), "63f0af72476c6cbb");
+  assert.throws(() => tfoKeyFingerprint(new Uint8Array(15)), { message: "TFO key is 15 bytes; it must be 16 bytes" });
+  assert.throws(() => tfoKeyFingerprint("c998"), TypeError);
 });
