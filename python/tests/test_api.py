@@ -50,7 +50,7 @@ def test_constants_are_the_specs():
     from keywheel import _keywheel as native
     stubs = (native.__file__.rsplit("/", 1)[0]) + "/_keywheel.pyi"
     text = open(stubs).read()
-    for alias, names in (("_FormatName", k.FORMATS), ("_Strength", k.STRENGTHS)):
+    for alias, names in (("_Strength", k.STRENGTHS),):
         line = next(l for l in text.splitlines() if l.startswith(alias + " = Literal["))
         assert line == f"{alias} = Literal[{', '.join(repr(n).replace(chr(39), chr(34)) for n in names)}]"
     assert isinstance(k.__version__, str) and k.__version__

@@ -3,8 +3,8 @@
 
 /** A ticket-key strength: AES-256-CBC with a 32-byte HMAC-SHA256 key (80-byte records), or AES-128-CBC with a 16-byte HMAC key (48-byte records). */
 export type Strength = "aes256" | "aes128";
-/** A server's ticket-key format (`formats()` lists them from the core's table; tests/wasm.rs checks this copy). */
-export type FormatName = "nginx" | "nginx48" | "haproxy" | "haproxy48" | "apache" | "ats" | "openssl";
+/** A server's ticket-key format: one of `formats()`, the core's table ("nginx", "haproxy", ...). */
+export type FormatName = string;
 /** A key's role in a ticket window: "current" encrypts; "next" and "previous" only decrypt. */
 export type Role = "current" | "next" | "previous";
 /** What the TFO schedule says at one time (unix seconds). */

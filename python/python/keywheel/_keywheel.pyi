@@ -4,10 +4,11 @@ from os import PathLike
 from typing import ClassVar, Literal, Optional, Sequence, Union, final
 
 _Bytes = Union[bytes, bytearray]
-# Type-level copies of the core's names (python/tests/test_api.py checks them against STRENGTHS
-# and FORMATS, which the module takes from the core).
+# The two strengths of SPEC.md (python/tests/test_api.py checks them against STRENGTHS). A format
+# name is any of FORMATS, which the module takes from the core's table: a new server format is
+# one entry there, so it is not repeated here.
 _Strength = Literal["aes256", "aes128"]
-_FormatName = Literal["nginx", "nginx48", "haproxy", "haproxy48", "apache", "ats", "openssl"]
+_FormatName = str
 
 __all__ = [
     "KeywheelError",

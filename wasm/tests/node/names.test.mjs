@@ -1,8 +1,7 @@
-// The names the package takes from the core (formats, record lengths) against the vectors and
-// the TypeScript types, and the main key's fingerprint against @noble/hashes' BLAKE2b.
+// The names the package takes from the core (formats, record lengths) against the vectors, and
+// the fingerprints against @noble/hashes' BLAKE2b.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { blake2b } from "@noble/hashes/blake2.js";
 import { MainKey, TicketKeys, formats, formatRecordLen, tfoKeyFingerprint } from "keywheel";
 import { cases, hex, label, unhex } from "./helpers.mjs";
@@ -15,12 +14,6 @@ test("formats() lists the formats of the vectors, in the table's order", () => {
   assert.throws(() => formatRecordLen("iis"), {
     message: 'format "iis" is unknown; it must be one of nginx, nginx48, haproxy, haproxy48, apache, ats, openssl',
   });
-});
-
-test("the TypeScript FormatName is the list of formats()", () => {
-  const dts = readFileSync(new URL("../../pkg/keywheel.d.ts", import.meta.url), "utf8");
-  const line = dts.split("\n").find((l) => l.startsWith("export type FormatName = "));
-  assert.equal(line, `export type FormatName = ${formats().map((f) => JSON.stringify(f)).join(" | ")};`);
 });
 
 test("nginx's file i is record i of formatRecordLen bytes", () => {
