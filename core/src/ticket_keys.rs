@@ -146,11 +146,35 @@ impl TicketKeys {
         format: Format,
         now: u64,
     ) -> Result<impl Iterator<Item = (Role, TicketKey)> + '_, Error> {
+        self.rollover_keys(format, now, &[])
+    }
+
+    /// The keys of [`TicketKeys::render_rollover`], in file order, with their roles: the keys
+    /// of [`TicketKeys::keys`], then, for formats that take decrypt-only keys, the same window
+    /// of each of `decrypt_only` (in this handle's strength).
+    ///
+    /// # Errors
+    /// [`Error::FormatStrength`], [`Error::FormatKeep`] or [`Error::Time`].
+    pub fn rollover_keys<'a>(
+        &'a self,
+        format: Format,
+        now: u64,
+        decrypt_only: &'a [&'a TicketKeys],
+    ) -> Result<impl Iterator<Item = (Role, TicketKey)> + 'a, Error> {
         self.check_format(format)?;
         let slot = self.slot(now)?;
-        Ok(format.roles(slot.keep()).filter_map(move |role| {
-            let counter = slot.counter(role)?;
-            Some((role, self.by_counter(counter)))
+        let extra = if format.accepts_decrypt_only() {
+            decrypt_only
+        } else {
+            &[]
+        };
+        let sources = core::iter::once(&self.source).chain(extra.iter().map(|k| &k.source));
+        let strength = self.strength;
+        Ok(sources.flat_map(move |source| {
+            format.roles(slot.keep()).filter_map(move |role| {
+                let counter = slot.counter(role)?;
+                Some((role, source.key(strength, counter)))
+            })
         }))
     }
 
@@ -204,26 +228,15 @@ impl TicketKeys {
         out: &mut [u8],
     ) -> Result<usize, Error> {
         let total = self.rollover_len(format, decrypt_only.len())?;
-        let slot = self.slot(now)?;
+        let keys = self.rollover_keys(format, now, decrypt_only)?;
         let Some(out) = out.get_mut(..total) else {
             return Err(Error::BufferTooSmall {
                 len: out.len(),
                 needed: total,
             });
         };
-        let extra = if format.accepts_decrypt_only() {
-            decrypt_only
-        } else {
-            &[]
-        };
-        let sources = core::iter::once(&self.source).chain(extra.iter().map(|k| &k.source));
-        let counters = || format.roles(slot.keep()).filter_map(|r| slot.counter(r));
-        let keys = sources.flat_map(|s| counters().map(move |c| s.key(self.strength, c)));
-        let mut records = out.chunks_mut(format.record_len());
-        for key in keys {
-            if let Some(record) = records.next() {
-                format.render_key(&key, record)?;
-            }
+        for ((_, key), record) in keys.zip(out.chunks_mut(format.record_len())) {
+            format.render_key(&key, record)?;
         }
         Ok(total)
     }

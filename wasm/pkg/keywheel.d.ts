@@ -108,6 +108,13 @@ export class TicketKeys {
      */
     constructor(main: MainKey, label: string, strength: Strength, interval: number, keep?: number);
     /**
+     * Main-key rollover (SPEC.md §5.2): `render(format, now)`, then, for formats that hold any
+     * number of keys (nginx, nginx48, ats), the same window of `decryptOnly` (the
+     * `TicketKeys` of the same label under the previous or the next main key) as decrypt-only
+     * keys. Other formats get this object's keys alone.
+     */
+    renderRollover(format: FormatName, decryptOnly: TicketKeys, now?: number): Uint8Array;
+    /**
      * The key file of `format` at unix time `now` (default: now): every key the format holds,
      * in its order — for nginx, which takes one key per file, the files concatenated (file i
      * is bytes i × 80 (or 48) to (i + 1) × 80). The key's strength must be the format's.

@@ -717,17 +717,52 @@ impl TicketKeys {
         #[wasm_bindgen(unchecked_param_type = "FormatName")] format: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "number")] now: JsValue,
     ) -> JsResult<Uint8Array> {
-        let format = format_arg(&format)?;
-        let now = time(&now)?;
-        let len = self.0.rendered_len(format).map_err(error)?;
+        self.render_with(&format, &[], &now)
+    }
+
+    /// Main-key rollover (SPEC.md §5.2): `render(format, now)`, then, for formats that hold any
+    /// number of keys (nginx, nginx48, ats), the same window of `decryptOnly` (the
+    /// `TicketKeys` of the same label under the previous or the next main key) as decrypt-only
+    /// keys. Other formats get this object's keys alone.
+    #[wasm_bindgen(js_name = renderRollover)]
+    pub fn render_rollover(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "FormatName")] format: JsValue,
+        #[wasm_bindgen(js_name = decryptOnly)] decrypt_only: &TicketKeys,
+        #[wasm_bindgen(unchecked_optional_param_type = "number")] now: JsValue,
+    ) -> JsResult<Uint8Array> {
+        self.render_with(&format, &[&decrypt_only.0], &now)
+    }
+}
+
+impl TicketKeys {
+    /// The key file of `format` at `now`, with the windows of `decrypt_only` appended where
+    /// the format takes them.
+    fn render_with(
+        &self,
+        format: &JsValue,
+        decrypt_only: &[&kw::TicketKeys],
+        now: &JsValue,
+    ) -> JsResult<Uint8Array> {
+        let format = format_arg(format)?;
+        let now = time(now)?;
+        let len = self
+            .0
+            .rollover_len(format, decrypt_only.len())
+            .map_err(error)?;
+        self.0.slot(now).map_err(error)?;
         // One key at a time: each record is rendered into a buffer on the stack (wiped when
         // dropped) and copied into the JavaScript array, so no copy of the whole content is
-        // left in wasm memory. At most (60479 + 2) × 109 bytes: a u32.
+        // left in wasm memory. At most 3 × (60479 + 2) × 109 bytes: a u32.
         #[allow(clippy::cast_possible_truncation)]
         let file = Uint8Array::with_length(len as u32);
         let mut record = Zeroizing::new([0u8; 128]);
         let mut offset = 0;
-        for (_, key) in self.0.keys(format, now).map_err(error)? {
+        for (_, key) in self
+            .0
+            .rollover_keys(format, now, decrypt_only)
+            .map_err(error)?
+        {
             let n = format.render_key(&key, &mut record[..]).map_err(error)?;
             file.set_at(record.get(..n).unwrap_or_default(), offset);
             // A record is at most 109 bytes.

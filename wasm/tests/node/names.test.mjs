@@ -47,3 +47,19 @@ test("tfoKeyFingerprint() is BLAKE2b(personal = keywheel.tfofp, 8 bytes) of the 
   assert.throws(() => tfoKeyFingerprint(new Uint8Array(15)), { message: "TFO key is 15 bytes; it must be 16 bytes" });
   assert.throws(() => tfoKeyFingerprint("c998"), TypeError);
 });
+
+test("renderRollover appends the other main key's window for nginx, nginx48 and ats only", () => {
+  const now = 1_700_000_000;
+  const mk = (bytes) => new MainKey(Uint8Array.from({ length: 32 }, () => bytes));
+  for (const [format, strength] of [["nginx", "aes256"], ["ats", "aes128"], ["haproxy", "aes256"], ["apache", "aes128"]]) {
+    const keys = new TicketKeys(mk(1), "svc", strength, 3600);
+    const old = new TicketKeys(mk(2), "svc", strength, 3600);
+    const own = keys.render(format, now);
+    const theirs = old.render(format, now);
+    const both = keys.renderRollover(format, old, now);
+    const want = ["nginx", "ats"].includes(format) ? Buffer.concat([own, theirs]) : Buffer.from(own);
+    assert.equal(hex(both), hex(want), format);
+  }
+  const keys = new TicketKeys(mk(1), "svc", "aes256", 3600);
+  assert.throws(() => keys.renderRollover("nginx", "old", now), Error);
+});
