@@ -92,6 +92,11 @@
 #define KEYWHEEL_MAX_TICKET_AGE 604800
 
 /**
+ * Length in bytes of a fingerprint (`keywheel_main_key_fingerprint`).
+ */
+#define KEYWHEEL_FINGERPRINT_LEN 8
+
+/**
  * Longest detailed message, in bytes, including its terminating NUL: a buffer of this size
  * always receives the whole message from `keywheel_last_error_message`.
  */
@@ -187,6 +192,14 @@ enum keywheel_result
      * An argument is invalid in another way (see `keywheel_last_error_message`).
      */
     KEYWHEEL_RESULT_INVALID_ARGUMENT = 17,
+    /**
+     * A main key file may be accessed by group or others (and that was not allowed).
+     */
+    KEYWHEEL_RESULT_KEY_FILE_INSECURE = 18,
+    /**
+     * A main key file is not a regular file (a directory, FIFO, socket or device).
+     */
+    KEYWHEEL_RESULT_KEY_FILE_NOT_REGULAR = 19,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -252,7 +265,9 @@ typedef uint32_t keywheel_strength;
 
 /**
  * Server ticket-key formats (see SPEC.md, "Server layouts"). Functions take it as a
- * `uint32_t`.
+ * `uint32_t`. Value `n` is entry `n - 1` of the core's format table (`keywheel_format_name`
+ * gives its name, `keywheel_format_from_name` the value of a name; a test checks that the
+ * constants below match the table).
  */
 enum keywheel_format
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -427,9 +442,10 @@ keywheel_result keywheel_main_key_new(const uint8_t *material,
 /**
  * Reads a main key from the file at `path` (NUL-terminated): its first
  * `KEYWHEEL_MAIN_KEY_LEN` (32) bytes; the file must have at least that many. Stores a new
- * handle in `*out`. Only 32 bytes are read; the read buffer is wiped. A file whose mode gives
- * group or others any access (`mode & 0077`, as the CLI refuses) is refused before anything
- * is read from it.
+ * handle in `*out`. The file must be a regular file (it is opened with `O_NONBLOCK`, so a FIFO
+ * cannot hang the call) that neither group nor others may access (mode 0600 or stricter;
+ * `keywheel_main_key_from_file_allow_insecure` skips that check). Only 32 bytes are read;
+ * the read buffer is wiped. The CLI and the Python binding read key files the same way.
  *
  * Ownership: the handle in `*out` is the caller's and must be released with
  * `keywheel_main_key_free`.
@@ -438,13 +454,42 @@ keywheel_result keywheel_main_key_new(const uint8_t *material,
  *
  * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` (`path` or `out` NULL),
  * `KEYWHEEL_RESULT_IO` (the file cannot be opened or read),
- * `KEYWHEEL_RESULT_INVALID_ARGUMENT` (group or others may access the file),
+ * `KEYWHEEL_RESULT_KEY_FILE_NOT_REGULAR`, `KEYWHEEL_RESULT_KEY_FILE_INSECURE` or
  * `KEYWHEEL_RESULT_MAIN_KEY_TOO_SHORT` (fewer than 32 bytes). On failure `*out` is untouched.
  *
  * # Safety
  * `path` must be a NUL-terminated string; `out` must be valid for one write.
  */
 keywheel_result keywheel_main_key_from_file(const char *path, struct keywheel_main_key **out);
+
+/**
+ * `keywheel_main_key_from_file` without the check of the file's mode: a key file that group
+ * or others may access is accepted. Only for an operator who asked for it explicitly (as the
+ * CLI's `--allow-insecure-key-file`).
+ *
+ * Returns, ownership, thread-safety: as `keywheel_main_key_from_file` (never
+ * `KEYWHEEL_RESULT_KEY_FILE_INSECURE`).
+ *
+ * # Safety
+ * `path` must be a NUL-terminated string; `out` must be valid for one write.
+ */
+keywheel_result keywheel_main_key_from_file_allow_insecure(const char *path,
+                                                           struct keywheel_main_key **out);
+
+/**
+ * The main key's public fingerprint (`KEYWHEEL_FINGERPRINT_LEN`, 8 bytes) into `out`: nodes
+ * with the same fingerprint have the same main key; it reveals nothing about the key (SPEC.md,
+ * "Fingerprints").
+ *
+ * Thread-safety: may be called from any thread.
+ *
+ * Returns `KEYWHEEL_RESULT_OK` or `KEYWHEEL_RESULT_NULL_POINTER`. On failure `out` is
+ * untouched.
+ *
+ * # Safety
+ * `key` must be a live handle; `out` valid for writes of 8 bytes.
+ */
+keywheel_result keywheel_main_key_fingerprint(const struct keywheel_main_key *key, uint8_t *out);
 
 /**
  * Wipes and frees a main key made by `keywheel_main_key_new` or `keywheel_main_key_from_file`.
@@ -581,6 +626,22 @@ keywheel_result keywheel_tfo_procfs_text(const struct keywheel_main_key *main_ke
                                          char *out,
                                          size_t out_len,
                                          size_t *out_written);
+
+/**
+ * The public fingerprint (`KEYWHEEL_FINGERPRINT_LEN`, 8 bytes) of one TCP Fast Open key
+ * (`KEYWHEEL_TFO_KEY_LEN`, 16 bytes, e.g. the primary key the kernel holds) into `out`: two
+ * nodes whose primary keys have the same fingerprint accept each other's cookies; it reveals
+ * nothing usable about the key (SPEC.md, "Fingerprints").
+ *
+ * Thread-safety: may be called from any thread.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
+ * `KEYWHEEL_RESULT_INVALID_ARGUMENT` (`key_len` is not 16). On failure `out` is untouched.
+ *
+ * # Safety
+ * `key` must be valid for reads of `key_len` bytes; `out` valid for writes of 8 bytes.
+ */
+keywheel_result keywheel_tfo_key_fingerprint(const uint8_t *key, size_t key_len, uint8_t *out);
 
 /**
  * Makes the ticket keys of `label` (1..=64 bytes of UTF-8, not NUL-terminated) under
@@ -755,6 +816,86 @@ keywheel_result keywheel_ticket_keys_render(const struct keywheel_ticket_keys *k
                                             uint8_t *out,
                                             size_t out_len,
                                             size_t *out_written);
+
+/**
+ * The length `keywheel_ticket_keys_render_rollover` writes for `format` with
+ * `decrypt_only_len` decrypt-only handles, into `*out_len`.
+ *
+ * Thread-safety: may be called from any thread, also on one handle from many threads.
+ *
+ * Returns as `keywheel_ticket_keys_rendered_len`.
+ *
+ * # Safety
+ * `keys` must be a live handle; `out_len` valid for one write.
+ */
+keywheel_result keywheel_ticket_keys_rollover_len(const struct keywheel_ticket_keys *keys,
+                                                  uint32_t format,
+                                                  size_t decrypt_only_len,
+                                                  size_t *out_len);
+
+/**
+ * Main-key rollover (SPEC.md §5.2): renders as `keywheel_ticket_keys_render`, then, for
+ * formats that hold any number of keys (nginx, nginx48, ats), the same window of each of the
+ * `decrypt_only_len` handles in `decrypt_only` (the same label under the previous main key,
+ * then the next) as decrypt-only keys. Other formats get the keys of `keys` alone.
+ * `keywheel_ticket_keys_rollover_len` gives the length needed.
+ *
+ * Ownership: `out` stays the caller's; it holds keys: wipe it when done. The handles stay
+ * the caller's.
+ *
+ * Thread-safety: may be called from any thread, also on one handle from many threads.
+ *
+ * Returns as `keywheel_ticket_keys_render`. On failure nothing is written.
+ *
+ * # Safety
+ * `keys` must be a live handle; `decrypt_only` valid for reads of `decrypt_only_len` live
+ * handles (NULL when `decrypt_only_len` is 0 is allowed); `out` valid for writes of `out_len`
+ * bytes; `out_written` valid for one write.
+ */
+keywheel_result keywheel_ticket_keys_render_rollover(const struct keywheel_ticket_keys *keys,
+                                                     uint32_t format,
+                                                     uint64_t now,
+                                                     const struct keywheel_ticket_keys *const *decrypt_only,
+                                                     size_t decrypt_only_len,
+                                                     uint8_t *out,
+                                                     size_t out_len,
+                                                     size_t *out_written);
+
+/**
+ * How many formats there are: the `keywheel_format` values are `1..=keywheel_format_count()`.
+ */
+uint32_t keywheel_format_count(void);
+
+/**
+ * The name of `format` (a `keywheel_format`) as the CLI and every binding spell it ("nginx",
+ * "haproxy48", ...), NUL-terminated, into `*out_name`. The string is static: do not free it.
+ *
+ * Thread-safety: may be called from any thread.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
+ * `KEYWHEEL_RESULT_UNKNOWN_FORMAT`. On failure `*out_name` is untouched.
+ *
+ * # Safety
+ * `out_name` must be valid for one write.
+ */
+keywheel_result keywheel_format_name(uint32_t format, const char **out_name);
+
+/**
+ * The `keywheel_format` value of the format called `name` (`name_len` bytes, not
+ * NUL-terminated), into `*out_format`.
+ *
+ * Thread-safety: may be called from any thread.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
+ * `KEYWHEEL_RESULT_UNKNOWN_FORMAT` (the message lists the names). On failure `*out_format` is
+ * untouched.
+ *
+ * # Safety
+ * `name` must be valid for reads of `name_len` bytes; `out_format` valid for one write.
+ */
+keywheel_result keywheel_format_from_name(const uint8_t *name,
+                                          size_t name_len,
+                                          uint32_t *out_format);
 
 /**
  * Wipes (zeroes) a `keywheel_ticket_key` with writes the compiler cannot remove. NULL does

@@ -53,8 +53,7 @@ def main() -> None:
     # The two sides must agree before they are timed.
     for i in (0, 1, 2**40, 2**64 - 1):
         assert derive(mk, b"tofurkey", i, 16) == hashlib_derive(raw, b"tofurkey", i, 16)
-    label = keywheel.LabelKey(mk, "www.example.com")
-    k = label.ticket_key("aes256", 472222)
+    k = keywheel.TicketKeys(mk, "www.example.com", "aes256", 3600).by_counter(472222)
     assert (k.name, k.aes_key, k.hmac_key) == hashlib_ticket_key(raw, b"www.example.com", 472222)
 
     def binding(n: int) -> None:
@@ -67,8 +66,8 @@ def main() -> None:
 
     def binding_ticket(n: int) -> None:
         for i in range(n):
-            lk = keywheel.LabelKey(mk, "www.example.com")
-            t = lk.ticket_key("aes256", i)
+            keys = keywheel.TicketKeys(mk, "www.example.com", "aes256", 3600)
+            t = keys.by_counter(i)
             t.name, t.aes_key, t.hmac_key
 
     def reference_ticket(n: int) -> None:

@@ -28,9 +28,9 @@ use blake2::Blake2bVarCore;
 use blake2::digest::block_api::{Block, UpdateCore};
 use criterion::Criterion;
 use criterion::measurement::{Measurement, WallTime};
-use keywheel::{
-    FS_END, LabelKey, MainKey, Schedule, State, Strength, TicketSchedule, compressions, tfo_keys,
-};
+use keywheel::schedule::Schedule;
+use keywheel::ticket::TicketSchedule;
+use keywheel::{FS_END, LabelKey, MainKey, State, Strength, compressions, tfo_keys};
 use keywheel_benches::ThreadCpuTime;
 
 /// "Today" for the benchmark: a fixed time, so that runs compare.

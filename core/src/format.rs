@@ -1,186 +1,228 @@
-//! The key files of real servers: which keys, in which order, in which layout and encoding.
+//! The key files of real servers, as one table: which keys, in which order, in which layout
+//! and encoding. A new server format is one entry of [`FORMATS`].
 
-use crate::{Error, LabelKey, Layout, Role, Strength, TicketKey, TicketSlot};
+use zeroize::Zeroizing;
 
-/// A server's ticket-key format.
+use crate::{Error, Layout, Role, Strength, TICKET_NAME_LEN, TicketKey};
+
+/// How records are written into the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// nginx `ssl_session_ticket_key`, 80-byte files (name ‖ hmac32 ‖ aes32), one key per file;
-    /// the first directive encrypts, all decrypt.
-    Nginx,
-    /// nginx, 48-byte files (name ‖ aes16 ‖ hmac16: another order than the 80-byte files).
-    Nginx48,
-    /// HAProxy `tls-ticket-keys`: base64 lines of 80 bytes (name ‖ aes32 ‖ hmac32); of the last
-    /// three lines, the middle one encrypts: previous, current, next.
-    Haproxy,
-    /// HAProxy with 48-byte keys (name ‖ aes16 ‖ hmac16).
-    Haproxy48,
-    /// Apache httpd `SSLSessionTicketKeyFile`: one 48-byte key (name ‖ hmac16 ‖ aes16). Apache
-    /// holds a single key, so tickets of the previous interval fail after a rotation.
-    Apache,
-    /// Apache Traffic Server `ticket_key.filename`: 48-byte records (name ‖ hmac16 ‖ aes16),
-    /// the first encrypts, all decrypt.
-    Ats,
-    /// OpenSSL `SSL_CTX_set_tlsext_ticket_keys`: one 80-byte key (name ‖ hmac32 ‖ aes32).
-    Openssl,
+pub enum Encoding {
+    /// Raw key records, one after the other.
+    Raw,
+    /// One standard base64 line (RFC 4648 §4, padded) per record, each ending in '\n'.
+    Base64Lines,
 }
 
-/// Every format, in the order of [`Format::NAMES`].
-pub const FORMATS: [Format; 7] = [
-    Format::Nginx,
-    Format::Nginx48,
-    Format::Haproxy,
-    Format::Haproxy48,
-    Format::Apache,
-    Format::Ats,
-    Format::Openssl,
+/// Whether the keys go into one file or one file each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Files {
+    /// Every key in one file.
+    One,
+    /// One file per key (nginx: `ssl_session_ticket_key` repeated, the first encrypts).
+    OnePerKey,
+}
+
+/// Which keys of a [`crate::TicketSlot`] window a format holds, and in which order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Window {
+    /// The current key alone: no overlap across a rotation (Apache, OpenSSL).
+    CurrentOnly,
+    /// current, next, previous 1, …, previous keep: the first encrypts, all decrypt, and
+    /// decrypt-only keys of other main keys may follow (SPEC §5.2).
+    CurrentFirst,
+    /// previous keep, …, previous 1, current, next with exactly this `keep`: the penultimate
+    /// encrypts (HAProxy: exactly previous, current, next).
+    OldestFirst {
+        /// The only `keep` the format takes.
+        keep: u64,
+    },
+}
+
+/// One server's ticket-key format: an entry of [`FORMATS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Format {
+    name: &'static str,
+    strength: Strength,
+    layout: Layout,
+    encoding: Encoding,
+    files: Files,
+    window: Window,
+}
+
+/// Every format, as the CLI and the bindings list them.
+pub static FORMATS: [Format; 7] = [
+    // nginx `ssl_session_ticket_key`, 80-byte files.
+    Format {
+        name: "nginx",
+        strength: Strength::Aes256,
+        layout: Layout::NameHmacAes,
+        encoding: Encoding::Raw,
+        files: Files::OnePerKey,
+        window: Window::CurrentFirst,
+    },
+    // nginx, 48-byte files: another order than the 80-byte files.
+    Format {
+        name: "nginx48",
+        strength: Strength::Aes128,
+        layout: Layout::NameAesHmac,
+        encoding: Encoding::Raw,
+        files: Files::OnePerKey,
+        window: Window::CurrentFirst,
+    },
+    // HAProxy `tls-ticket-keys`: of the last three lines the middle one encrypts.
+    Format {
+        name: "haproxy",
+        strength: Strength::Aes256,
+        layout: Layout::NameAesHmac,
+        encoding: Encoding::Base64Lines,
+        files: Files::One,
+        window: Window::OldestFirst { keep: 1 },
+    },
+    Format {
+        name: "haproxy48",
+        strength: Strength::Aes128,
+        layout: Layout::NameAesHmac,
+        encoding: Encoding::Base64Lines,
+        files: Files::One,
+        window: Window::OldestFirst { keep: 1 },
+    },
+    // Apache httpd `SSLSessionTicketKeyFile`: a single key, so tickets of the previous interval
+    // fail after a rotation.
+    Format {
+        name: "apache",
+        strength: Strength::Aes128,
+        layout: Layout::NameHmacAes,
+        encoding: Encoding::Raw,
+        files: Files::One,
+        window: Window::CurrentOnly,
+    },
+    // Apache Traffic Server `ticket_key.filename`: the first record encrypts, all decrypt.
+    Format {
+        name: "ats",
+        strength: Strength::Aes128,
+        layout: Layout::NameHmacAes,
+        encoding: Encoding::Raw,
+        files: Files::One,
+        window: Window::CurrentFirst,
+    },
+    // OpenSSL `SSL_CTX_set_tlsext_ticket_keys`: one 80-byte key.
+    Format {
+        name: "openssl",
+        strength: Strength::Aes256,
+        layout: Layout::NameHmacAes,
+        encoding: Encoding::Raw,
+        files: Files::One,
+        window: Window::CurrentOnly,
+    },
 ];
 
-/// [`Format::NAMES`] once in the program (a `const` array is copied where it is used).
-static NAME_TABLE: [&str; 7] = Format::NAMES;
-
-/// Length of one base64 line of an 80-byte key, without the newline.
-const B64_80: usize = 108;
-
 impl Format {
-    /// The names of the formats, as the CLI and the bindings spell them.
-    pub const NAMES: [&'static str; 7] = [
-        "nginx",
-        "nginx48",
-        "haproxy",
-        "haproxy48",
-        "apache",
-        "ats",
-        "openssl",
-    ];
-
-    /// The format called `name` (one of [`Format::NAMES`]).
+    /// The format called `name` (one of [`FORMATS`]).
     pub fn from_name(name: &str) -> Option<Format> {
-        let i = NAME_TABLE.iter().position(|n| *n == name)?;
-        FORMATS.get(i).copied()
+        FORMATS.iter().find(|f| f.name == name).copied()
     }
 
     /// The name of the format.
     pub const fn name(self) -> &'static str {
-        // NAMES is in the order of the variants.
-        NAME_TABLE[self as usize]
+        self.name
     }
 
     /// The strength of the format's keys.
     pub const fn strength(self) -> Strength {
-        match self {
-            Format::Nginx | Format::Haproxy | Format::Openssl => Strength::Aes256,
-            Format::Nginx48 | Format::Haproxy48 | Format::Apache | Format::Ats => Strength::Aes128,
-        }
+        self.strength
     }
 
     /// The layout of one key record.
     pub const fn layout(self) -> Layout {
-        match self {
-            Format::Nginx48 | Format::Haproxy | Format::Haproxy48 => Layout::NameAesHmac,
-            Format::Nginx | Format::Apache | Format::Ats | Format::Openssl => Layout::NameHmacAes,
-        }
+        self.layout
     }
 
-    /// `true` for nginx: one key per file. Every other format is one file.
-    pub const fn one_file_per_key(self) -> bool {
-        matches!(self, Format::Nginx | Format::Nginx48)
+    /// How records are encoded.
+    pub const fn encoding(self) -> Encoding {
+        self.encoding
     }
 
-    /// `true` when records are base64 lines (HAProxy) rather than raw bytes.
-    pub const fn base64_lines(self) -> bool {
-        matches!(self, Format::Haproxy | Format::Haproxy48)
+    /// One file, or one file per key.
+    pub const fn files(self) -> Files {
+        self.files
     }
 
-    /// `true` when the format holds only the current key (Apache, OpenSSL's
-    /// `SSL_CTX_set_tlsext_ticket_keys`): no overlap across a rotation.
-    pub const fn current_only(self) -> bool {
-        matches!(self, Format::Apache | Format::Openssl)
+    /// Which keys the format holds, in which order.
+    pub const fn window(self) -> Window {
+        self.window
     }
 
-    /// `true` when the format holds any number of keys, every one of them decrypting (nginx,
-    /// nginx48, Traffic Server): keys of another main key can then be appended after the
-    /// window as decrypt-only keys, which a main-key rollover needs. HAProxy holds exactly three
-    /// keys and Apache and OpenSSL one, so they cannot.
-    pub const fn accepts_extra_keys(self) -> bool {
-        matches!(self, Format::Nginx | Format::Nginx48 | Format::Ats)
+    /// `true` when keys of other main keys may follow the window as decrypt-only keys (a
+    /// main-key rollover, SPEC §5.2): formats that hold any number of keys, all decrypting.
+    pub const fn accepts_decrypt_only(self) -> bool {
+        matches!(self.window, Window::CurrentFirst)
     }
 
-    /// Checks that `keep` suits the format: HAProxy uses exactly three keys (previous, current,
-    /// next), so `keep` must be 1.
+    /// Checks that `keep` suits the format (HAProxy takes exactly previous, current, next).
     ///
     /// # Errors
     /// [`Error::FormatKeep`].
     pub const fn check_keep(self, keep: u64) -> Result<(), Error> {
-        if self.base64_lines() && keep != 1 {
-            return Err(Error::FormatKeep {
-                format: self.name(),
+        match self.window {
+            Window::OldestFirst { keep: only } if keep != only => Err(Error::FormatKeep {
+                format: self.name,
                 keep,
-            });
+            }),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
-    /// How many keys the format holds in `slot`.
-    pub const fn key_count(self, slot: &TicketSlot) -> usize {
-        if self.current_only() {
-            1
-        } else {
+    /// How many keys of one main key the format holds with `keep` previous keys.
+    pub const fn key_count(self, keep: u64) -> usize {
+        match self.window {
+            Window::CurrentOnly => 1,
             // keep < 604800 / 10 (TicketSchedule::new), so it fits any usize of 32 bits or more.
             #[allow(clippy::cast_possible_truncation)]
-            let keep = slot.keep as usize;
-            keep + 2
+            Window::CurrentFirst | Window::OldestFirst { .. } => keep as usize + 2,
         }
     }
 
-    /// The role of the `i`-th key (0-based) in the format's order, or `None` past the end.
-    ///
-    /// nginx and Traffic Server: current, next, previous 1, previous 2, … (the first encrypts).
-    /// HAProxy: previous k, …, previous 1, current, next (the penultimate encrypts).
-    /// Apache and OpenSSL: current.
-    pub const fn role(self, slot: &TicketSlot, i: usize) -> Option<Role> {
-        let n = self.key_count(slot);
-        if i >= n {
-            return None;
-        }
-        Some(if self.base64_lines() {
-            if i + 1 == n {
-                Role::Next
-            } else if i + 2 == n {
-                Role::Current
-            } else {
-                Role::Previous((n - 2 - i) as u64)
-            }
-        } else {
-            match i {
+    /// The roles of the keys, in file order, with `keep` previous keys.
+    pub fn roles(self, keep: u64) -> impl Iterator<Item = Role> {
+        (0..self.key_count(keep)).map(move |i| self.role_at(keep, i as u64))
+    }
+
+    /// The role of key `i` (< `key_count(keep)`) in file order.
+    fn role_at(self, keep: u64, i: u64) -> Role {
+        match self.window {
+            Window::CurrentOnly => Role::Current,
+            Window::CurrentFirst => match i {
                 0 => Role::Current,
                 1 => Role::Next,
-                _ => Role::Previous(i as u64 - 1),
+                n => Role::Previous(n - 1),
+            },
+            Window::OldestFirst { .. } => {
+                if i == keep {
+                    Role::Current
+                } else if i == keep + 1 {
+                    Role::Next
+                } else {
+                    Role::Previous(keep - i)
+                }
             }
-        })
+        }
     }
 
     /// Length of one rendered record: 80 or 48 raw bytes, or a base64 line with its newline.
     pub const fn record_len(self) -> usize {
-        let raw = self.strength().record_len();
-        if self.base64_lines() {
-            if raw == 80 { B64_80 + 1 } else { 64 + 1 }
-        } else {
-            raw
-        }
+        self.encoding.encoded_len(self.strength.record_len())
     }
 
     /// Renders one key as the format stores it (raw record, or base64 line ending in '\n') into
     /// the start of `out`; returns the length written.
     ///
     /// # Errors
-    /// [`Error::BufferTooSmall`] (nothing written), or [`Error::FormatStrength`] when the key's
-    /// strength is not the format's.
+    /// [`Error::FormatStrength`] when the key's strength is not the format's, or
+    /// [`Error::BufferTooSmall`]; nothing is written then.
     pub fn render_key(self, key: &TicketKey, out: &mut [u8]) -> Result<usize, Error> {
-        if key.strength() != self.strength() {
-            return Err(Error::FormatStrength {
-                format: self.name(),
-            });
+        if key.strength() != self.strength {
+            return Err(Error::FormatStrength { format: self.name });
         }
         let len = self.record_len();
         let Some(dst) = out.get_mut(..len) else {
@@ -189,80 +231,115 @@ impl Format {
                 needed: len,
             });
         };
-        if !self.base64_lines() {
-            return key.write_record(self.layout(), dst);
-        }
-        let mut raw = zeroize::Zeroizing::new([0u8; 80]);
-        let n = key.write_record(self.layout(), &mut raw[..])?;
-        if let Some((newline, line)) = dst.split_last_mut() {
-            base64_encode(raw.get(..n).unwrap_or_default(), line);
-            *newline = b'\n';
-        }
+        let mut raw = Zeroizing::new([0u8; 80]);
+        let n = key.write_record(self.layout, &mut raw[..])?;
+        self.encoding.encode(&raw[..n], dst);
         Ok(len)
     }
 
-    /// Length of the whole rendered content for `slot`: every key of the format, in order.
-    /// For nginx that is the concatenation of its per-key files.
-    pub const fn rendered_len(self, slot: &TicketSlot) -> usize {
-        self.key_count(slot) * self.record_len()
+    /// The key names in `content`, an installed key file of this format (for nginx, one
+    /// per-key file), in file order: `None` for a record that is not valid (a line that is not
+    /// base64, or decodes to fewer than 16 bytes). A trailing partial raw record shorter than
+    /// a name is skipped.
+    pub fn names(self, content: &[u8]) -> impl Iterator<Item = Option<[u8; TICKET_NAME_LEN]>> {
+        let (raw, lines) = match self.encoding {
+            Encoding::Raw => (content, &[][..]),
+            Encoding::Base64Lines => (&[][..], content),
+        };
+        let raw_names = raw
+            .chunks(self.strength.record_len())
+            .filter_map(|r| Some(Some(r.get(..TICKET_NAME_LEN)?.try_into().ok()?)));
+        let line_names = lines
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(base64_name);
+        raw_names.chain(line_names)
+    }
+}
+
+impl Encoding {
+    /// The encoding's name: `"raw"` or `"base64_lines"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Raw => "raw",
+            Encoding::Base64Lines => "base64_lines",
+        }
     }
 
-    /// Renders every key of the format for `slot`, in the format's order, into `out`; returns the
-    /// length written ([`Format::rendered_len`]). For single-file formats this is the file; for
-    /// nginx, file `i` is the `i`-th record.
-    ///
-    /// # Errors
-    /// [`Error::FormatKeep`] or [`Error::BufferTooSmall`]; nothing is written then.
-    pub fn render(
-        self,
-        label: &LabelKey,
-        slot: &TicketSlot,
-        out: &mut [u8],
-    ) -> Result<usize, Error> {
-        self.check_keep(slot.keep)?;
-        let total = self.rendered_len(slot);
-        if out.len() < total {
-            return Err(Error::BufferTooSmall {
-                len: out.len(),
-                needed: total,
-            });
+    /// Length of one encoded record of `raw_len` bytes.
+    pub const fn encoded_len(self, raw_len: usize) -> usize {
+        match self {
+            Encoding::Raw => raw_len,
+            Encoding::Base64Lines => raw_len.div_ceil(3) * 4 + 1,
         }
-        let mut pos = 0;
-        let mut i = 0;
-        while let Some(role) = self.role(slot, i) {
-            let counter = match slot.counter(role) {
-                Some(c) => c,
-                None => break,
-            };
-            let key = label.ticket_key(self.strength(), counter);
-            pos += self.render_key(&key, out.get_mut(pos..).unwrap_or_default())?;
-            i += 1;
+    }
+
+    /// Encodes `raw` into `out`, which is exactly `encoded_len(raw.len())` bytes.
+    fn encode(self, raw: &[u8], out: &mut [u8]) {
+        match self {
+            Encoding::Raw => out.copy_from_slice(raw),
+            Encoding::Base64Lines => {
+                if let Some((newline, line)) = out.split_last_mut() {
+                    base64_encode(raw, line);
+                    *newline = b'\n';
+                }
+            }
         }
-        Ok(pos)
     }
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/// Standard base64 with padding (RFC 4648 §4); `out` must be exactly `4 * ceil(len / 3)` bytes.
+/// Standard base64 with padding (RFC 4648 §4); `out` must be `4 * ceil(len / 3)` bytes.
 fn base64_encode(input: &[u8], out: &mut [u8]) {
-    // Character i encodes 6 bits of the 3-byte group i / 4 (zero-padded), or is '=' past the
-    // input's end.
-    for (i, c) in out.iter_mut().enumerate() {
-        let (group, j) = (i / 4 * 3, i % 4);
-        let byte = |k: usize| u32::from(input.get(group + k).copied().unwrap_or(0));
-        let v = (byte(0) << 16) | (byte(1) << 8) | byte(2);
-        *c = if group + j <= input.len() {
-            B64[((v >> (18 - 6 * j)) & 63) as usize]
-        } else {
-            b'='
-        };
+    for (group, o) in input.chunks(3).zip(out.chunks_mut(4)) {
+        let b = |k: usize| u32::from(group.get(k).copied().unwrap_or(0));
+        let v = (b(0) << 16) | (b(1) << 8) | b(2);
+        let sextet = |shift: u32| B64[((v >> shift) & 63) as usize];
+        let chars = [
+            sextet(18),
+            sextet(12),
+            if group.len() > 1 { sextet(6) } else { b'=' },
+            if group.len() > 2 { sextet(0) } else { b'=' },
+        ];
+        for (o, c) in o.iter_mut().zip(chars) {
+            *o = c;
+        }
     }
+}
+
+/// The first 16 bytes a standard base64 line decodes to; `None` when the line is not base64 or
+/// decodes to fewer than 16 bytes.
+fn base64_name(line: &[u8]) -> Option<[u8; TICKET_NAME_LEN]> {
+    if line.len() % 4 != 0 {
+        return None;
+    }
+    let mut name = [0u8; TICKET_NAME_LEN];
+    let mut n = 0;
+    for chunk in line.chunks(4) {
+        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 {
+            return None;
+        }
+        let mut v = 0u32;
+        for &c in &chunk[..4 - pad] {
+            let digit = B64.iter().position(|&d| d == c)?;
+            v = (v << 6) | u32::try_from(digit).ok()?;
+        }
+        v <<= 6 * pad;
+        for &b in &v.to_be_bytes()[1..4 - pad] {
+            if let Some(slot) = name.get_mut(n) {
+                *slot = b;
+            }
+            n += 1;
+        }
+    }
+    (n >= TICKET_NAME_LEN).then_some(name)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::base64_encode;
+    use super::{base64_encode, base64_name};
 
     #[test]
     fn rfc4648_vectors() {
@@ -281,5 +358,18 @@ mod tests {
             base64_encode(input, out);
             assert_eq!(out, expected);
         }
+    }
+
+    #[test]
+    fn names_of_base64_lines() {
+        // "0123456789abcdefXY" in base64 (Python: base64.b64encode).
+        assert_eq!(
+            base64_name(b"MDEyMzQ1Njc4OWFiY2RlZlhZ"),
+            Some(*b"0123456789abcdef")
+        );
+        // 15 bytes only, a bad character, a bad length.
+        assert_eq!(base64_name(b"MDEyMzQ1Njc4OWFiY2Rl"), None);
+        assert_eq!(base64_name(b"MDEyMzQ1Njc4OWFiY2RlZlh*"), None);
+        assert_eq!(base64_name(b"MDEyMzQ1Njc4OWFiY2RlZlh"), None);
     }
 }

@@ -2,23 +2,31 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "std")]
+extern crate std;
+
 mod blake2b;
+#[doc(hidden)]
+pub mod compat;
 mod error;
 mod fingerprint;
 mod format;
 mod forward;
 mod go_seed;
 mod kdf;
+#[cfg(feature = "std")]
+mod key_file;
 mod main_key;
-mod schedule;
+pub mod schedule;
 mod tfo;
-mod ticket;
+pub mod ticket;
+mod ticket_keys;
 
 pub use error::Error;
 pub use fingerprint::{
     FINGERPRINT_LEN, MAIN_FINGERPRINT_PERSONAL, TFO_FINGERPRINT_PERSONAL, tfo_key_fingerprint,
 };
-pub use format::{FORMATS, Format};
+pub use format::{Encoding, FORMATS, Files, Format, Window};
 // Forward-secure mode (SPEC.md section 6).
 #[cfg(feature = "count-compressions")]
 pub use forward::compressions;
@@ -29,13 +37,20 @@ pub use forward::{
 };
 pub use go_seed::{GO_SEED_CONTEXT, GO_SEED_LEN, GoSeed, GoSeeds};
 pub use kdf::derive_key;
+#[cfg(feature = "std")]
+pub use key_file::{KeyFileError, KeyFileMode, strerror};
 pub use main_key::MainKey;
-pub use schedule::{Schedule, Slot};
 pub use tfo::{ProcfsText, TFO_CONTEXT, TFO_KEY_LEN, TFO_PROCFS_TEXT_LEN, TfoKeys, tfo_keys};
 pub use ticket::{
     LABEL_PERSONAL, LabelKey, Layout, Lookup, MAX_LABEL_LEN, MAX_TICKET_AGE, Role, Strength,
-    TICKET_NAME_LEN, TicketKey, TicketSchedule, TicketSlot,
+    TICKET_NAME_LEN, TicketKey,
 };
+pub use ticket_keys::TicketKeys;
+
+// Until the CLI switches to the new API: the old shapes under the old names (see `compat`).
+// The new ones are `schedule::{Schedule, Slot}` and `ticket::{TicketSchedule, TicketSlot}`.
+#[doc(hidden)]
+pub use compat::{Schedule, Slot, TicketSchedule, TicketSlot};
 
 /// Length in bytes of the main key.
 pub const MAIN_KEY_LEN: usize = 32;

@@ -12,19 +12,13 @@ pub struct Schedule {
 }
 
 /// What the schedule says at one unix time: the counters of the keys to install and the next
-/// half-interval boundary.
+/// half-interval boundary. Only [`Schedule::at`] makes one, so its fields always agree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Slot {
-    /// The unix time this slot was computed for.
-    pub now: u64,
-    /// `floor(now / interval)`: the counter of the primary key.
-    pub primary: u64,
-    /// The counter of the backup key: `primary - 1` in the first half of the interval,
-    /// `primary + 1` in the second half (`now % interval >= interval / 2`).
-    pub backup: u64,
-    /// The next half-interval boundary of unix time after `now`, where the backup key changes.
-    /// A daemon sleeps until `next_wake` plus [`WAKE_FUDGE_SECS`] s and [`WAKE_FUDGE_NANOS`] ns.
-    pub next_wake: u64,
+    now: u64,
+    primary: u64,
+    backup: u64,
+    next_wake: u64,
 }
 
 impl Schedule {
@@ -45,40 +39,68 @@ impl Schedule {
         self.interval
     }
 
+    /// `floor(now / interval)` for a `now` in [`MIN_TIME`]`..=`[`MAX_TIME`].
+    ///
+    /// # Errors
+    /// [`Error::Time`] when `now` is out of range.
+    pub const fn counter(&self, now: u64) -> Result<u64, Error> {
+        if now < MIN_TIME || now > MAX_TIME {
+            return Err(Error::Time { value: now });
+        }
+        // `new` made the interval at least MIN_INTERVAL, so this never divides by zero.
+        Ok(now / self.interval)
+    }
+
     /// The slot for unix time `now` (seconds).
     ///
     /// # Errors
     /// [`Error::Time`] when `now` is not in [`MIN_TIME`]`..=`[`MAX_TIME`].
     pub const fn at(&self, now: u64) -> Result<Slot, Error> {
-        if now < MIN_TIME || now > MAX_TIME {
-            return Err(Error::Time { value: now });
-        }
+        let primary = match self.counter(now) {
+            Ok(c) => c,
+            Err(e) => return Err(e),
+        };
         // MIN_TIME > MAX_INTERVAL, so primary >= 1 and primary - 1 cannot wrap; all sums stay
         // below MAX_TIME + MAX_INTERVAL, far from u64::MAX.
-        // `new` checked that the interval is at least MIN_INTERVAL: `checked_div` only spares
-        // the compiled code a division-by-zero panic path.
-        let Some(primary) = now.checked_div(self.interval) else {
-            return Err(Error::Interval {
-                value: self.interval,
-            });
-        };
         let start = primary * self.interval;
         let half = self.interval / 2;
-        let second_half = now - start >= half;
+        let (backup, next_wake) = if now - start >= half {
+            (primary + 1, start + self.interval)
+        } else {
+            (primary - 1, start + half)
+        };
         Ok(Slot {
             now,
             primary,
-            backup: if second_half {
-                primary + 1
-            } else {
-                primary - 1
-            },
-            next_wake: start + if second_half { self.interval } else { half },
+            backup,
+            next_wake,
         })
     }
 }
 
 impl Slot {
+    /// The unix time this slot was computed for.
+    pub const fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// `floor(now / interval)`: the counter of the primary key.
+    pub const fn primary(&self) -> u64 {
+        self.primary
+    }
+
+    /// The counter of the backup key: `primary - 1` in the first half of the interval,
+    /// `primary + 1` in the second half (`now % interval >= interval / 2`).
+    pub const fn backup(&self) -> u64 {
+        self.backup
+    }
+
+    /// The next half-interval boundary of unix time after `now`, where the backup key changes.
+    /// A daemon sleeps until `next_wake` plus [`WAKE_FUDGE_SECS`] s and [`WAKE_FUDGE_NANOS`] ns.
+    pub const fn next_wake(&self) -> u64 {
+        self.next_wake
+    }
+
     /// The absolute wake-up time after this slot as (seconds, nanoseconds) of unix time:
     /// `next_wake` + 2.02 s, so that a daemon never wakes early.
     pub const fn wake_time(&self) -> (u64, u32) {

@@ -4,7 +4,8 @@ use core::fmt;
 
 use zeroize::ZeroizeOnDrop;
 
-use crate::{Error, MainKey, Schedule, Slot, derive_key};
+use crate::schedule::{Schedule, Slot};
+use crate::{Error, MainKey, derive_key};
 
 /// Length in bytes of one TFO key.
 pub const TFO_KEY_LEN: usize = 16;
@@ -21,17 +22,19 @@ pub struct TfoKeys {
 }
 
 impl TfoKeys {
-    /// Derives the keys of `slot`: the subkeys `slot.primary` and `slot.backup` of `main` under
-    /// [`TFO_CONTEXT`].
-    pub fn for_slot(main: &MainKey, slot: &Slot) -> Self {
+    /// Derives the keys of `slot`: the subkeys `slot.primary()` and `slot.backup()` of `main`
+    /// under [`TFO_CONTEXT`].
+    pub fn new(main: &MainKey, slot: &Slot) -> Self {
+        Self::for_counters(main, slot.primary(), slot.backup())
+    }
+
+    /// The subkeys `primary` and `backup` of `main` under [`TFO_CONTEXT`].
+    pub(crate) fn for_counters(main: &MainKey, primary: u64, backup: u64) -> Self {
         let mut keys = TfoKeys {
             primary: [0; TFO_KEY_LEN],
             backup: [0; TFO_KEY_LEN],
         };
-        for (out, counter) in [
-            (&mut keys.primary, slot.primary),
-            (&mut keys.backup, slot.backup),
-        ] {
+        for (out, counter) in [(&mut keys.primary, primary), (&mut keys.backup, backup)] {
             // TFO_KEY_LEN is within DERIVE_MIN_LEN..=DERIVE_MAX_LEN, so this cannot fail.
             let derived = derive_key(main, &TFO_CONTEXT, counter, out);
             debug_assert!(derived.is_ok());
@@ -61,26 +64,25 @@ impl TfoKeys {
     /// each key as four groups of eight lowercase hex digits joined by '-'.
     pub fn procfs_text(&self) -> ProcfsText {
         let mut text = ProcfsText([0; TFO_PROCFS_TEXT_LEN]);
-        // Each key is 35 characters (4 groups of 8 digits and 3 '-') and a ',' follows the
-        // first: character `pos` is character `q` of key `pos / 36`.
-        for (pos, c) in text.0.iter_mut().enumerate() {
-            let key = if pos < 36 {
-                &self.primary
-            } else {
-                &self.backup
-            };
-            let q = pos % 36;
-            *c = if q == 35 {
-                b','
-            } else if q % 9 == 8 {
-                b'-'
-            } else {
-                // Digit `d` of the key's 32, high nibble first.
-                let d = q - q / 9;
-                let byte = key.get(d / 2).copied().unwrap_or(0);
-                let nibble = if d % 2 == 0 { byte >> 4 } else { byte & 0xf };
-                HEX[usize::from(nibble)]
-            };
+        let mut out = text.0.iter_mut();
+        let mut put = |c: u8| {
+            if let Some(o) = out.next() {
+                *o = c;
+            }
+        };
+        for (k, key) in [&self.primary, &self.backup].into_iter().enumerate() {
+            if k > 0 {
+                put(b',');
+            }
+            for (g, group) in key.chunks(4).enumerate() {
+                if g > 0 {
+                    put(b'-');
+                }
+                for b in group {
+                    put(HEX[usize::from(b >> 4)]);
+                    put(HEX[usize::from(b & 0xf)]);
+                }
+            }
         }
         text
     }
@@ -119,10 +121,10 @@ impl fmt::Debug for ProcfsText {
 }
 
 /// The TFO keys to install at unix time `now`: shorthand for
-/// `TfoKeys::for_slot(main, &schedule.at(now)?)`.
+/// `TfoKeys::new(main, &schedule.at(now)?)`.
 ///
 /// # Errors
 /// [`Error::Time`] when `now` is out of range.
 pub fn tfo_keys(main: &MainKey, schedule: &Schedule, now: u64) -> Result<TfoKeys, Error> {
-    Ok(TfoKeys::for_slot(main, &schedule.at(now)?))
+    Ok(TfoKeys::new(main, &schedule.at(now)?))
 }

@@ -6,9 +6,8 @@ use core::fmt;
 use zeroize::ZeroizeOnDrop;
 
 use crate::blake2b::{self, Params};
-use crate::{
-    Error, MAIN_KEY_LEN, MAX_INTERVAL, MAX_TIME, MIN_INTERVAL, MIN_TIME, MainKey, derive_key,
-};
+use crate::schedule::Schedule;
+use crate::{Error, MAIN_KEY_LEN, MainKey, derive_key};
 
 /// Length in bytes of a ticket key name.
 pub const TICKET_NAME_LEN: usize = 16;
@@ -29,6 +28,22 @@ pub enum Strength {
 }
 
 impl Strength {
+    /// Every strength, in the order bindings list them.
+    pub const ALL: [Strength; 2] = [Strength::Aes256, Strength::Aes128];
+
+    /// The strength's name, as the CLI and the bindings spell it: `"aes256"` or `"aes128"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Strength::Aes256 => "aes256",
+            Strength::Aes128 => "aes128",
+        }
+    }
+
+    /// The strength called `name` (see [`Strength::as_str`]).
+    pub fn from_name(name: &str) -> Option<Strength> {
+        Strength::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// Length of the AES key and of the HMAC key, in bytes (32 or 16).
     pub const fn key_len(self) -> usize {
         match self {
@@ -55,6 +70,74 @@ impl Strength {
         match self {
             Strength::Aes256 => b"kwtk-256",
             Strength::Aes128 => b"kwtk-128",
+        }
+    }
+}
+
+/// How the three parts of a key are laid out in a server's key record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// name ‖ HMAC key ‖ AES key: nginx 80-byte files, OpenSSL's
+    /// `SSL_CTX_set_tlsext_ticket_keys`, Apache httpd, Traffic Server.
+    NameHmacAes,
+    /// name ‖ AES key ‖ HMAC key: nginx 48-byte files, HAProxy.
+    NameAesHmac,
+}
+
+impl Layout {
+    /// Every layout.
+    pub const ALL: [Layout; 2] = [Layout::NameHmacAes, Layout::NameAesHmac];
+
+    /// The layout's name: `"name_hmac_aes"` or `"name_aes_hmac"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Layout::NameHmacAes => "name_hmac_aes",
+            Layout::NameAesHmac => "name_aes_hmac",
+        }
+    }
+
+    /// The layout called `name` (see [`Layout::as_str`]).
+    pub fn from_name(name: &str) -> Option<Layout> {
+        Layout::ALL.into_iter().find(|l| l.as_str() == name)
+    }
+}
+
+/// The role of a key in the window of one interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Encrypts new tickets, and decrypts.
+    Current,
+    /// The next interval's key: decrypts tickets of a node whose clock runs ahead.
+    Next,
+    /// The key of `n` intervals ago (1 ..= keep): decrypts older tickets.
+    Previous(u64),
+}
+
+impl Role {
+    /// The kind of role: `"current"`, `"next"` or `"previous"` (the age is [`Role::age`]).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Current => "current",
+            Role::Next => "next",
+            Role::Previous(_) => "previous",
+        }
+    }
+
+    /// The age of a previous key (1 ..= keep), `None` for current and next.
+    pub const fn age(self) -> Option<u64> {
+        match self {
+            Role::Previous(n) => Some(n),
+            Role::Current | Role::Next => None,
+        }
+    }
+}
+
+/// `current`, `next`, `previous 1`, …
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Role::Previous(n) => write!(f, "previous {n}"),
+            other => f.write_str(other.as_str()),
         }
     }
 }
@@ -132,20 +215,18 @@ impl LabelKey {
         let mut key = TicketKey {
             strength,
             counter,
-            name: [0; TICKET_NAME_LEN],
+            name: self.ticket_name(strength, counter),
             material: [0; 64],
         };
-        let as_main = MainKey::from_array(&self.key);
         let klen = 2 * strength.key_len();
-        // Both lengths are within 16..=64, so neither call can fail.
-        let named = derive_key(&as_main, strength.name_context(), counter, &mut key.name);
+        // The length is 32 or 64, within DERIVE_MIN_LEN..=DERIVE_MAX_LEN: this cannot fail.
         let keyed = derive_key(
-            &as_main,
+            &MainKey::from_array(&self.key),
             strength.key_context(),
             counter,
             &mut key.material[..klen],
         );
-        debug_assert!(named.is_ok() && keyed.is_ok());
+        debug_assert!(keyed.is_ok());
         key
     }
 
@@ -179,17 +260,8 @@ pub struct TicketKey {
     counter: u64,
     #[zeroize(skip)]
     name: [u8; TICKET_NAME_LEN],
+    /// AES key ‖ HMAC key (2 × key_len bytes used).
     material: [u8; 64],
-}
-
-/// How the three parts of a key are laid out in a server's key record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Layout {
-    /// name ‖ HMAC key ‖ AES key: nginx 80-byte files, OpenSSL's
-    /// `SSL_CTX_set_tlsext_ticket_keys`, Apache httpd, Traffic Server.
-    NameHmacAes,
-    /// name ‖ AES key ‖ HMAC key: nginx 48-byte files, HAProxy.
-    NameAesHmac,
 }
 
 impl TicketKey {
@@ -232,29 +304,22 @@ impl TicketKey {
                 needed: len,
             });
         };
-        // The keys are `material` = AES key ‖ HMAC key, 2n bytes; the HMAC key comes first in
-        // NameHmacAes: the keys read from n on, around (2n is a power of two).
-        let n = self.strength.key_len();
-        let start = match layout {
-            Layout::NameAesHmac => 0,
-            Layout::NameHmacAes => n,
+        let (first, second) = match layout {
+            Layout::NameHmacAes => (self.hmac_key(), self.aes_key()),
+            Layout::NameAesHmac => (self.aes_key(), self.hmac_key()),
         };
-        for (i, o) in record.iter_mut().enumerate() {
-            let b = match i.checked_sub(TICKET_NAME_LEN) {
-                None => self.name.get(i),
-                Some(j) => self.material.get((start + j) & (2 * n - 1)),
-            };
-            *o = b.copied().unwrap_or(0);
-        }
+        let (name, keys) = record.split_at_mut(TICKET_NAME_LEN);
+        let (a, b) = keys.split_at_mut(first.len());
+        name.copy_from_slice(&self.name);
+        a.copy_from_slice(first);
+        b.copy_from_slice(second);
         Ok(len)
     }
 }
 
 impl fmt::Debug for TicketKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TicketKey { counter: ")?;
-        fmt::Display::fmt(&self.counter, f)?;
-        f.write_str(", name: ")?;
+        write!(f, "TicketKey {{ counter: {}, name: ", self.counter)?;
         for b in self.name {
             write!(f, "{b:02x}")?;
         }
@@ -267,54 +332,41 @@ impl fmt::Debug for TicketKey {
 /// for decryption.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TicketSchedule {
-    interval: u64,
+    schedule: Schedule,
     keep: u64,
 }
 
-/// The role of a key in the window of one interval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Encrypts new tickets, and decrypts.
-    Current,
-    /// The next interval's key: decrypts tickets of a node whose clock runs ahead.
-    Next,
-    /// The key of `n` intervals ago (1 ..= keep): decrypts older tickets.
-    Previous(u64),
-}
-
-/// What the ticket schedule says at one unix time.
+/// What the ticket schedule says at one unix time. Only [`TicketSchedule::at`] makes one, so
+/// `current > keep` always holds and the window never reaches below counter 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TicketSlot {
-    /// The unix time this slot was computed for.
-    pub now: u64,
-    /// The counter of the encrypting key.
-    pub current: u64,
-    /// How many previous keys are accepted.
-    pub keep: u64,
-    /// The unix time at which the next interval (and so the next rotation) starts.
-    pub next_rotation: u64,
+    now: u64,
+    current: u64,
+    keep: u64,
+    next_rotation: u64,
 }
 
 impl TicketSchedule {
-    /// Validates `interval` (even, in [`MIN_INTERVAL`]`..=`[`MAX_INTERVAL`]) and `keep` (the
-    /// number of previous keys accepted): a ticket can be accepted for up to
+    /// Validates `interval` (even, in [`crate::MIN_INTERVAL`]`..=`[`crate::MAX_INTERVAL`]) and
+    /// `keep` (the number of previous keys accepted): a ticket can be accepted for up to
     /// `(keep + 1) × interval` seconds, which must not exceed [`MAX_TICKET_AGE`] (7 days).
     ///
     /// # Errors
     /// [`Error::Interval`] or [`Error::Keep`].
     pub const fn new(interval: u64, keep: u64) -> Result<Self, Error> {
-        if interval < MIN_INTERVAL || interval > MAX_INTERVAL || interval % 2 != 0 {
-            return Err(Error::Interval { value: interval });
-        }
+        let schedule = match Schedule::new(interval) {
+            Ok(s) => s,
+            Err(e) => return Err(e),
+        };
         if keep >= MAX_TICKET_AGE / interval {
             return Err(Error::Keep { keep, interval });
         }
-        Ok(TicketSchedule { interval, keep })
+        Ok(TicketSchedule { schedule, keep })
     }
 
     /// The interval in seconds.
     pub const fn interval(&self) -> u64 {
-        self.interval
+        self.schedule.interval()
     }
 
     /// The number of previous keys accepted.
@@ -324,35 +376,49 @@ impl TicketSchedule {
 
     /// The longest a ticket can be accepted for, in seconds: `(keep + 1) × interval`.
     pub const fn max_ticket_age(&self) -> u64 {
-        (self.keep + 1) * self.interval
+        (self.keep + 1) * self.interval()
     }
 
     /// The slot at unix time `now`.
     ///
     /// # Errors
-    /// [`Error::Time`] when `now` is not in [`MIN_TIME`]`..=`[`MAX_TIME`].
+    /// [`Error::Time`] when `now` is not in [`crate::MIN_TIME`]`..=`[`crate::MAX_TIME`].
     pub const fn at(&self, now: u64) -> Result<TicketSlot, Error> {
-        if now < MIN_TIME || now > MAX_TIME {
-            return Err(Error::Time { value: now });
-        }
-        // (keep + 1) * interval <= 604800 < MIN_TIME, so current > keep: no counter wraps.
-        // `new` checked that the interval is at least MIN_INTERVAL: `checked_div` only spares
-        // the compiled code a division-by-zero panic path.
-        let Some(current) = now.checked_div(self.interval) else {
-            return Err(Error::Interval {
-                value: self.interval,
-            });
+        let current = match self.schedule.counter(now) {
+            Ok(c) => c,
+            Err(e) => return Err(e),
         };
+        // (keep + 1) * interval <= 604800 < MIN_TIME, so current > keep: no counter wraps.
         Ok(TicketSlot {
             now,
             current,
             keep: self.keep,
-            next_rotation: (current + 1) * self.interval,
+            next_rotation: (current + 1) * self.interval(),
         })
     }
 }
 
 impl TicketSlot {
+    /// The unix time this slot was computed for.
+    pub const fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// The counter of the encrypting key.
+    pub const fn current(&self) -> u64 {
+        self.current
+    }
+
+    /// How many previous keys are accepted.
+    pub const fn keep(&self) -> u64 {
+        self.keep
+    }
+
+    /// The unix time at which the next interval (and so the next rotation) starts.
+    pub const fn next_rotation(&self) -> u64 {
+        self.next_rotation
+    }
+
     /// The counter of the key with `role`, or `None` for a previous key beyond `keep`.
     pub const fn counter(&self, role: Role) -> Option<u64> {
         match role {
@@ -379,17 +445,10 @@ impl TicketSlot {
     /// Every accepted key's counter with its role, oldest first:
     /// `current - keep, …, current - 1, current, current + 1`.
     pub fn window(&self) -> impl Iterator<Item = (u64, Role)> + '_ {
-        let oldest = self.current - self.keep;
-        (0..self.keep + 2).map(move |i| {
-            let role = if i < self.keep {
-                Role::Previous(self.keep - i)
-            } else if i == self.keep {
-                Role::Current
-            } else {
-                Role::Next
-            };
-            (oldest + i, role)
-        })
+        let previous = (1..=self.keep).rev().map(Role::Previous);
+        previous
+            .chain([Role::Current, Role::Next])
+            .filter_map(|role| Some((self.counter(role)?, role)))
     }
 }
 
@@ -404,21 +463,13 @@ pub enum Lookup {
     NotFound,
 }
 
-impl LabelKey {
-    /// Looks `name` up among the keys accepted in `slot` (in `strength`).
-    pub fn lookup(&self, strength: Strength, slot: &TicketSlot, name: &[u8]) -> Lookup {
-        if name.len() != TICKET_NAME_LEN {
-            return Lookup::NotFound;
+impl Lookup {
+    /// `"current"`, `"accepted"` or `"not_found"`.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Lookup::Current(_) => "current",
+            Lookup::Accepted(..) => "accepted",
+            Lookup::NotFound => "not_found",
         }
-        for (counter, role) in slot.window() {
-            if self.ticket_name(strength, counter)[..] == *name {
-                let key = self.ticket_key(strength, counter);
-                return match role {
-                    Role::Current => Lookup::Current(key),
-                    other => Lookup::Accepted(key, other),
-                };
-            }
-        }
-        Lookup::NotFound
     }
 }

@@ -1,7 +1,8 @@
 //! Properties of the TFO schedule, as stated in SPEC.md ("Schedule properties").
 #![allow(clippy::unwrap_used)]
 
-use keywheel::{MAX_INTERVAL, MAX_TIME, MIN_INTERVAL, MIN_TIME, Schedule, Slot};
+use keywheel::schedule::{Schedule, Slot};
+use keywheel::{MAX_INTERVAL, MAX_TIME, MIN_INTERVAL, MIN_TIME};
 use proptest::prelude::*;
 
 fn interval() -> impl Strategy<Value = u64> {
@@ -30,12 +31,12 @@ proptest! {
     #[test]
     fn counters_follow_the_spec(interval in interval(), now in time()) {
         let slot = Schedule::new(interval).unwrap().at(now).unwrap();
-        prop_assert_eq!(slot.now, now);
-        prop_assert_eq!(slot.primary, now / interval);
+        prop_assert_eq!(slot.now(), now);
+        prop_assert_eq!(slot.primary(), now / interval);
         if now % interval >= interval / 2 {
-            prop_assert_eq!(slot.backup, slot.primary + 1);
+            prop_assert_eq!(slot.backup(), slot.primary() + 1);
         } else {
-            prop_assert_eq!(slot.backup, slot.primary - 1);
+            prop_assert_eq!(slot.backup(), slot.primary() - 1);
         }
     }
 
@@ -43,10 +44,10 @@ proptest! {
     fn next_wake_is_the_next_half_boundary(interval in interval(), now in time()) {
         let half = interval / 2;
         let slot = Schedule::new(interval).unwrap().at(now).unwrap();
-        prop_assert!(slot.next_wake > now);
-        prop_assert!(slot.next_wake - now <= half);
-        prop_assert_eq!(slot.next_wake % half, 0);
-        prop_assert_eq!(slot.wake_time(), (slot.next_wake + 2, 20_000_000));
+        prop_assert!(slot.next_wake() > now);
+        prop_assert!(slot.next_wake() - now <= half);
+        prop_assert_eq!(slot.next_wake() % half, 0);
+        prop_assert_eq!(slot.wake_time(), (slot.next_wake() + 2, 20_000_000));
     }
 
     #[test]
@@ -54,13 +55,13 @@ proptest! {
         let schedule = Schedule::new(interval).unwrap();
         let slot = schedule.at(now).unwrap();
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
-        let later = (now + ((slot.next_wake - 1 - now) as f64 * frac) as u64).min(MAX_TIME);
+        let later = (now + ((slot.next_wake() - 1 - now) as f64 * frac) as u64).min(MAX_TIME);
         let other = schedule.at(later).unwrap();
-        prop_assert_eq!((other.primary, other.backup, other.next_wake),
-                        (slot.primary, slot.backup, slot.next_wake));
-        if slot.next_wake <= MAX_TIME {
-            let after = schedule.at(slot.next_wake).unwrap();
-            prop_assert_ne!((after.primary, after.backup), (slot.primary, slot.backup));
+        prop_assert_eq!((other.primary(), other.backup(), other.next_wake()),
+                        (slot.primary(), slot.backup(), slot.next_wake()));
+        if slot.next_wake() <= MAX_TIME {
+            let after = schedule.at(slot.next_wake()).unwrap();
+            prop_assert_ne!((after.primary(), after.backup()), (slot.primary(), slot.backup()));
         }
     }
 
@@ -70,9 +71,9 @@ proptest! {
         // the other side of the interval boundary uses.
         let schedule = Schedule::new(interval).unwrap();
         let slot = schedule.at(now).unwrap();
-        let neighbour_time = slot.backup * interval;
+        let neighbour_time = slot.backup() * interval;
         if (MIN_TIME..=MAX_TIME).contains(&neighbour_time) {
-            prop_assert_eq!(schedule.at(neighbour_time).unwrap().primary, slot.backup);
+            prop_assert_eq!(schedule.at(neighbour_time).unwrap().primary(), slot.backup());
         }
     }
 
@@ -93,8 +94,8 @@ proptest! {
         let a = now;
         let b = now.checked_add_signed(skew).unwrap();
         let (sa, sb) = (installed(&schedule, a), installed(&schedule, b));
-        prop_assert!(sb.primary == sa.primary || sb.backup == sa.primary, "{:?} {:?}", sa, sb);
-        prop_assert!(sa.primary == sb.primary || sa.backup == sb.primary, "{:?} {:?}", sa, sb);
+        prop_assert!(sb.primary() == sa.primary() || sb.backup() == sa.primary(), "{:?} {:?}", sa, sb);
+        prop_assert!(sa.primary() == sb.primary() || sa.backup() == sb.primary(), "{:?} {:?}", sa, sb);
     }
 
     #[test]
@@ -118,14 +119,14 @@ fn skew_bound_is_tight() {
     // Node A just woke in the second half of interval n: primary n, backup n + 1.
     let a = n * 3600 + half + 3;
     let sa = installed(&schedule, a);
-    assert_eq!((sa.primary, sa.backup), (n, n + 1));
+    assert_eq!((sa.primary(), sa.backup()), (n, n + 1));
     // Node B behind by exactly half an interval still agrees...
     let sb = installed(&schedule, a - half);
-    assert!(sa.primary == sb.primary || sa.backup == sb.primary);
+    assert!(sa.primary() == sb.primary() || sa.backup() == sb.primary());
     // ...one second more and B (primary n - 1) uses a key that A does not hold.
     let sb = installed(&schedule, a - half - 1);
-    assert_eq!((sb.primary, sb.backup), (n - 1, n));
-    assert!(sa.primary != sb.primary && sa.backup != sb.primary);
+    assert_eq!((sb.primary(), sb.backup()), (n - 1, n));
+    assert!(sa.primary() != sb.primary() && sa.backup() != sb.primary());
 }
 
 #[test]
@@ -159,7 +160,7 @@ fn tofurkey_arithmetic_examples() {
     let s = Schedule::new(10).unwrap();
     let at = |t| {
         let x = s.at(t).unwrap();
-        (x.primary, x.backup, x.next_wake)
+        (x.primary(), x.backup(), x.next_wake())
     };
     assert_eq!(at(1_000_000), (100_000, 99_999, 1_000_005));
     assert_eq!(at(1_000_004), (100_000, 99_999, 1_000_005));

@@ -2,9 +2,9 @@
 //! `t/test.key`), and the BLAKE2b parameter rules of RFC 7693 as computed by libsodium.
 
 #![allow(clippy::unwrap_used)]
+use keywheel::schedule::Schedule;
 use keywheel::{
-    DERIVE_MAX_LEN, DERIVE_MIN_LEN, Error, MainKey, Schedule, TFO_CONTEXT, TfoKeys, derive_key,
-    tfo_keys,
+    DERIVE_MAX_LEN, DERIVE_MIN_LEN, Error, MainKey, TFO_CONTEXT, TfoKeys, derive_key, tfo_keys,
 };
 
 /// tofurkey's `t/test.key`.
@@ -62,7 +62,7 @@ fn derive_rejects_bad_lengths_without_writing() {
 fn debug_prints_no_key_bytes() {
     let main = MainKey::from_bytes(&TOFURKEY_TEST_KEY).unwrap();
     assert_eq!(format!("{main:?}"), "MainKey(..)");
-    let keys = TfoKeys::for_slot(&main, &Schedule::new(10).unwrap().at(1_000_000).unwrap());
+    let keys = TfoKeys::new(&main, &Schedule::new(10).unwrap().at(1_000_000).unwrap());
     assert_eq!(format!("{keys:?}"), "TfoKeys(..)");
     assert_eq!(format!("{:?}", keys.procfs_text()), "ProcfsText(..)");
 }

@@ -2,7 +2,8 @@
 //! (the SPEC.md §4 recipe; the script is in the comment of each test).
 #![allow(clippy::unwrap_used)]
 
-use keywheel::{Error, LabelKey, Layout, Lookup, MainKey, Role, Strength, TicketSchedule};
+use keywheel::ticket::TicketSchedule;
+use keywheel::{Error, LabelKey, Layout, Lookup, MainKey, Role, Strength, TicketKeys};
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -113,9 +114,9 @@ fn schedule_window_and_limits() {
     let s = TicketSchedule::new(3600, 2).unwrap();
     assert_eq!(s.max_ticket_age(), 3 * 3600);
     let slot = s.at(1_700_000_000).unwrap();
-    assert_eq!(slot.current, 1_700_000_000 / 3600);
-    assert_eq!(slot.next_rotation, (1_700_000_000 / 3600 + 1) * 3600);
-    let c = slot.current;
+    assert_eq!(slot.current(), 1_700_000_000 / 3600);
+    assert_eq!(slot.next_rotation(), (1_700_000_000 / 3600 + 1) * 3600);
+    let c = slot.current();
     let window: Vec<_> = slot.window().collect();
     assert_eq!(
         window,
@@ -155,18 +156,21 @@ fn schedule_window_and_limits() {
 fn lookup_by_name() {
     let lk = LabelKey::new(&main_key(), "svc").unwrap();
     let s = TicketSchedule::new(3600, 2).unwrap();
-    let slot = s.at(1_700_000_000).unwrap();
-    let c = slot.current;
+    let now = 1_700_000_000;
+    let keys = TicketKeys::new(&main_key(), "svc", Strength::Aes256, s).unwrap();
+    let c = s.at(now).unwrap().current();
+    assert_eq!(c, now / 3600);
     let st = Strength::Aes256;
-    match lk.lookup(st, &slot, lk.ticket_name(st, c).as_slice()) {
+    let lookup = |name: &[u8]| keys.lookup(name, now).unwrap();
+    match lookup(lk.ticket_name(st, c).as_slice()) {
         Lookup::Current(k) => assert_eq!(k.counter(), c),
         other => panic!("{other:?}"),
     }
-    match lk.lookup(st, &slot, lk.ticket_name(st, c + 1).as_slice()) {
+    match lookup(lk.ticket_name(st, c + 1).as_slice()) {
         Lookup::Accepted(k, Role::Next) => assert_eq!(k.counter(), c + 1),
         other => panic!("{other:?}"),
     }
-    match lk.lookup(st, &slot, lk.ticket_name(st, c - 2).as_slice()) {
+    match lookup(lk.ticket_name(st, c - 2).as_slice()) {
         Lookup::Accepted(k, Role::Previous(2)) => assert_eq!(k.counter(), c - 2),
         other => panic!("{other:?}"),
     }
@@ -178,9 +182,43 @@ fn lookup_by_name() {
             .unwrap()
             .ticket_name(st, c),
     ] {
-        assert!(matches!(lk.lookup(st, &slot, &name), Lookup::NotFound));
+        assert!(matches!(lookup(&name), Lookup::NotFound));
     }
-    assert!(matches!(lk.lookup(st, &slot, &[0u8; 15]), Lookup::NotFound));
+    assert!(matches!(lookup(&[0u8; 15]), Lookup::NotFound));
+    assert_eq!(
+        keys.lookup(&[0u8; 16], 999_999).unwrap_err(),
+        Error::Time { value: 999_999 }
+    );
+}
+
+#[test]
+fn ticket_keys_current_and_by_counter() {
+    let lk = LabelKey::new(&main_key(), "example.com").unwrap();
+    let s = TicketSchedule::new(86_400, 1).unwrap();
+    let keys = TicketKeys::new(&main_key(), "example.com", Strength::Aes256, s).unwrap();
+    assert_eq!(keys.label(), "example.com");
+    // 19675 * 86400 = 1699920000: the hashlib answers of `hashlib_known_answers`.
+    let k = keys.current(1_699_920_000 + 86_399).unwrap();
+    assert_eq!(k.counter(), 19675);
+    assert_eq!(hex(k.name()), "eac1dd082ba610bd20235d0a9273192c");
+    assert_eq!(keys.by_counter(19675).aes_key(), k.aes_key());
+    assert_eq!(keys.name_by_counter(7), lk.ticket_name(Strength::Aes256, 7));
+    assert!(matches!(
+        TicketKeys::new(&main_key(), "", Strength::Aes256, s),
+        Err(Error::LabelLength { len: 0 })
+    ));
+}
+
+#[test]
+fn slot_window_never_underflows() {
+    // keep is as large as the interval allows; the oldest counter stays above zero.
+    let s = TicketSchedule::new(10, 60_479).unwrap();
+    let slot = s.at(keywheel::MIN_TIME).unwrap();
+    let w: Vec<_> = slot.window().collect();
+    assert_eq!(w.len(), 60_481);
+    assert_eq!(w[0], (100_000 - 60_479, Role::Previous(60_479)));
+    assert_eq!(w[60_479], (100_000, Role::Current));
+    assert_eq!(w[60_480], (100_001, Role::Next));
 }
 
 #[test]
@@ -196,6 +234,8 @@ fn debug_shows_no_secret() {
 mod formats {
     use super::*;
     use keywheel::{FORMATS, Format};
+
+    const NOW: u64 = 1_700_000_000;
 
     fn b64(data: &[u8]) -> String {
         // Independent of the crate's encoder: the RFC 4648 test vectors pin this one.
@@ -250,28 +290,25 @@ mod formats {
     #[test]
     fn every_format_renders_the_documented_file() {
         let lk = LabelKey::new(&main_key(), "svc").unwrap();
-        let slot = TicketSchedule::new(3600, 1)
-            .unwrap()
-            .at(1_700_000_000)
-            .unwrap();
-        let c = slot.current;
+        let schedule = TicketSchedule::new(3600, 1).unwrap();
+        let c = NOW / 3600;
         for f in FORMATS {
             assert_eq!(Format::from_name(f.name()), Some(f));
             let st = f.strength();
+            let keys = TicketKeys::new(&main_key(), "svc", st, schedule).unwrap();
             let key = |n| lk.ticket_key(st, n);
             // The order DESIGN.md gives for each server.
-            let (order, layout, b64_lines): (Vec<u64>, Layout, bool) = match f {
-                Format::Nginx => (vec![c, c + 1, c - 1], Layout::NameHmacAes, false),
-                Format::Nginx48 => (vec![c, c + 1, c - 1], Layout::NameAesHmac, false),
-                Format::Haproxy | Format::Haproxy48 => {
-                    (vec![c - 1, c, c + 1], Layout::NameAesHmac, true)
-                }
-                Format::Apache => (vec![c], Layout::NameHmacAes, false),
-                Format::Ats => (vec![c, c + 1, c - 1], Layout::NameHmacAes, false),
-                Format::Openssl => (vec![c], Layout::NameHmacAes, false),
+            let (order, layout, b64_lines): (Vec<u64>, Layout, bool) = match f.name() {
+                "nginx" => (vec![c, c + 1, c - 1], Layout::NameHmacAes, false),
+                "nginx48" => (vec![c, c + 1, c - 1], Layout::NameAesHmac, false),
+                "haproxy" | "haproxy48" => (vec![c - 1, c, c + 1], Layout::NameAesHmac, true),
+                "apache" => (vec![c], Layout::NameHmacAes, false),
+                "ats" => (vec![c, c + 1, c - 1], Layout::NameHmacAes, false),
+                "openssl" => (vec![c], Layout::NameHmacAes, false),
+                other => panic!("format {other} has no documented file"),
             };
             let mut expected = Vec::new();
-            for n in order {
+            for &n in &order {
                 let r = record(&key(n), layout);
                 assert_eq!(r.len(), if st == Strength::Aes256 { 80 } else { 48 });
                 if b64_lines {
@@ -282,53 +319,137 @@ mod formats {
                 }
             }
             let mut out = vec![0u8; 2048];
-            let n = f.render(&lk, &slot, &mut out).unwrap();
-            assert_eq!(n, f.rendered_len(&slot));
+            let n = keys.render(f, NOW, &mut out).unwrap();
+            assert_eq!(n, keys.rendered_len(f).unwrap());
             assert_eq!(&out[..n], &expected[..], "{}", f.name());
+            // The iterator gives the same keys, in file order.
+            let counters: Vec<u64> = keys
+                .keys(f, NOW)
+                .unwrap()
+                .map(|(_, k)| k.counter())
+                .collect();
+            assert_eq!(counters, order, "{}", f.name());
+            // The installed file parses back into the names, in file order.
+            let per_file = f.record_len();
+            let names: Vec<_> = if f.files() == keywheel::Files::OnePerKey {
+                out[..n].chunks(per_file).flat_map(|r| f.names(r)).collect()
+            } else {
+                f.names(&out[..n]).collect()
+            };
+            let want: Vec<_> = order.iter().map(|&n| Some(*key(n).name())).collect();
+            assert_eq!(names, want, "{}", f.name());
             // Too small a buffer: error, nothing written.
             let mut small = vec![0x22u8; n - 1];
             assert!(matches!(
-                f.render(&lk, &slot, &mut small),
+                keys.render(f, NOW, &mut small),
                 Err(Error::BufferTooSmall { .. })
             ));
             assert!(small.iter().all(|&b| b == 0x22));
+            // The other strength is refused.
+            let other = if st == Strength::Aes256 {
+                Strength::Aes128
+            } else {
+                Strength::Aes256
+            };
+            let wrong = TicketKeys::new(&main_key(), "svc", other, schedule).unwrap();
+            assert_eq!(
+                wrong.render(f, NOW, &mut out).unwrap_err().to_string(),
+                format!("the key's strength does not match format {}", f.name())
+            );
         }
     }
 
     #[test]
+    fn rollover_appends_decrypt_only_windows() {
+        let other_main = MainKey::from_bytes(&[7u8; 32]).unwrap();
+        let schedule = TicketSchedule::new(3600, 1).unwrap();
+        let c = NOW / 3600;
+        for f in FORMATS {
+            let st = f.strength();
+            let keys = TicketKeys::new(&main_key(), "svc", st, schedule).unwrap();
+            let previous = TicketKeys::new(&other_main, "svc", st, schedule).unwrap();
+            let len = keys.rollover_len(f, 1).unwrap();
+            let mut out = vec![0u8; len];
+            assert_eq!(
+                keys.render_rollover(f, NOW, &[&previous], &mut out)
+                    .unwrap(),
+                len
+            );
+            let mut own = vec![0u8; keys.rendered_len(f).unwrap()];
+            keys.render(f, NOW, &mut own).unwrap();
+            // SPEC §5.2: nginx, nginx48 and ats get the other main key's window after their
+            // own (current, next, previous 1); the others the main key's keys alone.
+            if ["nginx", "nginx48", "ats"].contains(&f.name()) {
+                let old = LabelKey::new(&other_main, "svc").unwrap();
+                let layout = f.layout();
+                let mut expected = own.clone();
+                for n in [c, c + 1, c - 1] {
+                    expected.extend_from_slice(&record(&old.ticket_key(st, n), layout));
+                }
+                assert_eq!(out, expected, "{}", f.name());
+            } else {
+                assert_eq!(out, own, "{}", f.name());
+            }
+        }
+    }
+
+    #[test]
+    fn names_of_a_damaged_file() {
+        let haproxy = Format::from_name("haproxy").unwrap();
+        let names: Vec<_> = haproxy.names(b"not base64!\n\nAAAA\n").collect();
+        assert_eq!(names, [None, None]);
+        let nginx = Format::from_name("nginx").unwrap();
+        // A record shorter than a name is skipped; a longer one gives its first 16 bytes.
+        assert_eq!(nginx.names(&[1u8; 15]).count(), 0);
+        assert_eq!(
+            nginx.names(&[1u8; 17]).collect::<Vec<_>>(),
+            [Some([1u8; 16])]
+        );
+    }
+
+    #[test]
     fn haproxy_needs_three_keys() {
-        let lk = LabelKey::new(&main_key(), "svc").unwrap();
-        let slot = TicketSchedule::new(3600, 2)
-            .unwrap()
-            .at(1_700_000_000)
-            .unwrap();
+        let schedule = TicketSchedule::new(3600, 2).unwrap();
         let mut out = vec![0u8; 2048];
-        let err = Format::Haproxy.render(&lk, &slot, &mut out).unwrap_err();
+        let haproxy = Format::from_name("haproxy").unwrap();
+        let keys = TicketKeys::new(&main_key(), "svc", Strength::Aes256, schedule).unwrap();
+        let err = keys.render(haproxy, NOW, &mut out).unwrap_err();
         assert_eq!(
             err.to_string(),
             "keep 2 does not fit format haproxy: HAProxy uses exactly 3 keys (previous, current, next), so keep must be 1"
         );
         // nginx takes any keep: current, next, previous 1, previous 2.
-        assert_eq!(Format::Nginx.render(&lk, &slot, &mut out).unwrap(), 4 * 80);
+        let nginx = Format::from_name("nginx").unwrap();
+        assert_eq!(keys.render(nginx, NOW, &mut out).unwrap(), 4 * 80);
+        let roles: Vec<String> = nginx.roles(2).map(|r| r.to_string()).collect();
+        assert_eq!(roles, ["current", "next", "previous 1", "previous 2"]);
+        let roles: Vec<String> = haproxy.roles(1).map(|r| r.to_string()).collect();
+        assert_eq!(roles, ["previous 1", "current", "next"]);
     }
 
     #[test]
     fn format_names() {
-        // The names of SPEC.md, as the CLI and every binding spell them.
+        // The names of SPEC.md, as the CLI and every binding spell them, with their records.
         let expected = [
-            (Format::Nginx, "nginx"),
-            (Format::Nginx48, "nginx48"),
-            (Format::Haproxy, "haproxy"),
-            (Format::Haproxy48, "haproxy48"),
-            (Format::Apache, "apache"),
-            (Format::Ats, "ats"),
-            (Format::Openssl, "openssl"),
+            ("nginx", 80),
+            ("nginx48", 48),
+            ("haproxy", 109),
+            ("haproxy48", 65),
+            ("apache", 48),
+            ("ats", 48),
+            ("openssl", 80),
         ];
-        assert_eq!(FORMATS.len(), expected.len());
-        for (f, name) in expected {
-            assert_eq!(f.name(), name);
-            assert_eq!(Format::from_name(name), Some(f));
-        }
+        let names: Vec<_> = FORMATS.iter().map(|f| (f.name(), f.record_len())).collect();
+        assert_eq!(names, expected);
         assert_eq!(Format::from_name("NGINX"), None);
+        for s in Strength::ALL {
+            assert_eq!(Strength::from_name(s.as_str()), Some(s));
+        }
+        assert_eq!(Strength::Aes256.as_str(), "aes256");
+        assert_eq!(
+            Layout::from_name("name_aes_hmac"),
+            Some(Layout::NameAesHmac)
+        );
+        assert_eq!(Layout::from_name("aes"), None);
     }
 }

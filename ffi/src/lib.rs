@@ -28,22 +28,25 @@ mod tfo;
 mod ticket;
 
 pub use main_key::{
-    keywheel_main_key, keywheel_main_key_free, keywheel_main_key_from_file, keywheel_main_key_new,
+    keywheel_main_key, keywheel_main_key_fingerprint, keywheel_main_key_free,
+    keywheel_main_key_from_file, keywheel_main_key_from_file_allow_insecure, keywheel_main_key_new,
 };
 pub use result::{
     KEYWHEEL_MESSAGE_MAX_LEN, keywheel_last_error_message, keywheel_result,
     keywheel_result_message, keywheel_version,
 };
 pub use tfo::{
-    keywheel_derive_key, keywheel_schedule_at, keywheel_slot, keywheel_tfo_keys,
-    keywheel_tfo_procfs_text,
+    keywheel_derive_key, keywheel_schedule_at, keywheel_slot, keywheel_tfo_key_fingerprint,
+    keywheel_tfo_keys, keywheel_tfo_procfs_text,
 };
 pub use ticket::{
-    KEYWHEEL_TICKET_NAME_LEN, keywheel_format, keywheel_format_record_len, keywheel_lookup,
-    keywheel_strength, keywheel_ticket_key, keywheel_ticket_key_wipe, keywheel_ticket_keys,
+    KEYWHEEL_TICKET_NAME_LEN, keywheel_format, keywheel_format_count, keywheel_format_from_name,
+    keywheel_format_name, keywheel_format_record_len, keywheel_lookup, keywheel_strength,
+    keywheel_ticket_key, keywheel_ticket_key_wipe, keywheel_ticket_keys,
     keywheel_ticket_keys_by_counter, keywheel_ticket_keys_current, keywheel_ticket_keys_free,
     keywheel_ticket_keys_lookup, keywheel_ticket_keys_new, keywheel_ticket_keys_render,
-    keywheel_ticket_keys_rendered_len, keywheel_ticket_keys_slot, keywheel_ticket_slot,
+    keywheel_ticket_keys_render_rollover, keywheel_ticket_keys_rendered_len,
+    keywheel_ticket_keys_rollover_len, keywheel_ticket_keys_slot, keywheel_ticket_slot,
 };
 
 /// Length in bytes of the main key (longer material is accepted; its first 32 bytes are used).
@@ -73,6 +76,8 @@ pub const KEYWHEEL_MAX_LABEL_LEN: usize = 64;
 /// Longest age, in seconds, a ticket may be accepted for: `(keep + 1) * interval` must not
 /// exceed it (RFC 8446: 7 days).
 pub const KEYWHEEL_MAX_TICKET_AGE: u64 = 604_800;
+/// Length in bytes of a fingerprint (`keywheel_main_key_fingerprint`).
+pub const KEYWHEEL_FINGERPRINT_LEN: usize = 8;
 
 // The header's constants are literals (cbindgen copies literals); they must equal the core's.
 const _: () = {
@@ -89,4 +94,5 @@ const _: () = {
     assert!(KEYWHEEL_TFO_PROCFS_TEXT_LEN == keywheel::TFO_PROCFS_TEXT_LEN);
     assert!(KEYWHEEL_MAX_LABEL_LEN == keywheel::MAX_LABEL_LEN);
     assert!(KEYWHEEL_MAX_TICKET_AGE == keywheel::MAX_TICKET_AGE);
+    assert!(KEYWHEEL_FINGERPRINT_LEN == keywheel::FINGERPRINT_LEN);
 };

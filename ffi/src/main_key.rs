@@ -1,10 +1,8 @@
 //! The main-key handle.
 
 use core::ffi::c_char;
-use std::io::Read;
 
-use keywheel::{MAIN_KEY_LEN, MainKey};
-use zeroize::Zeroizing;
+use keywheel::{FINGERPRINT_LEN, KeyFileError, KeyFileMode, MainKey};
 
 use crate::ptr;
 use crate::result::{Failure, guard, guard_void, keywheel_result};
@@ -56,9 +54,10 @@ pub unsafe extern "C" fn keywheel_main_key_new(
 
 /// Reads a main key from the file at `path` (NUL-terminated): its first
 /// `KEYWHEEL_MAIN_KEY_LEN` (32) bytes; the file must have at least that many. Stores a new
-/// handle in `*out`. Only 32 bytes are read; the read buffer is wiped. A file whose mode gives
-/// group or others any access (`mode & 0077`, as the CLI refuses) is refused before anything
-/// is read from it.
+/// handle in `*out`. The file must be a regular file (it is opened with `O_NONBLOCK`, so a FIFO
+/// cannot hang the call) that neither group nor others may access (mode 0600 or stricter;
+/// `keywheel_main_key_from_file_allow_insecure` skips that check). Only 32 bytes are read;
+/// the read buffer is wiped. The CLI and the Python binding read key files the same way.
 ///
 /// Ownership: the handle in `*out` is the caller's and must be released with
 /// `keywheel_main_key_free`.
@@ -67,7 +66,7 @@ pub unsafe extern "C" fn keywheel_main_key_new(
 ///
 /// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` (`path` or `out` NULL),
 /// `KEYWHEEL_RESULT_IO` (the file cannot be opened or read),
-/// `KEYWHEEL_RESULT_INVALID_ARGUMENT` (group or others may access the file),
+/// `KEYWHEEL_RESULT_KEY_FILE_NOT_REGULAR`, `KEYWHEEL_RESULT_KEY_FILE_INSECURE` or
 /// `KEYWHEEL_RESULT_MAIN_KEY_TOO_SHORT` (fewer than 32 bytes). On failure `*out` is untouched.
 ///
 /// # Safety
@@ -79,49 +78,88 @@ pub unsafe extern "C" fn keywheel_main_key_from_file(
 ) -> keywheel_result {
     guard("keywheel_main_key_from_file", || {
         // SAFETY: forwarded caller's contract on `path`.
-        let path = unsafe { ptr::c_string(path, "path") }?;
-        ptr::out(out, "out")?;
-        let path = std::path::Path::new(
-            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path.to_bytes()),
-        );
-        let io = |e: std::io::Error| {
-            Failure::new(
-                keywheel_result::Io,
-                std::format!("cannot read main key file {}: {e}", path.display()),
-            )
+        unsafe { from_file(path, KeyFileMode::Private, out) }
+    })
+}
+
+/// `keywheel_main_key_from_file` without the check of the file's mode: a key file that group
+/// or others may access is accepted. Only for an operator who asked for it explicitly (as the
+/// CLI's `--allow-insecure-key-file`).
+///
+/// Returns, ownership, thread-safety: as `keywheel_main_key_from_file` (never
+/// `KEYWHEEL_RESULT_KEY_FILE_INSECURE`).
+///
+/// # Safety
+/// `path` must be a NUL-terminated string; `out` must be valid for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_main_key_from_file_allow_insecure(
+    path: *const c_char,
+    out: *mut *mut keywheel_main_key,
+) -> keywheel_result {
+    guard("keywheel_main_key_from_file_allow_insecure", || {
+        // SAFETY: forwarded caller's contract on `path`.
+        unsafe { from_file(path, KeyFileMode::AllowInsecure, out) }
+    })
+}
+
+/// The body of both file readers.
+///
+/// # Safety
+/// As `keywheel_main_key_from_file`.
+unsafe fn from_file(
+    path: *const c_char,
+    mode: KeyFileMode,
+    out: *mut *mut keywheel_main_key,
+) -> Result<(), Failure> {
+    // SAFETY: forwarded caller's contract on `path`.
+    let path = unsafe { ptr::c_string(path, "path") }?;
+    ptr::out(out, "out")?;
+    let path = std::path::Path::new(
+        <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path.to_bytes()),
+    );
+    let key = MainKey::from_file(path, mode).map_err(|e| {
+        let code = match e {
+            KeyFileError::Open(_) | KeyFileError::Read(_) => keywheel_result::Io,
+            KeyFileError::NotRegular(_) => keywheel_result::KeyFileNotRegular,
+            KeyFileError::Insecure(_) => keywheel_result::KeyFileInsecure,
+            KeyFileError::Short(_) => keywheel_result::MainKeyTooShort,
         };
-        let mut file = std::fs::File::open(path).map_err(io)?;
-        let mode =
-            std::os::unix::fs::PermissionsExt::mode(&file.metadata().map_err(io)?.permissions());
-        if mode & 0o077 != 0 {
-            return Err(Failure::new(
-                keywheel_result::InvalidArgument,
-                std::format!(
-                    "main key file {} has mode {:04o}, so group or others can access it; \
-                     it must be accessible by its owner only (chmod 600 {})",
-                    path.display(),
-                    mode & 0o7777,
-                    path.display()
-                ),
-            ));
-        }
-        let mut buf = Zeroizing::new([0u8; MAIN_KEY_LEN]);
-        let mut len = 0;
-        while len < MAIN_KEY_LEN {
-            match file.read(&mut buf[len..]) {
-                Ok(0) => break,
-                Ok(n) => len += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io(e)),
-            }
-        }
-        let key = MainKey::from_bytes(&buf[..len]).map_err(|e| {
-            Failure::new(
-                keywheel_result::MainKeyTooShort,
-                std::format!("main key file {}: {e}", path.display()),
-            )
-        })?;
-        publish(key, out);
+        Failure::new(
+            code,
+            e.message(
+                "main key file",
+                path,
+                "keywheel_main_key_from_file_allow_insecure",
+            ),
+        )
+    })?;
+    publish(key, out);
+    Ok(())
+}
+
+/// The main key's public fingerprint (`KEYWHEEL_FINGERPRINT_LEN`, 8 bytes) into `out`: nodes
+/// with the same fingerprint have the same main key; it reveals nothing about the key (SPEC.md,
+/// "Fingerprints").
+///
+/// Thread-safety: may be called from any thread.
+///
+/// Returns `KEYWHEEL_RESULT_OK` or `KEYWHEEL_RESULT_NULL_POINTER`. On failure `out` is
+/// untouched.
+///
+/// # Safety
+/// `key` must be a live handle; `out` valid for writes of 8 bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_main_key_fingerprint(
+    key: *const keywheel_main_key,
+    out: *mut u8,
+) -> keywheel_result {
+    guard("keywheel_main_key_fingerprint", || {
+        // SAFETY: forwarded caller's contract.
+        let key = unsafe { ptr::object(key, "key") }?;
+        ptr::out(out, "out")?;
+        let fp = key.key.fingerprint();
+        // SAFETY: `out` is valid for writes of FINGERPRINT_LEN bytes (caller's contract).
+        unsafe { core::ptr::copy_nonoverlapping(fp.as_ptr(), out, FINGERPRINT_LEN) };
         Ok(())
     })
 }

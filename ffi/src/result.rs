@@ -52,6 +52,10 @@ pub enum keywheel_result {
     Io = 16,
     /// An argument is invalid in another way (see `keywheel_last_error_message`).
     InvalidArgument = 17,
+    /// A main key file may be accessed by group or others (and that was not allowed).
+    KeyFileInsecure = 18,
+    /// A main key file is not a regular file (a directory, FIFO, socket or device).
+    KeyFileNotRegular = 19,
 }
 
 impl keywheel_result {
@@ -80,11 +84,15 @@ impl keywheel_result {
             Self::UnknownFormat => c"unknown format (not a keywheel_format value)",
             Self::Io => c"a file could not be read",
             Self::InvalidArgument => c"invalid argument",
+            Self::KeyFileInsecure => {
+                c"the main key file may be accessed by group or others; it must be mode 0600 or stricter"
+            }
+            Self::KeyFileNotRegular => c"the main key file is not a regular file",
         }
     }
 
     /// Every code, for lookups by number.
-    const ALL: [keywheel_result; 18] = [
+    const ALL: [keywheel_result; 20] = [
         Self::Ok,
         Self::NullPointer,
         Self::Panic,
@@ -103,6 +111,8 @@ impl keywheel_result {
         Self::UnknownFormat,
         Self::Io,
         Self::InvalidArgument,
+        Self::KeyFileInsecure,
+        Self::KeyFileNotRegular,
     ];
 
     fn from_u32(code: u32) -> Option<Self> {
@@ -289,6 +299,8 @@ mod tests {
         assert_eq!(keywheel_result::NullPointer as u32, 1);
         assert_eq!(keywheel_result::Panic as u32, 2);
         assert_eq!(keywheel_result::InvalidArgument as u32, 17);
+        assert_eq!(keywheel_result::KeyFileInsecure as u32, 18);
+        assert_eq!(keywheel_result::KeyFileNotRegular as u32, 19);
         for (i, r) in keywheel_result::ALL.iter().enumerate() {
             assert_eq!(*r as usize, i);
             assert_eq!(
@@ -296,7 +308,7 @@ mod tests {
                 Some(*r)
             );
         }
-        assert_eq!(keywheel_result::from_u32(18), None);
+        assert_eq!(keywheel_result::from_u32(20), None);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use core::ffi::c_char;
 
-use keywheel::{CONTEXT_LEN, DERIVE_MAX_LEN, Schedule, TFO_KEY_LEN, TFO_PROCFS_TEXT_LEN, TfoKeys};
+use keywheel::schedule::Schedule;
+use keywheel::{CONTEXT_LEN, DERIVE_MAX_LEN, TFO_KEY_LEN, TFO_PROCFS_TEXT_LEN, TfoKeys};
 use zeroize::Zeroizing;
 
 use crate::main_key::keywheel_main_key;
@@ -96,10 +97,10 @@ pub unsafe extern "C" fn keywheel_schedule_at(
         let slot = Schedule::new(interval)?.at(now)?;
         let (wake_sec, wake_nsec) = slot.wake_time();
         let c = keywheel_slot {
-            now: slot.now,
-            primary: slot.primary,
-            backup: slot.backup,
-            next_wake: slot.next_wake,
+            now: slot.now(),
+            primary: slot.primary(),
+            backup: slot.backup(),
+            next_wake: slot.next_wake(),
             wake_sec,
             wake_nsec,
         };
@@ -180,7 +181,7 @@ pub unsafe extern "C" fn keywheel_tfo_procfs_text(
         ptr::out(out, "out")?;
         ptr::out(out_written, "out_written")?;
         ptr::room(out_len, TFO_PROCFS_TEXT_LEN + 1)?;
-        let keys = TfoKeys::for_slot(&main_key.key, &Schedule::new(interval)?.at(now)?);
+        let keys = TfoKeys::new(&main_key.key, &Schedule::new(interval)?.at(now)?);
         let mut text = Zeroizing::new([0u8; TFO_PROCFS_TEXT_LEN + 1]);
         text[..TFO_PROCFS_TEXT_LEN].copy_from_slice(keys.procfs_text().as_bytes());
         // SAFETY: `out` checked above, valid for `out_len` bytes; `out_written` for a write.
@@ -188,6 +189,41 @@ pub unsafe extern "C" fn keywheel_tfo_procfs_text(
             ptr::copy_out(&text[..], out.cast(), out_len, "out")?;
             out_written.write(TFO_PROCFS_TEXT_LEN);
         }
+        Ok(())
+    })
+}
+
+/// The public fingerprint (`KEYWHEEL_FINGERPRINT_LEN`, 8 bytes) of one TCP Fast Open key
+/// (`KEYWHEEL_TFO_KEY_LEN`, 16 bytes, e.g. the primary key the kernel holds) into `out`: two
+/// nodes whose primary keys have the same fingerprint accept each other's cookies; it reveals
+/// nothing usable about the key (SPEC.md, "Fingerprints").
+///
+/// Thread-safety: may be called from any thread.
+///
+/// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
+/// `KEYWHEEL_RESULT_INVALID_ARGUMENT` (`key_len` is not 16). On failure `out` is untouched.
+///
+/// # Safety
+/// `key` must be valid for reads of `key_len` bytes; `out` valid for writes of 8 bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_tfo_key_fingerprint(
+    key: *const u8,
+    key_len: usize,
+    out: *mut u8,
+) -> keywheel_result {
+    guard("keywheel_tfo_key_fingerprint", || {
+        // SAFETY: forwarded caller's contract.
+        let key = unsafe { ptr::input(key, key_len, "key") }?;
+        ptr::out(out, "out")?;
+        let key: &[u8; TFO_KEY_LEN] = key.try_into().map_err(|_| {
+            Failure::new(
+                keywheel_result::InvalidArgument,
+                std::format!("TFO key is {key_len} bytes; it must be {TFO_KEY_LEN} bytes"),
+            )
+        })?;
+        let fp = keywheel::tfo_key_fingerprint(key);
+        // SAFETY: `out` is valid for writes of FINGERPRINT_LEN bytes (caller's contract).
+        unsafe { core::ptr::copy_nonoverlapping(fp.as_ptr(), out, fp.len()) };
         Ok(())
     })
 }

@@ -1,9 +1,11 @@
 //! TLS session-ticket keys: the handle, the encrypting key, lookup by name, server formats.
 
-use keywheel::{
-    Format, LabelKey, Lookup, MIN_TIME, Strength, TICKET_NAME_LEN, TicketKey, TicketSchedule,
-    TicketSlot,
-};
+use core::ffi::c_char;
+use keywheel::ticket::TicketSchedule;
+use keywheel::{FORMATS, Format, Lookup, Strength, TICKET_NAME_LEN, TicketKey, TicketKeys};
+use std::string::String;
+use std::vec::Vec;
+
 use zeroize::Zeroize;
 
 use crate::main_key::keywheel_main_key;
@@ -22,7 +24,9 @@ pub enum keywheel_strength {
 }
 
 /// Server ticket-key formats (see SPEC.md, "Server layouts"). Functions take it as a
-/// `uint32_t`.
+/// `uint32_t`. Value `n` is entry `n - 1` of the core's format table (`keywheel_format_name`
+/// gives its name, `keywheel_format_from_name` the value of a name; a test checks that the
+/// constants below match the table).
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(non_camel_case_types)] // C naming.
@@ -103,15 +107,7 @@ const _: () = assert!(KEYWHEEL_TICKET_NAME_LEN == TICKET_NAME_LEN);
 /// any number of threads may use one handle at the same time, as long as none frees it.
 #[allow(non_camel_case_types)] // C naming.
 pub struct keywheel_ticket_keys {
-    label: LabelKey,
-    schedule: TicketSchedule,
-    strength: Strength,
-}
-
-impl keywheel_ticket_keys {
-    fn slot(&self, now: u64) -> Result<TicketSlot, Failure> {
-        Ok(self.schedule.at(now)?)
-    }
+    keys: TicketKeys,
 }
 
 fn strength_from(value: u32) -> Result<Strength, Failure> {
@@ -127,16 +123,23 @@ fn strength_from(value: u32) -> Result<Strength, Failure> {
     }
 }
 
+fn strength_to(strength: Strength) -> keywheel_strength {
+    match strength {
+        Strength::Aes256 => keywheel_strength::Aes256,
+        Strength::Aes128 => keywheel_strength::Aes128,
+    }
+}
+
 fn format_from(value: u32) -> Result<Format, Failure> {
     value
         .checked_sub(1)
-        .and_then(|i| keywheel::FORMATS.get(usize::try_from(i).ok()?).copied())
+        .and_then(|i| FORMATS.get(usize::try_from(i).ok()?).copied())
         .ok_or_else(|| {
             Failure::new(
                 keywheel_result::UnknownFormat,
                 std::format!(
                     "format {value} is unknown; it must be a keywheel_format value (1..={})",
-                    keywheel::FORMATS.len()
+                    FORMATS.len()
                 ),
             )
         })
@@ -149,10 +152,7 @@ fn to_c(key: &TicketKey) -> keywheel_ticket_key {
         hmac_key: [0; 32],
         key_len: key.strength().key_len(),
         counter: key.counter(),
-        strength: match key.strength() {
-            Strength::Aes256 => keywheel_strength::Aes256 as u32,
-            Strength::Aes128 => keywheel_strength::Aes128 as u32,
-        },
+        strength: strength_to(key.strength()) as u32,
     };
     c.aes_key[..key.aes_key().len()].copy_from_slice(key.aes_key());
     c.hmac_key[..key.hmac_key().len()].copy_from_slice(key.hmac_key());
@@ -225,12 +225,8 @@ pub unsafe extern "C" fn keywheel_ticket_keys_new(
         })?;
         let strength = strength_from(strength)?;
         let schedule = TicketSchedule::new(interval, keep)?;
-        let label = LabelKey::new(&main_key.key, label)?;
-        let handle = Box::into_raw(Box::new(keywheel_ticket_keys {
-            label,
-            schedule,
-            strength,
-        }));
+        let keys = TicketKeys::new(&main_key.key, label, strength, schedule)?;
+        let handle = Box::into_raw(Box::new(keywheel_ticket_keys { keys }));
         // SAFETY: `out` is not NULL and valid for a write (caller's contract).
         unsafe { out.write(handle) };
         Ok(())
@@ -250,7 +246,7 @@ pub unsafe extern "C" fn keywheel_ticket_keys_free(keys: *mut keywheel_ticket_ke
     }
     guard_void(|| {
         // SAFETY: `keys` came from `Box::into_raw` and is freed once (caller's contract).
-        // Dropping the `LabelKey` wipes it.
+        // Dropping the `TicketKeys` wipes its label key.
         drop(unsafe { Box::from_raw(keys) });
     });
 }
@@ -274,12 +270,12 @@ pub unsafe extern "C" fn keywheel_ticket_keys_slot(
         // SAFETY: forwarded caller's contract.
         let keys = unsafe { ptr::object(keys, "keys") }?;
         ptr::out(out, "out")?;
-        let slot = keys.slot(now)?;
+        let slot = keys.keys.slot(now)?;
         let c = keywheel_ticket_slot {
-            now: slot.now,
-            current: slot.current,
-            keep: slot.keep,
-            next_rotation: slot.next_rotation,
+            now: slot.now(),
+            current: slot.current(),
+            keep: slot.keep(),
+            next_rotation: slot.next_rotation(),
         };
         // SAFETY: `out` is not NULL and valid for a write (caller's contract).
         unsafe { out.write(c) };
@@ -308,8 +304,7 @@ pub unsafe extern "C" fn keywheel_ticket_keys_current(
         // SAFETY: forwarded caller's contract.
         let keys = unsafe { ptr::object(keys, "keys") }?;
         ptr::out(out, "out")?;
-        let slot = keys.slot(now)?;
-        let key = keys.label.ticket_key(keys.strength, slot.current);
+        let key = keys.keys.current(now)?;
         // SAFETY: `out` is not NULL and valid for a write (caller's contract).
         unsafe { write_key(&key, out) };
         Ok(())
@@ -336,7 +331,7 @@ pub unsafe extern "C" fn keywheel_ticket_keys_by_counter(
         // SAFETY: forwarded caller's contract.
         let keys = unsafe { ptr::object(keys, "keys") }?;
         ptr::out(out, "out")?;
-        let key = keys.label.ticket_key(keys.strength, counter);
+        let key = keys.keys.by_counter(counter);
         // SAFETY: `out` is not NULL and valid for a write (caller's contract).
         unsafe { write_key(&key, out) };
         Ok(())
@@ -379,8 +374,7 @@ pub unsafe extern "C" fn keywheel_ticket_keys_lookup(
         let name = unsafe { ptr::input(name, name_len, "name") }?;
         ptr::out(found, "found")?;
         ptr::out(key, "key")?;
-        let slot = keys.slot(now)?;
-        let outcome = match keys.label.lookup(keys.strength, &slot, name) {
+        let outcome = match keys.keys.lookup(name, now)? {
             Lookup::Current(k) => {
                 // SAFETY: `key` is not NULL and valid for a write (caller's contract).
                 unsafe { write_key(&k, key) };
@@ -420,8 +414,7 @@ pub unsafe extern "C" fn keywheel_ticket_keys_rendered_len(
         // SAFETY: forwarded caller's contract.
         let keys = unsafe { ptr::object(keys, "keys") }?;
         ptr::out(out_len, "out_len")?;
-        let format = checked_format(keys, format)?;
-        let len = format.rendered_len(&keys.slot(MIN_TIME)?);
+        let len = keys.keys.rendered_len(format_from(format)?)?;
         // SAFETY: `out_len` is not NULL and valid for a write (caller's contract).
         unsafe { out_len.write(len) };
         Ok(())
@@ -451,18 +444,6 @@ pub unsafe extern "C" fn keywheel_format_record_len(
         unsafe { out_len.write(len) };
         Ok(())
     })
-}
-
-fn checked_format(keys: &keywheel_ticket_keys, format: u32) -> Result<Format, Failure> {
-    let format = format_from(format)?;
-    if format.strength() != keys.strength {
-        return Err(keywheel::Error::FormatStrength {
-            format: format.name(),
-        }
-        .into());
-    }
-    format.check_keep(keys.schedule.keep())?;
-    Ok(format)
 }
 
 /// Renders every key of `format` (a `keywheel_format`) at unix time `now`, in the format's
@@ -496,9 +477,9 @@ pub unsafe extern "C" fn keywheel_ticket_keys_render(
         let keys = unsafe { ptr::object(keys, "keys") }?;
         ptr::out(out, "out")?;
         ptr::out(out_written, "out_written")?;
-        let format = checked_format(keys, format)?;
-        let slot = keys.slot(now)?;
-        let needed = format.rendered_len(&slot);
+        let format = format_from(format)?;
+        let needed = keys.keys.rendered_len(format)?;
+        keys.keys.slot(now)?;
         ptr::room(out_len, needed)?;
         // Every check that can fail is done: from here on the call succeeds.
         // SAFETY: `out` is valid for writes of `out_len >= needed` bytes (caller's contract);
@@ -507,9 +488,189 @@ pub unsafe extern "C" fn keywheel_ticket_keys_render(
             core::ptr::write_bytes(out, 0, needed);
             core::slice::from_raw_parts_mut(out, needed)
         };
-        let written = format.render(&keys.label, &slot, dst)?;
+        let written = keys.keys.render(format, now, dst)?;
         // SAFETY: `out_written` is not NULL and valid for a write (caller's contract).
         unsafe { out_written.write(written) };
+        Ok(())
+    })
+}
+
+/// The length `keywheel_ticket_keys_render_rollover` writes for `format` with
+/// `decrypt_only_len` decrypt-only handles, into `*out_len`.
+///
+/// Thread-safety: may be called from any thread, also on one handle from many threads.
+///
+/// Returns as `keywheel_ticket_keys_rendered_len`.
+///
+/// # Safety
+/// `keys` must be a live handle; `out_len` valid for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_ticket_keys_rollover_len(
+    keys: *const keywheel_ticket_keys,
+    format: u32,
+    decrypt_only_len: usize,
+    out_len: *mut usize,
+) -> keywheel_result {
+    guard("keywheel_ticket_keys_rollover_len", || {
+        // SAFETY: forwarded caller's contract.
+        let keys = unsafe { ptr::object(keys, "keys") }?;
+        ptr::out(out_len, "out_len")?;
+        let len = keys
+            .keys
+            .rollover_len(format_from(format)?, decrypt_only_len)?;
+        // SAFETY: `out_len` is not NULL and valid for a write (caller's contract).
+        unsafe { out_len.write(len) };
+        Ok(())
+    })
+}
+
+/// Main-key rollover (SPEC.md §5.2): renders as `keywheel_ticket_keys_render`, then, for
+/// formats that hold any number of keys (nginx, nginx48, ats), the same window of each of the
+/// `decrypt_only_len` handles in `decrypt_only` (the same label under the previous main key,
+/// then the next) as decrypt-only keys. Other formats get the keys of `keys` alone.
+/// `keywheel_ticket_keys_rollover_len` gives the length needed.
+///
+/// Ownership: `out` stays the caller's; it holds keys: wipe it when done. The handles stay
+/// the caller's.
+///
+/// Thread-safety: may be called from any thread, also on one handle from many threads.
+///
+/// Returns as `keywheel_ticket_keys_render`. On failure nothing is written.
+///
+/// # Safety
+/// `keys` must be a live handle; `decrypt_only` valid for reads of `decrypt_only_len` live
+/// handles (NULL when `decrypt_only_len` is 0 is allowed); `out` valid for writes of `out_len`
+/// bytes; `out_written` valid for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_ticket_keys_render_rollover(
+    keys: *const keywheel_ticket_keys,
+    format: u32,
+    now: u64,
+    decrypt_only: *const *const keywheel_ticket_keys,
+    decrypt_only_len: usize,
+    out: *mut u8,
+    out_len: usize,
+    out_written: *mut usize,
+) -> keywheel_result {
+    guard("keywheel_ticket_keys_render_rollover", || {
+        // SAFETY: forwarded caller's contract.
+        let keys = unsafe { ptr::object(keys, "keys") }?;
+        ptr::out(out, "out")?;
+        ptr::out(out_written, "out_written")?;
+        let mut others = Vec::with_capacity(decrypt_only_len);
+        if decrypt_only_len > 0 {
+            if decrypt_only.is_null() {
+                return Err(Failure::null("decrypt_only"));
+            }
+            for i in 0..decrypt_only_len {
+                // SAFETY: `decrypt_only` is valid for reads of `decrypt_only_len` pointers
+                // (caller's contract).
+                let handle = unsafe { decrypt_only.add(i).read() };
+                // SAFETY: each is a live handle or NULL (caller's contract).
+                others.push(&unsafe { ptr::object(handle, "decrypt_only[i]") }?.keys);
+            }
+        }
+        let format = format_from(format)?;
+        let needed = keys.keys.rollover_len(format, others.len())?;
+        keys.keys.slot(now)?;
+        ptr::room(out_len, needed)?;
+        // SAFETY: `out` is valid for writes of `out_len >= needed` bytes (caller's contract);
+        // zeroing it first makes the slice below refer to initialised memory.
+        let dst = unsafe {
+            core::ptr::write_bytes(out, 0, needed);
+            core::slice::from_raw_parts_mut(out, needed)
+        };
+        let written = keys.keys.render_rollover(format, now, &others, dst)?;
+        // SAFETY: `out_written` is not NULL and valid for a write (caller's contract).
+        unsafe { out_written.write(written) };
+        Ok(())
+    })
+}
+
+/// How many formats there are: the `keywheel_format` values are `1..=keywheel_format_count()`.
+#[unsafe(no_mangle)]
+pub extern "C" fn keywheel_format_count() -> u32 {
+    // Seven formats today; the table is small by construction.
+    u32::try_from(FORMATS.len()).unwrap_or(u32::MAX)
+}
+
+/// The names of the formats, NUL-terminated, made once from the core's table.
+fn format_names() -> &'static [std::ffi::CString] {
+    static NAMES: std::sync::OnceLock<Vec<std::ffi::CString>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        FORMATS
+            .iter()
+            .filter_map(|f| std::ffi::CString::new(f.name()).ok())
+            .collect()
+    })
+}
+
+/// The name of `format` (a `keywheel_format`) as the CLI and every binding spell it ("nginx",
+/// "haproxy48", ...), NUL-terminated, into `*out_name`. The string is static: do not free it.
+///
+/// Thread-safety: may be called from any thread.
+///
+/// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
+/// `KEYWHEEL_RESULT_UNKNOWN_FORMAT`. On failure `*out_name` is untouched.
+///
+/// # Safety
+/// `out_name` must be valid for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_format_name(
+    format: u32,
+    out_name: *mut *const c_char,
+) -> keywheel_result {
+    guard("keywheel_format_name", || {
+        ptr::out(out_name, "out_name")?;
+        let name = format_from(format)?.name();
+        let found = format_names()
+            .iter()
+            .find(|c| c.to_bytes() == name.as_bytes())
+            .ok_or_else(|| Failure::new(keywheel_result::UnknownFormat, "format has no name"))?;
+        // SAFETY: `out_name` is not NULL and valid for a write (caller's contract).
+        unsafe { out_name.write(found.as_ptr()) };
+        Ok(())
+    })
+}
+
+/// The `keywheel_format` value of the format called `name` (`name_len` bytes, not
+/// NUL-terminated), into `*out_format`.
+///
+/// Thread-safety: may be called from any thread.
+///
+/// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
+/// `KEYWHEEL_RESULT_UNKNOWN_FORMAT` (the message lists the names). On failure `*out_format` is
+/// untouched.
+///
+/// # Safety
+/// `name` must be valid for reads of `name_len` bytes; `out_format` valid for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_format_from_name(
+    name: *const u8,
+    name_len: usize,
+    out_format: *mut u32,
+) -> keywheel_result {
+    guard("keywheel_format_from_name", || {
+        // SAFETY: forwarded caller's contract.
+        let name = unsafe { ptr::input(name, name_len, "name") }?;
+        ptr::out(out_format, "out_format")?;
+        let index = FORMATS
+            .iter()
+            .position(|f| f.name().as_bytes() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = FORMATS.iter().map(|f| f.name()).collect();
+                Failure::new(
+                    keywheel_result::UnknownFormat,
+                    std::format!(
+                        "format {:?} is unknown; it must be one of {}",
+                        String::from_utf8_lossy(name),
+                        names.join(", ")
+                    ),
+                )
+            })?;
+        let value = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        // SAFETY: `out_format` is not NULL and valid for a write (caller's contract).
+        unsafe { out_format.write(value) };
         Ok(())
     })
 }
@@ -531,4 +692,34 @@ pub unsafe extern "C" fn keywheel_ticket_key_wipe(key: *mut keywheel_ticket_key)
         // integers, so any bytes the caller left there are a valid value.
         wipe(unsafe { &mut *key });
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The C constants are the core table's entries, by name.
+    #[test]
+    fn format_constants_match_the_core_table() {
+        let constants = [
+            (keywheel_format::Nginx, "nginx"),
+            (keywheel_format::Nginx48, "nginx48"),
+            (keywheel_format::Haproxy, "haproxy"),
+            (keywheel_format::Haproxy48, "haproxy48"),
+            (keywheel_format::Apache, "apache"),
+            (keywheel_format::Ats, "ats"),
+            (keywheel_format::Openssl, "openssl"),
+        ];
+        // The constants name the first entries; a format added to the table is reachable by its
+        // number or by keywheel_format_from_name before it gets a constant.
+        assert!(constants.len() <= FORMATS.len());
+        for (c, name) in constants {
+            assert_eq!(format_from(c as u32).ok().map(Format::name), Some(name));
+        }
+        assert_eq!(keywheel_format_count() as usize, FORMATS.len());
+        for (i, f) in FORMATS.iter().enumerate() {
+            let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            assert_eq!(format_from(n).ok().map(Format::name), Some(f.name()));
+        }
+    }
 }

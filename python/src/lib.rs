@@ -6,9 +6,6 @@
 //! Rust copy of them outlives the call. Errors of the core become `keywheel.KeywheelError`
 //! (a `ValueError`) carrying the core's message; arguments of the wrong type raise `TypeError`.
 
-use std::fs::File;
-use std::io::{ErrorKind, Read};
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use pyo3::create_exception;
@@ -18,6 +15,8 @@ use pyo3::types::{PyBool, PyByteArray, PyBytes, PyInt, PyString, PyTuple};
 use zeroize::Zeroizing;
 
 use keywheel as kw;
+use keywheel::schedule::{Schedule as CoreSchedule, Slot as CoreSlot};
+use keywheel::ticket::{TicketSchedule, TicketSlot as CoreTicketSlot};
 
 create_exception!(
     keywheel,
@@ -122,19 +121,6 @@ fn str_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
     }
 }
 
-/// The names of the strengths, as `TicketKey.strength` and `Format.strength` spell them.
-const STRENGTHS: [(&str, kw::Strength); 2] = [
-    ("aes256", kw::Strength::Aes256),
-    ("aes128", kw::Strength::Aes128),
-];
-
-fn strength_name(s: kw::Strength) -> &'static str {
-    match s {
-        kw::Strength::Aes256 => "aes256",
-        kw::Strength::Aes128 => "aes128",
-    }
-}
-
 /// Python's `repr()` of an object, for messages.
 fn repr(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     Ok(obj.repr()?.to_cow()?.into_owned())
@@ -142,55 +128,45 @@ fn repr(obj: &Bound<'_, PyAny>) -> PyResult<String> {
 
 fn strength_arg(obj: &Bound<'_, PyAny>) -> PyResult<kw::Strength> {
     let name = str_arg(obj, "strength")?;
-    match STRENGTHS.iter().find(|(n, _)| *n == name) {
-        Some((_, s)) => Ok(*s),
-        None => Err(KeywheelError::new_err(format!(
-            "strength {} is unknown; it must be 'aes256' or 'aes128'",
-            repr(obj)?
-        ))),
-    }
-}
-
-fn layout_name(l: kw::Layout) -> &'static str {
-    match l {
-        kw::Layout::NameHmacAes => "name_hmac_aes",
-        kw::Layout::NameAesHmac => "name_aes_hmac",
-    }
-}
-
-fn layout_arg(obj: &Bound<'_, PyAny>) -> PyResult<kw::Layout> {
-    let name = str_arg(obj, "layout")?;
-    match name.as_str() {
-        "name_hmac_aes" => Ok(kw::Layout::NameHmacAes),
-        "name_aes_hmac" => Ok(kw::Layout::NameAesHmac),
-        _ => Err(KeywheelError::new_err(format!(
-            "layout {} is unknown; it must be 'name_hmac_aes' or 'name_aes_hmac'",
-            repr(obj)?
-        ))),
-    }
+    kw::Strength::from_name(&name).ok_or_else(|| {
+        let names: Vec<String> = kw::Strength::ALL
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        match repr(obj) {
+            Ok(r) => KeywheelError::new_err(format!(
+                "strength {r} is unknown; it must be {}",
+                names.join(" or ")
+            )),
+            Err(e) => e,
+        }
+    })
 }
 
 fn format_arg(obj: &Bound<'_, PyAny>) -> PyResult<kw::Format> {
-    if let Ok(f) = obj.cast::<Format>() {
-        return Ok(f.get().inner);
-    }
-    let name = str_arg(obj, "format").map_err(|e| {
-        if e.is_instance_of::<PyTypeError>(obj.py()) {
-            PyTypeError::new_err(format!(
-                "format must be a str or a Format, not {}",
-                type_name(obj)
-            ))
-        } else {
-            e
-        }
-    })?;
+    let name = str_arg(obj, "format")?;
     match kw::Format::from_name(&name) {
         Some(f) => Ok(f),
         None => Err(KeywheelError::new_err(format!(
             "format {} is unknown; it must be one of {}",
             repr(obj)?,
-            kw::Format::NAMES.join(", ")
+            format_names().join(", ")
         ))),
+    }
+}
+
+/// The names of the formats, from the core's table.
+fn format_names() -> Vec<&'static str> {
+    kw::FORMATS.iter().map(|f| f.name()).collect()
+}
+
+/// `now`, or the current unix time when `None`.
+fn now_arg(now: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
+    match now {
+        Some(now) => time_arg(now),
+        None => Ok(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())),
     }
 }
 
@@ -228,40 +204,36 @@ impl MainKey {
     }
 
     /// Reads a main key file: its first 32 bytes (a longer file is accepted, as by tofurkey).
+    /// The loader is the core's, shared with the CLI and the C library.
     ///
     /// A file whose mode gives the group or others any access is refused with
     /// ``KeywheelError`` unless ``allow_insecure`` is true, as the CLI refuses it without
-    /// ``--allow-insecure-key-file``. A file shorter than 32 bytes raises ``KeywheelError``;
-    /// a file that cannot be opened or read raises ``OSError``.
+    /// ``--allow-insecure-key-file``; so is anything but a regular file (a directory, a FIFO,
+    /// a device) and a file shorter than 32 bytes. A file that cannot be opened or read
+    /// raises ``OSError``.
     #[staticmethod]
     #[pyo3(signature = (path, *, allow_insecure = false))]
     fn from_file(path: PathBuf, allow_insecure: bool) -> PyResult<Self> {
-        let p = path.display();
-        let mut file = File::open(&path)?;
-        let mode = file.metadata()?.permissions().mode();
-        if !allow_insecure && mode & 0o077 != 0 {
-            return Err(KeywheelError::new_err(format!(
-                "main key file {p} has mode {:04o}, so group or others can access it; \
-                 fix it with `chmod 600 {p}` (or pass allow_insecure=True)",
-                mode & 0o7777
-            )));
-        }
-        let mut buf = Zeroizing::new([0u8; kw::MAIN_KEY_LEN]);
-        let mut got = 0;
-        while got < buf.len() {
-            match file.read(&mut buf[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        match kw::MainKey::from_bytes(&buf[..got]) {
+        let mode = if allow_insecure {
+            kw::KeyFileMode::AllowInsecure
+        } else {
+            kw::KeyFileMode::Private
+        };
+        match kw::MainKey::from_file(&path, mode) {
             Ok(inner) => Ok(MainKey { inner }),
-            Err(e) => Err(KeywheelError::new_err(format!(
-                "main key file {p} is too short: {e}"
+            Err(kw::KeyFileError::Open(e) | kw::KeyFileError::Read(e)) => Err(e.into()),
+            Err(e) => Err(KeywheelError::new_err(e.message(
+                "main key file",
+                &path,
+                "allow_insecure=True",
             ))),
         }
+    }
+
+    /// The main key's public 8-byte fingerprint: equal on nodes with the same main key; it
+    /// reveals nothing about the key.
+    fn fingerprint<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.fingerprint())
     }
 
     fn __repr__(&self) -> &'static str {
@@ -323,7 +295,7 @@ fn derive_key<'py>(
 #[pyclass(frozen, eq, hash, module = "keywheel")]
 #[derive(PartialEq, Eq, Hash)]
 struct Schedule {
-    inner: kw::Schedule,
+    inner: CoreSchedule,
 }
 
 #[pymethods]
@@ -336,7 +308,7 @@ impl Schedule {
             None => kw::DEFAULT_INTERVAL,
         };
         Ok(Schedule {
-            inner: kw::Schedule::new(interval).map_err(err)?,
+            inner: CoreSchedule::new(interval).map_err(err)?,
         })
     }
 
@@ -363,7 +335,7 @@ impl Schedule {
 #[pyclass(frozen, eq, hash, module = "keywheel")]
 #[derive(PartialEq, Eq, Hash)]
 struct Slot {
-    inner: kw::Slot,
+    inner: CoreSlot,
 }
 
 #[pymethods]
@@ -371,26 +343,26 @@ impl Slot {
     /// The unix time this slot was computed for.
     #[getter]
     fn now(&self) -> u64 {
-        self.inner.now
+        self.inner.now()
     }
 
     /// ``now // interval``: the counter of the primary key (new cookies).
     #[getter]
     fn primary(&self) -> u64 {
-        self.inner.primary
+        self.inner.primary()
     }
 
     /// The counter of the backup key: primary - 1 in the first half of the interval,
     /// primary + 1 in the second half.
     #[getter]
     fn backup(&self) -> u64 {
-        self.inner.backup
+        self.inner.backup()
     }
 
     /// The next half-interval boundary of unix time after ``now``.
     #[getter]
     fn next_wake(&self) -> u64 {
-        self.inner.next_wake
+        self.inner.next_wake()
     }
 
     /// When a daemon wakes after this slot: ``(seconds, nanoseconds)`` of unix time,
@@ -403,7 +375,10 @@ impl Slot {
         let s = &self.inner;
         format!(
             "Slot(now={}, primary={}, backup={}, next_wake={})",
-            s.now, s.primary, s.backup, s.next_wake
+            s.now(),
+            s.primary(),
+            s.backup(),
+            s.next_wake()
         )
     }
 }
@@ -421,7 +396,7 @@ impl TfoKeys {
     #[staticmethod]
     fn for_slot(main: &MainKey, slot: &Slot) -> Self {
         TfoKeys {
-            inner: kw::TfoKeys::for_slot(&main.inner, &slot.inner),
+            inner: kw::TfoKeys::new(&main.inner, &slot.inner),
         }
     }
 
@@ -511,27 +486,17 @@ impl Role {
     /// ``"current"``, ``"next"`` or ``"previous"``.
     #[getter]
     fn kind(&self) -> &'static str {
-        match self.inner {
-            kw::Role::Current => "current",
-            kw::Role::Next => "next",
-            kw::Role::Previous(_) => "previous",
-        }
+        self.inner.as_str()
     }
 
     /// For a previous key, how many intervals ago (>= 1); 0 for the current and next keys.
     #[getter]
     fn n(&self) -> u64 {
-        match self.inner {
-            kw::Role::Previous(n) => n,
-            _ => 0,
-        }
+        self.inner.age().unwrap_or(0)
     }
 
     fn __str__(&self) -> String {
-        match self.inner {
-            kw::Role::Previous(n) => format!("previous {n}"),
-            _ => self.kind().to_owned(),
-        }
+        self.inner.to_string()
     }
 
     fn __repr__(&self) -> String {
@@ -540,95 +505,6 @@ impl Role {
             kw::Role::Next => "Role.NEXT".to_owned(),
             kw::Role::Previous(n) => format!("Role.previous({n})"),
         }
-    }
-}
-
-/// The main key specialised to one label (a service or cluster name, 1..=64 bytes of UTF-8):
-/// every ticket key of the label is derived from it. ``repr()`` shows the label only.
-#[pyclass(frozen, module = "keywheel")]
-struct LabelKey {
-    inner: kw::LabelKey,
-}
-
-#[pymethods]
-impl LabelKey {
-    #[new]
-    fn new(main: &MainKey, label: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let label = str_arg(label, "label")?;
-        Ok(LabelKey {
-            inner: kw::LabelKey::new(&main.inner, &label).map_err(err)?,
-        })
-    }
-
-    /// The label this key was made for.
-    #[getter]
-    fn label(&self) -> &str {
-        self.inner.label()
-    }
-
-    /// The ticket key of interval ``counter`` in ``strength`` (``"aes256"`` or ``"aes128"``).
-    fn ticket_key(
-        &self,
-        strength: &Bound<'_, PyAny>,
-        counter: &Bound<'_, PyAny>,
-    ) -> PyResult<TicketKey> {
-        let strength = strength_arg(strength)?;
-        let counter = counter_arg(counter, "counter")?;
-        Ok(TicketKey {
-            inner: self.inner.ticket_key(strength, counter),
-        })
-    }
-
-    /// The 16-byte name of the ticket key of interval ``counter`` in ``strength`` (cheaper than
-    /// ``ticket_key(...).name``).
-    fn ticket_name<'py>(
-        &self,
-        py: Python<'py>,
-        strength: &Bound<'py, PyAny>,
-        counter: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
-        let strength = strength_arg(strength)?;
-        let counter = counter_arg(counter, "counter")?;
-        Ok(PyBytes::new(py, &self.inner.ticket_name(strength, counter)))
-    }
-
-    /// Looks a ticket's 16-byte key ``name`` up among the keys ``slot`` accepts in
-    /// ``strength``. A name of another length is simply not found.
-    fn lookup(
-        &self,
-        py: Python<'_>,
-        strength: &Bound<'_, PyAny>,
-        slot: &TicketSlot,
-        name: &Bound<'_, PyAny>,
-    ) -> PyResult<Lookup> {
-        let strength = strength_arg(strength)?;
-        let found = with_bytes(name, "name", |n| {
-            Ok(self.inner.lookup(strength, &slot.inner, n))
-        })?;
-        Ok(match found {
-            kw::Lookup::Current(key) => Lookup {
-                kind: "current",
-                key: Some(Py::new(py, TicketKey { inner: key })?),
-                role: Some(Role {
-                    inner: kw::Role::Current,
-                }),
-            },
-            kw::Lookup::Accepted(key, role) => Lookup {
-                kind: "accepted",
-                key: Some(Py::new(py, TicketKey { inner: key })?),
-                role: Some(Role { inner: role }),
-            },
-            kw::Lookup::NotFound => Lookup {
-                kind: "not_found",
-                key: None,
-                role: None,
-            },
-        })
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let label = PyString::new(py, self.inner.label()).repr()?;
-        Ok(format!("LabelKey({}, ..)", label.to_cow()?))
     }
 }
 
@@ -645,7 +521,7 @@ impl TicketKey {
     /// ``"aes256"`` or ``"aes128"``.
     #[getter]
     fn strength(&self) -> &'static str {
-        strength_name(self.inner.strength())
+        self.inner.strength().as_str()
     }
 
     /// The interval counter this key belongs to.
@@ -672,22 +548,6 @@ impl TicketKey {
         PyBytes::new(py, self.inner.hmac_key())
     }
 
-    /// The key record in ``layout``: ``"name_hmac_aes"`` (nginx 80-byte files, OpenSSL,
-    /// Apache, Traffic Server) or ``"name_aes_hmac"`` (nginx 48-byte files, HAProxy).
-    fn record<'py>(
-        &self,
-        py: Python<'py>,
-        layout: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
-        let layout = layout_arg(layout)?;
-        PyBytes::new_with(py, self.inner.strength().record_len(), |out| {
-            self.inner
-                .write_record(layout, out)
-                .map(|_| ())
-                .map_err(err)
-        })
-    }
-
     fn __repr__(&self) -> String {
         let name: String = self
             .inner
@@ -703,20 +563,32 @@ impl TicketKey {
     }
 }
 
-/// The ticket rotation schedule: ``interval`` seconds (even, 10..=604800) and ``keep``, how
-/// many previous keys stay accepted; ``(keep + 1) * interval`` may not exceed 604800 s
-/// (7 days, RFC 8446).
-#[pyclass(frozen, eq, hash, module = "keywheel")]
-#[derive(PartialEq, Eq, Hash)]
-struct TicketSchedule {
-    inner: kw::TicketSchedule,
+/// The session-ticket keys of one label (a service or cluster name, 1..=64 bytes of UTF-8)
+/// under ``main``, in ``strength`` (``"aes256"`` or ``"aes128"``), rotated every ``interval``
+/// seconds (even, 10..=604800) with ``keep`` previous keys accepted (default 1;
+/// ``(keep + 1) * interval`` may not exceed 604800 s, RFC 8446's 7 days). It holds the
+/// label's key, wiped when the object is freed; ``repr()`` shows no key byte.
+///
+/// Every ``now`` is a unix time in seconds (1000000..=100000000000), the current time when
+/// omitted.
+#[pyclass(frozen, module = "keywheel")]
+struct TicketKeys {
+    inner: kw::TicketKeys,
 }
 
 #[pymethods]
-impl TicketSchedule {
+impl TicketKeys {
     #[new]
-    #[pyo3(signature = (interval, keep = None))]
-    fn new(interval: &Bound<'_, PyAny>, keep: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    #[pyo3(signature = (main, label, strength, interval, keep = None))]
+    fn new(
+        main: &MainKey,
+        label: &Bound<'_, PyAny>,
+        strength: &Bound<'_, PyAny>,
+        interval: &Bound<'_, PyAny>,
+        keep: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let label = str_arg(label, "label")?;
+        let strength = strength_arg(strength)?;
         let interval = interval_arg(interval)?;
         let keep = match keep {
             None => 1,
@@ -724,7 +596,7 @@ impl TicketSchedule {
                 Ok(k) => k,
                 Err(e) if e.is_instance_of::<KeywheelError>(k.py()) => {
                     // Negative or huge: report the interval's error first, as the core does.
-                    kw::TicketSchedule::new(interval, 0).map_err(err)?;
+                    TicketSchedule::new(interval, 0).map_err(err)?;
                     return Err(KeywheelError::new_err(format!(
                         "keep {} is out of range; it must be in 0..={}",
                         k.str()?.to_cow()?,
@@ -734,15 +606,177 @@ impl TicketSchedule {
                 Err(e) => return Err(e),
             },
         };
-        Ok(TicketSchedule {
-            inner: kw::TicketSchedule::new(interval, keep).map_err(err)?,
+        let schedule = TicketSchedule::new(interval, keep).map_err(err)?;
+        Ok(TicketKeys {
+            inner: kw::TicketKeys::new(&main.inner, &label, strength, schedule).map_err(err)?,
         })
+    }
+
+    /// The label.
+    #[getter]
+    fn label(&self) -> &str {
+        self.inner.label()
+    }
+
+    /// ``"aes256"`` or ``"aes128"``.
+    #[getter]
+    fn strength(&self) -> &'static str {
+        self.inner.strength().as_str()
     }
 
     /// The interval in seconds.
     #[getter]
     fn interval(&self) -> u64 {
-        self.inner.interval()
+        self.inner.schedule().interval()
+    }
+
+    /// How many previous keys are accepted.
+    #[getter]
+    fn keep(&self) -> u64 {
+        self.inner.schedule().keep()
+    }
+
+    /// The longest a ticket can be accepted for, in seconds: ``(keep + 1) * interval``.
+    #[getter]
+    fn max_ticket_age(&self) -> u64 {
+        self.inner.schedule().max_ticket_age()
+    }
+
+    /// The ticket window at ``now``.
+    #[pyo3(signature = (now = None))]
+    fn slot(&self, now: Option<&Bound<'_, PyAny>>) -> PyResult<TicketSlot> {
+        Ok(TicketSlot {
+            inner: self.inner.slot(now_arg(now)?).map_err(err)?,
+        })
+    }
+
+    /// The key that encrypts new tickets at ``now``.
+    #[pyo3(signature = (now = None))]
+    fn current(&self, now: Option<&Bound<'_, PyAny>>) -> PyResult<TicketKey> {
+        Ok(TicketKey {
+            inner: self.inner.current(now_arg(now)?).map_err(err)?,
+        })
+    }
+
+    /// The key of interval ``counter`` (any counter, in the window or not).
+    fn by_counter(&self, counter: &Bound<'_, PyAny>) -> PyResult<TicketKey> {
+        let counter = counter_arg(counter, "counter")?;
+        Ok(TicketKey {
+            inner: self.inner.by_counter(counter),
+        })
+    }
+
+    /// Looks a ticket's 16-byte key ``name`` up among the keys accepted at ``now``. A name
+    /// of another length is simply not found.
+    #[pyo3(signature = (name, now = None))]
+    fn lookup(
+        &self,
+        py: Python<'_>,
+        name: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Lookup> {
+        let now = now_arg(now)?;
+        let found = with_bytes(name, "name", |n| self.inner.lookup(n, now).map_err(err))?;
+        let kind = found.as_str();
+        Ok(match found {
+            kw::Lookup::Current(key) => Lookup {
+                kind,
+                key: Some(Py::new(py, TicketKey { inner: key })?),
+                role: Some(Role {
+                    inner: kw::Role::Current,
+                }),
+            },
+            kw::Lookup::Accepted(key, role) => Lookup {
+                kind,
+                key: Some(Py::new(py, TicketKey { inner: key })?),
+                role: Some(Role { inner: role }),
+            },
+            kw::Lookup::NotFound => Lookup {
+                kind,
+                key: None,
+                role: None,
+            },
+        })
+    }
+
+    /// The key file of server format ``format`` (one of ``FORMATS``) at ``now``: every key
+    /// the format holds, in its order. For nginx, which takes one key per file, the files
+    /// concatenated: file ``i`` is record ``i`` of ``format_record_len(format)`` bytes.
+    #[pyo3(signature = (format, now = None))]
+    fn render<'py>(
+        &self,
+        py: Python<'py>,
+        format: &Bound<'py, PyAny>,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        self.render_rollover(py, format, Vec::new(), now)
+    }
+
+    /// Main-key rollover (SPEC.md §5.2): ``render(format, now)``, then, for formats that hold
+    /// any number of keys (nginx, nginx48, ats), the same window of each of ``decrypt_only``
+    /// (``TicketKeys`` of the same label under the previous main key, then the next) as
+    /// decrypt-only keys. Other formats get this object's keys alone.
+    #[pyo3(signature = (format, decrypt_only, now = None))]
+    fn render_rollover<'py>(
+        &self,
+        py: Python<'py>,
+        format: &Bound<'py, PyAny>,
+        decrypt_only: Vec<PyRef<'py, TicketKeys>>,
+        now: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let format = format_arg(format)?;
+        let now = now_arg(now)?;
+        let others: Vec<&kw::TicketKeys> = decrypt_only.iter().map(|k| &k.inner).collect();
+        let len = self.inner.rollover_len(format, others.len()).map_err(err)?;
+        self.inner.slot(now).map_err(err)?;
+        PyBytes::new_with(py, len, |out| {
+            self.inner
+                .render_rollover(format, now, &others, out)
+                .map(|_| ())
+                .map_err(err)
+        })
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let label = PyString::new(py, self.inner.label()).repr()?;
+        Ok(format!(
+            "TicketKeys({}, '{}', interval={}, keep={}, ..)",
+            label.to_cow()?,
+            self.strength(),
+            self.interval(),
+            self.keep()
+        ))
+    }
+}
+
+/// The length of one record of server format ``format``: 80 or 48 raw bytes, or a base64 line
+/// with its newline (109 or 65) for HAProxy. For nginx, file ``i`` is record ``i`` of
+/// ``TicketKeys.render``.
+#[pyfunction]
+fn format_record_len(format: &Bound<'_, PyAny>) -> PyResult<usize> {
+    Ok(format_arg(format)?.record_len())
+}
+
+/// What the ticket schedule says at one unix time: key ``current`` encrypts; ``current + 1``
+/// (next) and ``current - 1 .. current - keep`` (previous) decrypt.
+#[pyclass(frozen, eq, hash, module = "keywheel")]
+#[derive(PartialEq, Eq, Hash)]
+struct TicketSlot {
+    inner: CoreTicketSlot,
+}
+
+#[pymethods]
+impl TicketSlot {
+    /// The unix time this slot was computed for.
+    #[getter]
+    fn now(&self) -> u64 {
+        self.inner.now()
+    }
+
+    /// ``now // interval``: the counter of the encrypting key.
+    #[getter]
+    fn current(&self) -> u64 {
+        self.inner.current()
     }
 
     /// How many previous keys are accepted.
@@ -751,60 +785,10 @@ impl TicketSchedule {
         self.inner.keep()
     }
 
-    /// The longest a ticket can be accepted for, in seconds: ``(keep + 1) * interval``.
-    #[getter]
-    fn max_ticket_age(&self) -> u64 {
-        self.inner.max_ticket_age()
-    }
-
-    /// The slot at unix time ``now`` (seconds, in 1000000..=100000000000).
-    fn at(&self, now: &Bound<'_, PyAny>) -> PyResult<TicketSlot> {
-        Ok(TicketSlot {
-            inner: self.inner.at(time_arg(now)?).map_err(err)?,
-        })
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "TicketSchedule(interval={}, keep={})",
-            self.inner.interval(),
-            self.inner.keep()
-        )
-    }
-}
-
-/// What the ticket schedule says at one unix time: key ``current`` encrypts; ``current + 1``
-/// (next) and ``current - 1 .. current - keep`` (previous) decrypt.
-#[pyclass(frozen, eq, hash, module = "keywheel")]
-#[derive(PartialEq, Eq, Hash)]
-struct TicketSlot {
-    inner: kw::TicketSlot,
-}
-
-#[pymethods]
-impl TicketSlot {
-    /// The unix time this slot was computed for.
-    #[getter]
-    fn now(&self) -> u64 {
-        self.inner.now
-    }
-
-    /// ``now // interval``: the counter of the encrypting key.
-    #[getter]
-    fn current(&self) -> u64 {
-        self.inner.current
-    }
-
-    /// How many previous keys are accepted.
-    #[getter]
-    fn keep(&self) -> u64 {
-        self.inner.keep
-    }
-
     /// The unix time at which the next interval, and so the next rotation, starts.
     #[getter]
     fn next_rotation(&self) -> u64 {
-        self.inner.next_rotation
+        self.inner.next_rotation()
     }
 
     /// The counter of the key with ``role``, or ``None`` for a previous key beyond ``keep``.
@@ -831,12 +815,15 @@ impl TicketSlot {
         let s = &self.inner;
         format!(
             "TicketSlot(now={}, current={}, keep={}, next_rotation={})",
-            s.now, s.current, s.keep, s.next_rotation
+            s.now(),
+            s.current(),
+            s.keep(),
+            s.next_rotation()
         )
     }
 }
 
-/// The result of ``LabelKey.lookup``: ``kind`` is ``"current"`` (decrypt, keep the ticket),
+/// The result of ``TicketKeys.lookup``: ``kind`` is ``"current"`` (decrypt, keep the ticket),
 /// ``"accepted"`` (a next or previous key: decrypt and issue a fresh ticket) or
 /// ``"not_found"`` (make a full handshake). True when a key was found.
 #[pyclass(frozen, module = "keywheel")]
@@ -878,155 +865,23 @@ impl Lookup {
     }
 }
 
-/// A server's ticket-key file format, by name: ``"nginx"``, ``"nginx48"``, ``"haproxy"``,
-/// ``"haproxy48"``, ``"apache"``, ``"ats"`` or ``"openssl"`` (see ``FORMATS``).
-#[pyclass(frozen, eq, hash, module = "keywheel")]
-#[derive(PartialEq, Eq, Hash)]
-struct Format {
-    inner: kw::Format,
-}
-
-#[pymethods]
-impl Format {
-    #[new]
-    fn new(name: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(Format {
-            inner: format_arg(name)?,
-        })
-    }
-
-    /// The format's name.
-    #[getter]
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-
-    /// The strength of its keys: ``"aes256"`` or ``"aes128"``.
-    #[getter]
-    fn strength(&self) -> &'static str {
-        strength_name(self.inner.strength())
-    }
-
-    /// The layout of one key record: ``"name_hmac_aes"`` or ``"name_aes_hmac"``.
-    #[getter]
-    fn layout(&self) -> &'static str {
-        layout_name(self.inner.layout())
-    }
-
-    /// Length in bytes of one rendered record (a base64 line with its newline for HAProxy).
-    #[getter]
-    fn record_len(&self) -> usize {
-        self.inner.record_len()
-    }
-
-    /// True for nginx: one key per file.
-    #[getter]
-    fn one_file_per_key(&self) -> bool {
-        self.inner.one_file_per_key()
-    }
-
-    /// True for HAProxy: records are base64 lines.
-    #[getter]
-    fn base64_lines(&self) -> bool {
-        self.inner.base64_lines()
-    }
-
-    /// True for Apache and OpenSSL: the current key only.
-    #[getter]
-    fn current_only(&self) -> bool {
-        self.inner.current_only()
-    }
-
-    /// How many keys the format holds in ``slot``.
-    fn key_count(&self, slot: &TicketSlot) -> usize {
-        self.inner.key_count(&slot.inner)
-    }
-
-    /// The role of each key, in the format's order (nginx and Traffic Server: current, next,
-    /// previous 1, ...; HAProxy: previous, current, next; Apache and OpenSSL: current).
-    fn roles(&self, slot: &TicketSlot) -> Vec<Role> {
-        (0..)
-            .map_while(|i| self.inner.role(&slot.inner, i))
-            .map(|inner| Role { inner })
-            .collect()
-    }
-
-    /// One key as the format stores it: a raw record, or a base64 line ending in a newline.
-    fn render_key<'py>(&self, py: Python<'py>, key: &TicketKey) -> PyResult<Bound<'py, PyBytes>> {
-        PyBytes::new_with(py, self.inner.record_len(), |out| {
-            self.inner
-                .render_key(&key.inner, out)
-                .map(|_| ())
-                .map_err(err)
-        })
-    }
-
-    /// Every key of ``slot`` for ``label``, in the format's order, as one ``bytes``: the
-    /// whole file for single-file formats; for nginx the concatenation of the per-key files
-    /// (``render_keys`` gives them one by one).
-    fn render<'py>(
-        &self,
-        py: Python<'py>,
-        label: &LabelKey,
-        slot: &TicketSlot,
-    ) -> PyResult<Bound<'py, PyBytes>> {
-        self.inner.check_keep(slot.inner.keep).map_err(err)?;
-        PyBytes::new_with(py, self.inner.rendered_len(&slot.inner), |out| {
-            self.inner
-                .render(&label.inner, &slot.inner, out)
-                .map(|_| ())
-                .map_err(err)
-        })
-    }
-
-    /// The records of ``render`` one by one, in the same order (``roles`` gives each one's
-    /// role). For nginx, item ``i`` is the content of the key file ``i.key``.
-    fn render_keys<'py>(
-        &self,
-        py: Python<'py>,
-        label: &LabelKey,
-        slot: &TicketSlot,
-    ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-        let all = self.render(py, label, slot)?;
-        all.as_bytes()
-            .chunks(self.inner.record_len())
-            .map(|r| Ok(PyBytes::new(py, r)))
-            .collect()
-    }
-
-    fn __repr__(&self) -> String {
-        format!("Format('{}')", self.inner.name())
-    }
-}
-
-/// ``Format(format).render(label, slot)``: every key of ``slot`` for ``label`` in server
-/// format ``format`` (a name or a ``Format``), as ``bytes``.
+/// The public 8-byte fingerprint of one 16-byte TCP Fast Open key (e.g. ``TfoKeys.primary``):
+/// nodes whose primary keys have the same fingerprint accept each other's cookies.
 #[pyfunction]
-fn render<'py>(
+fn tfo_key_fingerprint<'py>(
     py: Python<'py>,
-    format: &Bound<'py, PyAny>,
-    label: &LabelKey,
-    slot: &TicketSlot,
+    key: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    Format {
-        inner: format_arg(format)?,
-    }
-    .render(py, label, slot)
-}
-
-/// ``Format(format).render_keys(label, slot)``: the records of ``render`` one by one (for
-/// nginx, the contents of the key files ``0.key``, ``1.key``, ...).
-#[pyfunction]
-fn render_keys<'py>(
-    py: Python<'py>,
-    format: &Bound<'py, PyAny>,
-    label: &LabelKey,
-    slot: &TicketSlot,
-) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-    Format {
-        inner: format_arg(format)?,
-    }
-    .render_keys(py, label, slot)
+    with_bytes(key, "TFO key", |k| {
+        let k: &[u8; kw::TFO_KEY_LEN] = k.try_into().map_err(|_| {
+            KeywheelError::new_err(format!(
+                "TFO key is {} bytes; it must be {} bytes",
+                k.len(),
+                kw::TFO_KEY_LEN
+            ))
+        })?;
+        Ok(PyBytes::new(py, &kw::tfo_key_fingerprint(k)))
+    })
 }
 
 /// Native part of the keywheel package; import ``keywheel`` instead.
@@ -1040,15 +895,13 @@ fn _keywheel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Slot>()?;
     m.add_class::<TfoKeys>()?;
     m.add_function(wrap_pyfunction!(tfo_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(tfo_key_fingerprint, m)?)?;
     m.add_class::<Role>()?;
-    m.add_class::<LabelKey>()?;
+    m.add_class::<TicketKeys>()?;
     m.add_class::<TicketKey>()?;
-    m.add_class::<TicketSchedule>()?;
     m.add_class::<TicketSlot>()?;
     m.add_class::<Lookup>()?;
-    m.add_class::<Format>()?;
-    m.add_function(wrap_pyfunction!(render, m)?)?;
-    m.add_function(wrap_pyfunction!(render_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(format_record_len, m)?)?;
 
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("MAIN_KEY_LEN", kw::MAIN_KEY_LEN)?;
@@ -1065,7 +918,11 @@ fn _keywheel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TICKET_NAME_LEN", kw::TICKET_NAME_LEN)?;
     m.add("MAX_LABEL_LEN", kw::MAX_LABEL_LEN)?;
     m.add("MAX_TICKET_AGE", kw::MAX_TICKET_AGE)?;
-    m.add("FORMATS", PyTuple::new(py, kw::Format::NAMES)?)?;
-    m.add("STRENGTHS", PyTuple::new(py, STRENGTHS.map(|(n, _)| n))?)?;
+    m.add("FORMATS", PyTuple::new(py, format_names())?)?;
+    m.add(
+        "STRENGTHS",
+        PyTuple::new(py, kw::Strength::ALL.map(kw::Strength::as_str))?,
+    )?;
+    m.add("FINGERPRINT_LEN", kw::FINGERPRINT_LEN)?;
     Ok(())
 }

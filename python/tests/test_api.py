@@ -45,17 +45,25 @@ def test_constants_are_the_specs():
     assert (k.MAX_LABEL_LEN, k.MAX_TICKET_AGE) == (64, 604800)
     assert k.FORMATS == ("nginx", "nginx48", "haproxy", "haproxy48", "apache", "ats", "openssl")
     assert k.STRENGTHS == ("aes256", "aes128")
+    assert k.FINGERPRINT_LEN == 8
+    # The stubs' type-level copies of the core's names.
+    from keywheel import _keywheel as native
+    stubs = (native.__file__.rsplit("/", 1)[0]) + "/_keywheel.pyi"
+    text = open(stubs).read()
+    for alias, names in (("_Strength", k.STRENGTHS),):
+        line = next(l for l in text.splitlines() if l.startswith(alias + " = Literal["))
+        assert line == f"{alias} = Literal[{', '.join(repr(n).replace(chr(39), chr(34)) for n in names)}]"
     assert isinstance(k.__version__, str) and k.__version__
 
 
 def test_secrets_are_not_shown_or_pickled():
     main = keywheel.MainKey(TOFURKEY_KEY)
     tfo = keywheel.tfo_keys(main, keywheel.Schedule(), 1_000_000)
-    label = keywheel.LabelKey(main, "www.example.com")
-    key = label.ticket_key("aes256", 7)
+    label = keywheel.TicketKeys(main, "www.example.com", "aes256", 3600)
+    key = label.by_counter(7)
     assert repr(main) == str(main) == "MainKey(..)"
     assert repr(tfo) == "TfoKeys(..)"
-    assert repr(label) == "LabelKey('www.example.com', ..)"
+    assert repr(label) == "TicketKeys('www.example.com', 'aes256', interval=3600, keep=1, ..)"
     assert repr(key) == f"TicketKey(strength='aes256', counter=7, name=bytes.fromhex('{key.name.hex()}'), ..)"
     for text in (repr(main), repr(tfo), repr(label), repr(key)):
         for secret in (TOFURKEY_KEY, tfo.primary, tfo.backup, key.aes_key, key.hmac_key):
@@ -68,11 +76,12 @@ def test_secrets_are_not_shown_or_pickled():
 
 
 def test_objects_are_immutable():
-    slot = keywheel.TicketSchedule(3600).at(1_700_000_000)
+    keys = keywheel.TicketKeys(keywheel.MainKey(bytes(32)), "a", "aes256", 3600)
+    slot = keys.slot(1_700_000_000)
     with pytest.raises(AttributeError):
         slot.current = 1
     with pytest.raises(AttributeError):
-        keywheel.LabelKey(keywheel.MainKey(bytes(32)), "a").label = "b"
+        keys.label = "b"
 
 
 def test_main_key_uses_the_first_32_bytes():
@@ -105,12 +114,11 @@ def test_roles():
     assert [repr(r) for r in (R.CURRENT, R.NEXT, R.previous(2))] == ["Role.CURRENT", "Role.NEXT", "Role.previous(2)"]
 
 
-def test_ticket_schedule_and_slot():
-    ts = keywheel.TicketSchedule(3600)
-    assert (ts.interval, ts.keep, ts.max_ticket_age) == (3600, 1, 7200)
-    assert repr(ts) == "TicketSchedule(interval=3600, keep=1)"
-    assert ts == keywheel.TicketSchedule(3600, keep=1) != keywheel.TicketSchedule(3600, 2)
-    slot = keywheel.TicketSchedule(3600, keep=2).at(1_700_000_000)
+def test_ticket_keys_schedule_and_slot():
+    main = keywheel.MainKey(TOFURKEY_KEY)
+    ts = keywheel.TicketKeys(main, "svc", "aes128", 3600)
+    assert (ts.label, ts.strength, ts.interval, ts.keep, ts.max_ticket_age) == ("svc", "aes128", 3600, 1, 7200)
+    slot = keywheel.TicketKeys(main, "svc", "aes256", 3600, keep=2).slot(1_700_000_000)
     c = 1_700_000_000 // 3600
     assert (slot.now, slot.current, slot.keep, slot.next_rotation) == (1_700_000_000, c, 2, (c + 1) * 3600)
     R = keywheel.Role
@@ -119,52 +127,88 @@ def test_ticket_schedule_and_slot():
     assert slot.role(c + 2) is None and slot.role(c - 3) is None
     assert repr(slot) == f"TicketSlot(now=1700000000, current={c}, keep=2, next_rotation={(c + 1) * 3600})"
     # keep 0: only current and next.
-    assert [r for _, r in keywheel.TicketSchedule(604800, 0).at(10**9).window()] == [R.CURRENT, R.NEXT]
+    k0 = keywheel.TicketKeys(main, "svc", "aes256", 604800, 0)
+    assert [r for _, r in k0.slot(10**9).window()] == [R.CURRENT, R.NEXT]
+    # now defaults to the current time.
+    import time
+    assert abs(ts.slot().now - time.time()) < 5
+
+
+def test_current_and_by_counter_match_the_reference():
+    main = keywheel.MainKey(TOFURKEY_KEY)
+    for strength in keywheel.STRENGTHS:
+        keys = keywheel.TicketKeys(main, "www.example.com", strength, 3600)
+        cur = keys.current(1_700_000_000)
+        name, aes, hmac = ref.ticket_key(TOFURKEY_KEY, "www.example.com", strength, 1_700_000_000 // 3600)
+        assert (cur.name, cur.aes_key, cur.hmac_key, cur.strength) == (name, aes, hmac, strength)
+        assert keys.by_counter(5).name == ref.ticket_key(TOFURKEY_KEY, "www.example.com", strength, 5)[0]
+
+
+def test_main_key_fingerprint_matches_hashlib():
+    import hashlib
+    want = hashlib.blake2b(b"", digest_size=8, key=TOFURKEY_KEY[:32], person=b"keywheel.mainfp").digest()
+    assert keywheel.MainKey(TOFURKEY_KEY).fingerprint() == want
+    assert keywheel.MainKey(bytes(32)).fingerprint() != want
 
 
 def test_lookup_results():
     main = keywheel.MainKey(TOFURKEY_KEY)
-    label = keywheel.LabelKey(main, "svc")
-    slot = keywheel.TicketSchedule(60, keep=1).at(1_000_020)
-    cur = label.lookup("aes128", slot, label.ticket_name("aes128", slot.current))
+    keys = keywheel.TicketKeys(main, "svc", "aes128", 60, keep=1)
+    now = 1_000_020
+    c = now // 60
+    name = lambda label, strength, n: ref.ticket_key(TOFURKEY_KEY, label, strength, n)[0]
+    cur = keys.lookup(name("svc", "aes128", c), now)
     assert cur and cur.kind == "current" and cur.role == keywheel.Role.CURRENT
-    assert cur.key.name == label.ticket_name("aes128", slot.current)
+    assert cur.key.name == name("svc", "aes128", c)
     assert repr(cur) == "Lookup('current', Role.CURRENT)"
-    nxt = label.lookup("aes128", slot, bytearray(label.ticket_name("aes128", slot.current + 1)))
+    nxt = keys.lookup(bytearray(name("svc", "aes128", c + 1)), now)
     assert nxt.kind == "accepted" and nxt.role == keywheel.Role.NEXT
     # A name of the other strength, or of another label, is not found.
-    assert not label.lookup("aes256", slot, label.ticket_name("aes128", slot.current))
-    other = keywheel.LabelKey(main, "svd")
-    miss = label.lookup("aes128", slot, other.ticket_name("aes128", slot.current))
+    assert not keys.lookup(name("svc", "aes256", c), now)
+    miss = keys.lookup(name("svd", "aes128", c), now)
     assert not miss and repr(miss) == "Lookup('not_found')"
 
 
-def test_formats_describe_themselves():
-    table = {f: keywheel.Format(f) for f in keywheel.FORMATS}
-    for name, f in table.items():
-        strength, layout, _, b64 = ref.FORMATS[name]
-        assert (f.name, f.strength, f.layout) == (name, strength, "name_" + layout)
-        assert f.base64_lines == b64
-        assert f.one_file_per_key == name.startswith("nginx")
-        assert f.current_only == (name in ("apache", "openssl"))
-        assert repr(f) == f"Format('{name}')"
-        assert keywheel.Format(f) == f and hash(keywheel.Format(name)) == hash(f)
-    assert [table[n].record_len for n in keywheel.FORMATS] == [80, 48, 109, 65, 48, 48, 80]
-    slot = keywheel.TicketSchedule(3600, keep=3).at(1_700_000_000)
-    R = keywheel.Role
-    assert table["nginx"].roles(slot) == [R.CURRENT, R.NEXT, R.previous(1), R.previous(2), R.previous(3)]
-    assert table["ats"].key_count(slot) == 5
-    assert table["apache"].roles(slot) == [R.CURRENT] == table["openssl"].roles(slot)
-    slot1 = keywheel.TicketSchedule(3600, keep=1).at(1_700_000_000)
-    assert table["haproxy"].roles(slot1) == [R.previous(1), R.CURRENT, R.NEXT]
+def test_format_record_lengths():
+    assert [keywheel.format_record_len(n) for n in keywheel.FORMATS] == [80, 48, 109, 65, 48, 48, 80]
 
 
-def test_render_accepts_a_format_object_and_returns_bytes():
-    label = keywheel.LabelKey(keywheel.MainKey(TOFURKEY_KEY), "www.example.com")
-    slot = keywheel.TicketSchedule(3600, keep=1).at(1_700_000_000)
+def test_render_returns_the_reference_records():
+    main = keywheel.MainKey(TOFURKEY_KEY)
     for name in keywheel.FORMATS:
-        a = keywheel.render(name, label, slot)
-        assert isinstance(a, bytes)
-        assert a == keywheel.render(keywheel.Format(name), label, slot) == keywheel.Format(name).render(label, slot)
-        parts = keywheel.render_keys(name, label, slot)
-        assert all(isinstance(p, bytes) for p in parts) and b"".join(parts) == a
+        strength = ref.FORMATS[name][0]
+        keys = keywheel.TicketKeys(main, "www.example.com", strength, 3600, keep=1)
+        out = keys.render(name, 1_700_000_000)
+        assert isinstance(out, bytes)
+        want = ref.render_records(TOFURKEY_KEY, "www.example.com", name, 3600, 1, 1_700_000_000)
+        assert out == b"".join(want)
+        n = keywheel.format_record_len(name)
+        assert [out[i:i + n] for i in range(0, len(out), n)] == want
+
+
+def test_render_rollover_appends_the_other_main_keys_window():
+    # SPEC §5.2: nginx, nginx48 and ats get the previous main key's window after their own.
+    old = bytes(range(100, 132))
+    now = 1_700_000_000
+    for name in keywheel.FORMATS:
+        strength = ref.FORMATS[name][0]
+        keys = keywheel.TicketKeys(keywheel.MainKey(TOFURKEY_KEY), "svc", strength, 3600)
+        previous = keywheel.TicketKeys(keywheel.MainKey(old), "svc", strength, 3600)
+        own = b"".join(ref.render_records(TOFURKEY_KEY, "svc", name, 3600, 1, now))
+        theirs = b"".join(ref.render_records(old, "svc", name, 3600, 1, now))
+        got = keys.render_rollover(name, [previous], now)
+        assert got == (own + theirs if name in ("nginx", "nginx48", "ats") else own), name
+        assert keys.render_rollover(name, [], now) == own
+
+
+def test_tfo_key_fingerprint_matches_hashlib():
+    # The primary key of tofurkey's test vector (SPEC §3.3).
+    import hashlib
+    key = bytes.fromhex("c998252e8f89667d31961e083897526b")
+    want = hashlib.blake2b(key, digest_size=8, person=b"keywheel.tfofp").digest()
+    assert want.hex() == "63f0af72476c6cbb"
+    assert keywheel.tfo_key_fingerprint(key) == keywheel.tfo_key_fingerprint(bytearray(key)) == want
+    with pytest.raises(keywheel.KeywheelError, match="TFO key is 15 bytes; it must be 16 bytes"):
+        keywheel.tfo_key_fingerprint(bytes(15))
+    with pytest.raises(TypeError):
+        keywheel.tfo_key_fingerprint("c998")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import keywheel
+import reference as ref
 from conftest import REPO_ROOT
 
 MAIN = bytes((i * 13 + 200) % 251 for i in range(32))
@@ -81,14 +82,17 @@ CASES = [
 @pytest.mark.parametrize("fmt,label,now,interval,keep", CASES)
 def test_stek_files_equal_render(tmp_path, main_key_file, fmt, label, now, interval, keep):
     keywheel_bin()
-    lk = keywheel.LabelKey(keywheel.MainKey(MAIN), label)
-    slot = keywheel.TicketSchedule(interval or 3600, 1 if keep is None else keep).at(now)
-    f = keywheel.Format(fmt)
-    if f.one_file_per_key:
+    strength, _, _, b64 = ref.FORMATS[fmt]
+    keys = keywheel.TicketKeys(keywheel.MainKey(MAIN), label, strength, interval or 3600,
+                               1 if keep is None else keep)
+    slot = keys.slot(now)
+    rendered = keys.render(fmt, now)
+    n = keywheel.format_record_len(fmt)
+    records = [rendered[i:i + n] for i in range(0, len(rendered), n)]
+    if fmt.startswith("nginx"):
         out = tmp_path / "nginx"
         out.mkdir(mode=0o700)
         r = run_stek(main_key_file, out, fmt, label, now, interval, keep)
-        records = keywheel.render_keys(fmt, lk, slot)
         current = out / "current"
         assert current.is_symlink()
         assert current.resolve() == (out / f"keys.{slot.current}").resolve()
@@ -97,13 +101,13 @@ def test_stek_files_equal_render(tmp_path, main_key_file, fmt, label, now, inter
         for i, rec in enumerate(records):
             assert (current / f"{i}.key").read_bytes() == rec, f"{i}.key"
         assert b"".join((current / f"{i}.key").read_bytes() for i in range(len(records))) == \
-            keywheel.render(fmt, lk, slot)
+            rendered
     else:
         out = tmp_path / f"{fmt}.keys"
         r = run_stek(main_key_file, out, fmt, label, now, interval, keep)
-        assert out.read_bytes() == keywheel.render(fmt, lk, slot)
+        assert out.read_bytes() == rendered
         assert out.stat().st_mode & 0o777 == 0o600
     # No key material on the terminal.
-    for rec in keywheel.render_keys(fmt, lk, slot):
-        secret = rec.decode().strip()[24:] if f.base64_lines else rec[16:].hex()
+    for rec in records:
+        secret = rec.decode().strip()[24:] if b64 else rec[16:].hex()
         assert secret not in r.stdout + r.stderr

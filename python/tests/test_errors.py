@@ -10,8 +10,17 @@ import keywheel
 from keywheel import KeywheelError
 
 MAIN = keywheel.MainKey(bytes(range(32)))
-LABEL = keywheel.LabelKey(MAIN, "svc")
-SLOT = keywheel.TicketSchedule(3600, 1).at(1_700_000_000)
+NOW = 1_700_000_000
+
+
+def ticket_keys(interval=3600, keep=None, label="svc", strength="aes256", main=MAIN):
+    """``TicketKeys(main, label, strength, interval[, keep])``."""
+    args = (main, label, strength, interval) + (() if keep is None else (keep,))
+    return keywheel.TicketKeys(*args)
+
+
+KEYS = ticket_keys(3600, 1)
+SLOT = KEYS.slot(NOW)
 U64_MAX = 2**64 - 1
 
 INTERVAL_RANGE = "it must be even and in 10..=604800"
@@ -87,8 +96,17 @@ def test_main_key_file_missing_or_unreadable(tmp_path):
         keywheel.MainKey.from_file(tmp_path / "nope.key")
     d = tmp_path / "dir"
     d.mkdir(mode=0o700)
-    with pytest.raises(IsADirectoryError):
-        keywheel.MainKey.from_file(d)
+    raises(KeywheelError, f"main key file {d} is a directory; it must be a regular file",
+           keywheel.MainKey.from_file, d)
+
+
+def test_main_key_file_not_regular_is_refused_without_hanging(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo, 0o600)  # no writer: a blocking open would hang
+    raises(KeywheelError, f"main key file {fifo} is a FIFO; it must be a regular file",
+           keywheel.MainKey.from_file, fifo, allow_insecure=True)
+    raises(KeywheelError, "main key file /dev/null is a character device; it must be a regular file",
+           keywheel.MainKey.from_file, "/dev/null", allow_insecure=True)
     with pytest.raises(TypeError):
         keywheel.MainKey.from_file(1234)
     with pytest.raises(TypeError):
@@ -146,32 +164,39 @@ def test_bad_output_length_writes_nothing_and_valid_neighbours_work():
 def test_interval(interval, why):
     msg = f"interval {interval} {why}; {INTERVAL_RANGE}"
     raises(KeywheelError, msg, keywheel.Schedule, interval)
-    raises(KeywheelError, msg, keywheel.TicketSchedule, interval)
-    raises(KeywheelError, msg, keywheel.TicketSchedule, interval, 0)
+    raises(KeywheelError, msg, ticket_keys, interval)
+    raises(KeywheelError, msg, ticket_keys, interval, 0)
 
 
 @pytest.mark.parametrize("bad", ["86400", 86400.0, True, None, b"10"])
 def test_interval_wrong_type(bad):
-    if bad is None:  # None means "default" for Schedule, and is required for TicketSchedule
+    if bad is None:  # None means "default" for Schedule, and is required for TicketKeys
         assert keywheel.Schedule(None).interval == 86400
-        raises(TypeError, "interval must be an int, not NoneType", keywheel.TicketSchedule, None)
+        raises(TypeError, "interval must be an int, not NoneType", ticket_keys, None)
         return
     raises(TypeError, f"interval must be an int, not {type(bad).__name__}", keywheel.Schedule, bad)
-    raises(TypeError, f"interval must be an int, not {type(bad).__name__}", keywheel.TicketSchedule, bad)
+    raises(TypeError, f"interval must be an int, not {type(bad).__name__}", ticket_keys, bad)
 
 
 @pytest.mark.parametrize("now", [0, 999_999, 100_000_000_001, -1, 2**64, 2**64 - 1])
 def test_time(now):
     msg = f"time {now} is out of range; {TIME_RANGE}"
     raises(KeywheelError, msg, keywheel.Schedule(10).at, now)
-    raises(KeywheelError, msg, keywheel.TicketSchedule(10).at, now)
+    keys = ticket_keys(10)
+    raises(KeywheelError, msg, keys.slot, now)
+    raises(KeywheelError, msg, keys.current, now)
+    raises(KeywheelError, msg, keys.lookup, bytes(16), now)
+    raises(KeywheelError, msg, keys.render, "nginx", now)
+    raises(KeywheelError, msg, keys.render_rollover, "nginx", [KEYS], now)
     raises(KeywheelError, msg, keywheel.tfo_keys, MAIN, keywheel.Schedule(), now)
 
 
 @pytest.mark.parametrize("bad", [1e6, "1000000", False, None])
 def test_time_wrong_type(bad):
     raises(TypeError, f"time must be an int, not {type(bad).__name__}", keywheel.Schedule().at, bad)
-    raises(TypeError, f"time must be an int, not {type(bad).__name__}", keywheel.TicketSchedule(3600).at, bad)
+    if bad is not None:  # TicketKeys methods take None for "now"
+        raises(TypeError, f"time must be an int, not {type(bad).__name__}", KEYS.slot, bad)
+        raises(TypeError, f"time must be an int, not {type(bad).__name__}", KEYS.render, "nginx", bad)
 
 
 # --- ticket schedule ---------------------------------------------------------------------------
@@ -183,22 +208,22 @@ def test_keep_too_large(interval, keep):
            f"keep {keep} with interval {interval} accepts tickets up to {(keep + 1) * interval} s old; "
            f"(keep + 1) * interval must be at most 604800 (7 days, RFC 8446), "
            f"so keep must be in 0..={max_keep}",
-           keywheel.TicketSchedule, interval, keep)
+           ticket_keys, interval, keep)
     # The largest keep allowed is accepted.
-    assert keywheel.TicketSchedule(interval, max_keep).max_ticket_age <= 604800
+    assert ticket_keys(interval, max_keep).max_ticket_age <= 604800
 
 
 @pytest.mark.parametrize("keep", [-1, 2**64])
 def test_keep_not_u64(keep):
     raises(KeywheelError, f"keep {keep} is out of range; it must be in 0..=167",
-           keywheel.TicketSchedule, 3600, keep)
+           ticket_keys, 3600, keep)
     # A bad interval is reported first.
-    raises(KeywheelError, f"interval 7 is odd; {INTERVAL_RANGE}", keywheel.TicketSchedule, 7, keep)
+    raises(KeywheelError, f"interval 7 is odd; {INTERVAL_RANGE}", ticket_keys, 7, keep)
 
 
 def test_keep_wrong_type():
-    raises(TypeError, "keep must be an int, not float", keywheel.TicketSchedule, 3600, 1.0)
-    raises(TypeError, "keep must be an int, not bool", keywheel.TicketSchedule, 3600, True)
+    raises(TypeError, "keep must be an int, not float", ticket_keys, 3600, 1.0)
+    raises(TypeError, "keep must be an int, not bool", ticket_keys, 3600, True)
 
 
 # --- labels, strengths, counters ---------------------------------------------------------------
@@ -206,49 +231,46 @@ def test_keep_wrong_type():
 @pytest.mark.parametrize("label,n", [("", 0), ("x" * 65, 65), ("é" * 33, 66), ("€" * 22, 66)])
 def test_label_length(label, n):
     raises(KeywheelError, f"label is {n} bytes; it must be 1..=64 bytes of UTF-8",
-           keywheel.LabelKey, MAIN, label)
+           keywheel.TicketKeys, MAIN, label, "aes256", 3600)
 
 
 def test_label_limits_accepted():
-    assert keywheel.LabelKey(MAIN, "x" * 64).label == "x" * 64
-    assert keywheel.LabelKey(MAIN, "é" * 32).label == "é" * 32
+    assert ticket_keys(label="x" * 64).label == "x" * 64
+    assert ticket_keys(label="é" * 32).label == "é" * 32
 
 
 def test_label_wrong_type_or_not_utf8():
-    raises(TypeError, "label must be a str, not bytes", keywheel.LabelKey, MAIN, b"svc")
-    raises(TypeError, "label must be a str, not NoneType", keywheel.LabelKey, MAIN, None)
+    raises(TypeError, "label must be a str, not bytes", ticket_keys, label=b"svc")
+    raises(TypeError, "label must be a str, not NoneType", ticket_keys, label=None)
     raises(KeywheelError, "label 'a\\ud800' is not valid UTF-8 (it holds a lone surrogate)",
-           keywheel.LabelKey, MAIN, "a\ud800")
-    raises(TypeError, "MainKey", keywheel.LabelKey, bytes(32), "svc")
+           ticket_keys, label="a\ud800")
+    raises(TypeError, "MainKey", keywheel.TicketKeys, bytes(32), "svc", "aes256", 3600)
 
 
 @pytest.mark.parametrize("strength", ["aes512", "AES256", "", "aes-256"])
 def test_strength_unknown(strength):
     msg = f"strength {strength!r} is unknown; it must be 'aes256' or 'aes128'"
-    raises(KeywheelError, msg, LABEL.ticket_key, strength, 1)
-    raises(KeywheelError, msg, LABEL.ticket_name, strength, 1)
-    raises(KeywheelError, msg, LABEL.lookup, strength, SLOT, bytes(16))
+    raises(KeywheelError, msg, ticket_keys, strength=strength)
 
 
 def test_strength_and_counter_wrong_types():
-    raises(TypeError, "strength must be a str, not bytes", LABEL.ticket_key, b"aes256", 1)
-    raises(TypeError, "counter must be an int, not float", LABEL.ticket_key, "aes256", 1.0)
+    raises(TypeError, "strength must be a str, not bytes", ticket_keys, strength=b"aes256")
+    raises(TypeError, "counter must be an int, not float", KEYS.by_counter, 1.0)
     raises(TypeError, "counter must be an int, not str", SLOT.role, "1")
-    raises(TypeError, "name must be bytes or bytearray, not str", LABEL.lookup, "aes256", SLOT, "00" * 16)
-    raises(TypeError, "TicketSlot", LABEL.lookup, "aes256", keywheel.Schedule().at(10**6), bytes(16))
+    raises(TypeError, "name must be bytes or bytearray, not str", KEYS.lookup, "00" * 16, NOW)
+    raises(TypeError, "TicketKeys", KEYS.render_rollover, "nginx", [MAIN], NOW)
 
 
 @pytest.mark.parametrize("counter", [-1, 2**64])
 def test_counter_out_of_range(counter):
     msg = f"counter {counter} is out of range; it must be in 0..={U64_MAX}"
-    raises(KeywheelError, msg, LABEL.ticket_key, "aes256", counter)
-    raises(KeywheelError, msg, LABEL.ticket_name, "aes128", counter)
+    raises(KeywheelError, msg, KEYS.by_counter, counter)
     raises(KeywheelError, msg, SLOT.role, counter)
 
 
 @pytest.mark.parametrize("name", [b"", bytes(15), bytes(17), bytes(16)])
 def test_lookup_of_a_wrong_name_is_not_found(name):
-    found = LABEL.lookup("aes256", SLOT, name)
+    found = KEYS.lookup(name, NOW)
     assert not found and found.kind == "not_found" and found.key is None and found.role is None
 
 
@@ -265,36 +287,31 @@ def test_role_previous():
 def test_format_unknown(name):
     msg = (f"format {name!r} is unknown; it must be one of "
            "nginx, nginx48, haproxy, haproxy48, apache, ats, openssl")
-    raises(KeywheelError, msg, keywheel.Format, name)
-    raises(KeywheelError, msg, keywheel.render, name, LABEL, SLOT)
-    raises(KeywheelError, msg, keywheel.render_keys, name, LABEL, SLOT)
+    raises(KeywheelError, msg, KEYS.render, name, NOW)
+    raises(KeywheelError, msg, KEYS.render_rollover, name, [], NOW)
+    raises(KeywheelError, msg, keywheel.format_record_len, name)
 
 
 def test_format_wrong_type():
-    raises(TypeError, "format must be a str or a Format, not int", keywheel.Format, 1)
-    raises(TypeError, "format must be a str or a Format, not bytes", keywheel.render, b"nginx", LABEL, SLOT)
+    raises(TypeError, "format must be a str, not int", KEYS.render, 1, NOW)
+    raises(TypeError, "format must be a str, not bytes", keywheel.format_record_len, b"nginx")
 
 
 @pytest.mark.parametrize("fmt", ["haproxy", "haproxy48"])
 @pytest.mark.parametrize("keep", [0, 2, 5])
 def test_haproxy_needs_keep_1(fmt, keep):
-    slot = keywheel.TicketSchedule(3600, keep).at(1_700_000_000)
+    strength = "aes256" if fmt == "haproxy" else "aes128"
+    keys = ticket_keys(3600, keep, strength=strength)
     msg = (f"keep {keep} does not fit format {fmt}: HAProxy uses exactly 3 keys "
            "(previous, current, next), so keep must be 1")
-    raises(KeywheelError, msg, keywheel.render, fmt, LABEL, slot)
-    raises(KeywheelError, msg, keywheel.render_keys, fmt, LABEL, slot)
+    raises(KeywheelError, msg, keys.render, fmt, NOW)
+    raises(KeywheelError, msg, keys.render_rollover, fmt, [keys], NOW)
 
 
 @pytest.mark.parametrize("fmt", ["nginx", "nginx48", "haproxy", "haproxy48", "apache", "ats", "openssl"])
-def test_render_key_of_the_wrong_strength(fmt):
-    f = keywheel.Format(fmt)
-    other = "aes128" if f.strength == "aes256" else "aes256"
+def test_render_of_the_wrong_strength(fmt):
+    own = "aes128" if fmt in ("nginx48", "haproxy48", "apache", "ats") else "aes256"
+    other = "aes128" if own == "aes256" else "aes256"
     raises(KeywheelError, f"the key's strength does not match format {fmt}",
-           f.render_key, LABEL.ticket_key(other, 1))
-
-
-def test_record_layout_unknown():
-    key = LABEL.ticket_key("aes256", 1)
-    raises(KeywheelError, "layout 'hmac_aes' is unknown; it must be 'name_hmac_aes' or 'name_aes_hmac'",
-           key.record, "hmac_aes")
-    raises(TypeError, "layout must be a str, not int", key.record, 0)
+           ticket_keys(strength=other).render, fmt, NOW)
+    assert ticket_keys(strength=own).render(fmt, NOW)

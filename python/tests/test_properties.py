@@ -50,37 +50,34 @@ def test_tfo_schedule_and_keys_match_reference(m, interval, now):
 
 @given(materials, labels, strengths, u64s)
 def test_ticket_key_matches_reference(m, label, strength, counter):
-    lk = keywheel.LabelKey(keywheel.MainKey(m), label)
-    assert lk.label == label
-    key = lk.ticket_key(strength, counter)
+    keys = keywheel.TicketKeys(keywheel.MainKey(m), label, strength, 3600)
+    assert keys.label == label
+    key = keys.by_counter(counter)
     name, aes, hmac = ref.ticket_key(m, label, strength, counter)
     assert (key.name, key.aes_key, key.hmac_key) == (name, aes, hmac)
     assert (key.strength, key.counter) == (strength, counter)
-    assert lk.ticket_name(strength, counter) == name
-    assert key.record("name_hmac_aes") == name + hmac + aes
-    assert key.record("name_aes_hmac") == name + aes + hmac
 
 
 @given(st.data(), materials, labels, strengths, intervals, times)
 def test_ticket_window_and_lookup_match_reference(data, m, label, strength, interval, now):
     max_keep = ref.MAX_TICKET_AGE // interval - 1
     keep = data.draw(st.integers(min_value=0, max_value=min(max_keep, 8)), label="keep")
-    slot = keywheel.TicketSchedule(interval, keep).at(now)
+    keys = keywheel.TicketKeys(keywheel.MainKey(m), label, strength, interval, keep)
+    slot = keys.slot(now)
     want = ref.ticket_window(interval, keep, now)
     got = slot.window()
     assert [(c, str(r)) for c, r in got] == want
     assert slot.current == now // interval
     assert slot.next_rotation == (now // interval + 1) * interval
-    lk = keywheel.LabelKey(keywheel.MainKey(m), label)
     # Every key of the window is found by its name, with its role; a neighbour outside is not.
     for counter, role in got:
         name = ref.ticket_key(m, label, strength, counter)[0]
-        found = lk.lookup(strength, slot, name)
+        found = keys.lookup(name, now)
         assert found and found.role == role and found.key.counter == counter
         assert found.kind == ("current" if str(role) == "current" else "accepted")
         assert slot.role(counter) == role and slot.counter(role) == counter
     outside = slot.current - keep - 1
-    assert not lk.lookup(strength, slot, ref.ticket_key(m, label, strength, outside)[0])
+    assert not keys.lookup(ref.ticket_key(m, label, strength, outside)[0], now)
     assert slot.role(outside) is None
 
 
@@ -92,18 +89,12 @@ def test_render_matches_reference(m, label, fmt, interval, now, data):
         keep = 1
     else:
         keep = data.draw(st.integers(min_value=0, max_value=min(max_keep, 6)), label="keep")
-    lk = keywheel.LabelKey(keywheel.MainKey(m), label)
-    slot = keywheel.TicketSchedule(interval, keep).at(now)
+    strength, _, _, b64 = ref.FORMATS[fmt]
+    keys = keywheel.TicketKeys(keywheel.MainKey(m), label, strength, interval, keep)
     want = ref.render_records(m, label, fmt, interval, keep, now)
-    assert keywheel.render_keys(fmt, lk, slot) == want
-    assert keywheel.render(fmt, lk, slot) == b"".join(want)
-    f = keywheel.Format(fmt)
-    assert f.key_count(slot) == len(want) == len(f.roles(slot))
-    counters = ref.format_counters(fmt, interval, keep, now)
-    assert [slot.counter(r) for r in f.roles(slot)] == counters
-    for rec, counter in zip(want, counters):
-        assert f.render_key(lk.ticket_key(f.strength, counter)) == rec
-        assert len(rec) == f.record_len
-    if f.base64_lines:
+    assert keys.render(fmt, now) == b"".join(want)
+    for rec in want:
+        assert len(rec) == keywheel.format_record_len(fmt)
+    if b64:
         for rec in want:
-            assert len(base64.b64decode(rec)) == {"aes256": 80, "aes128": 48}[f.strength]
+            assert len(base64.b64decode(rec)) == {"aes256": 80, "aes128": 48}[strength]

@@ -4,12 +4,14 @@ Sections this file does not know are ignored, as the vectors' own comment asks; 
 knows must be present and non-empty, so a renamed section fails here instead of passing empty.
 """
 
+import base64
 import json
 import re
 
 import pytest
 
 import keywheel
+import reference as ref
 from conftest import VECTORS_PATH
 
 VECTORS = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
@@ -73,16 +75,26 @@ def run_error_case(case):
         keywheel.derive_key(keywheel.MainKey(material(case)), bytes.fromhex(case["context"]),
                             int(case["subkey_id"]), case["output_len"])
     elif op == "ticket_schedule":
-        keywheel.TicketSchedule(case["interval"], case["keep"])
+        keywheel.TicketKeys(keywheel.MainKey(bytes(32)), "x", "aes256", case["interval"], case["keep"])
     elif op == "ticket_schedule_at":
-        keywheel.TicketSchedule(case["interval"], case["keep"]).at(case["time"])
+        keywheel.TicketKeys(keywheel.MainKey(bytes(32)), "x", "aes256", case["interval"],
+                            case["keep"]).slot(case["time"])
     elif op == "label_key":
-        keywheel.LabelKey(keywheel.MainKey(material(case)), label(case))
+        keywheel.TicketKeys(keywheel.MainKey(material(case)), label(case), "aes256", 3600)
     elif op == "format_render":
-        keywheel.render(case["format"], keywheel.LabelKey(keywheel.MainKey(material(case)), label(case)),
-                        keywheel.TicketSchedule(case["interval"], case["keep"]).at(case["time"]))
+        ticket_keys(case, format_strength(case["format"])).render(case["format"], case["time"])
     else:
         raise AssertionError(f"operation {op!r} is not known to the Python tests")
+
+
+def format_strength(fmt):
+    """The strength of a format, from the independent reference table."""
+    return ref.FORMATS[fmt][0]
+
+
+def ticket_keys(case, strength):
+    return keywheel.TicketKeys(keywheel.MainKey(material(case)), label(case), strength,
+                               case["interval"], case["keep"])
 
 
 def label(case):
@@ -99,9 +111,8 @@ def test_errors(case):
         needed = int(re.fullmatch(r"output buffer is \d+ bytes; it must be at least (\d+) bytes",
                                   case["message"]).group(1))
         assert case["buffer_len"] < needed
-        lk = keywheel.LabelKey(keywheel.MainKey(material(case)), label(case))
-        slot = keywheel.TicketSchedule(case["interval"], case["keep"]).at(case["time"])
-        assert len(keywheel.render(case["format"], lk, slot)) == needed
+        keys = ticket_keys(case, format_strength(case["format"]))
+        assert len(keys.render(case["format"], case["time"])) == needed
         return
     with pytest.raises(keywheel.KeywheelError) as info:
         run_error_case(case)
@@ -123,21 +134,20 @@ def role_of(entry):
 @pytest.mark.parametrize("case", cases("ticket_key"),
                          ids=lambda c: f"{c['label_hex'][:16]}/{c['strength']}/{c['counter']}")
 def test_ticket_key(case):
-    lk = keywheel.LabelKey(keywheel.MainKey(material(case)), label(case))
-    key = lk.ticket_key(case["strength"], int(case["counter"]))
+    keys = keywheel.TicketKeys(keywheel.MainKey(material(case)), label(case), case["strength"], 3600)
+    key = keys.by_counter(int(case["counter"]))
     assert key.name.hex() == case["name"]
     assert key.aes_key.hex() == case["aes"]
     assert key.hmac_key.hex() == case["hmac"]
     assert (key.strength, key.counter) == (case["strength"], int(case["counter"]))
-    assert lk.ticket_name(case["strength"], int(case["counter"])).hex() == case["name"]
 
 
 @pytest.mark.parametrize("case", cases("ticket_schedule"),
                          ids=lambda c: f"{c['interval']}/{c['keep']}@{c['time']}")
 def test_ticket_schedule(case):
-    schedule = keywheel.TicketSchedule(case["interval"], case["keep"])
-    assert schedule.max_ticket_age == case["max_ticket_age"]
-    slot = schedule.at(case["time"])
+    keys = keywheel.TicketKeys(keywheel.MainKey(bytes(32)), "x", "aes256", case["interval"], case["keep"])
+    assert keys.max_ticket_age == case["max_ticket_age"]
+    slot = keys.slot(case["time"])
     assert (slot.now, slot.current, slot.keep, slot.next_rotation) == (
         case["time"], int(case["current"]), case["keep"], case["next_rotation"])
     assert slot.window() == [(int(e["counter"]), role_of(e)) for e in case["window"]]
@@ -145,10 +155,9 @@ def test_ticket_schedule(case):
 
 @pytest.mark.parametrize("case", cases("ticket_lookup"), ids=lambda c: c["note"])
 def test_ticket_lookup(case):
-    lk = keywheel.LabelKey(keywheel.MainKey(material(case)), label(case))
-    slot = keywheel.TicketSchedule(case["interval"], case["keep"]).at(case["time"])
-    assert slot.current == int(case["current"])
-    found = lk.lookup(case["strength"], slot, bytes.fromhex(case["name"]))
+    keys = ticket_keys(case, case["strength"])
+    assert keys.slot(case["time"]).current == int(case["current"])
+    found = keys.lookup(bytes.fromhex(case["name"]), case["time"])
     assert found.kind == case["result"]
     if case["result"] == "not_found":
         assert not found and found.key is None and found.role is None
@@ -166,17 +175,17 @@ def test_ticket_lookup(case):
 @pytest.mark.parametrize("case", cases("format"),
                          ids=lambda c: f"{c['format']}/{c['interval']}/{c['keep']}")
 def test_format(case):
-    lk = keywheel.LabelKey(keywheel.MainKey(material(case)), label(case))
-    slot = keywheel.TicketSchedule(case["interval"], case["keep"]).at(case["time"])
-    f = keywheel.Format(case["format"])
-    assert (f.strength, f.layout, f.record_len) == (case["strength"], case["layout"], case["record_len"])
-    assert f.key_count(slot) == case["key_count"] == len(case["keys"])
-    assert [(slot.counter(r), r) for r in f.roles(slot)] == [
-        (int(k["counter"]), role_of(k)) for k in case["keys"]]
-    out = keywheel.render(case["format"], lk, slot)
+    keys = ticket_keys(case, case["strength"])
+    assert keywheel.format_record_len(case["format"]) == case["record_len"]
+    out = keys.render(case["format"], case["time"])
     assert out.hex() == case["output"]
+    assert len(out) == case["key_count"] * case["record_len"]
     if "output_text" in case:
         assert out.decode("ascii") == case["output_text"]
-    records = keywheel.render_keys(case["format"], lk, slot)
+    # Record i is the key of the listed counter.
     n = case["record_len"]
-    assert records == [out[i * n:(i + 1) * n] for i in range(case["key_count"])]
+    for i, k in enumerate(case["keys"]):
+        record = out[i * n:(i + 1) * n]
+        if "output_text" in case:
+            record = base64.b64decode(record[:-1])
+        assert record[:16] == keys.by_counter(int(k["counter"])).name

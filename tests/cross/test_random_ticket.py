@@ -159,7 +159,8 @@ def lookups(draw):
     if kind == 4:
         name = draw(st.binary(max_size=20))
     else:
-        counter = current + draw(st.integers(-keep - 2, 2))
+        # current is 1 at the smallest times and longest intervals: no counter below 0.
+        counter = max(0, current + draw(st.integers(-keep - 2, 2)))
         other_label = label + "." if kind == 1 else label
         other_strength = ("aes128" if strength == "aes256" else "aes256") if kind == 2 else strength
         name = ticket_key(main, other_label.encode("utf-8"), other_strength, counter).name

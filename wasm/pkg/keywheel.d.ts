@@ -3,8 +3,8 @@
 
 /** A ticket-key strength: AES-256-CBC with a 32-byte HMAC-SHA256 key (80-byte records), or AES-128-CBC with a 16-byte HMAC key (48-byte records). */
 export type Strength = "aes256" | "aes128";
-/** A server's ticket-key format. */
-export type FormatName = "nginx" | "nginx48" | "haproxy" | "haproxy48" | "apache" | "ats" | "openssl";
+/** A server's ticket-key format: one of `formats()`, the core's table ("nginx", "haproxy", ...). */
+export type FormatName = string;
 /** A key's role in a ticket window: "current" encrypts; "next" and "previous" only decrypt. */
 export type Role = "current" | "next" | "previous";
 /** What the TFO schedule says at one time (unix seconds). */
@@ -69,6 +69,11 @@ export class MainKey {
     free(): void;
     [Symbol.dispose](): void;
     /**
+     * The main key's public 8-byte fingerprint: equal on nodes with the same main key; it
+     * reveals nothing about the key.
+     */
+    fingerprint(): Uint8Array;
+    /**
      * The main key made of the first 32 bytes of `material` (at least 32 bytes; longer
      * material is accepted and the rest ignored, as tofurkey reads its key file).
      */
@@ -103,6 +108,13 @@ export class TicketKeys {
      */
     constructor(main: MainKey, label: string, strength: Strength, interval: number, keep?: number);
     /**
+     * Main-key rollover (SPEC.md §5.2): `render(format, now)`, then, for formats that hold any
+     * number of keys (nginx, nginx48, ats), the same window of `decryptOnly` (the
+     * `TicketKeys` of the same label under the previous or the next main key) as decrypt-only
+     * keys. Other formats get this object's keys alone.
+     */
+    renderRollover(format: FormatName, decryptOnly: TicketKeys, now?: number): Uint8Array;
+    /**
      * The key file of `format` at unix time `now` (default: now): every key the format holds,
      * in its order — for nginx, which takes one key per file, the files concatenated (file i
      * is bytes i × 80 (or 48) to (i + 1) × 80). The key's strength must be the format's.
@@ -123,10 +135,28 @@ export class TicketKeys {
 export function deriveKey(main: MainKey, context: Uint8Array | string, subkeyId: bigint | number, length: number): Uint8Array;
 
 /**
+ * The length of one record of `format`: 80 or 48 raw bytes, or a base64 line with its newline
+ * (109 or 65) for HAProxy. For nginx, which takes one key per file, file i of
+ * `TicketKeys.render` is record i.
+ */
+export function formatRecordLen(format: FormatName): number;
+
+/**
+ * The names of the server formats, from the core's table: "nginx", "nginx48", ...
+ */
+export function formats(): FormatName[];
+
+/**
  * The TFO schedule: a slot at unix time `now` (seconds; default: now) for `interval` (even,
  * 10..=604800 s; default 86400, tofurkey's).
  */
 export function scheduleAt(interval?: number, now?: number): Slot;
+
+/**
+ * The public 8-byte fingerprint of one 16-byte TCP Fast Open key (e.g. `tfoKeys(...).primary`):
+ * nodes whose primary keys have the same fingerprint accept each other's cookies.
+ */
+export function tfoKeyFingerprint(key: Uint8Array): Uint8Array;
 
 /**
  * The TCP Fast Open keys to install at unix time `now` (default: now) with `interval`

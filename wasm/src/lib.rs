@@ -17,7 +17,7 @@
 //!   core's types wipe on drop). Keys handed to JavaScript are built as `Uint8Array`s straight
 //!   from Rust buffers that are then wiped — never through wasm-bindgen's `Vec<u8>` results,
 //!   which free wasm memory without wiping it. Copies in the JavaScript heap are not wiped.
-//! - Size: the npm package's .wasm must stay small (build.sh checks ≤ 24 KiB), hence no std,
+//! - Size: the npm package's .wasm must stay small (build.sh checks ≤ 40 KiB), hence no std,
 //!   js-sys, `core::fmt`, `Vec` or `String` here, no code that could panic, few imports, a
 //!   small allocator (README "Size and speed").
 
@@ -25,6 +25,8 @@
 #![forbid(unsafe_code)]
 
 use keywheel as kw;
+use keywheel::schedule::{Schedule, Slot};
+use keywheel::ticket::TicketSchedule;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::*;
@@ -34,8 +36,8 @@ use zeroize::Zeroizing;
 const TS_TYPES: &str = r#"
 /** A ticket-key strength: AES-256-CBC with a 32-byte HMAC-SHA256 key (80-byte records), or AES-128-CBC with a 16-byte HMAC key (48-byte records). */
 export type Strength = "aes256" | "aes128";
-/** A server's ticket-key format. */
-export type FormatName = "nginx" | "nginx48" | "haproxy" | "haproxy48" | "apache" | "ats" | "openssl";
+/** A server's ticket-key format: one of `formats()`, the core's table ("nginx", "haproxy", ...). */
+export type FormatName = string;
 /** A key's role in a ticket window: "current" encrypts; "next" and "previous" only decrypt. */
 export type Role = "current" | "next" | "previous";
 /** What the TFO schedule says at one time (unix seconds). */
@@ -378,28 +380,16 @@ fn put_num(obj: &Object, key: &str, n: u64) {
 
 /// Role names.
 fn role(obj: &Object, role: kw::Role) {
-    let (name, age) = match role {
-        kw::Role::Current => ("current", None),
-        kw::Role::Next => ("next", None),
-        kw::Role::Previous(n) => ("previous", Some(n)),
-    };
-    put(obj, "role", name.into());
-    if let Some(n) = age {
+    put(obj, "role", role.as_str().into());
+    if let Some(n) = role.age() {
         put_num(obj, "age", n);
-    }
-}
-
-fn strength_name(s: kw::Strength) -> &'static str {
-    match s {
-        kw::Strength::Aes256 => "aes256",
-        kw::Strength::Aes128 => "aes128",
     }
 }
 
 /// A `TicketKey` object; the key's own copy is wiped when `key` is dropped.
 fn ticket_key(key: &kw::TicketKey) -> Object {
     let obj = Object::new();
-    put(&obj, "strength", strength_name(key.strength()).into());
+    put(&obj, "strength", key.strength().as_str().into());
     put(&obj, "counter", key.counter().into());
     put(&obj, "name", to_js(key.name()));
     put(&obj, "aesKey", to_js(key.aes_key()));
@@ -432,6 +422,13 @@ impl MainKey {
         kw::MainKey::from_bytes(material)
             .map(MainKey)
             .map_err(error)
+    }
+
+    /// The main key's public 8-byte fingerprint: equal on nodes with the same main key; it
+    /// reveals nothing about the key.
+    #[wasm_bindgen(unchecked_return_type = "Uint8Array")]
+    pub fn fingerprint(&self) -> JsValue {
+        to_js(&self.0.fingerprint())
     }
 }
 
@@ -506,10 +503,10 @@ pub fn schedule_at(
 ) -> JsResult<Object> {
     let slot = tfo_slot(&interval, &now)?;
     let obj = Object::new();
-    put_num(&obj, "now", slot.now);
-    put(&obj, "primary", slot.primary.into());
-    put(&obj, "backup", slot.backup.into());
-    put_num(&obj, "nextWake", slot.next_wake);
+    put_num(&obj, "now", slot.now());
+    put(&obj, "primary", slot.primary().into());
+    put(&obj, "backup", slot.backup().into());
+    put_num(&obj, "nextWake", slot.next_wake());
     let (secs, nanos) = slot.wake_time();
     let wake = Array::new();
     wake.push(&num(secs));
@@ -518,13 +515,13 @@ pub fn schedule_at(
     Ok(obj)
 }
 
-fn tfo_slot(interval: &JsValue, now: &JsValue) -> JsResult<kw::Slot> {
+fn tfo_slot(interval: &JsValue, now: &JsValue) -> JsResult<Slot> {
     let i = if interval.is_undefined() {
         kw::DEFAULT_INTERVAL
     } else {
         self::interval(interval)?
     };
-    let schedule = kw::Schedule::new(i).map_err(error)?;
+    let schedule = Schedule::new(i).map_err(error)?;
     schedule.at(time(now)?).map_err(error)
 }
 
@@ -536,7 +533,7 @@ pub fn tfo_keys(
     #[wasm_bindgen(unchecked_optional_param_type = "number")] interval: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "number")] now: JsValue,
 ) -> JsResult<Object> {
-    let keys = kw::TfoKeys::for_slot(&main.0, &tfo_slot(&interval, &now)?);
+    let keys = kw::TfoKeys::new(&main.0, &tfo_slot(&interval, &now)?);
     let obj = Object::new();
     put(&obj, "primary", to_js(keys.primary()));
     put(&obj, "backup", to_js(keys.backup()));
@@ -549,6 +546,27 @@ pub fn tfo_keys(
     Ok(obj)
 }
 
+/// The public 8-byte fingerprint of one 16-byte TCP Fast Open key (e.g. `tfoKeys(...).primary`):
+/// nodes whose primary keys have the same fingerprint accept each other's cookies.
+#[wasm_bindgen(js_name = tfoKeyFingerprint, unchecked_return_type = "Uint8Array")]
+pub fn tfo_key_fingerprint(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] key: JsValue,
+) -> JsResult<JsValue> {
+    let array = bytes(&key, "TFO key")?;
+    let mut buf = Zeroizing::new([0u8; kw::TFO_KEY_LEN]);
+    copy_in(array, &mut buf[..]);
+    if array.length() as usize != kw::TFO_KEY_LEN {
+        return Err(naming_error(
+            "TFO key is ",
+            "",
+            &num(u64::from(array.length())),
+            " bytes; it must be 16 bytes",
+            "",
+        ));
+    }
+    Ok(to_js(&kw::tfo_key_fingerprint(&buf)))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Session-ticket keys
 
@@ -557,11 +575,7 @@ pub fn tfo_keys(
 /// previous keys stay accepted ((keep + 1) × interval ≤ 604800, RFC 8446's 7 days). It holds
 /// the label's key (derived from the main key) in wasm memory, wiped by `free()`.
 #[wasm_bindgen]
-pub struct TicketKeys {
-    label: kw::LabelKey,
-    schedule: kw::TicketSchedule,
-    strength: kw::Strength,
-}
+pub struct TicketKeys(kw::TicketKeys);
 
 #[wasm_bindgen]
 impl TicketKeys {
@@ -579,19 +593,19 @@ impl TicketKeys {
         // One byte more than the longest label, enough to tell a longer one.
         let mut buf = [0u8; kw::MAX_LABEL_LEN + 1];
         let len = utf8(&label, "label", &mut buf)?;
-        let text = buf.get(..len).map(core::str::from_utf8);
-        let label = match text {
-            // Bytes of a string's UTF-8 (as copied whole): always valid.
-            Some(Ok(text)) => kw::LabelKey::new(&main.0, text),
-            _ => Err(kw::Error::LabelLength { len }),
-        }
-        .map_err(error)?;
+        // Bytes of a string's UTF-8 (as copied whole): always valid; a longer label was cut.
+        let text = match buf.get(..len).map(core::str::from_utf8) {
+            Some(Ok(text)) => text,
+            _ => return Err(error(kw::Error::LabelLength { len })),
+        };
+        // The label's error comes first: check it alone (its key is wiped at once).
+        kw::LabelKey::new(&main.0, text).map_err(error)?;
         let i = self::interval(&interval)?;
         let k = if keep.is_undefined() {
             1
         } else {
             // The interval is checked before keep, as the core does.
-            kw::TicketSchedule::new(i, 0).map_err(error)?;
+            TicketSchedule::new(i, 0).map_err(error)?;
             // The interval is at least 10 here: checked_div only spares a panic path.
             let max = kw::MAX_TICKET_AGE
                 .checked_div(i)
@@ -599,29 +613,26 @@ impl TicketKeys {
                 .saturating_sub(1);
             uint_ending(&keep, "keep", "in 0..=", Some(&num(max)))?
         };
-        let schedule = kw::TicketSchedule::new(i, k).map_err(error)?;
-        let strength = match name_index(&strength, "strength", &["aes256", "aes128"])? {
-            Some(0) => kw::Strength::Aes256,
-            Some(_) => kw::Strength::Aes128,
-            None => {
-                return Err(naming_error(
-                    "strength ",
-                    "",
-                    &json_quote(&strength),
-                    " is unknown; it must be \"aes256\" or \"aes128\"",
-                    "",
-                ));
-            }
+        let schedule = TicketSchedule::new(i, k).map_err(error)?;
+        let names = kw::Strength::ALL.map(kw::Strength::as_str);
+        let index = name_index(&strength, "strength", &names)?;
+        let Some(&strength_value) = index.and_then(|i| kw::Strength::ALL.get(i)) else {
+            return Err(unknown_name(
+                "strength ",
+                &strength,
+                "",
+                &names,
+                "\" or \"",
+                "\"",
+            ));
         };
-        Ok(TicketKeys {
-            label,
-            schedule,
-            strength,
-        })
+        kw::TicketKeys::new(&main.0, text, strength_value, schedule)
+            .map(TicketKeys)
+            .map_err(error)
     }
 
-    fn slot_at(&self, now: &JsValue) -> JsResult<kw::TicketSlot> {
-        self.schedule.at(time(now)?).map_err(error)
+    fn slot_at(&self, now: &JsValue) -> JsResult<kw::ticket::TicketSlot> {
+        self.0.slot(time(now)?).map_err(error)
     }
 
     /// The ticket window at unix time `now` (default: now).
@@ -631,13 +642,14 @@ impl TicketKeys {
         #[wasm_bindgen(unchecked_optional_param_type = "number")] now: JsValue,
     ) -> JsResult<Object> {
         let slot = self.slot_at(&now)?;
+        let schedule = self.0.schedule();
         let obj = Object::new();
-        put_num(&obj, "now", slot.now);
-        put_num(&obj, "interval", self.schedule.interval());
-        put_num(&obj, "keep", slot.keep);
-        put_num(&obj, "maxTicketAge", self.schedule.max_ticket_age());
-        put(&obj, "current", slot.current.into());
-        put_num(&obj, "nextRotation", slot.next_rotation);
+        put_num(&obj, "now", slot.now());
+        put_num(&obj, "interval", schedule.interval());
+        put_num(&obj, "keep", slot.keep());
+        put_num(&obj, "maxTicketAge", schedule.max_ticket_age());
+        put(&obj, "current", slot.current().into());
+        put_num(&obj, "nextRotation", slot.next_rotation());
         let window = Array::new();
         for (c, r) in slot.window() {
             let entry = Object::new();
@@ -655,10 +667,7 @@ impl TicketKeys {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "number")] now: JsValue,
     ) -> JsResult<Object> {
-        let slot = self.slot_at(&now)?;
-        Ok(ticket_key(
-            &self.label.ticket_key(self.strength, slot.current),
-        ))
+        Ok(ticket_key(&self.0.current(time(&now)?).map_err(error)?))
     }
 
     /// The key of interval `counter` (any counter, in the window or not).
@@ -668,7 +677,7 @@ impl TicketKeys {
         #[wasm_bindgen(unchecked_param_type = "bigint | number")] counter: JsValue,
     ) -> JsResult<Object> {
         let c = self::counter(&counter, "counter")?;
-        Ok(ticket_key(&self.label.ticket_key(self.strength, c)))
+        Ok(ticket_key(&self.0.by_counter(c)))
     }
 
     /// Looks a ticket's 16-byte key name up among the keys accepted at unix time `now`
@@ -682,17 +691,17 @@ impl TicketKeys {
         // Names are public; one byte more than a name is enough to tell a longer one.
         let mut buf = [0u8; kw::TICKET_NAME_LEN + 1];
         let n = copy_in(bytes(&name, "name")?, &mut buf[..]);
-        let slot = self.slot_at(&now)?;
+        let now = time(&now)?;
         let obj = Object::new();
         let name = buf.get(..n).unwrap_or_default();
         // The key stays where lookup put it (wiped when dropped), not moved around.
-        let found = self.label.lookup(self.strength, &slot, name);
-        let (kind, key, r) = match &found {
-            kw::Lookup::Current(key) => ("current", Some(key), kw::Role::Current),
-            kw::Lookup::Accepted(key, r) => ("accepted", Some(key), *r),
-            kw::Lookup::NotFound => ("not_found", None, kw::Role::Current),
+        let found = self.0.lookup(name, now).map_err(error)?;
+        let (key, r) = match &found {
+            kw::Lookup::Current(key) => (Some(key), kw::Role::Current),
+            kw::Lookup::Accepted(key, r) => (Some(key), *r),
+            kw::Lookup::NotFound => (None, kw::Role::Current),
         };
-        put(&obj, "kind", kind.into());
+        put(&obj, "kind", found.as_str().into());
         if let Some(key) = key {
             put(&obj, "key", ticket_key(key).into());
             role(&obj, r);
@@ -708,38 +717,52 @@ impl TicketKeys {
         #[wasm_bindgen(unchecked_param_type = "FormatName")] format: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "number")] now: JsValue,
     ) -> JsResult<Uint8Array> {
-        if !format.is_string() {
-            return Err(type_error("format", " must be a string, not ", &format));
-        }
-        let found = kw::FORMATS
-            .iter()
-            .find(|f| format == JsValue::from_str(f.name()));
-        let Some(&format) = found else {
-            return Err(naming_error(
-                "format ",
-                "",
-                &json_quote(&format),
-                " is unknown; it must be one of ",
-                "nginx, nginx48, haproxy, haproxy48, apache, ats, openssl",
-            ));
-        };
-        let slot = self.slot_at(&now)?;
-        format.check_keep(slot.keep).map_err(error)?;
-        if format.strength() != self.strength {
-            return Err(error(kw::Error::FormatStrength {
-                format: format.name(),
-            }));
-        }
-        // Format::render's loop, one key at a time: each record is rendered into a buffer on
-        // the stack (wiped when dropped) and copied into the JavaScript array, so no copy of
-        // the whole content is left in wasm memory. At most (60479 + 2) × 109 bytes: a u32.
+        self.render_with(&format, &[], &now)
+    }
+
+    /// Main-key rollover (SPEC.md §5.2): `render(format, now)`, then, for formats that hold any
+    /// number of keys (nginx, nginx48, ats), the same window of `decryptOnly` (the
+    /// `TicketKeys` of the same label under the previous or the next main key) as decrypt-only
+    /// keys. Other formats get this object's keys alone.
+    #[wasm_bindgen(js_name = renderRollover)]
+    pub fn render_rollover(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "FormatName")] format: JsValue,
+        #[wasm_bindgen(js_name = decryptOnly)] decrypt_only: &TicketKeys,
+        #[wasm_bindgen(unchecked_optional_param_type = "number")] now: JsValue,
+    ) -> JsResult<Uint8Array> {
+        self.render_with(&format, &[&decrypt_only.0], &now)
+    }
+}
+
+impl TicketKeys {
+    /// The key file of `format` at `now`, with the windows of `decrypt_only` appended where
+    /// the format takes them.
+    fn render_with(
+        &self,
+        format: &JsValue,
+        decrypt_only: &[&kw::TicketKeys],
+        now: &JsValue,
+    ) -> JsResult<Uint8Array> {
+        let format = format_arg(format)?;
+        let now = time(now)?;
+        let len = self
+            .0
+            .rollover_len(format, decrypt_only.len())
+            .map_err(error)?;
+        self.0.slot(now).map_err(error)?;
+        // One key at a time: each record is rendered into a buffer on the stack (wiped when
+        // dropped) and copied into the JavaScript array, so no copy of the whole content is
+        // left in wasm memory. At most 3 × (60479 + 2) × 109 bytes: a u32.
         #[allow(clippy::cast_possible_truncation)]
-        let file = Uint8Array::with_length(format.rendered_len(&slot) as u32);
+        let file = Uint8Array::with_length(len as u32);
         let mut record = Zeroizing::new([0u8; 128]);
         let mut offset = 0;
-        let mut i = 0;
-        while let Some(counter) = format.role(&slot, i).and_then(|r| slot.counter(r)) {
-            let key = self.label.ticket_key(self.strength, counter);
+        for (_, key) in self
+            .0
+            .rollover_keys(format, now, decrypt_only)
+            .map_err(error)?
+        {
             let n = format.render_key(&key, &mut record[..]).map_err(error)?;
             file.set_at(record.get(..n).unwrap_or_default(), offset);
             // A record is at most 109 bytes.
@@ -747,8 +770,71 @@ impl TicketKeys {
             {
                 offset += n as u32;
             }
-            i += 1;
         }
         Ok(file)
     }
+}
+
+/// The format called by the string `value`; an `Error` listing the core's names otherwise.
+fn format_arg(value: &JsValue) -> JsResult<kw::Format> {
+    if !value.is_string() {
+        return Err(type_error("format", " must be a string, not ", value));
+    }
+    let found = kw::FORMATS
+        .iter()
+        .find(|f| *value == JsValue::from_str(f.name()));
+    if let Some(&format) = found {
+        return Ok(format);
+    }
+    let mut names = [""; kw::FORMATS.len()];
+    for (n, f) in names.iter_mut().zip(&kw::FORMATS) {
+        *n = f.name();
+    }
+    Err(unknown_name("format ", value, "one of ", &names, ", ", ""))
+}
+
+/// `Error: <what><"value"> is unknown; it must be <lead><names joined by sep, in quote>`.
+fn unknown_name(
+    what: &str,
+    value: &JsValue,
+    lead: &str,
+    names: &[&str],
+    sep: &str,
+    quote: &str,
+) -> JsValue {
+    let message = concat(
+        what,
+        "",
+        &json_quote(value),
+        " is unknown; it must be ",
+        lead,
+    );
+    let mut message = message;
+    for (i, name) in names.iter().enumerate() {
+        let before = if i == 0 { quote } else { sep };
+        message = concat("", "", &message, before, name);
+    }
+    JsErrorValue::new(&concat("", "", &message, quote, "")).into()
+}
+
+/// The names of the server formats, from the core's table: "nginx", "nginx48", ...
+#[wasm_bindgen(unchecked_return_type = "FormatName[]")]
+pub fn formats() -> JsValue {
+    let names = Array::new();
+    for f in &kw::FORMATS {
+        names.push(&JsValue::from_str(f.name()));
+    }
+    names.into()
+}
+
+/// The length of one record of `format`: 80 or 48 raw bytes, or a base64 line with its newline
+/// (109 or 65) for HAProxy. For nginx, which takes one key per file, file i of
+/// `TicketKeys.render` is record i.
+#[wasm_bindgen(js_name = formatRecordLen)]
+pub fn format_record_len(
+    #[wasm_bindgen(unchecked_param_type = "FormatName")] format: JsValue,
+) -> JsResult<u32> {
+    // At most 109.
+    #[allow(clippy::cast_possible_truncation)]
+    Ok(format_arg(&format)?.record_len() as u32)
 }

@@ -8,7 +8,6 @@ use core::fmt;
 use super::file::{HEADER_LEN, STATE_FILE_VERSION};
 use super::tree::{FS_DEPTH, FS_END, FS_SEED_LEN};
 use crate::Error;
-use crate::error::{decimal, range};
 
 /// Everything that can be wrong with an input of forward-secure mode. Each variant carries the
 /// bad values so that its message can name them; times in messages are unix seconds followed
@@ -351,4 +350,14 @@ impl fmt::Display for StateFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.write_message(f)
     }
+}
+
+/// Writes `n` in decimal.
+fn decimal<W: fmt::Write + ?Sized>(w: &mut W, n: u64) -> fmt::Result {
+    write!(w, "{n}")
+}
+
+/// Writes `lo..=hi`.
+fn range<W: fmt::Write + ?Sized>(w: &mut W, lo: u64, hi: u64) -> fmt::Result {
+    write!(w, "{lo}..={hi}")
 }

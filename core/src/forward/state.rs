@@ -7,9 +7,10 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::tree::{self, FS_DEPTH, FS_END, FS_NODE_LEN, FS_ROOT_ID_LEN, FS_SEED_LEN, Node};
 use super::{FS_LABEL_PERSONAL, FS_TFO_PERSONAL, StateError};
+use crate::schedule::Schedule;
 use crate::{
-    Error, LabelKey, MAX_INTERVAL, MIN_INTERVAL, MainKey, Schedule, Strength, TFO_CONTEXT,
-    TFO_KEY_LEN, TfoKeys, TicketKey, derive_key,
+    Error, LabelKey, MAX_INTERVAL, MIN_INTERVAL, MainKey, Strength, TFO_CONTEXT, TFO_KEY_LEN,
+    TfoKeys, TicketKey, derive_key,
 };
 
 /// Most nodes a state holds (the cover of `s0 = 1`).
@@ -385,8 +386,8 @@ impl State {
         let slot = schedule.at(now)?;
         let mut primary = Zeroizing::new([0u8; TFO_KEY_LEN]);
         let mut backup = Zeroizing::new([0u8; TFO_KEY_LEN]);
-        self.tfo_key(schedule.interval(), slot.primary, &mut primary)?;
-        self.tfo_key(schedule.interval(), slot.backup, &mut backup)?;
+        self.tfo_key(schedule.interval(), slot.primary(), &mut primary)?;
+        self.tfo_key(schedule.interval(), slot.backup(), &mut backup)?;
         Ok(TfoKeys::from_keys(&primary, &backup))
     }
 }

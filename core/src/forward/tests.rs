@@ -17,7 +17,8 @@ use proptest::prelude::*;
 
 use super::tree::compressions;
 use super::{FS_END, STATE_FILE_MAX_LEN, State, cover_len, state_file_len};
-use crate::{Error, Schedule, StateError, StateFileError, Strength};
+use crate::schedule::Schedule;
+use crate::{Error, StateError, StateFileError, Strength};
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -275,8 +276,8 @@ fn tfo_keys_are_the_per_counter_keys() {
     let slot = schedule.at(now).unwrap();
     let mut p = [0u8; 16];
     let mut b = [0u8; 16];
-    state.tfo_key(86_400, slot.primary, &mut p).unwrap();
-    state.tfo_key(86_400, slot.backup, &mut b).unwrap();
+    state.tfo_key(86_400, slot.primary(), &mut p).unwrap();
+    state.tfo_key(86_400, slot.backup(), &mut b).unwrap();
     assert_eq!(keys.primary(), &p);
     assert_eq!(keys.backup(), &b);
     assert_ne!(p, b);

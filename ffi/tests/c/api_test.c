@@ -425,7 +425,7 @@ static void bad_inputs(const char *tmpdir) {
     snprintf(path, sizeof path, "%s/long.key", tmpdir);
     f = fopen(path, "wb");
     check(f != NULL && fwrite(MK, 1, 32, f) == 32 && fwrite("12345678", 1, 8, f) == 8 &&
-              fclose(f) == 0,
+              fclose(f) == 0 && chmod(path, 0600) == 0,
           "write %s", path);
     /* Group or others may read it: refused, naming the file and its mode. */
     check(chmod(path, 0640) == 0, "chmod %s", path);
@@ -446,6 +446,140 @@ static void bad_inputs(const char *tmpdir) {
               memcmp(a, b, 32) == 0,
           "a key file gives the key of its first 32 bytes");
     keywheel_main_key_free(from_file);
+
+    /* The same loader as the CLI and Python: group/other access refused unless allowed. */
+    static const mode_t open_modes[] = {0640, 0604, 0620, 0602, 0610, 0601, 0644};
+    for (size_t i = 0; i < sizeof open_modes / sizeof open_modes[0]; i++) {
+        check(chmod(path, open_modes[i]) == 0, "chmod %s", path);
+        EXPECT(keywheel_main_key_from_file(path, &mk_out), KEYWHEEL_RESULT_KEY_FILE_INSECURE, out,
+               0);
+        char want[8400];
+        snprintf(want, sizeof want,
+                 "%s has mode %04o, so group or others can access it; fix it with `chmod 600 %s` "
+                 "(or pass keywheel_main_key_from_file_allow_insecure)",
+                 path, (unsigned)open_modes[i], path);
+        check(ends_with(last_message(), want), "insecure key file message: %s", last_message());
+        from_file = NULL;
+        check(keywheel_main_key_from_file_allow_insecure(path, &from_file) == KEYWHEEL_RESULT_OK,
+              "allow_insecure reads a 0%o file: %s", (unsigned)open_modes[i], last_message());
+        keywheel_main_key_free(from_file);
+    }
+    check(chmod(path, 0600) == 0, "chmod %s", path);
+    EXPECT(keywheel_main_key_from_file_allow_insecure(NULL, &mk_out), KEYWHEEL_RESULT_NULL_POINTER,
+           out, 0);
+    /* Not regular files: a directory, a FIFO without writer (must not hang), a device. */
+    EXPECT(keywheel_main_key_from_file_allow_insecure(tmpdir, &mk_out),
+           KEYWHEEL_RESULT_KEY_FILE_NOT_REGULAR, out, 0);
+    check(ends_with(last_message(), "is a directory; it must be a regular file"),
+          "directory message: %s", last_message());
+    char fifo[4096];
+    snprintf(fifo, sizeof fifo, "%s/fifo", tmpdir);
+    check(mkfifo(fifo, 0600) == 0, "mkfifo %s", fifo);
+    EXPECT(keywheel_main_key_from_file(fifo, &mk_out), KEYWHEEL_RESULT_KEY_FILE_NOT_REGULAR, out,
+           0);
+    check(ends_with(last_message(), "is a FIFO; it must be a regular file"), "FIFO message: %s",
+          last_message());
+    unlink(fifo);
+    EXPECT(keywheel_main_key_from_file_allow_insecure("/dev/null", &mk_out),
+           KEYWHEEL_RESULT_KEY_FILE_NOT_REGULAR, out, 0);
+    check(mk_out == (keywheel_main_key *)(void *)out, "main key handle written on failure");
+
+    /* Fingerprint: hashlib.blake2b(b"", digest_size=8, key=MK, person=b"keywheel.mainfp"). */
+    uint8_t fp[KEYWHEEL_FINGERPRINT_LEN];
+    check(keywheel_main_key_fingerprint(mk, fp) == KEYWHEEL_RESULT_OK &&
+              equal_hex(fp, sizeof fp, "57085b23931c036c"),
+          "main key fingerprint");
+    EXPECT(keywheel_main_key_fingerprint(NULL, out), KEYWHEEL_RESULT_NULL_POINTER, out, 0);
+    EXPECT(keywheel_main_key_fingerprint(mk, NULL), KEYWHEEL_RESULT_NULL_POINTER, out, 0);
+    /* hashlib.blake2b(key16, digest_size=8, person=b"keywheel.tfofp"), key16 = SPEC 3.3's primary. */
+    static const uint8_t TFO_PRIMARY[16] = {0xc9, 0x98, 0x25, 0x2e, 0x8f, 0x89, 0x66, 0x7d,
+                                            0x31, 0x96, 0x1e, 0x08, 0x38, 0x97, 0x52, 0x6b};
+    check(keywheel_tfo_key_fingerprint(TFO_PRIMARY, 16, fp) == KEYWHEEL_RESULT_OK &&
+              equal_hex(fp, sizeof fp, "63f0af72476c6cbb"),
+          "TFO key fingerprint");
+    EXPECT(keywheel_tfo_key_fingerprint(TFO_PRIMARY, 15, out), KEYWHEEL_RESULT_INVALID_ARGUMENT, out,
+           0);
+    check(ends_with(last_message(), "TFO key is 15 bytes; it must be 16 bytes"),
+          "TFO key length message: %s", last_message());
+    EXPECT(keywheel_tfo_key_fingerprint(NULL, 16, out), KEYWHEEL_RESULT_NULL_POINTER, out, 0);
+
+    /* Format names, from the core's table. */
+    static const char *const format_names[] = {"nginx", "nginx48", "haproxy", "haproxy48",
+                                               "apache", "ats",   "openssl"};
+    check(keywheel_format_count() == 7, "format count %u", keywheel_format_count());
+    for (uint32_t i = 1; i <= keywheel_format_count(); i++) {
+        const char *name = NULL;
+        uint32_t back = 0;
+        check(keywheel_format_name(i, &name) == KEYWHEEL_RESULT_OK && name != NULL &&
+                  strcmp(name, format_names[i - 1]) == 0,
+              "format %u is %s", i, name ? name : "(null)");
+        check(keywheel_format_from_name((const uint8_t *)format_names[i - 1],
+                                        strlen(format_names[i - 1]), &back) == KEYWHEEL_RESULT_OK &&
+                  back == i,
+              "format %s is %u", format_names[i - 1], back);
+    }
+    check(KEYWHEEL_FORMAT_HAPROXY48 == 4 && KEYWHEEL_FORMAT_OPENSSL == 7, "format constants");
+    const char *no_name = (const char *)out;
+    check(keywheel_format_name(8, &no_name) == KEYWHEEL_RESULT_UNKNOWN_FORMAT &&
+              no_name == (const char *)out,
+          "format 8 has no name");
+    uint32_t fmt_out = 99;
+    check(keywheel_format_from_name((const uint8_t *)"NGINX", 5, &fmt_out) ==
+                  KEYWHEEL_RESULT_UNKNOWN_FORMAT &&
+              fmt_out == 99 &&
+              ends_with(last_message(),
+                        "it must be one of nginx, nginx48, haproxy, haproxy48, apache, ats, openssl"),
+          "unknown format name: %s", last_message());
+
+    /* Rollover (SPEC 5.2): nginx appends the other main key's window; haproxy does not. */
+    {
+        uint8_t other_mk[32];
+        memset(other_mk, 7, sizeof other_mk);
+        keywheel_main_key *omk = NULL;
+        keywheel_ticket_keys *old = NULL;
+        check(keywheel_main_key_new(other_mk, 32, &omk) == KEYWHEEL_RESULT_OK &&
+                  keywheel_ticket_keys_new(omk, (const uint8_t *)"svc", 3, KEYWHEEL_STRENGTH_AES256,
+                                           3600, 1, &old) == KEYWHEEL_RESULT_OK,
+              "old main key's ticket keys");
+        const keywheel_ticket_keys *extra[1] = {old};
+        static uint8_t own[3 * 109], theirs[3 * 109], both[6 * 109];
+        const uint32_t fmts[] = {KEYWHEEL_FORMAT_NGINX, KEYWHEEL_FORMAT_HAPROXY};
+        for (size_t i = 0; i < 2; i++) {
+            size_t n_own = 0, n_theirs = 0, n_both = 0, len = 0;
+            check(keywheel_ticket_keys_render(keys, fmts[i], 1700000000, own, sizeof own, &n_own) ==
+                          KEYWHEEL_RESULT_OK &&
+                      keywheel_ticket_keys_render(old, fmts[i], 1700000000, theirs, sizeof theirs,
+                                                  &n_theirs) == KEYWHEEL_RESULT_OK,
+                  "render format %u", fmts[i]);
+            check(keywheel_ticket_keys_rollover_len(keys, fmts[i], 1, &len) == KEYWHEEL_RESULT_OK,
+                  "rollover_len");
+            check(keywheel_ticket_keys_render_rollover(keys, fmts[i], 1700000000, extra, 1, both,
+                                                       sizeof both, &n_both) == KEYWHEEL_RESULT_OK &&
+                      n_both == len,
+                  "render_rollover format %u: %s", fmts[i], last_message());
+            if (fmts[i] == KEYWHEEL_FORMAT_NGINX) {
+                check(n_both == n_own + n_theirs && memcmp(both, own, n_own) == 0 &&
+                          memcmp(both + n_own, theirs, n_theirs) == 0,
+                      "nginx rollover: own window, then the old main key's");
+            } else {
+                check(n_both == n_own && memcmp(both, own, n_own) == 0,
+                      "haproxy rollover: own keys only");
+            }
+        }
+        size_t wrote = 12345;
+        check(keywheel_ticket_keys_render_rollover(keys, KEYWHEEL_FORMAT_NGINX, 1700000000, NULL, 1,
+                                                   both, sizeof both, &wrote) ==
+                      KEYWHEEL_RESULT_NULL_POINTER &&
+                  wrote == 12345,
+              "NULL decrypt_only with a length");
+        check(keywheel_ticket_keys_render_rollover(keys, KEYWHEEL_FORMAT_NGINX, 1700000000, extra, 1,
+                                                   both, 3 * 80, &wrote) ==
+                      KEYWHEEL_RESULT_BUFFER_TOO_SMALL &&
+                  wrote == 12345,
+              "rollover buffer too small");
+        keywheel_ticket_keys_free(old);
+        keywheel_main_key_free(omk);
+    }
 
     /* derive_key */
     const uint8_t *ctx = (const uint8_t *)"tofurkey";
@@ -615,12 +749,12 @@ static void bad_inputs(const char *tmpdir) {
     keywheel_ticket_keys_free(keep2);
 
     /* Messages and versions. */
-    for (uint32_t code = 0; code <= KEYWHEEL_RESULT_INVALID_ARGUMENT; code++) {
+    for (uint32_t code = 0; code <= KEYWHEEL_RESULT_KEY_FILE_NOT_REGULAR; code++) {
         const char *m = keywheel_result_message(code);
         check(m != NULL && strlen(m) > 0 && strcmp(m, "unknown result code") != 0,
               "message of code %u", code);
     }
-    check(strcmp(keywheel_result_message(KEYWHEEL_RESULT_INVALID_ARGUMENT + 1),
+    check(strcmp(keywheel_result_message(KEYWHEEL_RESULT_KEY_FILE_NOT_REGULAR + 1),
                  "unknown result code") == 0,
           "message of an unknown code");
     check(strcmp(keywheel_result_message(0xffffffffu), "unknown result code") == 0,

@@ -12,12 +12,12 @@ TCP Fast Open (tofurkey-compatible)::
     keys = keywheel.tfo_keys(main, keywheel.Schedule(86400), int(time.time()))
     keys.procfs_text()      # for /proc/sys/net/ipv4/tcp_fastopen_key
 
-TLS session-ticket keys::
+TLS session-ticket keys (the same ``TicketKeys`` as in C and JavaScript)::
 
-    label = keywheel.LabelKey(main, "www.example.com")
-    slot = keywheel.TicketSchedule(3600, keep=1).at(int(time.time()))
-    label.ticket_key("aes256", slot.current)          # name, aes_key, hmac_key
-    keywheel.render("haproxy", label, slot)          # the file HAProxy reads
+    keys = keywheel.TicketKeys(main, "www.example.com", "aes256", 3600, keep=1)
+    keys.current()                  # name, aes_key, hmac_key of the encrypting key
+    keys.lookup(ticket[:16])        # the key of a ticket's name, if accepted
+    keys.render("haproxy")          # the file HAProxy reads
 """
 
 from ._keywheel import (
@@ -25,6 +25,7 @@ from ._keywheel import (
     DEFAULT_INTERVAL,
     DERIVE_MAX_LEN,
     DERIVE_MIN_LEN,
+    FINGERPRINT_LEN,
     FORMATS,
     MAIN_KEY_LEN,
     MAX_INTERVAL,
@@ -37,9 +38,7 @@ from ._keywheel import (
     TFO_CONTEXT,
     TFO_KEY_LEN,
     TICKET_NAME_LEN,
-    Format,
     KeywheelError,
-    LabelKey,
     Lookup,
     MainKey,
     Role,
@@ -47,12 +46,12 @@ from ._keywheel import (
     Slot,
     TfoKeys,
     TicketKey,
-    TicketSchedule,
+    TicketKeys,
     TicketSlot,
     __version__,
     derive_key,
-    render,
-    render_keys,
+    format_record_len,
+    tfo_key_fingerprint,
     tfo_keys,
 )
 
@@ -61,6 +60,7 @@ __all__ = [
     "DEFAULT_INTERVAL",
     "DERIVE_MAX_LEN",
     "DERIVE_MIN_LEN",
+    "FINGERPRINT_LEN",
     "FORMATS",
     "MAIN_KEY_LEN",
     "MAX_INTERVAL",
@@ -73,9 +73,7 @@ __all__ = [
     "TFO_CONTEXT",
     "TFO_KEY_LEN",
     "TICKET_NAME_LEN",
-    "Format",
     "KeywheelError",
-    "LabelKey",
     "Lookup",
     "MainKey",
     "Role",
@@ -83,11 +81,11 @@ __all__ = [
     "Slot",
     "TfoKeys",
     "TicketKey",
-    "TicketSchedule",
+    "TicketKeys",
     "TicketSlot",
     "__version__",
     "derive_key",
-    "render",
-    "render_keys",
+    "format_record_len",
+    "tfo_key_fingerprint",
     "tfo_keys",
 ]

@@ -1,12 +1,14 @@
 """Type stubs of the native module keywheel._keywheel (checked by ``python -m mypy.stubtest``)."""
 
 from os import PathLike
-from typing import ClassVar, Literal, Optional, Union, final
+from typing import ClassVar, Literal, Optional, Sequence, Union, final
 
 _Bytes = Union[bytes, bytearray]
+# The two strengths of SPEC.md (python/tests/test_api.py checks them against STRENGTHS). A format
+# name is any of FORMATS, which the module takes from the core's table: a new server format is
+# one entry there, so it is not repeated here.
 _Strength = Literal["aes256", "aes128"]
-_Layout = Literal["name_hmac_aes", "name_aes_hmac"]
-_FormatName = Literal["nginx", "nginx48", "haproxy", "haproxy48", "apache", "ats", "openssl"]
+_FormatName = str
 
 __all__ = [
     "KeywheelError",
@@ -16,15 +18,13 @@ __all__ = [
     "Slot",
     "TfoKeys",
     "tfo_keys",
+    "tfo_key_fingerprint",
     "Role",
-    "LabelKey",
+    "TicketKeys",
     "TicketKey",
-    "TicketSchedule",
     "TicketSlot",
     "Lookup",
-    "Format",
-    "render",
-    "render_keys",
+    "format_record_len",
     "__version__",
     "MAIN_KEY_LEN",
     "CONTEXT_LEN",
@@ -42,6 +42,7 @@ __all__ = [
     "MAX_TICKET_AGE",
     "FORMATS",
     "STRENGTHS",
+    "FINGERPRINT_LEN",
 ]
 
 __version__: str
@@ -61,6 +62,7 @@ MAX_LABEL_LEN: int
 MAX_TICKET_AGE: int
 FORMATS: tuple[str, ...]
 STRENGTHS: tuple[str, ...]
+FINGERPRINT_LEN: int
 
 class KeywheelError(ValueError):
     """An input keywheel refuses; the message names the bad value and its range."""
@@ -75,7 +77,10 @@ class MainKey:
         """The main key made of the first 32 bytes of ``material``."""
     @staticmethod
     def from_file(path: Union[str, PathLike[str]], *, allow_insecure: bool = False) -> MainKey:
-        """Reads a main key file (first 32 bytes); refuses group/other access unless allowed."""
+        """Reads a main key file (first 32 bytes); refuses group/other access unless allowed,
+        and anything but a regular file."""
+    def fingerprint(self) -> bytes:
+        """The 8-byte public fingerprint: equal on nodes with the same main key."""
 
 def derive_key(main: MainKey, context: _Bytes, subkey_id: int, length: int) -> bytes:
     """BLAKE2b(key=main, salt=LE64(subkey_id)||0^8, person=context||0^8), ``length`` bytes."""
@@ -125,6 +130,9 @@ class TfoKeys:
 def tfo_keys(main: MainKey, schedule: Schedule, now: int) -> TfoKeys:
     """The TFO keys to install at unix time ``now``."""
 
+def tfo_key_fingerprint(key: _Bytes) -> bytes:
+    """The 8-byte public fingerprint of a 16-byte TFO key."""
+
 @final
 class Role:
     """A key's role in a ticket window: CURRENT, NEXT or previous(n)."""
@@ -141,18 +149,44 @@ class Role:
     def __hash__(self) -> int: ...
 
 @final
-class LabelKey:
-    """The main key specialised to one label (1..=64 bytes of UTF-8)."""
+class TicketKeys:
+    """The ticket keys of one label, strength, interval and keep. ``now`` defaults to the time."""
 
-    def __new__(cls, main: MainKey, label: str) -> LabelKey: ...
+    def __new__(
+        cls,
+        main: MainKey,
+        label: str,
+        strength: _Strength,
+        interval: int,
+        keep: Optional[int] = None,
+    ) -> TicketKeys: ...
     @property
     def label(self) -> str: ...
-    def ticket_key(self, strength: str, counter: int) -> TicketKey:
-        """The ticket key of interval ``counter``."""
-    def ticket_name(self, strength: str, counter: int) -> bytes:
-        """The 16-byte name of the ticket key of interval ``counter``."""
-    def lookup(self, strength: str, slot: TicketSlot, name: _Bytes) -> Lookup:
-        """Looks a ticket's key name up in ``slot``'s window."""
+    @property
+    def strength(self) -> _Strength: ...
+    @property
+    def interval(self) -> int: ...
+    @property
+    def keep(self) -> int: ...
+    @property
+    def max_ticket_age(self) -> int: ...
+    def slot(self, now: Optional[int] = None) -> TicketSlot:
+        """The ticket window at unix time ``now``."""
+    def current(self, now: Optional[int] = None) -> TicketKey:
+        """The key that encrypts new tickets at ``now``."""
+    def by_counter(self, counter: int) -> TicketKey:
+        """The key of interval ``counter``."""
+    def lookup(self, name: _Bytes, now: Optional[int] = None) -> Lookup:
+        """Looks a ticket's 16-byte key name up among the keys accepted at ``now``."""
+    def render(self, format: _FormatName, now: Optional[int] = None) -> bytes:
+        """The key file of ``format`` (for nginx: the per-key files concatenated)."""
+    def render_rollover(
+        self, format: _FormatName, decrypt_only: Sequence[TicketKeys], now: Optional[int] = None
+    ) -> bytes:
+        """``render``, then the windows of ``decrypt_only`` (nginx, nginx48, ats only)."""
+
+def format_record_len(format: _FormatName) -> int:
+    """Length of one record of ``format`` (HAProxy: a base64 line with its newline)."""
 
 @final
 class TicketKey:
@@ -168,24 +202,6 @@ class TicketKey:
     def aes_key(self) -> bytes: ...
     @property
     def hmac_key(self) -> bytes: ...
-    def record(self, layout: str) -> bytes:
-        """The key record: name || hmac || aes or name || aes || hmac."""
-
-@final
-class TicketSchedule:
-    """Ticket rotation: interval (even, 10..=604800) and keep, (keep + 1) * interval <= 604800."""
-
-    def __new__(cls, interval: int, keep: Optional[int] = None) -> TicketSchedule: ...
-    @property
-    def interval(self) -> int: ...
-    @property
-    def keep(self) -> int: ...
-    @property
-    def max_ticket_age(self) -> int: ...
-    def at(self, now: int) -> TicketSlot:
-        """The slot at unix time ``now``."""
-    def __eq__(self, value: object, /) -> bool: ...
-    def __hash__(self) -> int: ...
 
 @final
 class TicketSlot:
@@ -208,7 +224,7 @@ class TicketSlot:
 
 @final
 class Lookup:
-    """Result of ``LabelKey.lookup``; true when a key was found."""
+    """Result of ``TicketKeys.lookup``; true when a key was found."""
 
     @property
     def kind(self) -> Literal["current", "accepted", "not_found"]: ...
@@ -217,40 +233,3 @@ class Lookup:
     @property
     def role(self) -> Optional[Role]: ...
     def __bool__(self) -> bool: ...
-
-@final
-class Format:
-    """A server's ticket-key format (one of ``FORMATS``)."""
-
-    def __new__(cls, name: Union[str, Format]) -> Format: ...
-    @property
-    def name(self) -> _FormatName: ...
-    @property
-    def strength(self) -> _Strength: ...
-    @property
-    def layout(self) -> _Layout: ...
-    @property
-    def record_len(self) -> int: ...
-    @property
-    def one_file_per_key(self) -> bool: ...
-    @property
-    def base64_lines(self) -> bool: ...
-    @property
-    def current_only(self) -> bool: ...
-    def key_count(self, slot: TicketSlot) -> int: ...
-    def roles(self, slot: TicketSlot) -> list[Role]: ...
-    def render_key(self, key: TicketKey) -> bytes: ...
-    def render(self, label: LabelKey, slot: TicketSlot) -> bytes:
-        """Every key of the format for ``slot`` (for nginx: the per-key files concatenated)."""
-    def render_keys(self, label: LabelKey, slot: TicketSlot) -> list[bytes]:
-        """The records of ``render`` one by one (for nginx: file i.key is item i)."""
-    def __eq__(self, value: object, /) -> bool: ...
-    def __hash__(self) -> int: ...
-
-def render(format: Union[str, Format], label: LabelKey, slot: TicketSlot) -> bytes:
-    """``Format(format).render(label, slot)``."""
-
-def render_keys(
-    format: Union[str, Format], label: LabelKey, slot: TicketSlot
-) -> list[bytes]:
-    """``Format(format).render_keys(label, slot)``."""

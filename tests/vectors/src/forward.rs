@@ -7,9 +7,9 @@
 use blake2::Blake2bMac;
 use blake2::digest::consts::{U16, U32};
 use blake2::digest::{FixedOutput, Update};
+use keywheel::schedule::Schedule;
 use keywheel::{
-    FS_END, FS_LABEL_PERSONAL, Layout, STATE_FILE_MAX_LEN, Schedule, State, StateError, Strength,
-    TfoKeys,
+    FS_END, FS_LABEL_PERSONAL, Layout, STATE_FILE_MAX_LEN, State, StateError, Strength, TfoKeys,
 };
 use serde::Serialize;
 
@@ -526,7 +526,7 @@ fn tfo_cases() -> Vec<FsTfoCase> {
         let schedule = Schedule::new(interval).expect("a valid interval");
         let slot = schedule.at(time).expect("a valid time");
         // The oldest second the keys need: the start of the older of the two intervals.
-        let s0 = slot.primary.min(slot.backup) * interval;
+        let s0 = slot.primary().min(slot.backup()) * interval;
         let st = state(&rule, s0);
         let keys: TfoKeys = st.tfo_keys(&schedule, time).expect("keys after s0");
         cases.push(FsTfoCase {
@@ -535,8 +535,8 @@ fn tfo_cases() -> Vec<FsTfoCase> {
             s0,
             interval,
             time,
-            primary: slot.primary.to_string(),
-            backup: slot.backup.to_string(),
+            primary: slot.primary().to_string(),
+            backup: slot.backup().to_string(),
             primary_key: hex(keys.primary()),
             backup_key: hex(keys.backup()),
             procfs: keys.procfs_text().as_str().to_owned(),

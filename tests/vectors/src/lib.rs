@@ -24,11 +24,13 @@
 use blake2::Blake2bMac;
 use blake2::digest::consts::U32;
 use blake2::digest::{FixedOutput, Update};
+use keywheel::schedule::Schedule;
+use keywheel::ticket::{TicketSchedule, TicketSlot};
 use keywheel::{
     CONTEXT_LEN, DERIVE_MAX_LEN, DERIVE_MIN_LEN, Error, FORMATS, Format, LABEL_PERSONAL, LabelKey,
     Layout, Lookup, MAIN_KEY_LEN, MAX_INTERVAL, MAX_LABEL_LEN, MAX_TICKET_AGE, MAX_TIME,
-    MIN_INTERVAL, MIN_TIME, MainKey, Role, Schedule, Strength, TFO_CONTEXT, TICKET_NAME_LEN,
-    TfoKeys, TicketSchedule, TicketSlot, derive_key,
+    MIN_INTERVAL, MIN_TIME, MainKey, Role, Strength, TFO_CONTEXT, TICKET_NAME_LEN, TfoKeys,
+    TicketKeys, derive_key,
 };
 use serde::Serialize;
 
@@ -398,16 +400,16 @@ fn derive_cases() -> Vec<DeriveCase> {
 fn tfo_case(key: &KeyInput, interval: u64, time: u64, note: Option<&'static str>) -> TfoCase {
     let schedule = Schedule::new(interval).expect("valid interval");
     let slot = schedule.at(time).expect("valid time");
-    let keys = TfoKeys::for_slot(&key.main_key(), &slot);
+    let keys = TfoKeys::new(&key.main_key(), &slot);
     let (wake_time_secs, wake_time_nanos) = slot.wake_time();
     TfoCase {
         main_key: hex(&key.material),
         main_key_rule: key.rule,
         interval,
         time,
-        primary: slot.primary,
-        backup: slot.backup,
-        next_wake: slot.next_wake,
+        primary: slot.primary(),
+        backup: slot.backup(),
+        next_wake: slot.next_wake(),
         wake_time_secs,
         wake_time_nanos,
         primary_key: hex(keys.primary()),

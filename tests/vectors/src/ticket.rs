@@ -5,7 +5,7 @@ use super::{
     Blake2bMac, FORMATS, FixedOutput, Format, KeyInput, LABEL_PERSONAL, LabelKey, Layout, Lookup,
     MAIN_KEY_LEN, MAX_INTERVAL, MAX_LABEL_LEN, MAX_TICKET_AGE, MAX_TIME, MIN_INTERVAL, MIN_TIME,
     MainKeyRule, REFERENCE_TIME, Role, Serialize, Strength, TFO_CONTEXT, TICKET_NAME_LEN,
-    TicketSchedule, TicketSlot, U32, Update, derive_key, error_kind, hex,
+    TicketKeys, TicketSchedule, TicketSlot, U32, Update, derive_key, error_kind, hex,
 };
 
 pub(crate) const TICKET_KEY_COMMENT: &str = "Ticket keys (SPEC.md 4.1, 4.2) of (main_key, label, \
@@ -84,27 +84,17 @@ impl KeyRole {
 
 /// The name of a role as written in the `role` field, and its `age`.
 pub fn role_name(role: Role) -> (&'static str, Option<u64>) {
-    match role {
-        Role::Current => ("current", None),
-        Role::Next => ("next", None),
-        Role::Previous(n) => ("previous", Some(n)),
-    }
+    (role.as_str(), role.age())
 }
 
 /// The name of a strength as written in the `strength` field.
 pub const fn strength_name(strength: Strength) -> &'static str {
-    match strength {
-        Strength::Aes256 => "aes256",
-        Strength::Aes128 => "aes128",
-    }
+    strength.as_str()
 }
 
 /// The name of a layout as written in the `layout` field.
 pub const fn layout_name(layout: Layout) -> &'static str {
-    match layout {
-        Layout::NameHmacAes => "name_hmac_aes",
-        Layout::NameAesHmac => "name_aes_hmac",
-    }
+    layout.as_str()
 }
 
 /// The label key of SPEC.md §4.1, computed here (the core crate keeps it private):
@@ -463,8 +453,8 @@ fn schedule_case(
         interval,
         keep,
         time,
-        current: slot.current.to_string(),
-        next_rotation: slot.next_rotation,
+        current: slot.current().to_string(),
+        next_rotation: slot.next_rotation(),
         max_ticket_age: schedule.max_ticket_age(),
         window: slot.window().map(|(c, r)| KeyRole::new(c, r)).collect(),
         note,
@@ -512,9 +502,12 @@ fn other_strength(strength: Strength) -> Strength {
 }
 
 fn lookup_case(s: &LookupSlot, name: &[u8], note: String) -> TicketLookupCase {
-    let label = label_key(&s.key, s.label);
     let slot = slot(s.interval, s.keep, s.time);
-    let (result, found) = match label.lookup(s.strength, &slot, name) {
+    let schedule = TicketSchedule::new(s.interval, s.keep).expect("valid interval and keep");
+    let keys =
+        TicketKeys::new(&s.key.main_key(), s.label, s.strength, schedule).expect("valid label");
+    let found = keys.lookup(name, s.time).expect("valid time");
+    let (result, found) = match found {
         Lookup::Current(key) => ("current", Some((key, Role::Current))),
         Lookup::Accepted(key, role) => ("accepted", Some((key, role))),
         Lookup::NotFound => ("not_found", None),
@@ -529,7 +522,7 @@ fn lookup_case(s: &LookupSlot, name: &[u8], note: String) -> TicketLookupCase {
         interval: s.interval,
         keep: s.keep,
         time: s.time,
-        current: slot.current.to_string(),
+        current: slot.current().to_string(),
         name: hex(name),
         note,
         result,
@@ -544,7 +537,7 @@ fn lookup_case(s: &LookupSlot, name: &[u8], note: String) -> TicketLookupCase {
 fn lookup_group(s: &LookupSlot) -> Vec<TicketLookupCase> {
     let label = label_key(&s.key, s.label);
     let slot = slot(s.interval, s.keep, s.time);
-    let c = slot.current;
+    let c = slot.current();
     let name = |counter: u64| label.ticket_name(s.strength, counter);
     let mut cases = Vec::new();
     // Every key of the window, and the keys just outside it.
@@ -701,15 +694,17 @@ fn format_case(
     keep: u64,
     time: u64,
 ) -> FormatCase {
-    let label = label_key(key, label_text);
     let slot = slot(interval, keep, time);
-    let mut out = vec![0u8; format.rendered_len(&slot)];
-    let n = format
-        .render(&label, &slot, &mut out)
+    let schedule = TicketSchedule::new(interval, keep).expect("valid interval and keep");
+    let ticket_keys = TicketKeys::new(&key.main_key(), label_text, format.strength(), schedule)
+        .expect("valid label");
+    let mut out = vec![0u8; ticket_keys.rendered_len(format).expect("valid keep")];
+    let n = ticket_keys
+        .render(format, time, &mut out)
         .expect("valid keep and a large enough buffer");
     assert_eq!(n, out.len(), "render fills rendered_len");
-    let keys: Vec<KeyRole> = (0..)
-        .map_while(|i| format.role(&slot, i))
+    let keys: Vec<KeyRole> = format
+        .roles(slot.keep())
         .map(|role| KeyRole::new(slot.counter(role).expect("role in the window"), role))
         .collect();
     FormatCase {
@@ -723,13 +718,12 @@ fn format_case(
         interval,
         keep,
         time,
-        current: slot.current.to_string(),
-        key_count: format.key_count(&slot),
+        current: slot.current().to_string(),
+        key_count: format.key_count(slot.keep()),
         record_len: format.record_len(),
         keys,
         output: hex(&out),
-        output_text: format
-            .base64_lines()
+        output_text: (format.encoding() == keywheel::Encoding::Base64Lines)
             .then(|| String::from_utf8(out).expect("base64 is ASCII")),
     }
 }
@@ -796,12 +790,10 @@ fn format_render_error(
     let key = KeyInput::rule(MAIN_KEY_LEN, 7, 3);
     let label = "example.com";
     let mut out = vec![0x5a; buffer_len];
-    let error = format
-        .render(
-            &label_key(&key, label),
-            &slot(interval, keep, REFERENCE_TIME),
-            &mut out,
-        )
+    let schedule = TicketSchedule::new(interval, keep).expect("valid interval and keep");
+    let error = TicketKeys::new(&key.main_key(), label, format.strength(), schedule)
+        .expect("valid label")
+        .render(format, REFERENCE_TIME, &mut out)
         .expect_err("bad keep or short buffer");
     assert!(out.iter().all(|&b| b == 0x5a), "render wrote on error");
     TicketErrorCase {
@@ -855,20 +847,25 @@ pub(crate) fn ticket_error_cases() -> Vec<TicketErrorCase> {
         cases.push(ticket_schedule_at_error(interval, keep, time));
     }
     for (format, interval, keep, buffer_len) in [
-        (Format::Haproxy, 3_600, 0, 1_000),
-        (Format::Haproxy, 3_600, 2, 1_000),
-        (Format::Haproxy48, 86_400, 6, 1_000),
-        (Format::Haproxy48, 3_600, 0, 0),
-        (Format::Nginx, 3_600, 3, 399),
-        (Format::Nginx, 3_600, 0, 0),
-        (Format::Nginx48, 3_600, 0, 95),
-        (Format::Haproxy, 3_600, 1, 326),
-        (Format::Haproxy48, 3_600, 1, 194),
-        (Format::Apache, 3_600, 5, 47),
-        (Format::Ats, 3_600, 2, 191),
-        (Format::Openssl, 3_600, 1, 79),
+        (format_named("haproxy"), 3_600, 0, 1_000),
+        (format_named("haproxy"), 3_600, 2, 1_000),
+        (format_named("haproxy48"), 86_400, 6, 1_000),
+        (format_named("haproxy48"), 3_600, 0, 0),
+        (format_named("nginx"), 3_600, 3, 399),
+        (format_named("nginx"), 3_600, 0, 0),
+        (format_named("nginx48"), 3_600, 0, 95),
+        (format_named("haproxy"), 3_600, 1, 326),
+        (format_named("haproxy48"), 3_600, 1, 194),
+        (format_named("apache"), 3_600, 5, 47),
+        (format_named("ats"), 3_600, 2, 191),
+        (format_named("openssl"), 3_600, 1, 79),
     ] {
         cases.push(format_render_error(format, interval, keep, buffer_len));
     }
     cases
+}
+
+/// The format of the core's table called `name`.
+fn format_named(name: &str) -> Format {
+    Format::from_name(name).expect("a format of the table")
 }

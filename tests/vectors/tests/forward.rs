@@ -2,7 +2,8 @@
 //! JSON file, no generator code) and checks each case through the public API of the core crate.
 #![allow(clippy::unwrap_used)]
 
-use keywheel::{Layout, STATE_FILE_MAX_LEN, Schedule, State, StateError, Strength};
+use keywheel::schedule::Schedule;
+use keywheel::{Layout, STATE_FILE_MAX_LEN, State, StateError, Strength};
 use serde_json::Value;
 
 const VECTORS: &str = include_str!("../keywheel.json");

@@ -2,9 +2,11 @@
 //! checks each case through the public API of the core crate.
 #![allow(clippy::unwrap_used)]
 
+use keywheel::schedule::Schedule;
+use keywheel::ticket::{TicketSchedule, TicketSlot};
 use keywheel::{
-    FORMATS, Format, LabelKey, Layout, Lookup, MainKey, Role, Schedule, Strength, TfoKeys,
-    TicketSchedule, TicketSlot, derive_key,
+    Encoding, FORMATS, Format, LabelKey, Layout, Lookup, MainKey, Role, Strength, TfoKeys,
+    TicketKeys, derive_key,
 };
 use serde_json::Value;
 
@@ -106,10 +108,10 @@ fn tfo_cases() {
     for case in cases(&v, "tfo") {
         let schedule = Schedule::new(u64_field(case, "interval")).unwrap();
         let slot = schedule.at(u64_field(case, "time")).unwrap();
-        assert_eq!(slot.now, u64_field(case, "time"), "{case}");
-        assert_eq!(slot.primary, u64_field(case, "primary"), "{case}");
-        assert_eq!(slot.backup, u64_field(case, "backup"), "{case}");
-        assert_eq!(slot.next_wake, u64_field(case, "next_wake"), "{case}");
+        assert_eq!(slot.now(), u64_field(case, "time"), "{case}");
+        assert_eq!(slot.primary(), u64_field(case, "primary"), "{case}");
+        assert_eq!(slot.backup(), u64_field(case, "backup"), "{case}");
+        assert_eq!(slot.next_wake(), u64_field(case, "next_wake"), "{case}");
         let (secs, nanos) = slot.wake_time();
         assert_eq!(secs, u64_field(case, "wake_time_secs"), "{case}");
         assert_eq!(
@@ -118,7 +120,7 @@ fn tfo_cases() {
             "{case}"
         );
 
-        let keys = TfoKeys::for_slot(&main_key(case), &slot);
+        let keys = TfoKeys::new(&main_key(case), &slot);
         assert_eq!(hex(keys.primary()), case["primary_key"], "{case}");
         assert_eq!(hex(keys.backup()), case["backup_key"], "{case}");
         assert_eq!(keys.procfs_text().as_str(), case["procfs"], "{case}");
@@ -155,6 +157,13 @@ fn counter_field(case: &Value, name: &str) -> u64 {
     let n: u64 = text.parse().unwrap();
     assert_eq!(n.to_string(), text, "not a canonical decimal: {case}");
     n
+}
+
+/// The `TicketKeys` of a case's main key, label, interval and keep.
+fn ticket_keys(case: &Value, strength: Strength) -> TicketKeys {
+    let schedule =
+        TicketSchedule::new(u64_field(case, "interval"), u64_field(case, "keep")).unwrap();
+    TicketKeys::new(&main_key(case), label(case), strength, schedule).unwrap()
 }
 
 fn label(case: &Value) -> &str {
@@ -196,7 +205,7 @@ fn ticket_slot(case: &Value) -> TicketSlot {
         .unwrap()
         .at(u64_field(case, "time"))
         .unwrap();
-    assert_eq!(slot.current, counter_field(case, "current"), "{case}");
+    assert_eq!(slot.current(), counter_field(case, "current"), "{case}");
     slot
 }
 
@@ -268,10 +277,10 @@ fn ticket_schedule_cases() {
             "{case}"
         );
         let slot = ticket_slot(case);
-        assert_eq!(slot.now, u64_field(case, "time"));
-        assert_eq!(slot.keep, u64_field(case, "keep"));
+        assert_eq!(slot.now(), u64_field(case, "time"));
+        assert_eq!(slot.keep(), u64_field(case, "keep"));
         assert_eq!(
-            slot.next_rotation,
+            slot.next_rotation(),
             u64_field(case, "next_rotation"),
             "{case}"
         );
@@ -289,8 +298,12 @@ fn ticket_schedule_cases() {
         }
         let oldest = expected[0].0;
         assert_eq!(slot.role(oldest - 1), None, "{case}");
-        assert_eq!(slot.role(slot.current + 2), None, "{case}");
-        assert_eq!(slot.counter(Role::Previous(slot.keep + 1)), None, "{case}");
+        assert_eq!(slot.role(slot.current() + 2), None, "{case}");
+        assert_eq!(
+            slot.counter(Role::Previous(slot.keep() + 1)),
+            None,
+            "{case}"
+        );
         assert_eq!(slot.counter(Role::Previous(0)), None, "{case}");
     }
 }
@@ -303,7 +316,9 @@ fn ticket_lookup_cases() {
         let name = bytes_field(case, "name");
         let found = match (
             case["result"].as_str().unwrap(),
-            label_key(case).lookup(strength(case), &slot, &name),
+            ticket_keys(case, strength(case))
+                .lookup(&name, slot.now())
+                .unwrap(),
         ) {
             ("current", Lookup::Current(key)) => {
                 assert_eq!(role(case), Role::Current, "{case}");
@@ -339,36 +354,44 @@ fn format_cases() {
         seen.push(format);
         assert_eq!(format.name(), case["format"]);
         assert_eq!(format.strength(), strength(case), "{case}");
-        let layout = match case["layout"].as_str().unwrap() {
-            "name_hmac_aes" => Layout::NameHmacAes,
-            "name_aes_hmac" => Layout::NameAesHmac,
-            other => panic!("unknown layout {other}"),
-        };
+        let layout = Layout::from_name(case["layout"].as_str().unwrap()).unwrap();
         assert_eq!(format.layout(), layout, "{case}");
         let slot = ticket_slot(case);
-        format.check_keep(slot.keep).unwrap();
+        format.check_keep(slot.keep()).unwrap();
         let count = usize_field(case, "key_count");
         let record_len = usize_field(case, "record_len");
-        assert_eq!(format.key_count(&slot), count, "{case}");
+        let ticket_keys = ticket_keys(case, format.strength());
+        assert_eq!(format.key_count(slot.keep()), count, "{case}");
         assert_eq!(format.record_len(), record_len, "{case}");
-        assert_eq!(format.rendered_len(&slot), count * record_len, "{case}");
+        assert_eq!(
+            ticket_keys.rendered_len(format).unwrap(),
+            count * record_len,
+            "{case}"
+        );
 
         let keys = case["keys"].as_array().unwrap();
         assert_eq!(keys.len(), count, "{case}");
-        for (i, entry) in keys.iter().enumerate() {
-            let r = role(entry);
-            assert_eq!(format.role(&slot, i), Some(r), "{case}");
+        let roles: Vec<Role> = format.roles(slot.keep()).collect();
+        assert_eq!(roles, keys.iter().map(role).collect::<Vec<_>>(), "{case}");
+        for entry in keys {
             assert_eq!(
-                slot.counter(r),
+                slot.counter(role(entry)),
                 Some(counter_field(entry, "counter")),
                 "{case}"
             );
         }
-        assert_eq!(format.role(&slot, count), None, "{case}");
+        // The iterator over the format's keys gives the same keys, in file order.
+        let counters: Vec<u64> = ticket_keys
+            .keys(format, slot.now())
+            .unwrap()
+            .map(|(_, k)| k.counter())
+            .collect();
+        let want: Vec<u64> = keys.iter().map(|e| counter_field(e, "counter")).collect();
+        assert_eq!(counters, want, "{case}");
 
         let expected = bytes_field(case, "output");
         let mut out = vec![0x5a; expected.len() + 7];
-        let n = format.render(&label_key(case), &slot, &mut out).unwrap();
+        let n = ticket_keys.render(format, slot.now(), &mut out).unwrap();
         assert_eq!(n, expected.len(), "{case}");
         assert_eq!(hex(&out[..n]), case["output"], "{case}");
         assert!(
@@ -390,10 +413,10 @@ fn format_cases() {
         }
         match case.get("output_text") {
             Some(text) => {
-                assert!(format.base64_lines());
+                assert_eq!(format.encoding(), Encoding::Base64Lines);
                 assert_eq!(text.as_str().unwrap().as_bytes(), expected, "{case}");
             }
-            None => assert!(!format.base64_lines(), "{case}"),
+            None => assert_eq!(format.encoding(), Encoding::Raw, "{case}"),
         }
     }
     for format in FORMATS {
@@ -419,14 +442,9 @@ fn ticket_error_cases() {
             }
             "format_render" => {
                 let format = Format::from_name(case["format"].as_str().unwrap()).unwrap();
-                let slot =
-                    TicketSchedule::new(u64_field(case, "interval"), u64_field(case, "keep"))
-                        .unwrap()
-                        .at(u64_field(case, "time"))
-                        .unwrap();
                 let mut out = vec![0x5a; usize_field(case, "buffer_len")];
-                let error = format
-                    .render(&label_key(case), &slot, &mut out)
+                let error = ticket_keys(case, format.strength())
+                    .render(format, u64_field(case, "time"), &mut out)
                     .unwrap_err();
                 assert!(out.iter().all(|&b| b == 0x5a), "output written: {case}");
                 error

@@ -28,8 +28,7 @@ def b64url(data: bytes) -> str:
 
 
 def mint(main: keywheel.MainKey, subject: str, now: int) -> str:
-    slot = keywheel.TicketSchedule(INTERVAL, keep=KEEP).at(now)
-    key = keywheel.LabelKey(main, LABEL).ticket_key("aes256", slot.current)
+    key = keywheel.TicketKeys(main, LABEL, "aes256", INTERVAL, keep=KEEP).current(now)
     payload = subject.encode()
     mac = hmac.new(key.hmac_key, key.name + payload, hashlib.sha256).digest()
     return ".".join(b64url(part) for part in (key.name, payload, mac))

@@ -135,9 +135,9 @@ describe("example worker in workerd", () => {
       execFileSync(python, ["-c", `
 import json, sys, keywheel
 main = keywheel.MainKey.from_file(sys.argv[1])
-slot = keywheel.TicketSchedule(3600, keep=1).at(int(sys.argv[2]))
-label = keywheel.LabelKey(main, "tokens.example")
-print(json.dumps([{"counter": str(c), "role": r.kind, "name": label.ticket_name("aes256", c).hex()} for c, r in slot.window()]))
+keys = keywheel.TicketKeys(main, "tokens.example", "aes256", 3600, keep=1)
+slot = keys.slot(int(sys.argv[2]))
+print(json.dumps([{"counter": str(c), "role": r.kind, "name": keys.by_counter(c).name.hex()} for c, r in slot.window()]))
 `, keyFile, String(now)]).toString(),
     );
     assert.equal(window.length, 3);

@@ -34,10 +34,8 @@
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-use keywheel::{
-    Error, Format, LabelKey, Lookup, MainKey, Role, Strength, TicketSchedule, TicketSlot,
-    derive_key,
-};
+use keywheel::ticket::{TicketSchedule, TicketSlot};
+use keywheel::{Error, Format, LabelKey, Lookup, MainKey, Role, Strength, TicketKeys, derive_key};
 use keywheel_vectors::{error_kind, hex, role_name};
 use serde_json::{Map, Value, json};
 
@@ -178,8 +176,19 @@ fn label_key(main_key: &[u8], label: &str) -> Result<LabelKey, Error> {
     LabelKey::new(&MainKey::from_bytes(main_key)?, label)
 }
 
-fn ticket_slot(slot: &Slot) -> Result<TicketSlot, Error> {
-    TicketSchedule::new(slot.interval, slot.keep)?.at(slot.time)
+/// The ticket keys of a request and its slot; errors in the order of the shared vectors:
+/// main key, label, interval and keep, time.
+fn ticket_keys(
+    main_key: &[u8],
+    label: &str,
+    strength: Strength,
+    slot: &Slot,
+) -> Result<(TicketKeys, TicketSlot), Error> {
+    let main = MainKey::from_bytes(main_key)?;
+    LabelKey::new(&main, label)?;
+    let schedule = TicketSchedule::new(slot.interval, slot.keep)?;
+    let at = schedule.at(slot.time)?;
+    Ok((TicketKeys::new(&main, label, strength, schedule)?, at))
 }
 
 fn role_fields(object: &mut Map<String, Value>, counter: u64, role: Role) {
@@ -227,10 +236,10 @@ fn answer(request: &Request) -> Result<Value, Error> {
             format,
             slot,
         } => {
-            let label = label_key(main_key, label)?;
-            let slot = ticket_slot(slot)?;
-            let mut out = vec![0u8; format.rendered_len(&slot)];
-            let n = format.render(&label, &slot, &mut out)?;
+            let time = slot.time;
+            let (keys, slot) = ticket_keys(main_key, label, format.strength(), slot)?;
+            let mut out = vec![0u8; keys.rendered_len(*format)?];
+            let n = keys.render(*format, time, &mut out)?;
             let window: Vec<Value> = slot
                 .window()
                 .map(|(c, r)| {
@@ -240,8 +249,8 @@ fn answer(request: &Request) -> Result<Value, Error> {
                 })
                 .collect();
             json!({
-                "current": slot.current.to_string(),
-                "next_rotation": slot.next_rotation,
+                "current": slot.current().to_string(),
+                "next_rotation": slot.next_rotation(),
                 "window": window,
                 "output": hex(&out[..n]),
             })
@@ -253,10 +262,9 @@ fn answer(request: &Request) -> Result<Value, Error> {
             slot,
             name,
         } => {
-            let label = label_key(main_key, label)?;
-            let slot = ticket_slot(slot)?;
+            let (keys, _) = ticket_keys(main_key, label, *strength, slot)?;
             let mut object = Map::new();
-            let found = match label.lookup(*strength, &slot, name) {
+            let found = match keys.lookup(name, slot.time)? {
                 Lookup::Current(key) => Some(("current", key, Role::Current)),
                 Lookup::Accepted(key, role) => Some(("accepted", key, role)),
                 Lookup::NotFound => None,

@@ -28,7 +28,8 @@
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-use keywheel::{STATE_FILE_MAX_LEN, Schedule, State, StateError, Strength};
+use keywheel::schedule::Schedule;
+use keywheel::{STATE_FILE_MAX_LEN, State, StateError, Strength};
 use keywheel_vectors::{hex, state_error_kind};
 use serde_json::{Value, json};
 
