@@ -45,7 +45,7 @@ pub(crate) fn run(args: &GenSecretArgs) -> ExitCode {
     let written = if force {
         files::write_atomic(path, &key[..], Perms::secret(None))
     } else {
-        files::create_new(path, &key[..])
+        files::create_new(path, &key[..], "a main key (pass --force to replace it)")
     };
     if let Err(msg) = written {
         return fail(&msg);

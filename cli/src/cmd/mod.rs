@@ -18,6 +18,7 @@ mod check;
 mod check_config;
 mod gen_secret;
 mod run;
+mod state;
 mod status;
 mod stek;
 mod tfo;
@@ -100,6 +101,13 @@ enum Command {
     /// Write a new main key: 32 random bytes from the OS, mode 0600, never printed.
     #[command(after_help = gen_secret::HELP)]
     GenSecret(gen_secret::GenSecretArgs),
+
+    /// Forward-secure states: make one from a new random seed, advance it, show it.
+    ///
+    /// A state derives the keys of every second from its start on and nothing older, so a
+    /// stolen node reveals no key of an interval before its start (docs/forward-secrecy.md).
+    #[command(after_help = state::HELP)]
+    State(state::StateArgs),
 }
 
 /// `keywheel`'s `main`. Usage errors exit 2 (clap), runtime errors 1.
@@ -126,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Status(args) => status::run(&args),
         Command::Check(args) => check::run(&args),
         Command::GenSecret(args) => gen_secret::run(&args),
+        Command::State(args) => state::run(&args),
     }
 }
 

@@ -155,7 +155,7 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8], perms: Perms) -> Result<(),
 /// Creates `path` (which must not exist) with mode 0600 and `data`, fsyncs it and its
 /// directory; refuses to replace an existing file (`--force` does that with [`write_atomic`]).
 /// On a write error the new file is removed.
-pub(crate) fn create_new(path: &Path, data: &[u8]) -> Result<(), String> {
+pub(crate) fn create_new(path: &Path, data: &[u8], what: &str) -> Result<(), String> {
     let p = path.display();
     let mut file = OpenOptions::new()
         .write(true)
@@ -165,7 +165,7 @@ pub(crate) fn create_new(path: &Path, data: &[u8]) -> Result<(), String> {
         .open(path)
         .map_err(|e| {
             if e.kind() == io::ErrorKind::AlreadyExists {
-                format!("{p} exists; refusing to overwrite a main key (pass --force to replace it)")
+                format!("{p} exists; refusing to overwrite {what}")
             } else {
                 format!("cannot create {p}: {}", strerror(&e))
             }

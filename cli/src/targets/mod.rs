@@ -3,6 +3,7 @@
 //! keys ([`tickets`], installed by a [`crate::servers::Server`]). Also the values the command
 //! line and the configuration share ([`values`]).
 
+pub(crate) mod forward;
 pub(crate) mod procfs;
 pub(crate) mod tfo;
 pub(crate) mod tickets;
