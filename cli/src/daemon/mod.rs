@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+pub(crate) mod forward;
 pub(crate) mod keys;
 pub(crate) mod metrics;
 pub(crate) mod target;
