@@ -54,10 +54,17 @@ pub(crate) fn read_state(path: &Path, what: &str, check_mode: bool) -> Result<St
     }
     if len > STATE_FILE_MAX_LEN {
         return Err(format!(
-            "{what} {p} is longer than any state file ({STATE_FILE_MAX_LEN} bytes at most)"
+            "{what} {p}: trailing bytes: it is longer than any state file \
+             ({STATE_FILE_MAX_LEN} bytes at most)"
         ));
     }
-    State::from_bytes(&buf[..len]).map_err(|e| format!("{what} {p}: {e}"))
+    State::from_bytes(&buf[..len]).map_err(|e| {
+        let msg = e.to_string();
+        format!(
+            "{what} {p}: {}",
+            msg.strip_prefix("state file: ").unwrap_or(&msg)
+        )
+    })
 }
 
 /// The bytes of `state`'s file, in a wiped-on-drop buffer, and their length.
