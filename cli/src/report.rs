@@ -443,7 +443,7 @@ fn tfo_report(spec: &TfoSpec, now: u64, keys: &mut KeyRound<'_>) -> TargetReport
 
 /// The report of every target of `config` at `now`.
 pub(crate) fn report(config: &Config, keys: &KeySources, now: u64) -> Report {
-    let mut round = KeyRound::new(keys);
+    let mut round = KeyRound::new(keys, None);
     let key_state = |r: Result<[u8; 8], String>| match r {
         Ok(fp) => KeyState {
             fingerprint: Some(hex(&fp)),

@@ -151,6 +151,74 @@ fn load_or_report(path: &Path) -> Result<Config, ExitCode> {
     })
 }
 
+/// The forward-secure options of `tfo` and `stek` (the state itself is in each command's key
+/// group, so that clap refuses a main key and a state together).
+#[derive(Debug, clap::Args)]
+pub(crate) struct StateOpts {
+    /// Seed rollover: the previous state file. Its keys stay accepted for decryption (formats
+    /// that hold any number of keys), like --previous-main-key.
+    #[arg(long, value_name = "FILE", requires = "state_source")]
+    previous_state: Option<std::path::PathBuf>,
+
+    /// Seed rollover: the next state file, staged: its keys are accepted for decryption
+    /// before any node encrypts with them.
+    #[arg(long, value_name = "FILE", requires = "state_source")]
+    next_state: Option<std::path::PathBuf>,
+
+    /// Where the daemon keeps its working copies of the states (tmpfs or ramfs). Default:
+    /// $RUNTIME_DIRECTORY, else /run/keywheel.
+    #[arg(long, value_name = "DIR", requires = "state_source")]
+    state_dir: Option<std::path::PathBuf>,
+}
+
+/// The state sources of `--state FILE` / `--state-credential NAME` and [`StateOpts`].
+fn state_sources(
+    state: Option<std::path::PathBuf>,
+    credential: Option<&str>,
+    opts: StateOpts,
+    allow_persistent: bool,
+) -> Result<Option<crate::daemon::keys::StateSources>, String> {
+    use crate::daemon::forward::{StateFile, working_dir};
+    use crate::daemon::keys::{Extra, StateSources, credential_path};
+    let path = match (state, credential) {
+        (Some(p), _) => p,
+        (None, Some(name)) => credential_path(name).map_err(|e| {
+            e.cli_text()
+                .replace("--credential", "--state-credential")
+                .replace("--main-key FILE", "--state FILE")
+        })?,
+        (None, None) => return Ok(None),
+    };
+    let mut extra = Vec::new();
+    if let Some(p) = opts.previous_state {
+        extra.push((
+            Extra::Previous,
+            StateFile {
+                path: p,
+                what: "previous state file",
+            },
+        ));
+    }
+    if let Some(p) = opts.next_state {
+        extra.push((
+            Extra::Next,
+            StateFile {
+                path: p,
+                what: "next state file",
+            },
+        ));
+    }
+    Ok(Some(StateSources {
+        current: StateFile {
+            path,
+            what: "state file",
+        },
+        extra,
+        working_dir: working_dir(opts.state_dir.as_deref()),
+        allow_persistent,
+    }))
+}
+
 /// `time` (`--time`), or the clock's now.
 fn now_or(time: Option<u64>) -> Result<u64, String> {
     match time {

@@ -141,6 +141,7 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         time: None,
         metrics_file: metrics.or(config.metrics_file.clone()),
         log,
+        advance_states: true,
     }
     .run()
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use nix::unistd::Gid;
 
-use crate::cmd::{fail, fail_with};
+use crate::cmd::{StateOpts, fail, fail_with, state_sources};
 use crate::daemon::keys::{Extra, KeyFile, KeySources, credential_path};
 use crate::daemon::{Daemon, Mode};
 use crate::servers::{StekFormat, extra_limitation, parse_format};
@@ -46,6 +46,15 @@ struct StekKeyArgs {
     /// LoadCredential=NAME:/etc/keywheel/main.key).
     #[arg(long, value_name = "NAME", group = "stek_key")]
     credential: Option<String>,
+
+    /// Forward-secure mode: a state file (`keywheel state new`) instead of a main key: the
+    /// same keys on every node, and a stolen node reveals no key older than --keep intervals.
+    #[arg(long, value_name = "FILE", group = "stek_key", group = "state_source")]
+    state: Option<PathBuf>,
+
+    /// Forward-secure mode: the state from $CREDENTIALS_DIRECTORY/NAME (a systemd credential).
+    #[arg(long, value_name = "NAME", group = "stek_key", group = "state_source")]
+    state_credential: Option<String>,
 }
 
 /// `keywheel stek` options.
@@ -64,6 +73,9 @@ pub(crate) struct StekArgs {
 
     #[command(flatten)]
     key: StekKeyArgs,
+
+    #[command(flatten)]
+    state_opts: StateOpts,
 
     /// Main-key rollover: the previous main key file. The same window of its keys is appended
     /// as decrypt-only keys (nginx, nginx48, ats; other formats cannot hold them), so tickets
@@ -149,6 +161,7 @@ pub(crate) fn run(args: StekArgs) -> ExitCode {
     }
     let log = target.log().clone();
     let once = target.once();
+    let advance_states = !target.dry_run() && time.is_none();
     Daemon {
         targets: vec![Box::new(target)],
         keys,
@@ -157,6 +170,7 @@ pub(crate) fn run(args: StekArgs) -> ExitCode {
         time,
         metrics_file: None,
         log,
+        advance_states,
     }
     .run()
 }
@@ -179,9 +193,24 @@ fn from_args(args: StekArgs) -> Result<(StekTarget, KeySources, Option<u64>), (u
     let schedule = spec.check().map_err(|e| usage(e.to_string()))?;
     let format = spec.format;
     let to_stdout = spec.out.as_os_str() == "-";
+    let state = state_sources(
+        args.key.state,
+        args.key.state_credential.as_deref(),
+        args.state_opts,
+        args.allow_persistent,
+    )
+    .map_err(|e| (1, e))?;
+    if state.is_some() && (args.previous_main_key.is_some() || args.next_main_key.is_some()) {
+        return Err(usage(
+            "--previous-main-key and --next-main-key belong to main-key mode; with --state use \
+             --previous-state and --next-state (a target never mixes the two modes)"
+                .into(),
+        ));
+    }
     let main = match (args.key.main_key, args.key.credential) {
-        (Some(path), _) => path,
-        (None, Some(name)) => credential_path(&name).map_err(|e| (1, e.cli_text()))?,
+        (Some(path), _) => Some(path),
+        (None, Some(name)) => Some(credential_path(&name).map_err(|e| (1, e.cli_text()))?),
+        (None, None) if state.is_some() => None,
         // clap's required group guarantees one of them.
         (None, None) => return Err(usage("--main-key or --credential is required".into())),
     };
@@ -205,10 +234,11 @@ fn from_args(args: StekArgs) -> Result<(StekTarget, KeySources, Option<u64>), (u
         ));
     }
     let keys = KeySources {
-        main: KeyFile {
-            path: main,
+        main: main.map(|path| KeyFile {
+            path,
             what: "main key file",
-        },
+        }),
+        state,
         extra,
         check_mode: !args.allow_insecure_key_file,
     };

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use keywheel::{DEFAULT_INTERVAL, Schedule};
 
-use crate::cmd::fail;
+use crate::cmd::{StateOpts, fail, state_sources};
 use crate::daemon::keys::{KeyFile, KeySources, credential_path};
 use crate::daemon::{Daemon, Mode};
 use crate::sys::log::Log;
@@ -46,12 +46,24 @@ pub(crate) struct KeyArgs {
     /// with --dry-run.
     #[arg(long, value_name = "FILE", group = "key")]
     autokey: Option<PathBuf>,
+
+    /// Forward-secure mode: a state file (`keywheel state new`) instead of a main key. The
+    /// TFO keys are then keywheel's own (not tofurkey's); every node must use this mode.
+    #[arg(long, value_name = "FILE", group = "key", group = "state_source")]
+    state: Option<PathBuf>,
+
+    /// Forward-secure mode: the state from $CREDENTIALS_DIRECTORY/NAME (a systemd credential).
+    #[arg(long, value_name = "NAME", group = "key", group = "state_source")]
+    state_credential: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct TfoArgs {
     #[command(flatten)]
     key: KeyArgs,
+
+    #[command(flatten)]
+    state_opts: StateOpts,
 
     /// Accept a key file that group or others may access.
     #[arg(long)]
@@ -90,14 +102,24 @@ pub(crate) struct TfoArgs {
 
 /// Runs `keywheel tfo`.
 pub(crate) fn run(args: TfoArgs) -> ExitCode {
-    let (path, what, autokey) = match (args.key.main_key, args.key.credential, args.key.autokey) {
-        (Some(path), _, _) => (path, "main key file", false),
+    let state = match state_sources(
+        args.key.state,
+        args.key.state_credential.as_deref(),
+        args.state_opts,
+        false,
+    ) {
+        Ok(s) => s,
+        Err(msg) => return fail(&msg),
+    };
+    let (main, autokey) = match (args.key.main_key, args.key.credential, args.key.autokey) {
+        (Some(path), _, _) => (Some((path, "main key file")), false),
         (_, Some(name), _) => match credential_path(&name) {
-            Ok(path) => (path, "main key file", false),
+            Ok(path) => (Some((path, "main key file")), false),
             Err(e) => return fail(&e.cli_text()),
         },
-        (_, _, Some(path)) => (path, "autokey file", true),
-        // clap's required group guarantees one of them.
+        (_, _, Some(path)) => (Some((path, "autokey file")), true),
+        // clap's required group guarantees one of them (or a state).
+        (None, None, None) if state.is_some() => (None, false),
         (None, None, None) => return ExitCode::from(2),
     };
     let Ok(schedule) = Schedule::new(args.interval) else {
@@ -108,11 +130,12 @@ pub(crate) fn run(args: TfoArgs) -> ExitCode {
     }
     let check_mode = !args.allow_insecure_key_file;
     let log = Log::new(args.verbose);
-    if autokey {
-        if let Err(msg) = autokey_setup(Dialect::Keywheel, &path, check_mode, &log) {
+    if let (true, Some((path, _))) = (autokey, &main) {
+        if let Err(msg) = autokey_setup(Dialect::Keywheel, path, check_mode, &log) {
             return fail(&msg);
         }
     }
+    let advance_states = !args.dry_run && args.time.is_none();
     let once = args.once || args.time.is_some();
     let out = TfoOutput {
         dialect: Dialect::Keywheel,
@@ -125,7 +148,8 @@ pub(crate) fn run(args: TfoArgs) -> ExitCode {
     Daemon {
         targets: vec![Box::new(TfoTarget::new("tfo", out, true, once))],
         keys: KeySources {
-            main: KeyFile { path, what },
+            main: main.map(|(path, what)| KeyFile { path, what }),
+            state,
             extra: Vec::new(),
             check_mode,
         },
@@ -134,6 +158,7 @@ pub(crate) fn run(args: TfoArgs) -> ExitCode {
         time: args.time,
         metrics_file: None,
         log,
+        advance_states,
     }
     .run()
 }

@@ -404,7 +404,8 @@ impl Config {
             extra.push((Extra::Next, k.resolve("next main key file")?));
         }
         Ok(KeySources {
-            main: self.main_key.resolve("main key file")?,
+            main: Some(self.main_key.resolve("main key file")?),
+            state: None,
             extra,
             check_mode: !self.allow_insecure_key_file,
         })

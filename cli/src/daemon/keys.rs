@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
-use keywheel::MainKey;
+use keywheel::{MainKey, State};
 
+use crate::daemon::forward::{LiveState, StateFile};
 use crate::sys::main_key;
 
 /// One key file and what to call it in messages.
@@ -94,11 +95,80 @@ impl Extra {
     }
 }
 
+/// The forward-secure states of a daemon (instead of main keys; never both).
+#[derive(Debug, Clone)]
+pub(crate) struct StateSources {
+    /// The state that encrypts.
+    pub(crate) current: StateFile,
+    /// Decrypt-only states (seed rollover), in the order their keys are appended.
+    pub(crate) extra: Vec<(Extra, StateFile)>,
+    /// Where the working copies live (tmpfs or ramfs).
+    pub(crate) working_dir: PathBuf,
+    /// Allow a working directory on persistent storage.
+    pub(crate) allow_persistent: bool,
+}
+
+/// The states in use by a daemon, opened once at start and advanced after every round.
+#[derive(Debug)]
+pub(crate) struct LiveStates {
+    pub(crate) current: LiveState,
+    pub(crate) extra: Vec<(Extra, LiveState)>,
+}
+
+impl StateSources {
+    /// Opens every state (the newest of the given file and the working copy, each); returns
+    /// them and one log line per state.
+    pub(crate) fn open(&self, check_mode: bool) -> Result<(LiveStates, Vec<String>), String> {
+        let open = |f: &StateFile| {
+            LiveState::open(
+                f.clone(),
+                &self.working_dir,
+                check_mode,
+                self.allow_persistent,
+            )
+        };
+        let current = open(&self.current)?;
+        let mut notes = vec![current.note];
+        let mut extra = Vec::new();
+        for (which, f) in &self.extra {
+            let o = open(f)?;
+            notes.push(o.note);
+            extra.push((*which, o.state));
+        }
+        Ok((
+            LiveStates {
+                current: current.state,
+                extra,
+            },
+            notes,
+        ))
+    }
+}
+
+impl LiveStates {
+    /// Advances every state to `floor` (see [`LiveState::advance_to`]); the first error.
+    pub(crate) fn advance_to(&mut self, floor: u64) -> Result<bool, String> {
+        let mut moved = self.current.advance_to(floor)?;
+        for (_, s) in &mut self.extra {
+            moved |= s.advance_to(floor)?;
+        }
+        Ok(moved)
+    }
+
+    /// Writes every working copy (at start).
+    pub(crate) fn save(&self) -> Result<(), String> {
+        self.current.save()?;
+        self.extra.iter().try_for_each(|(_, s)| s.save())
+    }
+}
+
 /// The key files of a daemon.
 #[derive(Debug, Clone)]
 pub(crate) struct KeySources {
-    /// The main key: encrypts.
-    pub(crate) main: KeyFile,
+    /// The main key: encrypts (`None` in forward-secure mode).
+    pub(crate) main: Option<KeyFile>,
+    /// Forward-secure mode: the states (`None` in main-key mode).
+    pub(crate) state: Option<StateSources>,
     /// Decrypt-only main keys (rollover), in the order their keys are appended.
     pub(crate) extra: Vec<(Extra, KeyFile)>,
     /// Refuse key files that group or others may access.
@@ -108,25 +178,56 @@ pub(crate) struct KeySources {
 /// The keys of one wake-up, read on first use and wiped when dropped.
 pub(crate) struct KeyRound<'s> {
     sources: &'s KeySources,
+    states: Option<&'s LiveStates>,
     main: Option<Result<MainKey, String>>,
     extra: Option<Result<Vec<(Extra, MainKey)>, String>>,
 }
 
+/// What a target derives its keys from in one wake-up.
+pub(crate) enum Secret<'a> {
+    /// Main-key mode.
+    Main(&'a MainKey),
+    /// Forward-secure mode.
+    State(&'a State),
+}
+
 impl<'s> KeyRound<'s> {
-    /// Nothing read yet.
-    pub(crate) fn new(sources: &'s KeySources) -> Self {
+    /// Nothing read yet; `states` are the daemon's states in forward-secure mode.
+    pub(crate) fn new(sources: &'s KeySources, states: Option<&'s LiveStates>) -> Self {
         KeyRound {
             sources,
+            states,
             main: None,
             extra: None,
         }
+    }
+
+    /// The main key, or in forward-secure mode the state.
+    pub(crate) fn secret(&mut self) -> Result<Secret<'_>, String> {
+        if let Some(states) = self.states {
+            return Ok(Secret::State(states.current.state()));
+        }
+        self.main().map(Secret::Main)
+    }
+
+    /// The decrypt-only states, in order (empty outside a seed rollover or in main-key mode).
+    pub(crate) fn extra_states(&self) -> Vec<(Extra, &'s State)> {
+        self.states.map_or_else(Vec::new, |s| {
+            s.extra.iter().map(|(w, l)| (*w, l.state())).collect()
+        })
     }
 
     /// The main key (read now unless read already in this wake-up).
     pub(crate) fn main(&mut self) -> Result<&MainKey, String> {
         let sources = self.sources;
         self.main
-            .get_or_insert_with(|| sources.main.read(sources.check_mode))
+            .get_or_insert_with(|| match &sources.main {
+                Some(main) => main.read(sources.check_mode),
+                None => Err(
+                    "this daemon serves in forward-secure mode (a state), not from a main key"
+                        .to_owned(),
+                ),
+            })
             .as_ref()
             .map_err(Clone::clone)
     }

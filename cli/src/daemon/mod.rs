@@ -21,7 +21,7 @@ use crate::sys::clock::{Clock, Woke};
 use crate::sys::log::Log;
 use crate::sys::os;
 use crate::sys::utc::utc_millis;
-use keys::{KeyRound, KeySources};
+use keys::{KeyRound, KeySources, LiveStates};
 use metrics::DaemonStats;
 use target::Target;
 
@@ -45,6 +45,10 @@ pub(crate) struct Daemon {
     pub(crate) time: Option<u64>,
     pub(crate) metrics_file: Option<PathBuf>,
     pub(crate) log: Log,
+    /// Forward-secure mode: advance the states (and their working copies) after each round.
+    /// False for a dry run and for a fixed `--time` (a time in the future would puncture keys
+    /// still in use).
+    pub(crate) advance_states: bool,
 }
 
 impl Daemon {
@@ -58,6 +62,10 @@ impl Daemon {
     pub(crate) fn run(mut self) -> ExitCode {
         let mut clock = match Clock::new() {
             Ok(c) => c,
+            Err(msg) => return self.fail(&msg),
+        };
+        let mut states = match self.open_states() {
+            Ok(s) => s,
             Err(msg) => return self.fail(&msg),
         };
         let now = match self.time {
@@ -79,7 +87,7 @@ impl Daemon {
             ..DaemonStats::default()
         };
         let all: Vec<usize> = (0..self.targets.len()).collect();
-        let errors = self.round(now, &all);
+        let errors = self.round(now, &all, states.as_mut());
         if self.once || self.time.is_some() {
             self.write_metrics(&stats, now);
             let done = errors == 0 && self.targets.iter().all(|t| t.stats().has_keys);
@@ -127,7 +135,7 @@ impl Daemon {
             if due.is_empty() {
                 continue;
             }
-            self.round(now, &due);
+            self.round(now, &due, states.as_mut());
             if let Err(msg) = self.notify(&mut stats, &mut status) {
                 return self.fail(&msg);
             }
@@ -135,10 +143,39 @@ impl Daemon {
         }
     }
 
+    /// Forward-secure mode: opens the states (the newest of each given state and its working
+    /// copy) and writes the working copies.
+    fn open_states(&self) -> Result<Option<LiveStates>, String> {
+        let Some(sources) = &self.keys.state else {
+            return Ok(None);
+        };
+        let blocked = os::block_all_signals()?;
+        let opened = sources.open(self.keys.check_mode);
+        let saved = match &opened {
+            Ok((states, _)) if self.advance_states => states.save(),
+            _ => Ok(()),
+        };
+        blocked.restore()?;
+        let (states, notes) = opened?;
+        saved?;
+        for note in notes {
+            self.log.info(&note);
+        }
+        Ok(Some(states))
+    }
+
+    /// The oldest second any target still needs at `now` (forward-secure mode).
+    fn floor(&self, now: u64) -> Option<u64> {
+        self.targets.iter().filter_map(|t| t.floor(now)).min()
+    }
+
     /// Reads every configured main key once (start of `keywheel run`).
     fn check_keys(&self) -> Result<(), String> {
+        if self.keys.state.is_some() {
+            return Ok(()); // the states were opened already
+        }
         let blocked = os::block_all_signals()?;
-        let mut keys = KeyRound::new(&self.keys);
+        let mut keys = KeyRound::new(&self.keys, None);
         let result = keys
             .main()
             .map(|_| ())
@@ -148,16 +185,36 @@ impl Daemon {
         result
     }
 
-    /// One wake-up of the targets `due`; returns the number of errors reported.
-    fn round(&mut self, now: u64, due: &[usize]) -> u32 {
+    /// One wake-up of the targets `due`; returns the number of errors reported. In
+    /// forward-secure mode the states are then advanced to the oldest key any target still
+    /// needs, and their old values wiped, before signals are unblocked.
+    fn round(&mut self, now: u64, due: &[usize], mut states: Option<&mut LiveStates>) -> u32 {
         let mut errors = 0;
         match os::block_all_signals() {
             Ok(blocked) => {
-                let mut keys = KeyRound::new(&self.keys);
+                let mut keys = KeyRound::new(&self.keys, states.as_deref());
                 for &i in due {
                     errors += self.targets[i].install(now, &mut keys);
                 }
                 drop(keys); // wipes the main keys before a pending signal is delivered
+                if let (Some(states), true) = (states.as_deref_mut(), self.advance_states) {
+                    if let Some(floor) = self.floor(now) {
+                        match states.advance_to(floor) {
+                            Ok(true) => self.log.verbose(&format!(
+                                "advanced the forward-secure state to {floor} ({}); older keys \
+                                 can no longer be derived",
+                                utc_millis(floor, 0)
+                            )),
+                            Ok(false) => {}
+                            Err(msg) => {
+                                self.log.error(&format!(
+                                    "cannot advance the forward-secure state: {msg}"
+                                ));
+                                errors += 1;
+                            }
+                        }
+                    }
+                }
                 if let Err(msg) = blocked.restore() {
                     self.log.error(&msg);
                     errors += 1;

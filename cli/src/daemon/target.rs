@@ -20,16 +20,20 @@ pub(crate) enum ErrorKind {
     Haproxy,
     /// The clock is out of the supported range.
     Time,
+    /// Forward-secure mode: the state cannot derive the keys needed (the clock is behind the
+    /// state's start), or it cannot be advanced.
+    State,
 }
 
 impl ErrorKind {
     /// Every kind, in metrics order.
-    pub(crate) const ALL: [ErrorKind; 5] = [
+    pub(crate) const ALL: [ErrorKind; 6] = [
         ErrorKind::MainKey,
         ErrorKind::Write,
         ErrorKind::Reload,
         ErrorKind::Haproxy,
         ErrorKind::Time,
+        ErrorKind::State,
     ];
 
     /// The `kind` label of `keywheel_errors_total`.
@@ -40,6 +44,7 @@ impl ErrorKind {
             ErrorKind::Reload => "reload",
             ErrorKind::Haproxy => "haproxy",
             ErrorKind::Time => "time",
+            ErrorKind::State => "state",
         }
     }
 }
@@ -60,7 +65,7 @@ pub(crate) struct Stats {
     /// How many times new keys were written.
     pub(crate) rotations: u64,
     /// Errors by kind, in [`ErrorKind::ALL`] order.
-    pub(crate) errors: [u64; 5],
+    pub(crate) errors: [u64; 6],
     /// The kind of the last error while the target is not up.
     pub(crate) failing: Option<ErrorKind>,
 }
@@ -106,6 +111,9 @@ pub(crate) trait Target {
     fn stats(&self) -> &Stats;
     /// The verbose line before sleeping until `wake`, when this target runs alone.
     fn sleep_line(&self, wake: (u64, u32)) -> String;
+    /// Forward-secure mode: the first second of the oldest key this target still installs at
+    /// `now` (a state must start at or before it to serve the target).
+    fn floor(&self, now: u64) -> Option<u64>;
 }
 
 /// The wake time after a failure at `now`: the next backoff delay, unless that falls at or

@@ -53,7 +53,11 @@ impl TfoOutput {
 
     /// The procfs text of `slot` (71 characters) followed by a NUL, wiped on drop.
     pub(crate) fn expected(main: &MainKey, slot: &Slot) -> Zeroizing<[u8; PROCFS_WRITE_LEN]> {
-        let keys = TfoKeys::for_slot(main, slot);
+        Self::text_of(TfoKeys::for_slot(main, slot))
+    }
+
+    /// The procfs text of `keys` followed by a NUL, wiped on drop.
+    pub(crate) fn text_of(keys: TfoKeys) -> Zeroizing<[u8; PROCFS_WRITE_LEN]> {
         let text = keys.procfs_text();
         drop(keys);
         let mut bytes = Zeroizing::new([0u8; PROCFS_WRITE_LEN]);
@@ -66,7 +70,12 @@ impl TfoOutput {
     /// stdout). Every copy of the keys is wiped before this returns. The error is the text of
     /// the line to log.
     pub(crate) fn install(&self, main: &MainKey, slot: &Slot) -> Result<(), String> {
-        let bytes = Self::expected(main, slot);
+        self.install_keys(TfoKeys::for_slot(main, slot), slot)
+    }
+
+    /// As [`TfoOutput::install`], with keys already derived (forward-secure mode).
+    pub(crate) fn install_keys(&self, keys: TfoKeys, slot: &Slot) -> Result<(), String> {
+        let bytes = Self::text_of(keys);
         let text = std::str::from_utf8(&bytes[..TFO_PROCFS_TEXT_LEN]).unwrap_or_default();
         let shown = self.print_keys.then(|| concat(&[text]));
         if let Some(keys) = &shown {

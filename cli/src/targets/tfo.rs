@@ -10,7 +10,7 @@
 
 use keywheel::Slot;
 
-use crate::daemon::keys::KeyRound;
+use crate::daemon::keys::{KeyRound, Secret};
 use crate::daemon::target::{self, Describe, ErrorKind, Stats, Target};
 use crate::targets::procfs::{Dialect, TfoOutput};
 
@@ -90,11 +90,28 @@ impl Target for TfoTarget {
         };
         self.out.head(now, &slot);
         let next = slot.wake_time();
-        let main = match keys.main() {
-            Ok(main) => main,
+        let installed = match keys.secret() {
+            Ok(Secret::Main(main)) => self.out.install(main, &slot),
+            Ok(Secret::State(state)) => {
+                match keywheel::schedule::Schedule::new(self.out.schedule.interval())
+                    .map_err(keywheel::StateError::from)
+                    .and_then(|schedule| state.tfo_keys(&schedule, now))
+                {
+                    Ok(tfo) => self.out.install_keys(tfo, &slot),
+                    Err(e) => {
+                        let text = format!(
+                            "the forward-secure state (root id {}) cannot derive the TFO keys: {e}; the \
+                         clock is behind the state (or the state was advanced too far): \
+                         fix the clock, or start from an older copy of the state",
+                            crate::sys::text::hex(&state.root_id()),
+                        );
+                        return self.failed(now, ErrorKind::State, &text, next);
+                    }
+                }
+            }
             Err(text) => return self.failed(now, ErrorKind::MainKey, &text, next),
         };
-        if let Err(text) = self.out.install(main, &slot) {
+        if let Err(text) = installed {
             return self.failed(now, ErrorKind::Write, &text, next);
         }
         if self.installed.map(|s| (s.primary, s.backup)) != Some((slot.primary, slot.backup)) {
@@ -126,5 +143,9 @@ impl Target for TfoTarget {
 
     fn sleep_line(&self, (secs, _): (u64, u32)) -> String {
         format!("Sleeping until next half-interval wakeup at {secs}")
+    }
+
+    fn floor(&self, now: u64) -> Option<u64> {
+        Some(crate::targets::forward::tfo_floor(&self.out.schedule, now))
     }
 }

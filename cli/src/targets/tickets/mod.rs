@@ -145,6 +145,10 @@ impl StekTarget {
     }
 
     /// One round, then exit.
+    pub(crate) fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
     pub(crate) fn once(&self) -> bool {
         self.once
     }
@@ -460,6 +464,14 @@ impl Target for StekTarget {
 
     fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    fn floor(&self, now: u64) -> Option<u64> {
+        Some(crate::targets::forward::ticket_floor(
+            self.schedule.interval(),
+            self.schedule.keep(),
+            now,
+        ))
     }
 
     fn sleep_line(&self, (secs, nanos): (u64, u32)) -> String {
