@@ -18,12 +18,14 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::config::{Config, TfoSpec};
-use crate::daemon::keys::{Extra, KeyRound, KeySources};
+use crate::daemon::keys::{Extra, KeyRound, KeySources, LiveStates, Secret};
 use crate::servers::{self, Rendered, StekFormat, json, role_text};
 use crate::sys::log::Log;
 use crate::sys::os;
 use crate::sys::text::hex;
+use crate::sys::utc::utc;
 use crate::targets::procfs::TfoOutput;
+use crate::targets::tfo::fs_tfo_keys;
 use crate::targets::tickets::{Options, StekTarget};
 
 /// A main key's state.
@@ -31,6 +33,25 @@ use crate::targets::tickets::{Options, StekTarget};
 pub(crate) struct KeyState {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) fingerprint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
+}
+
+/// A forward-secure state's public facts (forward-secure mode).
+#[derive(Debug, Serialize)]
+pub(crate) struct StateReport {
+    /// "state", "previous state" or "next state".
+    pub(crate) which: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) root_id: Option<String>,
+    /// The first second it derives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) start: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) start_utc: Option<String>,
+    /// Which copy was read: the daemon's working copy or the given file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) source: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
 }
@@ -144,6 +165,9 @@ pub(crate) struct Report {
     pub(crate) previous_main_key: Option<KeyState>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) next_main_key: Option<KeyState>,
+    /// Forward-secure mode: the states (empty in main-key mode).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) states: Vec<StateReport>,
     /// "target=fingerprint" for every target, comma-separated: equal on every node that
     /// agrees (at the same interval).
     pub(crate) fingerprint: String,
@@ -374,15 +398,27 @@ fn tfo_report(spec: &TfoSpec, now: u64, keys: &mut KeyRound<'_>) -> TargetReport
         backup: now / interval,
         next_wake: now,
     });
-    let main = keys.main();
-    let expected = main.as_ref().ok().map(|m| TfoOutput::expected(m, &slot));
     let prev_slot = now
         .checked_sub(interval / 2)
         .filter(|&p| p >= MIN_TIME)
         .and_then(|p| schedule.at(p).ok());
-    let previous = match (&main, prev_slot) {
-        (Ok(m), Some(s)) => Some(TfoOutput::expected(m, &s)),
-        _ => None,
+    let (main, expected, previous) = match keys.secret() {
+        Ok(Secret::Main(m)) => (
+            Ok(()),
+            Some(TfoOutput::expected(m, &slot)),
+            prev_slot.map(|s| TfoOutput::expected(m, &s)),
+        ),
+        Ok(Secret::State(state)) => match fs_tfo_keys(state, &schedule, now) {
+            Ok(k) => (
+                Ok(()),
+                Some(TfoOutput::text_of(k)),
+                prev_slot
+                    .and_then(|s| fs_tfo_keys(state, &schedule, s.now).ok())
+                    .map(TfoOutput::text_of),
+            ),
+            Err(e) => (Err(e), None, None),
+        },
+        Err(e) => (Err(e), None, None),
     };
     let fp = |text: &[u8]| -> Option<String> {
         let primary: Vec<u8> = text
@@ -443,7 +479,8 @@ fn tfo_report(spec: &TfoSpec, now: u64, keys: &mut KeyRound<'_>) -> TargetReport
 
 /// The report of every target of `config` at `now`.
 pub(crate) fn report(config: &Config, keys: &KeySources, now: u64) -> Report {
-    let mut round = KeyRound::new(keys, None);
+    let (live, states) = open_states(keys);
+    let mut round = KeyRound::new(keys, live.as_ref());
     let key_state = |r: Result<[u8; 8], String>| match r {
         Ok(fp) => KeyState {
             fingerprint: Some(hex(&fp)),
@@ -454,7 +491,14 @@ pub(crate) fn report(config: &Config, keys: &KeySources, now: u64) -> Report {
             error: Some(e),
         },
     };
-    let main_key = key_state(round.main().map(|m| m.fingerprint()));
+    let main_key = if keys.state.is_some() {
+        KeyState {
+            fingerprint: None,
+            error: None,
+        }
+    } else {
+        key_state(round.main().map(|m| m.fingerprint()))
+    };
     let mut previous_main_key = None;
     let mut next_main_key = None;
     for (which, file) in &keys.extra {
@@ -496,7 +540,59 @@ pub(crate) fn report(config: &Config, keys: &KeySources, now: u64) -> Report {
         main_key,
         previous_main_key,
         next_main_key,
+        states,
         fingerprint,
         targets,
+    }
+}
+
+/// Forward-secure mode: the states as the daemon would open them (the newest of the given file
+/// and the working copy; read only), and their public facts.
+fn open_states(keys: &KeySources) -> (Option<LiveStates>, Vec<StateReport>) {
+    let Some(sources) = &keys.state else {
+        return (None, Vec::new());
+    };
+    let mut read_only = sources.clone();
+    read_only.allow_persistent = true; // nothing is written here
+    let blocked = os::block_all_signals();
+    let opened = read_only.open(keys.check_mode);
+    if let Ok(b) = blocked {
+        let _ = b.restore();
+    }
+    match opened {
+        Ok((live, _)) => {
+            let mut reports = vec![state_report("state", &live.current)];
+            for (which, s) in &live.extra {
+                let w = match which {
+                    Extra::Previous => "previous state",
+                    Extra::Next => "next state",
+                };
+                reports.push(state_report(w, s));
+            }
+            (Some(live), reports)
+        }
+        Err(e) => (
+            None,
+            vec![StateReport {
+                which: "state",
+                root_id: None,
+                start: None,
+                start_utc: None,
+                source: None,
+                error: Some(e),
+            }],
+        ),
+    }
+}
+
+fn state_report(which: &'static str, s: &crate::daemon::forward::LiveState) -> StateReport {
+    let state = s.state();
+    StateReport {
+        which,
+        root_id: Some(hex(&state.root_id())),
+        start: Some(state.s0()),
+        start_utc: Some(utc(state.s0()).to_string()),
+        source: Some(s.source()),
+        error: None,
     }
 }

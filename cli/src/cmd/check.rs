@@ -111,6 +111,13 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
             problems.push(format!("{name}: {e}"));
         }
     }
+    for st in &report.states {
+        if let Some(e) = &st.error {
+            worst = Nagios::Critical;
+            problems.push(format!("forward-secure {}: {e}", st.which));
+        }
+    }
+    let forward_secure = !report.states.is_empty();
     for t in &report.targets {
         let (state, what) = match t.state {
             State::Fresh => (Nagios::Ok, String::new()),
@@ -136,6 +143,11 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
                     .to_owned(),
             ),
             State::Missing => (Nagios::Critical, "key file missing".to_owned()),
+            // The state cannot derive the keys of now (clock behind the state): the daemon
+            // keeps serving the installed keys, but cannot rotate.
+            State::Unknown if forward_secure && t.problem.is_some() => {
+                (Nagios::Critical, t.problem.clone().unwrap_or_default())
+            }
             State::Unknown if report.main_key.error.is_some() => (
                 Nagios::Critical,
                 "cannot compute the expected keys (main key unreadable)".to_owned(),

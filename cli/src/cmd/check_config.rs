@@ -36,7 +36,18 @@ pub(crate) fn run(args: &CheckConfigArgs) -> ExitCode {
         KeyRef::File(p) => format!("file {}", p.display()),
         KeyRef::Credential(n) => format!("credential {n}"),
     };
-    out.push_str(&format!("  main key           {}\n", key(&config.main_key)));
+    if let Some(k) = &config.main_key {
+        out.push_str(&format!("  main key           {}\n", key(k)));
+    }
+    if let Some(st) = &config.state {
+        out.push_str(&format!("  forward-secure     state {}\n", key(&st.state)));
+        if let Some(k) = &st.previous {
+            out.push_str(&format!("  previous state     {} (decrypt only)\n", key(k)));
+        }
+        if let Some(k) = &st.next {
+            out.push_str(&format!("  next state         {} (decrypt only)\n", key(k)));
+        }
+    }
     if let Some(k) = &config.previous_main_key {
         out.push_str(&format!("  previous main key  {} (decrypt only)\n", key(k)));
     }

@@ -48,7 +48,28 @@ fn human(report: &Report) -> String {
         (None, Some(e)) => format!("{name}: {e}"),
         (None, None) => format!("{name}: ?"),
     };
-    o.push_str(&key("main key", &report.main_key));
+    if report.states.is_empty() {
+        o.push_str(&key("main key", &report.main_key));
+    } else {
+        let lines: Vec<String> = report
+            .states
+            .iter()
+            .map(|st| match (&st.root_id, st.start, &st.error) {
+                (Some(id), Some(start), _) => format!(
+                    "forward-secure {} root id {id}, start {start} ({}){}",
+                    st.which,
+                    utc(start),
+                    st.source
+                        .as_ref()
+                        .map(|s| format!(" from the {s}"))
+                        .unwrap_or_default()
+                ),
+                (_, _, Some(e)) => format!("forward-secure {}: {e}", st.which),
+                _ => format!("forward-secure {}: ?", st.which),
+            })
+            .collect();
+        o.push_str(&lines.join("; "));
+    }
     for (name, k) in [
         ("previous main key", &report.previous_main_key),
         ("next main key", &report.next_main_key),

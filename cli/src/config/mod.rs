@@ -13,7 +13,8 @@ mod error;
 pub(crate) use error::ConfigError;
 use error::Ctx;
 
-use crate::daemon::keys::{Extra, KeyFile, KeySources, credential_path};
+use crate::daemon::forward::{StateFile, working_dir};
+use crate::daemon::keys::{Extra, KeyFile, KeySources, StateSources, credential_path};
 use crate::servers::{self, Out};
 use crate::sys::files::Perms;
 use crate::sys::os::strerror;
@@ -33,6 +34,13 @@ struct RawConfig {
     previous_main_key_credential: Option<Spanned<String>>,
     next_main_key: Option<Spanned<String>>,
     next_main_key_credential: Option<Spanned<String>>,
+    state: Option<Spanned<String>>,
+    state_credential: Option<Spanned<String>>,
+    previous_state: Option<Spanned<String>>,
+    previous_state_credential: Option<Spanned<String>>,
+    next_state: Option<Spanned<String>>,
+    next_state_credential: Option<Spanned<String>>,
+    state_dir: Option<Spanned<String>>,
     #[serde(default)]
     allow_insecure_key_file: bool,
     metrics_file: Option<Spanned<String>>,
@@ -91,12 +99,25 @@ pub(crate) struct TfoSpec {
     pub(crate) procfs: PathBuf,
 }
 
+/// Forward-secure mode: the states (`state = …` instead of `main_key = …`).
+#[derive(Debug, Clone)]
+pub(crate) struct StateConfig {
+    pub(crate) state: KeyRef,
+    pub(crate) previous: Option<KeyRef>,
+    pub(crate) next: Option<KeyRef>,
+    /// The working copies' directory (`state_dir`; default $RUNTIME_DIRECTORY or /run/keywheel).
+    pub(crate) dir: Option<PathBuf>,
+}
+
 /// A valid configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     /// The file it came from.
     pub(crate) path: PathBuf,
-    pub(crate) main_key: KeyRef,
+    /// The main key (`None` in forward-secure mode).
+    pub(crate) main_key: Option<KeyRef>,
+    /// Forward-secure mode (`None` in main-key mode).
+    pub(crate) state: Option<StateConfig>,
     pub(crate) previous_main_key: Option<KeyRef>,
     pub(crate) next_main_key: Option<KeyRef>,
     pub(crate) allow_insecure_key_file: bool,
@@ -200,14 +221,87 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         line: e.span().map(|span| ctx.line(span)),
         message: e.message().trim_end().replace('\n', "; "),
     })?;
+    let state_ref = key_ref(&ctx, "state", &raw.state, &raw.state_credential, false)?;
     let main_key = key_ref(
         &ctx,
         "main_key",
         &raw.main_key,
         &raw.main_key_credential,
-        true,
-    )?
-    .ok_or_else(|| ctx.file_err("main_key is required".to_owned()))?;
+        state_ref.is_none(),
+    )?;
+    if let (Some(_), Some(_)) = (&main_key, &state_ref) {
+        let span = raw
+            .state
+            .as_ref()
+            .or(raw.state_credential.as_ref())
+            .map(Spanned::span);
+        let msg = "set either a main key (main_key / main_key_credential) or a forward-secure \
+                   state (state / state_credential), not both: a target never mixes the two \
+                   modes";
+        return Err(match span {
+            Some(span) => ctx.err(span, "state", msg),
+            None => ctx.file_err(msg.to_owned()),
+        });
+    }
+    let state = match state_ref {
+        Some(state) => {
+            let previous = key_ref(
+                &ctx,
+                "previous_state",
+                &raw.previous_state,
+                &raw.previous_state_credential,
+                false,
+            )?;
+            let next = key_ref(
+                &ctx,
+                "next_state",
+                &raw.next_state,
+                &raw.next_state_credential,
+                false,
+            )?;
+            let dir = match &raw.state_dir {
+                Some(d) => Some(absolute(&ctx, "state_dir", d)?),
+                None => None,
+            };
+            if raw.previous_main_key.is_some()
+                || raw.previous_main_key_credential.is_some()
+                || raw.next_main_key.is_some()
+                || raw.next_main_key_credential.is_some()
+            {
+                return Err(ctx.file_err(
+                    "previous_main_key and next_main_key belong to main-key mode; with state \
+                     use previous_state and next_state"
+                        .to_owned(),
+                ));
+            }
+            Some(StateConfig {
+                state,
+                previous,
+                next,
+                dir,
+            })
+        }
+        None => {
+            for (key, v, c) in [
+                (
+                    "previous_state",
+                    &raw.previous_state,
+                    &raw.previous_state_credential,
+                ),
+                ("next_state", &raw.next_state, &raw.next_state_credential),
+                ("state_dir", &raw.state_dir, &None),
+            ] {
+                if let Some(v) = v.as_ref().or(c.as_ref()) {
+                    return Err(ctx.err(
+                        v.span(),
+                        key,
+                        "belongs to forward-secure mode: set state (or state_credential) too",
+                    ));
+                }
+            }
+            None
+        }
+    };
     let previous_main_key = key_ref(
         &ctx,
         "previous_main_key",
@@ -226,7 +320,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         ("previous_main_key", &previous_main_key),
         ("next_main_key", &next_main_key),
     ] {
-        if other.as_ref() == Some(&main_key) {
+        if other.is_some() && *other == main_key {
             return Err(ctx.file_err(format!(
                 "{key} is the same as main_key; during a rollover it names the other key"
             )));
@@ -379,6 +473,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     Ok(Config {
         path: path.to_owned(),
         main_key,
+        state,
         previous_main_key,
         next_main_key,
         allow_insecure_key_file: raw.allow_insecure_key_file,
@@ -403,9 +498,33 @@ impl Config {
         if let Some(k) = &self.next_main_key {
             extra.push((Extra::Next, k.resolve("next main key file")?));
         }
+        let state = match &self.state {
+            Some(st) => {
+                let file = |k: &KeyRef, what: &'static str| {
+                    k.resolve(what).map(|f| StateFile { path: f.path, what })
+                };
+                let mut extra = Vec::new();
+                if let Some(k) = &st.previous {
+                    extra.push((Extra::Previous, file(k, "previous state file")?));
+                }
+                if let Some(k) = &st.next {
+                    extra.push((Extra::Next, file(k, "next state file")?));
+                }
+                Some(StateSources {
+                    current: file(&st.state, "state file")?,
+                    extra,
+                    working_dir: working_dir(st.dir.as_deref()),
+                    allow_persistent: false,
+                })
+            }
+            None => None,
+        };
         Ok(KeySources {
-            main: Some(self.main_key.resolve("main key file")?),
-            state: None,
+            main: match &self.main_key {
+                Some(k) => Some(k.resolve("main key file")?),
+                None => None,
+            },
+            state,
             extra,
             check_mode: !self.allow_insecure_key_file,
         })

@@ -49,6 +49,8 @@ pub(crate) struct LiveState {
     given: StateFile,
     /// The working copy's file.
     working: PathBuf,
+    /// Whether the state came from the working copy.
+    from_working: bool,
     state: Box<State>,
 }
 
@@ -91,7 +93,11 @@ impl LiveState {
         }
         let id = hex(&from_given.root_id());
         let working = dir.join(format!("keywheel-fs-{id}.state"));
-        let (state, note) = match state_file::read_state(&working, "working copy", true) {
+        let (state, note, from_working) = match state_file::read_state(
+            &working,
+            "working copy",
+            true,
+        ) {
             Ok(w) if w.root_id() == from_given.root_id() && w.s0() > from_given.s0() => {
                 let note = format!(
                     "root id {id}: using the working copy {} (start {}, {}), newer than the {} {} \
@@ -104,7 +110,7 @@ impl LiveState {
                     from_given.s0()
                 );
                 drop(from_given);
-                (Box::new(w), note)
+                (Box::new(w), note, true)
             }
             Ok(_) | Err(_) => {
                 let note = format!(
@@ -114,7 +120,7 @@ impl LiveState {
                     from_given.s0(),
                     utc(from_given.s0())
                 );
-                (from_given, note)
+                (from_given, note, false)
             }
         };
         scrub_stack();
@@ -122,6 +128,7 @@ impl LiveState {
             state: LiveState {
                 given,
                 working,
+                from_working,
                 state,
             },
             note,
@@ -138,9 +145,13 @@ impl LiveState {
         &self.working
     }
 
-    /// The given file.
-    pub(crate) fn given(&self) -> &StateFile {
-        &self.given
+    /// Which copy the state came from, for status: "working copy PATH" or "state file PATH".
+    pub(crate) fn source(&self) -> String {
+        if self.from_working {
+            format!("working copy {}", self.working.display())
+        } else {
+            format!("{} {}", self.given.what, self.given.path.display())
+        }
     }
 
     /// Moves the start forward to `floor` (nothing when it is not later than the start) and

@@ -14,6 +14,26 @@ use crate::daemon::keys::{KeyRound, Secret};
 use crate::daemon::target::{self, Describe, ErrorKind, Stats, Target};
 use crate::targets::procfs::{Dialect, TfoOutput};
 
+/// The forward-secure TFO keys of `now`, or the message saying why the state cannot derive
+/// them (the clock is behind the state's start).
+pub(crate) fn fs_tfo_keys(
+    state: &keywheel::State,
+    schedule: &keywheel::Schedule,
+    now: u64,
+) -> Result<keywheel::TfoKeys, String> {
+    keywheel::schedule::Schedule::new(schedule.interval())
+        .map_err(keywheel::StateError::from)
+        .and_then(|s| state.tfo_keys(&s, now))
+        .map_err(|e| {
+            format!(
+                "the forward-secure state (root id {}) cannot derive the TFO keys: {e}; the \
+                 clock is behind the state (or the state was advanced too far): fix the \
+                 clock, or start from an older copy of the state",
+                crate::sys::text::hex(&state.root_id())
+            )
+        })
+}
+
 /// The TFO target.
 pub(crate) struct TfoTarget {
     name: String,
@@ -92,23 +112,10 @@ impl Target for TfoTarget {
         let next = slot.wake_time();
         let installed = match keys.secret() {
             Ok(Secret::Main(main)) => self.out.install(main, &slot),
-            Ok(Secret::State(state)) => {
-                match keywheel::schedule::Schedule::new(self.out.schedule.interval())
-                    .map_err(keywheel::StateError::from)
-                    .and_then(|schedule| state.tfo_keys(&schedule, now))
-                {
-                    Ok(tfo) => self.out.install_keys(tfo, &slot),
-                    Err(e) => {
-                        let text = format!(
-                            "the forward-secure state (root id {}) cannot derive the TFO keys: {e}; the \
-                         clock is behind the state (or the state was advanced too far): \
-                         fix the clock, or start from an older copy of the state",
-                            crate::sys::text::hex(&state.root_id()),
-                        );
-                        return self.failed(now, ErrorKind::State, &text, next);
-                    }
-                }
-            }
+            Ok(Secret::State(state)) => match fs_tfo_keys(state, &self.out.schedule, now) {
+                Ok(tfo) => self.out.install_keys(tfo, &slot),
+                Err(text) => return self.failed(now, ErrorKind::State, &text, next),
+            },
             Err(text) => return self.failed(now, ErrorKind::MainKey, &text, next),
         };
         if let Err(text) = installed {
