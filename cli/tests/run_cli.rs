@@ -56,7 +56,9 @@ fn check_config_names_file_line_key_and_allowed_values() {
             format!("main_key = \"{key}\"\nmain_keys = 1\n[tfo]\n"),
             "keywheel.toml:2: unknown field `main_keys`, expected one of `main_key`, \
              `main_key_credential`, `previous_main_key`, `previous_main_key_credential`, \
-             `next_main_key`, `next_main_key_credential`, `allow_insecure_key_file`, \
+             `next_main_key`, `next_main_key_credential`, `state`, `state_credential`, \
+             `previous_state`, `previous_state_credential`, `next_state`, \
+             `next_state_credential`, `state_dir`, `allow_insecure_key_file`, \
              `metrics_file`, `tfo`, `stek`"
                 .to_owned(),
         ),

@@ -637,6 +637,60 @@ mod tests {
     }
 
     #[test]
+    fn forward_secure_mode_never_mixes_with_a_main_key() {
+        let p = Path::new("/x.toml");
+        let tfo = "[tfo]\ninterval = 600\n";
+        let c = parse(
+            p,
+            &format!("state = \"/etc/fs.state\"\nnext_state_credential = \"n\"\nstate_dir = \"/run/w\"\n{tfo}"),
+        )
+        .unwrap();
+        assert_eq!(c.main_key, None);
+        let st = c.state.unwrap();
+        assert_eq!(st.state, KeyRef::File("/etc/fs.state".into()));
+        assert_eq!(st.next, Some(KeyRef::Credential("n".into())));
+        assert_eq!(st.dir, Some(PathBuf::from("/run/w")));
+        let e = parse(
+            p,
+            &format!("main_key = \"/k\"\nstate_credential = \"s\"\n{tfo}"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "/x.toml:2: state: set either a main key (main_key / main_key_credential) or a \
+             forward-secure state (state / state_credential), not both: a target never mixes \
+             the two modes"
+        );
+        let e = parse(
+            p,
+            &format!("main_key = \"/k\"\nprevious_state = \"/s\"\n{tfo}"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("previous_state: belongs to forward-secure mode"),
+            "{e}"
+        );
+        let e = parse(
+            p,
+            &format!("state = \"/s\"\nprevious_main_key = \"/k\"\n{tfo}"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("with state use previous_state"), "{e}");
+        let e = parse(p, &format!("state = \"s\"\n{tfo}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'s' is not an absolute path"), "{e}");
+        let e = parse(p, tfo).unwrap_err().to_string();
+        assert!(
+            e.contains("main_key (a file) or main_key_credential"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_full_config() {
         let c = parse(
             Path::new("/x.toml"),
@@ -648,7 +702,7 @@ mod tests {
              haproxy_socket = \"/run/h.sock\"\n",
         )
         .unwrap();
-        assert_eq!(c.main_key, KeyRef::Credential("kw".into()));
+        assert_eq!(c.main_key, Some(KeyRef::Credential("kw".into())));
         assert_eq!(
             c.previous_main_key,
             Some(KeyRef::File("/etc/old.key".into()))
