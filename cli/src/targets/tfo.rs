@@ -21,17 +21,14 @@ pub(crate) fn fs_tfo_keys(
     schedule: &keywheel::Schedule,
     now: u64,
 ) -> Result<keywheel::TfoKeys, String> {
-    keywheel::schedule::Schedule::new(schedule.interval())
-        .map_err(keywheel::StateError::from)
-        .and_then(|s| state.tfo_keys(&s, now))
-        .map_err(|e| {
-            format!(
-                "the forward-secure state (root id {}) cannot derive the TFO keys: {e}; the \
+    state.tfo_keys(schedule, now).map_err(|e| {
+        format!(
+            "the forward-secure state (root id {}) cannot derive the TFO keys: {e}; the \
                  clock is behind the state (or the state was advanced too far): fix the \
                  clock, or start from an older copy of the state",
-                crate::sys::text::hex(&state.root_id())
-            )
-        })
+            crate::sys::text::hex(&state.root_id())
+        )
+    })
 }
 
 /// The TFO target.
@@ -121,7 +118,9 @@ impl Target for TfoTarget {
         if let Err(text) = installed {
             return self.failed(now, ErrorKind::Write, &text, next);
         }
-        if self.installed.map(|s| (s.primary, s.backup)) != Some((slot.primary, slot.backup)) {
+        if self.installed.map(|s| (s.primary(), s.backup()))
+            != Some((slot.primary(), slot.backup()))
+        {
             self.stats.rotations += 1;
         }
         self.installed = Some(slot);
@@ -131,8 +130,8 @@ impl Target for TfoTarget {
         self.stats.up = true;
         self.stats.failing = None;
         self.stats.last_success = Some(now);
-        self.stats.next_rotation = Some(slot.next_wake);
-        self.stats.counter = Some(slot.primary);
+        self.stats.next_rotation = Some(slot.next_wake());
+        self.stats.counter = Some(slot.primary());
         0
     }
 

@@ -37,7 +37,9 @@ impl StekSpec {
             f.check_keep(self.keep).map_err(SpecError::FormatKeep)?;
         }
         let format = self.format.name();
-        if self.haproxy_socket.is_some() && !server.is_some_and(keywheel::Format::base64_lines) {
+        if self.haproxy_socket.is_some()
+            && !server.is_some_and(|f| f.encoding() == keywheel::Encoding::Base64Lines)
+        {
             return Err(SpecError::HaproxySocket { format });
         }
         if self.out.as_os_str() == "-" && server.is_some() {
