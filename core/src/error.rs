@@ -3,8 +3,8 @@
 use core::fmt;
 
 use crate::{
-    DERIVE_MAX_LEN, DERIVE_MIN_LEN, MAIN_KEY_LEN, MAX_INTERVAL, MAX_LABEL_LEN, MAX_TICKET_AGE,
-    MAX_TIME, MIN_INTERVAL, MIN_TIME,
+    DERIVE_MAX_LEN, DERIVE_MIN_LEN, FS_END, MAIN_KEY_LEN, MAX_INTERVAL, MAX_LABEL_LEN,
+    MAX_TICKET_AGE, MAX_TIME, MIN_INTERVAL, MIN_TIME,
 };
 
 /// Everything that can be wrong with an input. Each variant carries the bad value so that its
@@ -63,6 +63,23 @@ pub enum Error {
     Time {
         /// The unix time, in seconds, that was given.
         value: u64,
+    },
+    /// Forward-secure mode: a key's interval starts before the state's start, so the state
+    /// cannot derive it (it was punctured).
+    KeyPunctured {
+        /// The state's start (unix seconds).
+        start: u64,
+        /// The key's counter.
+        counter: u64,
+        /// The key's interval, in seconds.
+        interval: u64,
+    },
+    /// Forward-secure mode: a key's interval starts past the last second of the tree.
+    KeyTime {
+        /// The key's counter.
+        counter: u64,
+        /// The key's interval, in seconds.
+        interval: u64,
     },
 }
 
@@ -133,8 +150,58 @@ impl fmt::Display for Error {
                 f,
                 "time {value} is out of range; it must be in {MIN_TIME}..={MAX_TIME}"
             ),
+            Error::KeyPunctured {
+                start,
+                counter,
+                interval,
+            } => write!(
+                f,
+                "state starts at {}; the key for counter {counter} (interval {interval}) \
+                 starts at {}: it was punctured",
+                UnixTime(start),
+                UnixTime(counter.saturating_mul(interval))
+            ),
+            Error::KeyTime { counter, interval } => write!(
+                f,
+                "the key for counter {counter} (interval {interval}) starts past the \
+                 forward-secure tree; counter * interval must be in 0..={}",
+                FS_END - 1
+            ),
         }
     }
 }
 
 impl core::error::Error for Error {}
+
+/// A unix time shown as `T (YYYY-MM-DDTHH:MM:SSZ)` (UTC, proleptic Gregorian).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UnixTime(pub(crate) u64);
+
+impl fmt::Display for UnixTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.0;
+        let (year, month, day, secs) = civil(t);
+        write!(
+            f,
+            "{t} ({year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z)",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
+}
+
+/// The civil (proleptic Gregorian, UTC) date of unix time `t`: (year, month 1..=12,
+/// day 1..=31, seconds into the day). Howard Hinnant's `civil_from_days`, for days ≥ 0.
+const fn civil(t: u64) -> (u64, u64, u64, u64) {
+    let z = t / 86_400 + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
+    (year, month, day, t % 86_400)
+}

@@ -5,39 +5,80 @@ use core::fmt;
 
 use crate::format::Format;
 use crate::ticket::{LabelKey, Lookup, Role, Strength, TicketKey, TicketSchedule, TicketSlot};
-use crate::{Error, MainKey, TICKET_NAME_LEN};
+use crate::{Error, FS_ROOT_ID_LEN, MAX_LABEL_LEN, MainKey, State, StateError, TICKET_NAME_LEN};
 
 /// Where the key of each interval counter comes from. Every per-counter key goes through
-/// [`Source::key`] and [`Source::name`], so another source (e.g. a forward-secure state that
-/// gives a different label key per counter) is one more variant here.
+/// [`Source::key`] and [`Source::name`].
+// The state is ~1.4 KB inline: the core allocates nothing, so it is not boxed.
+#[allow(clippy::large_enum_variant)]
 enum Source {
     /// Every counter's key from one label key of the main key (SPEC §4).
     Main(LabelKey),
+    /// Each counter's key from its own label key, derived from the leaf of its interval in a
+    /// copy of a forward-secure state (SPEC §6) that this handle owns and punctures.
+    Forward {
+        /// The copy, advanced to the oldest key of the window it was built or advanced for.
+        state: State,
+        /// The ticket interval (the leaf of counter `n` is `leaf(n * interval)`).
+        interval: u64,
+        label_len: usize,
+        label: [u8; MAX_LABEL_LEN],
+    },
 }
 
 impl Source {
-    fn key(&self, strength: Strength, counter: u64) -> TicketKey {
+    fn key(&self, strength: Strength, counter: u64) -> Result<TicketKey, Error> {
         match self {
-            Source::Main(label) => label.ticket_key(strength, counter),
+            Source::Main(label) => Ok(label.ticket_key(strength, counter)),
+            Source::Forward {
+                state, interval, ..
+            } => Ok(state
+                .fs_label_key(self.label(), *interval, counter)?
+                .ticket_key(strength, counter)),
         }
     }
 
-    fn name(&self, strength: Strength, counter: u64) -> [u8; TICKET_NAME_LEN] {
+    fn name(&self, strength: Strength, counter: u64) -> Result<[u8; TICKET_NAME_LEN], Error> {
         match self {
-            Source::Main(label) => label.ticket_name(strength, counter),
+            Source::Main(label) => Ok(label.ticket_name(strength, counter)),
+            Source::Forward {
+                state, interval, ..
+            } => Ok(state
+                .fs_label_key(self.label(), *interval, counter)?
+                .ticket_name(strength, counter)),
+        }
+    }
+
+    /// Checks (cheaply) that the key of `counter` can be derived.
+    fn check(&self, counter: u64) -> Result<(), Error> {
+        match self {
+            Source::Main(_) => Ok(()),
+            Source::Forward {
+                state, interval, ..
+            } => state.key_start(*interval, counter).map(|_| ()),
         }
     }
 
     fn label(&self) -> &str {
         match self {
             Source::Main(label) => label.label(),
+            Source::Forward {
+                label, label_len, ..
+            } => core::str::from_utf8(&label[..*label_len]).unwrap_or_default(),
         }
     }
 }
 
 /// The ticket keys of one label (service or cluster name) in one strength, rotated by one
-/// [`TicketSchedule`]. Holds the label's key, never the main key: each call costs a few BLAKE2b
-/// compressions and allocates nothing. Wiped on drop; `Debug` shows no key bytes.
+/// [`TicketSchedule`].
+///
+/// Made from a main key ([`TicketKeys::new`]) it holds the label's key, never the main key: each
+/// call costs a few BLAKE2b compressions. Made from a forward-secure state
+/// ([`TicketKeys::from_state`]) it holds its own copy of the state, advanced to the oldest key
+/// of the window at the time given (so it derives no older key) and moved on by
+/// [`TicketKeys::advance`]; each key costs its leaf (at most 40 compressions) and a few more,
+/// and keys it cannot reach are [`Error::KeyPunctured`]. Allocates nothing. Wiped on drop;
+/// `Debug` shows no key bytes.
 pub struct TicketKeys {
     source: Source,
     strength: Strength,
@@ -60,6 +101,80 @@ impl TicketKeys {
             strength,
             schedule,
         })
+    }
+
+    /// The ticket keys of `label` in forward-secure mode (SPEC §6): the key of counter `n` is
+    /// `state.label_key(label, interval, n).ticket_key(strength, n)`, names and every server
+    /// format as in main-key mode. Takes its own copy of `state`, advanced to the start of the
+    /// oldest key accepted at `now` when `state` starts before it: the caller keeps (and may
+    /// advance or drop) its state. About 40 BLAKE2b compressions per key of the window at
+    /// `now`, which are all checked to be derivable.
+    ///
+    /// # Errors
+    /// [`StateError::Input`] with [`Error::LabelLength`], [`Error::Time`] (`now`),
+    /// [`Error::KeyPunctured`] when `state` starts after the oldest key accepted at `now`
+    /// ("…: it was punctured"), or [`Error::KeyTime`].
+    pub fn from_state(
+        state: &State,
+        label: &str,
+        strength: Strength,
+        schedule: TicketSchedule,
+        now: u64,
+    ) -> Result<Self, StateError> {
+        LabelKey::check_label(label)?;
+        let mut text = [0u8; MAX_LABEL_LEN];
+        text[..label.len()].copy_from_slice(label.as_bytes());
+        let mut keys = TicketKeys {
+            source: Source::Forward {
+                state: state.copy(),
+                interval: schedule.interval(),
+                label_len: label.len(),
+                label: text,
+            },
+            strength,
+            schedule,
+        };
+        keys.advance(now)?;
+        Ok(keys)
+    }
+
+    /// Forward-secure mode: punctures this handle's copy of the state up to the start of the
+    /// oldest key accepted at `now` (never backwards: an earlier `now` changes nothing), after
+    /// checking that every key accepted at `now` can be derived. Main-key mode: checks `now`.
+    ///
+    /// # Errors
+    /// [`StateError::Input`] with [`Error::Time`], [`Error::KeyPunctured`] (a key of the window
+    /// at `now` starts before the copy's start) or [`Error::KeyTime`]; nothing changes then.
+    pub fn advance(&mut self, now: u64) -> Result<(), StateError> {
+        let slot = self.slot(now)?;
+        for (counter, _) in slot.window() {
+            self.source.check(counter)?;
+        }
+        if let Source::Forward {
+            state, interval, ..
+        } = &mut self.source
+        {
+            let oldest = slot
+                .window()
+                .map(|(c, _)| c)
+                .min()
+                .unwrap_or(slot.current());
+            // checked above: the oldest key's start is in s0..FS_END.
+            let start = oldest.saturating_mul(*interval);
+            if start > state.s0() {
+                state.advance(start)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forward-secure mode: the start of this handle's copy of the state (the first second
+    /// whose keys it derives) and the state's root id; `None` in main-key mode.
+    pub fn state_start(&self) -> Option<(u64, [u8; FS_ROOT_ID_LEN])> {
+        match &self.source {
+            Source::Main(_) => None,
+            Source::Forward { state, .. } => Some((state.s0(), state.root_id())),
+        }
     }
 
     /// The label.
@@ -88,33 +203,45 @@ impl TicketKeys {
     /// The key that encrypts new tickets at `now`.
     ///
     /// # Errors
-    /// [`Error::Time`] when `now` is out of range.
+    /// [`Error::Time`] when `now` is out of range; forward-secure mode: [`Error::KeyPunctured`]
+    /// or [`Error::KeyTime`].
     pub fn current(&self, now: u64) -> Result<TicketKey, Error> {
-        Ok(self.by_counter(self.slot(now)?.current()))
+        self.by_counter(self.slot(now)?.current())
     }
 
     /// The key of interval `counter`.
-    pub fn by_counter(&self, counter: u64) -> TicketKey {
+    ///
+    /// # Errors
+    /// Forward-secure mode only: [`Error::KeyPunctured`] when the interval starts before this
+    /// handle's state, [`Error::KeyTime`] when it starts past the tree.
+    pub fn by_counter(&self, counter: u64) -> Result<TicketKey, Error> {
         self.source.key(self.strength, counter)
     }
 
     /// The (public) name of the key of interval `counter`.
-    pub fn name_by_counter(&self, counter: u64) -> [u8; TICKET_NAME_LEN] {
+    ///
+    /// # Errors
+    /// As [`TicketKeys::by_counter`].
+    pub fn name_by_counter(&self, counter: u64) -> Result<[u8; TICKET_NAME_LEN], Error> {
         self.source.name(self.strength, counter)
     }
 
     /// Looks a ticket's key `name` up among the keys accepted at `now`.
     ///
     /// # Errors
-    /// [`Error::Time`] when `now` is out of range.
+    /// [`Error::Time`] when `now` is out of range; forward-secure mode: [`Error::KeyPunctured`]
+    /// when a key accepted at `now` starts before this handle's state.
     pub fn lookup(&self, name: &[u8], now: u64) -> Result<Lookup, Error> {
         let slot = self.slot(now)?;
+        for (counter, _) in slot.window() {
+            self.source.check(counter)?;
+        }
         if name.len() != TICKET_NAME_LEN {
             return Ok(Lookup::NotFound);
         }
         for (counter, role) in slot.window() {
-            if self.name_by_counter(counter)[..] == *name {
-                let key = self.by_counter(counter);
+            if self.name_by_counter(counter)?[..] == *name {
+                let key = self.by_counter(counter)?;
                 return Ok(match role {
                     Role::Current => Lookup::Current(key),
                     other => Lookup::Accepted(key, other),
@@ -154,7 +281,9 @@ impl TicketKeys {
     /// of each of `decrypt_only` (in this handle's strength).
     ///
     /// # Errors
-    /// [`Error::FormatStrength`], [`Error::FormatKeep`] or [`Error::Time`].
+    /// [`Error::FormatStrength`], [`Error::FormatKeep`] or [`Error::Time`]; forward-secure
+    /// mode: [`Error::KeyPunctured`] or [`Error::KeyTime`] when a key (of any of the handles)
+    /// cannot be derived.
     pub fn rollover_keys<'a>(
         &'a self,
         format: Format,
@@ -168,12 +297,20 @@ impl TicketKeys {
         } else {
             &[]
         };
-        let sources = core::iter::once(&self.source).chain(extra.iter().map(|k| &k.source));
+        let sources = || core::iter::once(&self.source).chain(extra.iter().map(|k| &k.source));
+        for source in sources() {
+            for role in format.roles(slot.keep()) {
+                if let Some(counter) = slot.counter(role) {
+                    source.check(counter)?;
+                }
+            }
+        }
         let strength = self.strength;
-        Ok(sources.flat_map(move |source| {
+        Ok(sources().flat_map(move |source| {
             format.roles(slot.keep()).filter_map(move |role| {
                 let counter = slot.counter(role)?;
-                Some((role, source.key(strength, counter)))
+                // Every key was checked to be derivable above.
+                Some((role, source.key(strength, counter).ok()?))
             })
         }))
     }
@@ -248,6 +385,10 @@ impl fmt::Debug for TicketKeys {
             .field("label", &self.label())
             .field("strength", &self.strength)
             .field("schedule", &self.schedule)
+            .field(
+                "forward_secure_start",
+                &self.state_start().map(|(s0, _)| s0),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -331,7 +331,7 @@ pub unsafe extern "C" fn keywheel_ticket_keys_by_counter(
         // SAFETY: forwarded caller's contract.
         let keys = unsafe { ptr::object(keys, "keys") }?;
         ptr::out(out, "out")?;
-        let key = keys.keys.by_counter(counter);
+        let key = keys.keys.by_counter(counter)?;
         // SAFETY: `out` is not NULL and valid for a write (caller's contract).
         unsafe { write_key(&key, out) };
         Ok(())

@@ -662,7 +662,7 @@ impl TicketKeys {
     fn by_counter(&self, counter: &Bound<'_, PyAny>) -> PyResult<TicketKey> {
         let counter = counter_arg(counter, "counter")?;
         Ok(TicketKey {
-            inner: self.inner.by_counter(counter),
+            inner: self.inner.by_counter(counter).map_err(err)?,
         })
     }
 

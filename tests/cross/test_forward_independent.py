@@ -13,7 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import forward_independent as fs
-from independent import STRENGTHS, binary, load_vectors, procfs_key, tfo_slot
+import base64
+
+from independent import (SERVER_FORMATS, STRENGTHS, binary, format_keys, load_vectors,
+                         procfs_key, tfo_slot)
 
 EXAMPLE_SEED = bytes(range(32))
 EXAMPLE_S0 = 1749978000
@@ -89,6 +92,36 @@ def test_vector_ticket_keys(vectors):
         assert (c["name"], c["aes"], c["hmac"]) == (k.name.hex(), k.aes.hex(), k.hmac.hex())
         assert c["record_name_hmac_aes"] == (k.name + k.hmac + k.aes).hex()
         assert c["record_name_aes_hmac"] == (k.name + k.aes + k.hmac).hex()
+
+
+def test_vector_ticket_keys_in_formats(vectors):
+    """fs_ticket_keys: TicketKeys made from a state renders, in every server format, the keys
+    of the format's window computed here from the seed; its copy of the state starts at the
+    oldest of them; a state starting after that key cannot make it."""
+    cases = vectors["fs_ticket_keys"]["cases"]
+    assert {c["format"] for c in cases} == set(SERVER_FORMATS)
+    errors = 0
+    for c in cases:
+        seed, i, s0 = bytes.fromhex(c["seed"]), c["interval"], c["s0"]
+        f = SERVER_FORMATS[c["format"]]
+        assert c["strength"] == f.strength
+        keys = format_keys(c["format"], i, c["keep"], c["time"])
+        assert [k["counter"] for k in c["keys"]] == [str(n) for n, _, _ in keys]
+        oldest = min(n for n, _, _ in keys) * i
+        if s0 > oldest:
+            errors += 1
+            n = min(n for n, _, _ in keys)
+            assert "output" not in c
+            assert c["error"] == {"kind": "KeyPunctured",
+                                  "message": key_punctured_message(s0, n, i)}
+            continue
+        assert c["state_start"] == max(s0, oldest)
+        out = b""
+        for n, _, _ in keys:
+            record = fs.fs_ticket_key(seed, c["label"].encode(), i, f.strength, n).record(f.layout)
+            out += base64.b64encode(record) + b"\n" if f.base64_lines else record
+        assert c["output"] == out.hex(), c["format"]
+    assert errors > 0
 
 
 def test_vector_tfo(vectors):

@@ -677,7 +677,7 @@ impl TicketKeys {
         #[wasm_bindgen(unchecked_param_type = "bigint | number")] counter: JsValue,
     ) -> JsResult<Object> {
         let c = self::counter(&counter, "counter")?;
-        Ok(ticket_key(&self.0.by_counter(c)))
+        Ok(ticket_key(&self.0.by_counter(c).map_err(error)?))
     }
 
     /// Looks a ticket's 16-byte key name up among the keys accepted at unix time `now`

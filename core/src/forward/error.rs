@@ -1,13 +1,11 @@
-//! The errors of forward-secure mode: a type of their own, so that the messages (and the
-//! calendar arithmetic they need) are linked only into programs that use a [`State`].
-//!
-//! [`State`]: super::State
+//! The errors of forward-secure mode ([`super::State`] and its file).
 
 use core::fmt;
 
 use super::file::{HEADER_LEN, STATE_FILE_VERSION};
 use super::tree::{FS_DEPTH, FS_END, FS_SEED_LEN};
 use crate::Error;
+use crate::error::UnixTime;
 
 /// Everything that can be wrong with an input of forward-secure mode. Each variant carries the
 /// bad values so that its message can name them; times in messages are unix seconds followed
@@ -39,25 +37,11 @@ pub enum StateError {
         /// The second that was asked for.
         time: u64,
     },
-    /// A key's interval starts before the state's start: it was punctured.
-    KeyPunctured {
-        /// The state's start (unix seconds).
-        start: u64,
-        /// The key's counter.
-        counter: u64,
-        /// The key's interval, in seconds.
-        interval: u64,
-    },
-    /// A key's interval starts past the last second of the tree.
-    KeyTime {
-        /// The key's counter.
-        counter: u64,
-        /// The key's interval, in seconds.
-        interval: u64,
-    },
     /// A state file is malformed.
     StateFile(StateFileError),
-    /// An input shared with main-key mode is wrong (a label, an interval, a time, a buffer).
+    /// An input shared with main-key mode is wrong (a label, an interval, a time, a buffer),
+    /// or a key cannot be derived ([`Error::KeyPunctured`], [`Error::KeyTime`]: the errors that
+    /// [`crate::TicketKeys`] built from a state gives too).
     Input(Error),
 }
 
@@ -128,219 +112,35 @@ pub enum StateFileError {
     Checksum,
 }
 
-impl StateError {
-    /// Writes the error's message — the same text as its `Display` — to `w`, piece by piece,
-    /// without `core::fmt`'s formatting machinery.
-    ///
-    /// # Errors
-    /// When `w` fails.
-    pub fn write_message<W: fmt::Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
-        match *self {
-            StateError::SeedLength { len } => {
-                w.write_str("seed is ")?;
-                decimal(w, len as u64)?;
-                w.write_str(" bytes; it must be exactly ")?;
-                decimal(w, FS_SEED_LEN as u64)?;
-                w.write_str(" bytes")
-            }
-            StateError::TreeTime { value } => {
-                w.write_str("time ")?;
-                decimal(w, value)?;
-                w.write_str(" is past the forward-secure tree; it must be in ")?;
-                range(w, 0, FS_END - 1)
-            }
-            StateError::Backwards { start, to } => {
-                state_starts(w, start)?;
-                w.write_str("; it cannot go back to ")?;
-                time(w, to)
-            }
-            StateError::Punctured { start, time: t } => {
-                state_starts(w, start)?;
-                w.write_str("; second ")?;
-                time(w, t)?;
-                w.write_str(" is before it: it was punctured")
-            }
-            StateError::KeyPunctured {
-                start,
-                counter,
-                interval,
-            } => {
-                state_starts(w, start)?;
-                w.write_str("; the key for counter ")?;
-                decimal(w, counter)?;
-                w.write_str(" (interval ")?;
-                decimal(w, interval)?;
-                w.write_str(") starts at ")?;
-                time(w, counter.saturating_mul(interval))?;
-                w.write_str(": it was punctured")
-            }
-            StateError::KeyTime { counter, interval } => {
-                w.write_str("the key for counter ")?;
-                decimal(w, counter)?;
-                w.write_str(" (interval ")?;
-                decimal(w, interval)?;
-                w.write_str(
-                    ") starts past the forward-secure tree; counter * interval must be in ",
-                )?;
-                range(w, 0, FS_END - 1)
-            }
-            StateError::StateFile(problem) => {
-                w.write_str("state file: ")?;
-                problem.write_message(w)
-            }
-            StateError::Input(e) => e.write_message(w),
-        }
-    }
-}
-
-impl StateFileError {
-    /// Writes the problem's message (without the `"state file: "` prefix of
-    /// [`StateError`]'s).
-    ///
-    /// # Errors
-    /// When `w` fails.
-    pub fn write_message<W: fmt::Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
-        match *self {
-            StateFileError::Magic { found } => {
-                w.write_str("bad magic ")?;
-                for b in found {
-                    hex_byte(w, b)?;
-                }
-                w.write_str(": not a keywheel state file (it must start with \"KWFS\", 4b574653)")
-            }
-            StateFileError::TruncatedHeader { len } => {
-                w.write_str("truncated: ")?;
-                decimal(w, len as u64)?;
-                w.write_str(" bytes, shorter than the ")?;
-                decimal(w, HEADER_LEN as u64)?;
-                w.write_str("-byte header")
-            }
-            StateFileError::Version { value } => {
-                w.write_str("version ")?;
-                decimal(w, u64::from(value))?;
-                w.write_str(" is not supported; it must be ")?;
-                decimal(w, u64::from(STATE_FILE_VERSION))
-            }
-            StateFileError::Depth { value } => {
-                w.write_str("depth ")?;
-                decimal(w, u64::from(value))?;
-                w.write_str(" is not supported; it must be ")?;
-                decimal(w, u64::from(FS_DEPTH))
-            }
-            StateFileError::Flags { value } => {
-                w.write_str("flags 0x")?;
-                for b in value.to_be_bytes() {
-                    hex_byte(w, b)?;
-                }
-                w.write_str(" are not supported; they must be 0")
-            }
-            StateFileError::Start { value } => {
-                w.write_str("start ")?;
-                decimal(w, value)?;
-                w.write_str(" is out of range; it must be in ")?;
-                range(w, 0, FS_END - 1)
-            }
-            StateFileError::NodeCount {
-                count,
-                start,
-                expected,
-            } => {
-                w.write_str("node count ")?;
-                decimal(w, u64::from(count))?;
-                w.write_str(" is wrong: a state starting at ")?;
-                decimal(w, start)?;
-                w.write_str(" has exactly ")?;
-                decimal(w, expected as u64)?;
-                w.write_str(" nodes")
-            }
-            StateFileError::Truncated { len, expected } => {
-                w.write_str("truncated: ")?;
-                decimal(w, len as u64)?;
-                w.write_str(" bytes; its header announces ")?;
-                decimal(w, expected as u64)?;
-                w.write_str(" bytes")
-            }
-            StateFileError::Trailing { len, expected } => {
-                w.write_str("trailing bytes: ")?;
-                decimal(w, len as u64)?;
-                w.write_str(" bytes; its header announces ")?;
-                decimal(w, expected as u64)?;
-                w.write_str(" bytes")
-            }
-            StateFileError::Checksum => w.write_str("checksum mismatch: the file is corrupt"),
-        }
-    }
-}
-
-/// Writes `state starts at T (ISO)`.
-fn state_starts<W: fmt::Write + ?Sized>(w: &mut W, start: u64) -> fmt::Result {
-    w.write_str("state starts at ")?;
-    time(w, start)
-}
-
-/// Writes a unix time as `T (YYYY-MM-DDTHH:MM:SSZ)`.
-fn time<W: fmt::Write + ?Sized>(w: &mut W, t: u64) -> fmt::Result {
-    decimal(w, t)?;
-    w.write_str(" (")?;
-    let (year, month, day, secs) = civil(t);
-    padded(w, year, 4)?;
-    for (sep, n) in [
-        ("-", u64::from(month)),
-        ("-", u64::from(day)),
-        ("T", secs / 3600),
-        (":", secs / 60 % 60),
-        (":", secs % 60),
-    ] {
-        w.write_str(sep)?;
-        padded(w, n, 2)?;
-    }
-    w.write_str("Z)")
-}
-
-/// The civil (proleptic Gregorian, UTC) date of unix time `t`: (year, month 1..=12,
-/// day 1..=31, seconds into the day). Howard Hinnant's `civil_from_days`, for days ≥ 0.
-const fn civil(t: u64) -> (u64, u8, u8, u64) {
-    let z = t / 86_400 + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
-    // day <= 31 and month <= 12.
-    #[allow(clippy::cast_possible_truncation)]
-    (year, month as u8, day as u8, t % 86_400)
-}
-
-/// Writes `n` in decimal with at least `width` digits (zero-padded).
-fn padded<W: fmt::Write + ?Sized>(w: &mut W, n: u64, width: u32) -> fmt::Result {
-    let mut digits = 1;
-    let mut rest = n / 10;
-    while rest > 0 {
-        digits += 1;
-        rest /= 10;
-    }
-    for _ in digits..width {
-        w.write_str("0")?;
-    }
-    decimal(w, n)
-}
-
-/// Writes a byte as two lowercase hex digits.
-fn hex_byte<W: fmt::Write + ?Sized>(w: &mut W, b: u8) -> fmt::Result {
-    const HEX: &str = "0123456789abcdef";
-    for nibble in [b >> 4, b & 0xf] {
-        let i = usize::from(nibble);
-        w.write_str(HEX.get(i..=i).unwrap_or_default())?;
-    }
-    Ok(())
-}
-
 impl fmt::Display for StateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write_message(f)
+        match *self {
+            StateError::SeedLength { len } => {
+                write!(
+                    f,
+                    "seed is {len} bytes; it must be exactly {FS_SEED_LEN} bytes"
+                )
+            }
+            StateError::TreeTime { value } => write!(
+                f,
+                "time {value} is past the forward-secure tree; it must be in 0..={}",
+                FS_END - 1
+            ),
+            StateError::Backwards { start, to } => write!(
+                f,
+                "state starts at {}; it cannot go back to {}",
+                UnixTime(start),
+                UnixTime(to)
+            ),
+            StateError::Punctured { start, time } => write!(
+                f,
+                "state starts at {}; second {} is before it: it was punctured",
+                UnixTime(start),
+                UnixTime(time)
+            ),
+            StateError::StateFile(problem) => write!(f, "state file: {problem}"),
+            StateError::Input(e) => fmt::Display::fmt(&e, f),
+        }
     }
 }
 
@@ -348,16 +148,51 @@ impl core::error::Error for StateError {}
 
 impl fmt::Display for StateFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write_message(f)
+        match *self {
+            StateFileError::Magic { found } => {
+                f.write_str("bad magic ")?;
+                for b in found {
+                    write!(f, "{b:02x}")?;
+                }
+                f.write_str(": not a keywheel state file (it must start with \"KWFS\", 4b574653)")
+            }
+            StateFileError::TruncatedHeader { len } => write!(
+                f,
+                "truncated: {len} bytes, shorter than the {HEADER_LEN}-byte header"
+            ),
+            StateFileError::Version { value } => write!(
+                f,
+                "version {value} is not supported; it must be {STATE_FILE_VERSION}"
+            ),
+            StateFileError::Depth { value } => {
+                write!(f, "depth {value} is not supported; it must be {FS_DEPTH}")
+            }
+            StateFileError::Flags { value } => {
+                write!(f, "flags 0x{value:04x} are not supported; they must be 0")
+            }
+            StateFileError::Start { value } => write!(
+                f,
+                "start {value} is out of range; it must be in 0..={}",
+                FS_END - 1
+            ),
+            StateFileError::NodeCount {
+                count,
+                start,
+                expected,
+            } => write!(
+                f,
+                "node count {count} is wrong: a state starting at {start} has exactly \
+                 {expected} nodes"
+            ),
+            StateFileError::Truncated { len, expected } => write!(
+                f,
+                "truncated: {len} bytes; its header announces {expected} bytes"
+            ),
+            StateFileError::Trailing { len, expected } => write!(
+                f,
+                "trailing bytes: {len} bytes; its header announces {expected} bytes"
+            ),
+            StateFileError::Checksum => f.write_str("checksum mismatch: the file is corrupt"),
+        }
     }
-}
-
-/// Writes `n` in decimal.
-fn decimal<W: fmt::Write + ?Sized>(w: &mut W, n: u64) -> fmt::Result {
-    write!(w, "{n}")
-}
-
-/// Writes `lo..=hi`.
-fn range<W: fmt::Write + ?Sized>(w: &mut W, lo: u64, hi: u64) -> fmt::Result {
-    write!(w, "{lo}..={hi}")
 }

@@ -261,6 +261,11 @@ impl State {
                 time: s,
             });
         }
+        Ok(self.leaf_from(s))
+    }
+
+    /// The leaf of second `s`, which must be in `s0 .. FS_END`.
+    fn leaf_from(&self, s: u64) -> Leaf {
         let mut bufs = Zeroizing::new([[0u8; FS_NODE_LEN]; 2]);
         let mut h = 0;
         for i in (0..self.len).rev() {
@@ -283,24 +288,63 @@ impl State {
             tree::child(from, h, (s >> h) & 1 == 1, to);
             cur = 1 - cur;
         }
-        Ok(Leaf(bufs[cur]))
+        Leaf(bufs[cur])
     }
 
-    /// The leaf of the interval `counter` of `interval` seconds: `leaf(counter * interval)`.
-    fn interval_leaf(&self, interval: u64, counter: u64) -> Result<Leaf, StateError> {
+    /// The start of the interval `counter` of `interval` seconds, checked: the interval is
+    /// valid and the state derives its leaf.
+    pub(crate) fn key_start(&self, interval: u64, counter: u64) -> Result<u64, Error> {
         check_interval(interval)?;
         let start = match counter.checked_mul(interval) {
             Some(s) if s < FS_END => s,
-            _ => return Err(StateError::KeyTime { counter, interval }),
+            _ => return Err(Error::KeyTime { counter, interval }),
         };
         if start < self.s0 {
-            return Err(StateError::KeyPunctured {
+            return Err(Error::KeyPunctured {
                 start: self.s0,
                 counter,
                 interval,
             });
         }
-        self.leaf(start)
+        Ok(start)
+    }
+
+    /// The leaf of the interval `counter` of `interval` seconds: `leaf(counter * interval)`.
+    fn interval_leaf(&self, interval: u64, counter: u64) -> Result<Leaf, Error> {
+        let start = self.key_start(interval, counter)?;
+        Ok(self.leaf_from(start))
+    }
+
+    /// The forward-secure label key (see [`State::label_key`]) with the errors of the inputs.
+    pub(crate) fn fs_label_key(
+        &self,
+        label: &str,
+        interval: u64,
+        counter: u64,
+    ) -> Result<LabelKey, Error> {
+        LabelKey::check_label(label)?;
+        let leaf = self.interval_leaf(interval, counter)?;
+        LabelKey::derived(label, |out| {
+            tree::keyed(
+                leaf.bytes(),
+                interval,
+                FS_LABEL_PERSONAL,
+                label.as_bytes(),
+                out,
+            );
+        })
+    }
+
+    /// A second copy of this state, for an owner that punctures it on its own schedule
+    /// ([`crate::TicketKeys`]). Wiped on drop like any state.
+    pub(crate) fn copy(&self) -> State {
+        State {
+            nodes: self.nodes,
+            heights: self.heights,
+            len: self.len,
+            s0: self.s0,
+            root_id: self.root_id,
+        }
     }
 
     /// The forward-secure label key of `label` for the key of interval `counter` (of
@@ -314,25 +358,15 @@ impl State {
     ///
     /// # Errors
     /// [`StateError::Input`] with [`Error::LabelLength`] or [`Error::Interval`] (even,
-    /// 10..=604800), [`StateError::KeyTime`] when the interval starts past the tree,
-    /// [`StateError::KeyPunctured`] when it starts before `s0`.
+    /// 10..=604800), [`Error::KeyTime`] when the interval starts past the tree,
+    /// [`Error::KeyPunctured`] when it starts before `s0`.
     pub fn label_key(
         &self,
         label: &str,
         interval: u64,
         counter: u64,
     ) -> Result<LabelKey, StateError> {
-        LabelKey::check_label(label)?;
-        let leaf = self.interval_leaf(interval, counter)?;
-        Ok(LabelKey::derived(label, |out| {
-            tree::keyed(
-                leaf.bytes(),
-                interval,
-                FS_LABEL_PERSONAL,
-                label.as_bytes(),
-                out,
-            );
-        })?)
+        Ok(self.fs_label_key(label, interval, counter)?)
     }
 
     /// The forward-secure ticket key of `label` for interval `counter`:
@@ -357,8 +391,8 @@ impl State {
     /// personal = "keywheel.fstfo"), "tofurkey", counter, 16)`. Not tofurkey's key.
     ///
     /// # Errors
-    /// [`StateError::Input`] with [`Error::Interval`], [`StateError::KeyTime`],
-    /// [`StateError::KeyPunctured`]; `out` is then untouched.
+    /// [`StateError::Input`] with [`Error::Interval`], [`Error::KeyTime`],
+    /// [`Error::KeyPunctured`]; `out` is then untouched.
     pub fn tfo_key(
         &self,
         interval: u64,

@@ -285,7 +285,7 @@ fn tfo_keys_are_the_per_counter_keys() {
     // before the state's start.
     assert!(matches!(
         state.tfo_keys(&schedule, now - 30_000),
-        Err(StateError::KeyPunctured { .. })
+        Err(StateError::Input(Error::KeyPunctured { .. }))
     ));
 }
 
@@ -559,4 +559,67 @@ proptest! {
             prop_assert!(State::from_bytes(&b).is_err());
         }
     }
+}
+
+#[test]
+fn ticket_keys_from_a_state() {
+    use crate::ticket::TicketSchedule;
+    use crate::{Lookup, TicketKeys};
+    let state = State::new(&EXAMPLE_SEED, 1_749_978_000).unwrap();
+    let schedule = TicketSchedule::new(3600, 2).unwrap();
+    // At 1750000000 the counter is 486111 (the worked example's key), the window 486109..=486112.
+    let now = 1_750_000_000;
+    let keys =
+        TicketKeys::from_state(&state, "example.com", Strength::Aes256, schedule, now).unwrap();
+    // Its copy is punctured to the oldest key of the window; the caller's state is untouched.
+    assert_eq!(keys.state_start().unwrap().0, 486_109 * 3600);
+    assert_eq!(state.s0(), 1_749_978_000);
+    let current = keys.current(now).unwrap();
+    assert_eq!(current.counter(), 486_111);
+    assert_eq!(hex(current.name()), "cc62ca55be0593d0b9ba96bcd13184f6");
+    for counter in 486_109..=486_112 {
+        let direct = state
+            .ticket_key("example.com", 3600, Strength::Aes256, counter)
+            .unwrap();
+        let key = keys.by_counter(counter).unwrap();
+        assert_eq!(key.aes_key(), direct.aes_key());
+        assert_eq!(key.hmac_key(), direct.hmac_key());
+        assert_eq!(keys.name_by_counter(counter).unwrap(), *direct.name());
+    }
+    let punctured = keys.by_counter(486_108).unwrap_err();
+    assert_eq!(
+        punctured.to_string(),
+        "state starts at 1749992400 (2025-06-15T13:00:00Z); the key for counter 486108 \
+         (interval 3600) starts at 1749988800 (2025-06-15T12:00:00Z): it was punctured"
+    );
+    assert!(matches!(
+        keys.lookup(current.name(), now).unwrap(),
+        Lookup::Current(_)
+    ));
+    // An hour earlier the oldest key of the window is gone.
+    assert_eq!(
+        keys.lookup(current.name(), now - 3600).unwrap_err(),
+        punctured
+    );
+    // A state that starts after the window's oldest key cannot make the handle.
+    let late = State::new(&EXAMPLE_SEED, 486_110 * 3600).unwrap();
+    let e =
+        TicketKeys::from_state(&late, "example.com", Strength::Aes256, schedule, now).unwrap_err();
+    assert_eq!(
+        e,
+        StateError::Input(Error::KeyPunctured {
+            start: 486_110 * 3600,
+            counter: 486_109,
+            interval: 3600
+        })
+    );
+    assert!(e.to_string().ends_with(": it was punctured"));
+    // Advancing punctures the copy; never backwards.
+    let mut keys = keys;
+    keys.advance(now + 3600).unwrap();
+    assert_eq!(keys.state_start().unwrap().0, 486_110 * 3600);
+    keys.advance(now).unwrap_err();
+    assert_eq!(keys.state_start().unwrap().0, 486_110 * 3600);
+    assert!(keys.by_counter(486_109).is_err());
+    assert!(!format!("{keys:?}").contains("cc62"));
 }

@@ -8,11 +8,14 @@ use blake2::Blake2bMac;
 use blake2::digest::consts::{U16, U32};
 use blake2::digest::{FixedOutput, Update};
 use keywheel::schedule::Schedule;
+use keywheel::ticket::TicketSchedule;
 use keywheel::{
-    FS_END, FS_LABEL_PERSONAL, Layout, STATE_FILE_MAX_LEN, State, StateError, Strength, TfoKeys,
+    FORMATS, FS_END, FS_LABEL_PERSONAL, Format, Layout, STATE_FILE_MAX_LEN, State, StateError,
+    Strength, TfoKeys, TicketKeys,
 };
 use serde::Serialize;
 
+use crate::ticket::KeyRole;
 use crate::{MainKeyRule, Section, error_kind, hex, strength_name};
 
 /// Every forward-secure section, flattened into the top level of the file.
@@ -24,6 +27,8 @@ pub struct ForwardSections {
     pub fs_leaf: Section<FsLeafCase>,
     /// Ticket keys from a state.
     pub fs_ticket_key: Section<FsTicketKeyCase>,
+    /// Ticket keys of a state through `TicketKeys`, rendered in each server format.
+    pub fs_ticket_keys: Section<FsTicketKeysCase>,
     /// TFO keys from a state.
     pub fs_tfo: Section<FsTfoCase>,
     /// Advances: the resulting file, or the error.
@@ -56,6 +61,17 @@ kwtn-128, counter, 16) and aes || hmac = derive_key(label_key, kwtk-256 / kwtk-1
 64 / 32), exactly as the ticket_key section with label_key in place of the main-key label key. \
 record_name_hmac_aes (nginx 80/48-byte files, OpenSSL, Apache, Traffic Server) and \
 record_name_aes_hmac (HAProxy) are the key records servers read.";
+
+const TICKET_KEYS_COMMENT: &str = "Forward-secure ticket keys through TicketKeys (every \
+binding's ticket-keys object made from a state: C keywheel_ticket_keys_from_state, Python \
+TicketKeys.from_state, JS TicketKeys.fromState) with (label, strength of the format, interval, \
+keep) at unix time 'time', rendered in 'format' exactly as the formats section renders main-key \
+keys: the keys of the window in the format's order ('keys'), each key being the fs_ticket_key \
+key of its counter (leaf(counter * interval) of the state at s0), records in the format's layout \
+(base64 lines for HAProxy). The object keeps its own copy of the state, advanced to \
+'state_start' = max(s0, oldest counter of the window * interval). When s0 is after the start of \
+the oldest key accepted at 'time' the object cannot be made: 'error' (kind KeyPunctured) instead \
+of 'output'.";
 
 const TFO_COMMENT: &str = "Forward-secure TCP Fast Open keys (not tofurkey's): key(counter) = \
 derive_key(BLAKE2b(key = leaf(counter * interval), salt = LE64(interval) || 0^8, personal = \
@@ -149,6 +165,47 @@ pub struct FsTicketKeyCase {
     pub record_name_hmac_aes: String,
     /// name ‖ AES ‖ HMAC, hex.
     pub record_name_aes_hmac: String,
+    /// Why the case is there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'static str>,
+}
+
+/// The keys of a state through `TicketKeys`, rendered in one format, or the error.
+#[derive(Debug, Serialize)]
+pub struct FsTicketKeysCase {
+    /// The format's name.
+    pub format: &'static str,
+    /// `aes256` or `aes128`.
+    pub strength: &'static str,
+    /// `name_hmac_aes` or `name_aes_hmac`.
+    pub layout: &'static str,
+    /// Seed, hex.
+    pub seed: String,
+    /// The rule that produced the seed.
+    pub seed_rule: MainKeyRule,
+    /// The state's start.
+    pub s0: u64,
+    /// The label.
+    pub label: String,
+    /// Rotation interval, seconds.
+    pub interval: u64,
+    /// Number of previous keys accepted.
+    pub keep: u64,
+    /// Unix time, seconds.
+    pub time: u64,
+    /// Counter of the encrypting key, decimal.
+    pub current: String,
+    /// The keys, in output order.
+    pub keys: Vec<KeyRole>,
+    /// The start of the object's copy of the state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_start: Option<u64>,
+    /// The rendered content, hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// The error when the object cannot be made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<FsError>,
     /// Why the case is there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<&'static str>,
@@ -584,6 +641,94 @@ fn advance_cases() -> Vec<FsAdvanceCase> {
         .collect()
 }
 
+/// (label, interval, keep, time) of a `fs_ticket_keys` case.
+type TicketKeysInput = (&'static str, u64, u64, u64);
+
+fn ticket_keys_case(
+    format: Format,
+    seed: usize,
+    s0: u64,
+    (label, interval, keep, time): TicketKeysInput,
+    note: Option<&'static str>,
+) -> FsTicketKeysCase {
+    let rule = SEEDS[seed];
+    let st = state(&rule, s0);
+    let schedule = TicketSchedule::new(interval, keep).expect("valid interval and keep");
+    let slot = schedule.at(time).expect("valid time");
+    let (state_start, output, error) =
+        match TicketKeys::from_state(&st, label, format.strength(), schedule, time) {
+            Ok(keys) => {
+                let mut out = vec![0u8; keys.rendered_len(format).expect("valid keep")];
+                let n = keys
+                    .render(format, time, &mut out)
+                    .expect("valid keep and a large enough buffer");
+                assert_eq!(n, out.len(), "render fills rendered_len");
+                (keys.state_start().map(|(s, _)| s), Some(hex(&out)), None)
+            }
+            Err(e) => (None, None, Some(fs_error(&e))),
+        };
+    FsTicketKeysCase {
+        format: format.name(),
+        strength: strength_name(format.strength()),
+        layout: format.layout().as_str(),
+        seed: hex(&rule.bytes()),
+        seed_rule: rule,
+        s0,
+        label: label.to_owned(),
+        interval,
+        keep,
+        time,
+        current: slot.current().to_string(),
+        keys: format
+            .roles(slot.keep())
+            .map(|role| KeyRole::new(slot.counter(role).expect("role in the window"), role))
+            .collect(),
+        state_start,
+        output,
+        error,
+        note,
+    }
+}
+
+fn ticket_keys_cases() -> Vec<FsTicketKeysCase> {
+    let mut cases = Vec::new();
+    // (seed, s0, (label, interval, keep, time), note)
+    let inputs: [(usize, u64, TicketKeysInput, Option<&'static str>); 4] = [
+        (
+            0,
+            EXAMPLE_S0,
+            ("example.com", 3600, 1, 1_750_000_000),
+            Some("the worked example's key (counter 486111) is the current one"),
+        ),
+        (
+            1,
+            0,
+            ("cluster-a", 43_200, 2, 1_800_000_000),
+            Some("a state at 0: the object's copy is advanced to the oldest key"),
+        ),
+        (
+            2,
+            1_700_000_000 - 1_700_000_000 % 86_400 - 86_400,
+            ("ünïcødé.example", 86_400, 1, 1_700_000_000),
+            Some("s0 is exactly the start of the oldest key"),
+        ),
+        (
+            3,
+            1_749_978_000,
+            ("late.example", 3600, 1, 1_749_980_000),
+            Some("s0 is after the start of the previous key: it was punctured"),
+        ),
+    ];
+    for format in FORMATS {
+        for (seed, s0, input, note) in inputs {
+            if format.check_keep(input.2).is_ok() {
+                cases.push(ticket_keys_case(format, seed, s0, input, note));
+            }
+        }
+    }
+    cases
+}
+
 fn error_cases() -> Vec<FsErrorCase> {
     let rule = SEEDS[1];
     let seed = rule.bytes();
@@ -770,6 +915,10 @@ pub fn forward_sections() -> ForwardSections {
         fs_ticket_key: Section {
             comment: TICKET_COMMENT,
             cases: ticket_cases(),
+        },
+        fs_ticket_keys: Section {
+            comment: TICKET_KEYS_COMMENT,
+            cases: ticket_keys_cases(),
         },
         fs_tfo: Section {
             comment: TFO_COMMENT,

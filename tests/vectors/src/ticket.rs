@@ -72,7 +72,7 @@ pub struct KeyRole {
 }
 
 impl KeyRole {
-    fn new(counter: u64, role: Role) -> Self {
+    pub(crate) fn new(counter: u64, role: Role) -> Self {
         let (role, age) = role_name(role);
         KeyRole {
             counter: counter.to_string(),
