@@ -141,6 +141,7 @@ impl LiveState {
     }
 
     /// The working copy's file.
+    #[cfg(test)]
     pub(crate) fn working_path(&self) -> &Path {
         &self.working
     }

@@ -18,6 +18,7 @@ pub(crate) mod metrics;
 pub(crate) mod target;
 
 use crate::sys::clock::{Clock, Woke};
+use crate::sys::files::{self, Perms};
 use crate::sys::log::Log;
 use crate::sys::os;
 use crate::sys::utc::utc_millis;
@@ -149,6 +150,12 @@ impl Daemon {
         let Some(sources) = &self.keys.state else {
             return Ok(None);
         };
+        let mut sources = sources.clone();
+        if self.advance_states {
+            files::ensure_dir(&sources.working_dir, Perms::secret(None))?;
+        } else {
+            sources.allow_persistent = true; // nothing is written: no working directory needed
+        }
         let blocked = os::block_all_signals()?;
         let opened = sources.open(self.keys.check_mode);
         let saved = match &opened {
@@ -197,6 +204,7 @@ impl Daemon {
                     errors += self.targets[i].install(now, &mut keys);
                 }
                 drop(keys); // wipes the main keys before a pending signal is delivered
+                os::scrub_stack(); // and what deriving the keys left on the stack
                 if let (Some(states), true) = (states.as_deref_mut(), self.advance_states) {
                     if let Some(floor) = self.floor(now) {
                         match states.advance_to(floor) {

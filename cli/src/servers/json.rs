@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::io;
 
-use keywheel::{MainKey, Role, Strength, TicketKeys, TicketSchedule, TicketSlot};
+use keywheel::{Role, Strength, TicketKeys, TicketSchedule, TicketSlot};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::ser::{CharEscape, Formatter, PrettyFormatter};
 use zeroize::Zeroizing;
@@ -219,26 +219,24 @@ impl Formatter for Layout {
     }
 }
 
-/// The description of `slot` for `label_name` under `main`; the key bytes only with
-/// `print_keys`. Written into one buffer, wiped on drop.
+/// The description of `slot` for `label_name` with the keys `keys_of(strength)` makes; the key
+/// bytes only with `print_keys`. Written into one buffer, wiped on drop.
 pub(crate) fn render(
     label_name: &str,
     schedule: TicketSchedule,
     slot: &TicketSlot,
-    main: &MainKey,
+    keys_of: &dyn Fn(Strength) -> Result<TicketKeys, String>,
     print_keys: bool,
 ) -> Result<Rendered, String> {
     let interval = schedule.interval();
-    let keys_of =
-        |strength| TicketKeys::new(main, label_name, strength, schedule).map_err(|e| e.to_string());
     let (aes256, aes128) = (keys_of(Strength::Aes256)?, keys_of(Strength::Aes128)?);
-    let of = |keys: &TicketKeys, counter: u64| {
-        let key = keys.by_counter(counter);
-        KeyOf {
+    let of = |keys: &TicketKeys, counter: u64| -> Result<KeyOf, String> {
+        let key = keys.by_counter(counter).map_err(|e| e.to_string())?;
+        Ok(KeyOf {
             name: hex(key.name()),
             aes_key: print_keys.then(|| SecretHex(hex_secret(key.aes_key()))),
             hmac_key: print_keys.then(|| SecretHex(hex_secret(key.hmac_key()))),
-        }
+        })
     };
     let description = Description {
         label: label_name,
@@ -250,23 +248,25 @@ pub(crate) fn render(
         max_ticket_age: schedule.max_ticket_age(),
         keys: slot
             .window()
-            .map(|(counter, role)| Key {
-                counter,
-                role: match role {
-                    Role::Current => "current",
-                    Role::Next => "next",
-                    Role::Previous(_) => "previous",
-                },
-                age: match role {
-                    Role::Previous(age) => Some(age),
-                    _ => None,
-                },
-                current_from: counter * interval,
-                current_until: (counter + 1) * interval,
-                aes256: of(&aes256, counter),
-                aes128: of(&aes128, counter),
+            .map(|(counter, role)| -> Result<Key, String> {
+                Ok(Key {
+                    counter,
+                    role: match role {
+                        Role::Current => "current",
+                        Role::Next => "next",
+                        Role::Previous(_) => "previous",
+                    },
+                    age: match role {
+                        Role::Previous(age) => Some(age),
+                        _ => None,
+                    },
+                    current_from: counter * interval,
+                    current_until: (counter + 1) * interval,
+                    aes256: of(&aes256, counter)?,
+                    aes128: of(&aes128, counter)?,
+                })
             })
-            .collect(),
+            .collect::<Result<_, String>>()?,
     };
     // Room for every key with its bytes, so the buffer never moves (leaving a copy).
     let mut bytes = Zeroizing::new(Vec::with_capacity(4096 + 1024 * description.keys.len()));
@@ -281,13 +281,15 @@ pub(crate) fn render(
     bytes.push(b'\n');
     let keys = slot
         .window()
-        .map(|(counter, role)| KeyInfo {
-            counter,
-            role,
-            extra: None,
-            name: aes256.name_by_counter(counter),
+        .map(|(counter, role)| {
+            Ok(KeyInfo {
+                counter,
+                role,
+                extra: None,
+                name: aes256.name_by_counter(counter).map_err(|e| e.to_string())?,
+            })
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     Ok(Rendered {
         bytes,
         keys,

@@ -16,7 +16,7 @@ use keywheel::{
     MainKey, TicketKeys, TicketSchedule, TicketSlot, WAKE_FUDGE_NANOS, WAKE_FUDGE_SECS, Window,
 };
 
-use crate::daemon::keys::{Extra, KeyRound, KeySources};
+use crate::daemon::keys::{Extra, KeyRound, KeySources, Secret};
 use crate::daemon::target::{self, Describe, ErrorKind, Stats, Target};
 use crate::servers::{self, Installed, Out, Rendered, Server, StekFormat, json};
 use crate::sys::files::{self, Perms};
@@ -379,26 +379,64 @@ impl StekTarget {
         slot: &TicketSlot,
         keys: &mut KeyRound<'_>,
     ) -> Result<Rendered, (ErrorKind, String)> {
-        let main = keys.main().map_err(|e| (ErrorKind::MainKey, e))?;
+        let now = slot.now();
+        let extra_states = keys.extra_states();
+        let secret = keys.secret().map_err(|e| (ErrorKind::MainKey, e))?;
+        // Forward-secure mode: each key from the leaf of its interval in a copy of the state
+        // (core's TicketKeys::from_state); a key the state cannot reach is a State error.
+        let from_state = |state: &keywheel::State, strength| {
+            TicketKeys::from_state(state, &self.label, strength, self.schedule, now).map_err(|e| {
+                (
+                    ErrorKind::State,
+                    format!(
+                        "the forward-secure state (root id {}) cannot derive the ticket keys: \
+                         {e}; the clock is behind the state (or the state was advanced too \
+                         far): fix the clock, or start from an older copy of the state",
+                        hex(&state.root_id())
+                    ),
+                )
+            })
+        };
+        let from_main = |main: &MainKey, strength| {
+            TicketKeys::new(main, &self.label, strength, self.schedule)
+                .map_err(|e| (ErrorKind::Write, e.to_string()))
+        };
+        let make = |strength| match &secret {
+            Secret::Main(main) => from_main(main, strength),
+            Secret::State(state) => from_state(state, strength),
+        };
         let format = match self.format {
             StekFormat::Server(format) => format,
             StekFormat::Json => {
-                return json::render(&self.label, self.schedule, slot, main, self.print_keys)
-                    .map_err(|e| (ErrorKind::Write, e));
+                let json_keys = |strength| make(strength).map_err(|(_, e)| e);
+                return json::render(
+                    &self.label,
+                    self.schedule,
+                    slot,
+                    &json_keys,
+                    self.print_keys,
+                )
+                .map_err(|e| (ErrorKind::Write, e));
             }
         };
-        let ticket_keys = |main: &MainKey| {
-            TicketKeys::new(main, &self.label, format.strength(), self.schedule)
-                .map_err(|e| (ErrorKind::Write, e.to_string()))
-        };
-        let main_keys = ticket_keys(main)?;
+        let main_keys = make(format.strength())?;
         let mut extra = Vec::new();
         if self.use_extra {
-            for (which, other) in keys.extra().map_err(|e| (ErrorKind::MainKey, e))? {
-                extra.push((*which, ticket_keys(other)?));
+            match &secret {
+                Secret::Main(_) => {
+                    drop(secret);
+                    for (which, other) in keys.extra().map_err(|e| (ErrorKind::MainKey, e))? {
+                        extra.push((*which, from_main(other, format.strength())?));
+                    }
+                }
+                Secret::State(_) => {
+                    for (which, state) in extra_states {
+                        extra.push((which, from_state(state, format.strength())?));
+                    }
+                }
             }
         }
-        servers::render(format, &main_keys, &extra, slot.now()).map_err(|e| (ErrorKind::Write, e))
+        servers::render(format, &main_keys, &extra, now).map_err(|e| (ErrorKind::Write, e))
     }
 
     /// The output location must exist (nginx: its parent), be of the right kind, and (unless
