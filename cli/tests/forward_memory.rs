@@ -173,34 +173,39 @@ fn a_daemon_that_rotated_past_n_holds_nothing_of_n() {
 
     let procfs = out.join("tcp_fastopen_key");
     fs::write(&procfs, b"x").unwrap();
+    let nginx = out.join("nginx");
+    fs::create_dir(&nginx).unwrap();
+    let config = dir.path().join("keywheel.toml");
+    fs::write(
+        &config,
+        format!(
+            "state = \"{}\"\nstate_dir = \"{}\"\n[tfo]\ninterval = {I}\nprocfs = \"{}\"\n\
+             [[stek]]\nformat = \"nginx\"\nlabel = \"www\"\ninterval = {I}\nkeep = 1\n\
+             out = \"{}\"\n",
+            given.display(),
+            work.display(),
+            procfs.display(),
+            nginx.display()
+        ),
+    )
+    .unwrap();
     let now_file = dir.path().join("now");
     let t0 = N * I + 10;
     let t1 = (N + 3) * I + 10; // primary n + 3, backup n + 2: state start (n + 2) · I
     fs::write(&now_file, t0.to_string()).unwrap();
     let mut cmd = command(KEYWHEEL);
-    cmd.args([
-        "tfo",
-        "--state",
-        given.to_str().unwrap(),
-        "--state-dir",
-        work.to_str().unwrap(),
-        "--procfs",
-        procfs.to_str().unwrap(),
-        "--interval",
-        &I.to_string(),
-        "-v",
-    ])
-    .env("KEYWHEEL_FAKE_NOW_FILE", &now_file);
+    cmd.args(["run", "--config", config.to_str().unwrap(), "-v"])
+        .env("KEYWHEEL_FAKE_NOW_FILE", &now_file);
     let mut d = Daemon::spawn_command(cmd);
     d.wait_line(Duration::from_secs(20), |l| {
-        l.contains(&format!("TFO keys for unix time {t0}"))
+        l.contains(&format!("ticket keys for unix time {t0}"))
     });
     d.wait_line(Duration::from_secs(20), |l| {
         l.contains("advanced the forward-secure state to")
     });
     fs::write(&now_file, t1.to_string()).unwrap();
     d.wait_line(Duration::from_secs(20), |l| {
-        l.contains(&format!("TFO keys for unix time {t1}"))
+        l.contains(&format!("ticket keys for unix time {t1}"))
     });
     let floor = (N + 2) * I;
     d.wait_line(Duration::from_secs(20), |l| {
@@ -218,16 +223,22 @@ fn a_daemon_that_rotated_past_n_holds_nothing_of_n() {
          \x20   print(f'tfo key {{n}}', fi.fs_tfo_key(seed, I, n).hex())\n\
          \x20   print(f'tfo material {{n}}', fi._h(fi.leaf(seed, n * I), I, b'keywheel.fstfo').hex())\n\
          \x20   print(f'leaf {{n}}', fi.leaf(seed, n * I).hex())\n\
+         \x20   print(f'label key www {{n}}', fi.fs_label_key(seed, I, n, b'www').hex())\n\
+         \x20   k = fi.fs_ticket_key(seed, b'www', I, 'aes256', n)\n\
+         \x20   print(f'ticket aes key {{n}}', k.aes.hex())\n\
+         \x20   print(f'ticket hmac key {{n}}', k.hmac.hex())\n\
          \x20   for h in range(0, 41):\n\
          \x20       print(f'ancestor ({{h}}, {{(n * I) >> h}}) of leaf {{n}}', fi.node(seed, h, (n * I) >> h).hex())\n\
          for h, p in fi.cover(S):\n\
          \x20   if p << h < F:\n\
          \x20       print(f'given cover node ({{h}}, {{p}})', fi.node(seed, h, p).hex())\n\
          h, p = fi.cover(F)[0]\n\
-         print('CONTROL', fi.node(seed, h, p).hex())\n"
+         print('CONTROL', fi.node(seed, h, p).hex())\n\
+         print('FILECONTROL', fi.fs_ticket_key(seed, b'www', I, 'aes256', N + 3).aes.hex())\n"
     ));
-    let (control, needles): (Vec<_>, Vec<_>) =
-        needles.into_iter().partition(|(n, _)| n == "CONTROL");
+    let (control, needles): (Vec<_>, Vec<_>) = needles
+        .into_iter()
+        .partition(|(n, _)| n.ends_with("CONTROL"));
     assert!(needles.len() > 120, "{}", needles.len());
 
     let pid = d.child.id();
@@ -248,6 +259,11 @@ fn a_daemon_that_rotated_past_n_holds_nothing_of_n() {
     assert!(
         find(&files, &control[0].1).is_some(),
         "working copy lacks the current state"
+    );
+    // ... and the reference's ticket key of now is what the daemon wrote for nginx.
+    assert!(
+        find(&files, &control[1].1).is_some(),
+        "the nginx files lack the reference's current ticket key"
     );
 
     let bytes: Vec<Vec<u8>> = needles.iter().map(|(_, b)| b.clone()).collect();
