@@ -325,7 +325,7 @@ fn malformed_state_files_are_refused_and_nothing_is_written() {
         cases.push((format!("bit {} of byte {i} flipped", i % 8), bad));
     }
     // Expected problem per case, by the reference reader.
-    let mut script = String::from(
+    let script = String::from(
         "import sys\nfor line in sys.stdin:\n    d = bytes.fromhex(line.strip())\n    print(fi.file_problem(d))\n",
     );
     let input: String = cases.iter().map(|(_, b)| common::hex(b) + "\n").collect();

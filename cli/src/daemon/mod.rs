@@ -195,7 +195,7 @@ impl Daemon {
     /// One wake-up of the targets `due`; returns the number of errors reported. In
     /// forward-secure mode the states are then advanced to the oldest key any target still
     /// needs, and their old values wiped, before signals are unblocked.
-    fn round(&mut self, now: u64, due: &[usize], mut states: Option<&mut LiveStates>) -> u32 {
+    fn round(&mut self, now: u64, due: &[usize], states: Option<&mut LiveStates>) -> u32 {
         let mut errors = 0;
         match os::block_all_signals() {
             Ok(blocked) => {
@@ -205,7 +205,7 @@ impl Daemon {
                 }
                 drop(keys); // wipes the main keys before a pending signal is delivered
                 os::scrub_stack(); // and what deriving the keys left on the stack
-                if let (Some(states), true) = (states.as_deref_mut(), self.advance_states) {
+                if let (Some(states), true) = (states, self.advance_states) {
                     if let Some(floor) = self.floor(now) {
                         match states.advance_to(floor) {
                             Ok(true) => self.log.verbose(&format!(

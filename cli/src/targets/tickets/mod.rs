@@ -420,20 +420,15 @@ impl StekTarget {
             }
         };
         let main_keys = make(format.strength())?;
+        let main_key_mode = matches!(secret, Secret::Main(_));
         let mut extra = Vec::new();
-        if self.use_extra {
-            match &secret {
-                Secret::Main(_) => {
-                    drop(secret);
-                    for (which, other) in keys.extra().map_err(|e| (ErrorKind::MainKey, e))? {
-                        extra.push((*which, from_main(other, format.strength())?));
-                    }
-                }
-                Secret::State(_) => {
-                    for (which, state) in extra_states {
-                        extra.push((which, from_state(state, format.strength())?));
-                    }
-                }
+        if self.use_extra && main_key_mode {
+            for (which, other) in keys.extra().map_err(|e| (ErrorKind::MainKey, e))? {
+                extra.push((*which, from_main(other, format.strength())?));
+            }
+        } else if self.use_extra {
+            for (which, state) in extra_states {
+                extra.push((which, from_state(state, format.strength())?));
             }
         }
         servers::render(format, &main_keys, &extra, now).map_err(|e| (ErrorKind::Write, e))
