@@ -66,23 +66,25 @@ fn targets(config: &Config, keys: &KeySources, verbose: bool, once: bool) -> Vec
             dry_run: false,
             log: Log::with_prefix("tfo", verbose),
         };
-        if !keys.extra.is_empty() {
-            out.log.info(
-                "TFO uses the main key only: the kernel holds two keys (primary, backup), so \
-                 cookies made with another main key fail once after the switch (clients then \
-                 make a normal handshake)",
-            );
+        if !keys.extras().is_empty() {
+            let kind = keys.extra_kind();
+            out.log.info(&format!(
+                "TFO uses the {kind} only: the kernel holds two keys (primary, backup), so \
+                 cookies made with another {kind} fail once after the switch (clients then \
+                 make a normal handshake)"
+            ));
         }
         targets.push(Box::new(TfoTarget::new("tfo", out, false, once)));
     }
     for (spec, schedule) in &config.stek {
         let log = Log::with_prefix(&spec.name, verbose);
         let accepts = spec.format.accepts_extra_keys();
-        for (which, _) in &keys.extra {
+        for which in keys.extras() {
             if !accepts {
                 log.info(&format!(
-                    "the {} main key is not used for format {}: {}",
+                    "the {} {} is not used for format {}: {}",
                     which.name(),
+                    keys.extra_kind(),
                     spec.format.name(),
                     extra_limitation(spec.format)
                 ));

@@ -260,10 +260,11 @@ fn from_args(args: StekArgs) -> Result<(StekTarget, KeySources, Option<u64>), (u
         target.check_out().map_err(|msg| (1, msg))?;
     }
     if !format.accepts_extra_keys() {
-        for (which, _) in &keys.extra {
+        for which in keys.extras() {
             target.log().info(&format!(
-                "the {} main key is not used for format {}: {}",
+                "the {} {} is not used for format {}: {}",
                 which.name(),
+                keys.extra_kind(),
                 format.name(),
                 extra_limitation(format)
             ));

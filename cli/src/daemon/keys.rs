@@ -175,6 +175,25 @@ pub(crate) struct KeySources {
     pub(crate) check_mode: bool,
 }
 
+impl KeySources {
+    /// The decrypt-only keys configured (main keys or, in forward-secure mode, states).
+    pub(crate) fn extras(&self) -> Vec<Extra> {
+        match &self.state {
+            Some(st) => st.extra.iter().map(|(w, _)| *w).collect(),
+            None => self.extra.iter().map(|(w, _)| *w).collect(),
+        }
+    }
+
+    /// What the decrypt-only keys are called: "main key" or "state".
+    pub(crate) fn extra_kind(&self) -> &'static str {
+        if self.state.is_some() {
+            "state"
+        } else {
+            "main key"
+        }
+    }
+}
+
 /// The keys of one wake-up, read on first use and wiped when dropped.
 pub(crate) struct KeyRound<'s> {
     sources: &'s KeySources,

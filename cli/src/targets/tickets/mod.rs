@@ -98,7 +98,7 @@ impl StekTarget {
             allow_persistent: spec.allow_persistent,
             print_keys: options.print_keys,
             config_words: options.config_words,
-            use_extra: accepts && !keys.extra.is_empty(),
+            use_extra: accepts && !keys.extras().is_empty(),
             log: options.log,
             state: State::default(),
             stats: Stats::default(),
