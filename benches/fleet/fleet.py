@@ -19,8 +19,10 @@ What runs (127.0.0.1 only; every process is started here and stopped by its pid)
       daemon after each rotation (`nginx -s reload`), HAProxy gets its keys through its admin
       socket (no reload). Before the server starts, `keywheel stek --once` writes the first
       keys (README: the file must exist before HAProxy starts).
-  (b) keywheel forward-secure mode: pluggable, reported as not available until `keywheel`
-      accepts `--state` (issue 11); never faked, excluded from the targets.
+  (b) keywheel forward-secure mode: as (a), but each node serves from its own copy of one
+      forward-secure state (`keywheel state new`; `--state`/`state =`), which its daemon
+      advances after every rotation; checked against the same targets as (a), with key names
+      from the independent reference of forward-secure mode (tests/cross).
   (c) each server's default: no ticket-key configuration, random keys per instance.
   (d) one static key shared by every node of the product, never rotated.
 - A rolling "deploy" reload of every node of every mode once per fleet (nginx: `nginx -s
@@ -69,10 +71,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "servers"))
 import reference  # noqa: E402  (independent implementation of SPEC.md section 4)
+sys.path.insert(0, str(ROOT / "tests" / "cross"))
+import forward_independent  # noqa: E402  (independent implementation of SPEC.md section 6)
 
 HOST = "127.0.0.1"
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 PRODUCTS = ("nginx", "haproxy")
+KEYWHEEL_MODES = ("keywheel", "forward-secure")  # the modes whose daemons rotate keys
 WRITE_DELAY = 2.02  # the daemon writes 2.02 s after each (node-local) interval boundary
 TARGET_RATE = 0.999
 WARMUP = 5.0  # seconds after a reload that a node's CPU does not count as steady state
@@ -332,10 +337,13 @@ class KeywheelMode(Mode):
             raise RuntimeError(f"keywheel stek --once for {node.name} exited {r.returncode}: "
                                f"{r.stderr.strip()}")
 
+    def daemon_key_lines(self, node) -> list[str]:
+        return [f'main_key = "{node.fleet.main_key}"']
+
     def after_server(self, node):
         f = node.fleet
         conf = node.dir / "keywheel.toml"
-        lines = [f'main_key = "{f.main_key}"', "", "[[stek]]", f'name = "{node.product}"',
+        lines = [*self.daemon_key_lines(node), "", "[[stek]]", f'name = "{node.product}"',
                  f'format = "{node.product}"', f'label = "{f.label(node.product)}"',
                  f"interval = {f.s.interval}", "keep = 1", f'out = "{self.keys_path(node)}"']
         if node.product == "nginx":
@@ -350,7 +358,11 @@ class KeywheelMode(Mode):
                                     node.dir / "keywheel.log", env=node.env)
 
 
-class ForwardSecureMode(Mode):
+class ForwardSecureMode(KeywheelMode):
+    """(b): as (a), but every node serves from its own copy of one forward-secure state
+    (`keywheel state new`, made once per run with its seed kept for the report's reference
+    names), which its daemon advances after every rotation."""
+
     key = "forward-secure"
     title = "(b) keywheel forward-secure mode"
     rotates = True
@@ -361,10 +373,38 @@ class ForwardSecureMode(Mode):
             r = subprocess.run([str(keywheel), sub, "--help"], capture_output=True, text=True)
             helps += r.stdout + r.stderr
         if "--state" not in helps:
-            return False, ("not available yet: `keywheel` does not accept --state (issue 11); "
-                           "excluded from the targets")
-        return False, ("keywheel now accepts --state, but this benchmark does not drive it yet: "
-                       "wire ForwardSecureMode in benches/fleet/fleet.py; excluded from the targets")
+            return False, "not available: `keywheel` does not accept --state (issue 11)"
+        return True, ""
+
+    def prepare(self, fleet, product):
+        if fleet.state_file is not None:
+            return
+        fleet.state_file = fleet.dir / "fs.state"
+        seed = fleet.dir / "fs.seed"
+        # A day back: every node's window (and clock offset) is covered.
+        r = subprocess.run([str(fleet.keywheel), "state", "new", str(fleet.state_file),
+                            "--before", "1d", "--write-seed", str(seed)],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"keywheel state new exited {r.returncode}: {r.stderr.strip()}")
+        fleet.fs_seed = seed.read_bytes()
+
+    def node_state(self, node) -> Path:
+        p = node.dir / "fs.state"
+        if not p.exists():
+            shutil.copy(node.fleet.state_file, p)
+            p.chmod(0o600)
+        return p
+
+    def stek_args(self, node) -> list[str]:
+        f = node.fleet
+        return ["--format", node.product, "--label", f.label(node.product), "--state",
+                str(self.node_state(node)), "--state-dir", str(node.dir / "fs-work"),
+                "--interval", str(f.s.interval), "--keep", "1",
+                "--out", str(self.keys_path(node))]
+
+    def daemon_key_lines(self, node) -> list[str]:
+        return [f'state = "{self.node_state(node)}"', f'state_dir = "{node.dir / "fs-work"}"']
 
 
 class DefaultMode(Mode):
@@ -538,7 +578,7 @@ frontend fe
     def installs(self) -> list[tuple[float, int]]:
         """(real time, counter) of every key install of the keywheel daemon: nginx when its
         reload ran, HAProxy when the keys were pushed (nominal: boundary + 2.02 s - offset)."""
-        if self.mode.key != "keywheel":
+        if self.mode.key not in KEYWHEEL_MODES:
             return []
         text = (self.dir / "keywheel.log").read_text(errors="replace") if (
             self.dir / "keywheel.log").exists() else ""
@@ -573,6 +613,8 @@ class Fleet:
         self.main_key = main_key
         self.modes = modes
         self.static_files: dict[str, Path] = {}
+        self.state_file: Path | None = None  # (b): the state every node copies
+        self.fs_seed: bytes | None = None  # (b): its seed, for the reference names only
         self.offsets = [(-s.skew + 2 * s.skew * i / (n - 1)) for i in range(n)]
         self.nodes: list[Node] = []
         self.lb_ports: dict[tuple[str, str], int] = {}
@@ -831,6 +873,10 @@ def analyse(fleet: Fleet, records: dict, samples, deploys, t_start, t_end, dead,
     cmin, cmax = int(t_start) // I - 3, int(t_end) // I + 3
     names = {p: {reference.ticket_key(main, fleet.label(p), "aes256", c).name.hex(): c
                  for c in range(cmin, cmax + 1)} for p in PRODUCTS}
+    fs_names = {p: {forward_independent.fs_ticket_key(fleet.fs_seed, fleet.label(p).encode(), I,
+                                                      "aes256", c).name.hex(): c
+                    for c in range(cmin, cmax + 1)} for p in PRODUCTS} \
+        if fleet.fs_seed is not None else {p: {} for p in PRODUCTS}
     installs = {x.name: x.installs() for x in fleet.nodes}
     groups = {}
     nodes_by = {(x.mode.key, x.product, x.idx): x for x in fleet.nodes}
@@ -857,11 +903,12 @@ def analyse(fleet: Fleet, records: dict, samples, deploys, t_start, t_end, dead,
             b[0] += 1
             b[1] += r[7]
         failures = []
-        if mk == "keywheel":
+        if mk in KEYWHEEL_MODES:
+            mode_names = names[p] if mk == "keywheel" else fs_names[p]
             for r in att:
                 if not r[7]:
-                    failures.append(explain(r, p, names[p], nodes_by, installs, deploys, fleet,
-                                            t_start))
+                    failures.append(explain(r, p, mode_names, nodes_by, installs, deploys, fleet,
+                                            t_start, mk))
         groups[f"{mk}/{p}"] = {
             "mode": mk, "product": p, "connections": len(recs), "errors": len(errors),
             "error_examples": [e[11] for e in errors[:3]],
@@ -977,10 +1024,11 @@ def in_bound(r, fleet) -> bool:
     return b is not None and r[12] is not None and r[12] < b
 
 
-def explain(r, product, names, nodes_by, installs, deploys, fleet, t_start) -> dict:
+def explain(r, product, names, nodes_by, installs, deploys, fleet, t_start,
+            mode: str = "keywheel") -> dict:
     t0, _, client, ver, _, name, frm, _, node, srv, _, _, age = r[:13]
     counter = names.get(name)
-    served = nodes_by.get(("keywheel", product, node))
+    served = nodes_by.get((mode, product, node))
     held = window_at(installs[served.name], t0) if served else None
     near_reload = []
     if served:
@@ -1052,10 +1100,11 @@ def plot(results: list[dict], s: Settings, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(len(results), 1, figsize=(13, 3.8 * len(results)), squeeze=False)
-    colors = {"keywheel": "tab:green", "default": "tab:red", "static": "tab:blue"}
+    colors = {"keywheel": "tab:green", "forward-secure": "tab:purple", "default": "tab:red",
+              "static": "tab:blue"}
     styles = {"nginx": "-", "haproxy": "--"}
-    order = {"default": 0, "static": 1, "keywheel": 2}  # keywheel drawn last, on top
-    widths = {"default": 1.2, "static": 1.0, "keywheel": 2.0}
+    order = {"default": 0, "static": 1, "forward-secure": 2, "keywheel": 3}  # keywheel on top
+    widths = {"default": 1.2, "static": 1.0, "forward-secure": 1.6, "keywheel": 2.0}
     for ax, res in zip(axes[:, 0], results):
         for g in sorted(res["groups"].values(), key=lambda g: (order.get(g["mode"], 3),
                                                                g["product"])):
@@ -1084,7 +1133,7 @@ def plot(results: list[dict], s: Settings, path: Path) -> None:
         ax.set_ylim(-3, 110)
         ax.set_ylabel("resumed / attempted (%)")
         ax.set_title(f"N = {res['n']} nodes per product, interval {s.interval} s, clock offsets "
-                     f"±{s.skew:g} s; 1-s buckets; (b) forward-secure: not available yet")
+                     f"±{s.skew:g} s; 1-s buckets")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes[-1, 0].set_xlabel("seconds since clients started")
     fig.tight_layout()
@@ -1208,26 +1257,36 @@ def report(results: list[dict], s: Settings, quick: bool, modes_off: dict, elaps
                 fails.append(f"N={n} {p}: steady-state server CPU per connection keywheel/static "
                              f"{whole:.3f}, target within 2%")
         # targets
-        for p in PRODUCTS:
-            kw = res["groups"][f"keywheel/{p}"]
+        for p, mk in [(p, mk) for mk in KEYWHEEL_MODES for p in PRODUCTS]:
+            if f"{mk}/{p}" not in res["groups"]:
+                continue
+            kw = res["groups"][f"{mk}/{p}"]
             ib, ob = kw["in_bound"], kw["out_of_bound"]
-            log(f"keywheel/{p}: within the documented bound {ib[0]}/{ib[1]} = "
+            log(f"{mk}/{p}: within the documented bound {ib[0]}/{ib[1]} = "
                 f"{pct(rate(*ib))}; tickets older than interval - skew difference "
                 f"{ob[0]}/{ob[1]} = {pct(rate(*ob))}")
             if ib[1] == 0 or rate(*ib) < TARGET_RATE:
-                fails.append(f"N={n} keywheel/{p}: resumption within the documented bound "
+                fails.append(f"N={n} {mk}/{p}: resumption within the documented bound "
                              f"{pct(rate(*ib))} ({ib[0]}/{ib[1]}), target >= 99.9%")
             unexplained = [f for f in kw["failures"] if not f["explained"]]
             if unexplained:
-                fails.append(f"N={n} keywheel/{p}: {len(unexplained)} failed resumptions not "
+                fails.append(f"N={n} {mk}/{p}: {len(unexplained)} failed resumptions not "
                              f"explained by the key schedule")
             for f in kw["failures"]:
-                log(f"  failed resumption keywheel/{p}: t={f['t']:+.2f} s client {f['client']} "
+                log(f"  failed resumption {mk}/{p}: t={f['t']:+.2f} s client {f['client']} "
                     f"TLS {f['tls']}, ticket age {f['ticket_age']:.1f} s (bound "
                     f"{f['bound']:.1f} s: {'within' if f['in_bound'] else 'outside'}), "
                     f"key name {f['key_name'] or '-'} (counter {f['counter']}), "
                     f"issued by node {f['issued_by']} (offset {f['issuer_offset']}), served by node "
                     f"{f['served_by']} (offset {f['server_offset']}): {f['why']}")
+            if mk != "keywheel":  # the baselines below are checked once, with (a)
+                if kw["errors"] > 0.01 * kw["connections"]:
+                    fails.append(f"N={n} {mk}/{p}: {kw['errors']} of {kw['connections']} "
+                                 f"connections failed, e.g. {kw['error_examples'][:1]}")
+                if kw["client_server_disagree"]:
+                    fails.append(f"N={n} {mk}/{p}: client and server disagree on "
+                                 f"resumption {kw['client_server_disagree']} times")
+                continue
             st = res["groups"][f"static/{p}"]
             if st["rate"] < TARGET_RATE:
                 fails.append(f"N={n} static/{p}: resumption {pct(st['rate'])}, expected ~100% "
@@ -1385,9 +1444,14 @@ def main() -> int:
     kwr = [(g["resumed"], g["attempted"]) for r in results for k, g in r["groups"].items()
            if g["mode"] == "keywheel"]
     tot = (sum(a for a, _ in kwr), sum(b for _, b in kwr))
+    fsr = [(g["resumed"], g["attempted"]) for r in results for k, g in r["groups"].items()
+           if g["mode"] == "forward-secure"]
+    fs_tot = (sum(a for a, _ in fsr), sum(b for _, b in fsr))
     log(f"fleet {'quick' if args.quick else 'full'}: {'PASS' if not fails else 'FAIL'}: keywheel "
         f"resumption {pct(rate(*tot))} ({tot[0]}/{tot[1]}) across "
         f"{'/'.join(str(n) for n in s.sizes)} nodes; "
+        + (f"forward-secure resumption {pct(rate(*fs_tot))} ({fs_tot[0]}/{fs_tot[1]}); "
+           if fsr else "forward-secure: not run; ")
         + "; ".join(f"N={r['n']} avoided {r['avoided_per_s']:.1f} full handshakes/s"
                     for r in results)
         + f"; {len(fails)} target(s) missed; {elapsed:.0f} s")
