@@ -234,7 +234,9 @@ fn a_daemon_that_rotated_past_n_holds_nothing_of_n() {
          \x20       print(f'given cover node ({{h}}, {{p}})', fi.node(seed, h, p).hex())\n\
          h, p = fi.cover(F)[0]\n\
          print('CONTROL', fi.node(seed, h, p).hex())\n\
-         print('FILECONTROL', fi.fs_ticket_key(seed, b'www', I, 'aes256', N + 3).aes.hex())\n"
+         print('FILECONTROL', fi.fs_ticket_key(seed, b'www', I, 'aes256', N + 3).aes.hex())\n\
+         t = lambda k: '-'.join(k.hex()[i:i + 8] for i in range(0, 32, 8))\n\
+         print('TFOCONTROL', (t(fi.fs_tfo_key(seed, I, N + 3)) + ',' + t(fi.fs_tfo_key(seed, I, N + 2))).encode().hex())\n"
     ));
     let (control, needles): (Vec<_>, Vec<_>) = needles
         .into_iter()
@@ -264,6 +266,14 @@ fn a_daemon_that_rotated_past_n_holds_nothing_of_n() {
     assert!(
         find(&files, &control[1].1).is_some(),
         "the nginx files lack the reference's current ticket key"
+    );
+    // ... and the TFO keys written are the reference's (primary N + 3, backup N + 2).
+    let procfs_text = fs::read(&procfs).unwrap();
+    assert!(
+        procfs_text.starts_with(&control[2].1),
+        "TFO keys {:?} are not the reference's {:?}",
+        String::from_utf8_lossy(&procfs_text),
+        String::from_utf8_lossy(&control[2].1)
     );
 
     let bytes: Vec<Vec<u8>> = needles.iter().map(|(_, b)| b.clone()).collect();

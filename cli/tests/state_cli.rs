@@ -157,6 +157,49 @@ fn new_and_advance_write_the_reference_bytes() {
         "{}",
         show.stdout
     );
+
+    // Which configured targets it can serve at a given time: TFO (interval 600) needs keys
+    // from (primary - 1) * 600, tickets (interval 3600, keep 2) from (c - 2) * 3600.
+    let config = dir.path().join("k.toml");
+    fs::write(
+        &config,
+        format!(
+            "state = \"{}\"\n[tfo]\ninterval = 600\nprocfs = \"/dev/null\"\n\
+             [[stek]]\nname = \"web\"\nformat = \"nginx\"\nlabel = \"www\"\nkeep = 2\n\
+             out = \"/run/x\"\n",
+            state.display()
+        ),
+    )
+    .unwrap();
+    let at = |t: u64| {
+        let r = keywheel(&[
+            "state",
+            "show",
+            arg(&state),
+            "--config",
+            arg(&config),
+            "--time",
+            &t.to_string(),
+        ]);
+        r.assert_ok();
+        r.stdout
+    };
+    // At 1750121000 (primary 2916868, current ticket 486144): TFO from 1750120200 (serves),
+    // tickets from 1750111200, before the start; they can at 486145 * 3600 = 1750122000.
+    let out = at(1_750_121_000);
+    assert!(
+        out.contains("  tfo: can serve (its oldest key starts at 1750120200, "),
+        "{out}"
+    );
+    assert!(
+        out.contains("  stek web: cannot serve: its oldest key starts at 1750111200 (2025-06-16T22:00:00Z), before the state's start; it can from 2025-06-17T01:00:00Z on"),
+        "{out}"
+    );
+    let out = at(1_750_122_000);
+    assert!(
+        out.contains("  stek web: can serve (its oldest key starts at 1750114800, "),
+        "{out}"
+    );
 }
 
 #[test]
