@@ -20,7 +20,7 @@ mod openssl;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use keywheel::{Encoding, Format, Role, TICKET_NAME_LEN, TicketKeys};
+use keywheel::{Encoding, FORMATS, Format, Role, TICKET_NAME_LEN, TicketKeys};
 use zeroize::Zeroizing;
 
 use crate::daemon::keys::Extra;
@@ -28,9 +28,10 @@ use crate::sys::files::{self, Perms};
 use crate::sys::os;
 use crate::sys::text::{hex, hex_secret};
 
-/// The names `--format` accepts.
-pub(crate) const FORMAT_NAMES: &str =
-    "nginx, nginx48, haproxy, haproxy48, apache, ats, openssl, json";
+/// The names `--format` accepts: the core crate's formats, then `json`.
+pub(crate) fn format_names() -> impl Iterator<Item = &'static str> {
+    FORMATS.iter().map(|f| f.name()).chain(["json"])
+}
 
 /// What `--format` names: a server's key format, or the JSON description for tooling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,9 +70,13 @@ pub(crate) fn parse_format(s: &str) -> Result<StekFormat, String> {
     if s == "json" {
         return Ok(StekFormat::Json);
     }
-    Format::from_name(s)
-        .map(StekFormat::Server)
-        .ok_or_else(|| format!("format '{s}' is unknown; it must be one of {FORMAT_NAMES}"))
+    Format::from_name(s).map(StekFormat::Server).ok_or_else(|| {
+        let names: Vec<&str> = format_names().collect();
+        format!(
+            "format '{s}' is unknown; it must be one of {}",
+            names.join(", ")
+        )
+    })
 }
 
 /// Every server, each claiming its format names.
@@ -307,16 +312,7 @@ pub(crate) trait Server: Sync {
         o: &mut String,
         key: &dyn Fn(&mut String, &str, usize),
     ) {
-        let _ = writeln!(
-            o,
-            "  would write    {} ({} bytes, mode {:04o}), atomically",
-            out.path.display(),
-            keys.bytes.len(),
-            out.perms.file_mode()
-        );
-        for i in 0..keys.keys.len() {
-            key(o, &format!("    {} {i:<2}     ", self.record_word()), i);
-        }
+        plan_one_file(out, keys, self.record_word(), o, key);
     }
 
     /// The installed files and what each should hold (`keywheel status`).
@@ -332,6 +328,26 @@ pub(crate) trait Server: Sync {
             previous: previous.map(|r| secret(&r.bytes)),
             holds_keys: true,
         }]
+    }
+}
+
+/// The dry-run lines of one file written atomically, one line per record (`word` `i`).
+fn plan_one_file(
+    out: &Out<'_>,
+    keys: &Rendered,
+    word: &str,
+    o: &mut String,
+    key: &dyn Fn(&mut String, &str, usize),
+) {
+    let _ = writeln!(
+        o,
+        "  would write    {} ({} bytes, mode {:04o}), atomically",
+        out.path.display(),
+        keys.bytes.len(),
+        out.perms.file_mode()
+    );
+    for i in 0..keys.keys.len() {
+        key(o, &format!("    {word} {i:<2}     "), i);
     }
 }
 
@@ -410,7 +426,7 @@ mod tests {
 
     #[test]
     fn every_format_name_has_its_server() {
-        let names: Vec<&str> = FORMAT_NAMES.split(", ").collect();
+        let names: Vec<&str> = format_names().collect();
         for name in &names {
             let format = parse_format(name).unwrap();
             assert_eq!(format.name(), *name);
