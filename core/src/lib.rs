@@ -38,7 +38,7 @@ pub use forward::{
 pub use go_seed::{GO_SEED_CONTEXT, GO_SEED_LEN, GoSeed, GoSeeds};
 pub use kdf::derive_key;
 #[cfg(feature = "std")]
-pub use key_file::{KeyFileError, KeyFileMode, strerror};
+pub use key_file::{KeyFileError, KeyFileMode, StateFileLoadError, strerror};
 pub use main_key::MainKey;
 pub use tfo::{ProcfsText, TFO_CONTEXT, TFO_KEY_LEN, TFO_PROCFS_TEXT_LEN, TfoKeys, tfo_keys};
 pub use ticket::{

@@ -749,12 +749,12 @@ static void bad_inputs(const char *tmpdir) {
     keywheel_ticket_keys_free(keep2);
 
     /* Messages and versions. */
-    for (uint32_t code = 0; code <= KEYWHEEL_RESULT_KEY_FILE_NOT_REGULAR; code++) {
+    for (uint32_t code = 0; code <= KEYWHEEL_RESULT_STATE_FILE; code++) {
         const char *m = keywheel_result_message(code);
         check(m != NULL && strlen(m) > 0 && strcmp(m, "unknown result code") != 0,
               "message of code %u", code);
     }
-    check(strcmp(keywheel_result_message(KEYWHEEL_RESULT_KEY_FILE_NOT_REGULAR + 1),
+    check(strcmp(keywheel_result_message(KEYWHEEL_RESULT_STATE_FILE + 1),
                  "unknown result code") == 0,
           "message of an unknown code");
     check(strcmp(keywheel_result_message(0xffffffffu), "unknown result code") == 0,
