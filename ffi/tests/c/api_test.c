@@ -429,11 +429,11 @@ static void bad_inputs(const char *tmpdir) {
           "write %s", path);
     /* Group or others may read it: refused, naming the file and its mode. */
     check(chmod(path, 0640) == 0, "chmod %s", path);
-    EXPECT(keywheel_main_key_from_file(path, &mk_out), KEYWHEEL_RESULT_INVALID_ARGUMENT, out, 0);
+    EXPECT(keywheel_main_key_from_file(path, &mk_out), KEYWHEEL_RESULT_KEY_FILE_INSECURE, out, 0);
     check(strstr(last_message(), path) != NULL && strstr(last_message(), "mode 0640") != NULL,
           "insecure key file message: %s", last_message());
     check(chmod(path, 0604) == 0, "chmod %s", path);
-    EXPECT(keywheel_main_key_from_file(path, &mk_out), KEYWHEEL_RESULT_INVALID_ARGUMENT, out, 0);
+    EXPECT(keywheel_main_key_from_file(path, &mk_out), KEYWHEEL_RESULT_KEY_FILE_INSECURE, out, 0);
     check(mk_out == (keywheel_main_key *)(void *)out, "main key handle written on failure");
     check(chmod(path, 0600) == 0, "chmod %s", path);
     keywheel_main_key *from_file = NULL;
