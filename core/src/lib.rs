@@ -32,8 +32,8 @@ pub use format::{Encoding, FORMATS, Files, Format, Window};
 pub use forward::compressions;
 pub use forward::{
     FS_DEPTH, FS_END, FS_LABEL_PERSONAL, FS_NODE_LEN, FS_ROOT_ID_LEN, FS_SEED_LEN, FS_TFO_PERSONAL,
-    Leaf, STATE_FILE_MAGIC, STATE_FILE_MAX_LEN, STATE_FILE_VERSION, State, StateError,
-    StateFileError, cover_len, state_file_len,
+    Leaf, STACK_SCRUB_LEN, STATE_FILE_MAGIC, STATE_FILE_MAX_LEN, STATE_FILE_VERSION, State,
+    StateError, StateFileError, cover_len, scrub_stack, state_file_len,
 };
 pub use go_seed::{GO_SEED_CONTEXT, GO_SEED_LEN, GoSeed, GoSeeds};
 pub use kdf::derive_key;

@@ -613,9 +613,11 @@ impl TicketKeys {
     ) -> PyResult<Self> {
         let (label, strength, schedule) = ticket_args(label, strength, interval, keep)?;
         let now = now_arg(now)?;
+        let inner = scrubbed(true, || {
+            kw::TicketKeys::from_state(&state.inner, &label, strength, schedule, now)
+        });
         Ok(TicketKeys {
-            inner: kw::TicketKeys::from_state(&state.inner, &label, strength, schedule, now)
-                .map_err(state_err)?,
+            inner: inner.map_err(state_err)?,
         })
     }
 
@@ -629,7 +631,13 @@ impl TicketKeys {
     #[pyo3(signature = (now = None))]
     fn advance(&mut self, now: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let now = now_arg(now)?;
-        self.inner.advance(now).map_err(state_err)
+        let forward = self.forward();
+        scrubbed(forward, || self.inner.advance(now)).map_err(state_err)
+    }
+
+    /// Whether these keys come from a forward-secure state.
+    fn forward(&self) -> bool {
+        self.inner.state_start().is_some()
     }
 
     /// Forward-secure mode: the start of this object's copy of the state (unix seconds);
@@ -680,8 +688,9 @@ impl TicketKeys {
     /// The key that encrypts new tickets at ``now``.
     #[pyo3(signature = (now = None))]
     fn current(&self, now: Option<&Bound<'_, PyAny>>) -> PyResult<TicketKey> {
+        let now = now_arg(now)?;
         Ok(TicketKey {
-            inner: self.inner.current(now_arg(now)?).map_err(err)?,
+            inner: scrubbed(self.forward(), || self.inner.current(now)).map_err(err)?,
         })
     }
 
@@ -689,7 +698,7 @@ impl TicketKeys {
     fn by_counter(&self, counter: &Bound<'_, PyAny>) -> PyResult<TicketKey> {
         let counter = counter_arg(counter, "counter")?;
         Ok(TicketKey {
-            inner: self.inner.by_counter(counter).map_err(err)?,
+            inner: scrubbed(self.forward(), || self.inner.by_counter(counter)).map_err(err)?,
         })
     }
 
@@ -703,7 +712,10 @@ impl TicketKeys {
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Lookup> {
         let now = now_arg(now)?;
-        let found = with_bytes(name, "name", |n| self.inner.lookup(n, now).map_err(err))?;
+        let forward = self.forward();
+        let found = with_bytes(name, "name", |n| {
+            scrubbed(forward, || self.inner.lookup(n, now)).map_err(err)
+        })?;
         let kind = found.as_str();
         Ok(match found {
             kw::Lookup::Current(key) => Lookup {
@@ -756,11 +768,13 @@ impl TicketKeys {
         let others: Vec<&kw::TicketKeys> = decrypt_only.iter().map(|k| &k.inner).collect();
         let len = self.inner.rollover_len(format, others.len()).map_err(err)?;
         self.inner.slot(now).map_err(err)?;
+        let forward = self.forward() || others.iter().any(|k| k.state_start().is_some());
         PyBytes::new_with(py, len, |out| {
-            self.inner
-                .render_rollover(format, now, &others, out)
-                .map(|_| ())
-                .map_err(err)
+            scrubbed(forward, || {
+                self.inner.render_rollover(format, now, &others, out)
+            })
+            .map(|_| ())
+            .map_err(err)
         })
     }
 
@@ -809,6 +823,17 @@ fn ticket_args(
 // ---------------------------------------------------------------------------------------------
 // Forward-secure mode
 
+/// Runs `f`, then overwrites the stack its callees used ([`kw::scrub_stack`]) when `forward`:
+/// node values, leaves and keys computed by the core on the way must not stay there.
+#[inline(never)]
+fn scrubbed<R>(forward: bool, f: impl FnOnce() -> R) -> R {
+    let r = f();
+    if forward {
+        kw::scrub_stack();
+    }
+    r
+}
+
 /// A forward-secure error as a Python exception.
 fn state_err(e: kw::StateError) -> PyErr {
     KeywheelError::new_err(e.to_string())
@@ -843,7 +868,7 @@ impl State {
         let s0 = tree_time_arg(s0, "s0")?;
         with_bytes(seed, "seed", |seed| {
             Ok(State {
-                inner: kw::State::new(seed, s0).map_err(state_err)?,
+                inner: scrubbed(true, || kw::State::new(seed, s0)).map_err(state_err)?,
             })
         })
     }
@@ -854,7 +879,7 @@ impl State {
     fn from_bytes(data: &Bound<'_, PyAny>) -> PyResult<Self> {
         with_bytes(data, "state file", |data| {
             Ok(State {
-                inner: kw::State::from_bytes(data).map_err(state_err)?,
+                inner: scrubbed(true, || kw::State::from_bytes(data)).map_err(state_err)?,
             })
         })
     }
@@ -871,7 +896,7 @@ impl State {
         } else {
             kw::KeyFileMode::Private
         };
-        match kw::State::from_file(&path, mode) {
+        match scrubbed(true, || kw::State::from_file(&path, mode)) {
             Ok(inner) => Ok(State { inner }),
             Err(kw::StateFileLoadError::File(
                 kw::KeyFileError::Open(e) | kw::KeyFileError::Read(e),
@@ -888,7 +913,9 @@ impl State {
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let len = self.inner.file_len();
         PyBytes::new_with(py, len, |out| {
-            self.inner.to_bytes(out).map(|_| ()).map_err(err)
+            scrubbed(true, || self.inner.to_bytes(out))
+                .map(|_| ())
+                .map_err(err)
         })
     }
 
@@ -897,7 +924,7 @@ impl State {
     /// then unchanged.
     fn advance(&mut self, s1: &Bound<'_, PyAny>) -> PyResult<()> {
         let s1 = tree_time_arg(s1, "s1")?;
-        self.inner.advance(s1).map_err(state_err)
+        scrubbed(true, || self.inner.advance(s1)).map_err(state_err)
     }
 
     /// The start: the first second whose keys this state derives.
@@ -923,10 +950,9 @@ impl State {
     /// state.
     #[pyo3(signature = (schedule, now = None))]
     fn tfo_keys(&self, schedule: &Schedule, now: Option<&Bound<'_, PyAny>>) -> PyResult<TfoKeys> {
+        let now = now_arg(now)?;
         Ok(TfoKeys {
-            inner: self
-                .inner
-                .tfo_keys(&schedule.inner, now_arg(now)?)
+            inner: scrubbed(true, || self.inner.tfo_keys(&schedule.inner, now))
                 .map_err(state_err)?,
         })
     }
