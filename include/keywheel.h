@@ -97,6 +97,26 @@
 #define KEYWHEEL_FINGERPRINT_LEN 8
 
 /**
+ * Length in bytes of a forward-secure seed (`keywheel_state_new`).
+ */
+#define KEYWHEEL_SEED_LEN 32
+
+/**
+ * Length in bytes of a forward-secure root id (`keywheel_state_root_id`).
+ */
+#define KEYWHEEL_ROOT_ID_LEN 8
+
+/**
+ * Longest state file, in bytes (`keywheel_state_to_bytes`: 41 + 32 * 40).
+ */
+#define KEYWHEEL_STATE_FILE_MAX_LEN 1321
+
+/**
+ * The first second past the forward-secure tree (2^40): states, advances and keys stay below.
+ */
+#define KEYWHEEL_TREE_END 1099511627776
+
+/**
  * Longest detailed message, in bytes, including its terminating NUL: a buffer of this size
  * always receives the whole message from `keywheel_last_error_message`.
  */
@@ -200,6 +220,26 @@ enum keywheel_result
      * A main key file is not a regular file (a directory, FIFO, socket or device).
      */
     KEYWHEEL_RESULT_KEY_FILE_NOT_REGULAR = 19,
+    /**
+     * A forward-secure seed is not 32 bytes.
+     */
+    KEYWHEEL_RESULT_SEED_LENGTH = 20,
+    /**
+     * A time is past the forward-secure tree (`2^40 - 1`), or a key's interval starts there.
+     */
+    KEYWHEEL_RESULT_TREE_TIME = 21,
+    /**
+     * A forward-secure state cannot be advanced backwards.
+     */
+    KEYWHEEL_RESULT_BACKWARDS = 22,
+    /**
+     * A key (or second) before the forward-secure state's start: it was punctured.
+     */
+    KEYWHEEL_RESULT_PUNCTURED = 23,
+    /**
+     * A forward-secure state file is malformed (see `keywheel_last_error_message`).
+     */
+    KEYWHEEL_RESULT_STATE_FILE = 24,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -320,6 +360,17 @@ typedef uint32_t keywheel_format;
  * as none of them frees it meanwhile.
  */
 typedef struct keywheel_main_key keywheel_main_key;
+
+/**
+ * A forward-secure state (opaque): the tree nodes covering the unix seconds from its start
+ * `s0` on, and nothing that derives an earlier second. Made by `keywheel_state_new`,
+ * `keywheel_state_from_bytes` or `keywheel_state_from_file`; released (and wiped) by
+ * `keywheel_state_free`.
+ *
+ * Thread-safety: any number of threads may read one handle at the same time;
+ * `keywheel_state_advance` needs it alone.
+ */
+typedef struct keywheel_state keywheel_state;
 
 /**
  * The ticket keys of one label, interval, keep and strength (opaque). Made by
@@ -542,6 +593,183 @@ keywheel_result keywheel_last_error_message(char *buf, size_t buf_len, size_t *o
 const char *keywheel_version(void);
 
 /**
+ * Makes the state at `s0` of the tree of `seed` (exactly `KEYWHEEL_SEED_LEN`, 32, random
+ * bytes made for this mode) and stores a new handle in `*out`.
+ *
+ * Ownership: `seed` stays the caller's (wipe it, or keep it offline); the handle is the
+ * caller's (`keywheel_state_free`).
+ *
+ * Thread-safety: may be called from any thread.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`, `KEYWHEEL_RESULT_SEED_LENGTH`
+ * or `KEYWHEEL_RESULT_TREE_TIME` (`s0` >= 2^40). On failure `*out` is untouched.
+ *
+ * # Safety
+ * `seed` must be valid for reads of `seed_len` bytes; `out` valid for one write.
+ */
+keywheel_result keywheel_state_new(const uint8_t *seed,
+                                   size_t seed_len,
+                                   uint64_t s0,
+                                   struct keywheel_state **out);
+
+/**
+ * Reads a state from the bytes of a state file (version 1, strict: every malformed field,
+ * truncation, trailing byte or bad checksum is refused with a message naming it) and stores a
+ * new handle in `*out`.
+ *
+ * Ownership: `bytes` stays the caller's (it is a secret: wipe it); the handle is the caller's.
+ *
+ * Thread-safety: may be called from any thread.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or `KEYWHEEL_RESULT_STATE_FILE`.
+ * On failure `*out` is untouched.
+ *
+ * # Safety
+ * `bytes` must be valid for reads of `len` bytes; `out` valid for one write.
+ */
+keywheel_result keywheel_state_from_bytes(const uint8_t *bytes,
+                                          size_t len,
+                                          struct keywheel_state **out);
+
+/**
+ * Reads the state file at `path` (NUL-terminated) with the checks of
+ * `keywheel_main_key_from_file`: a regular file (opened with `O_NONBLOCK`), that neither group
+ * nor others may access (mode 0600 or stricter; `keywheel_state_from_file_allow_insecure`
+ * skips that check); at most `KEYWHEEL_STATE_FILE_MAX_LEN` + 1 bytes are read, into a buffer
+ * that is wiped; then the strict parser of `keywheel_state_from_bytes`.
+ *
+ * Ownership: the handle in `*out` is the caller's (`keywheel_state_free`).
+ *
+ * Thread-safety: may be called from any thread.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`, `KEYWHEEL_RESULT_IO`,
+ * `KEYWHEEL_RESULT_KEY_FILE_NOT_REGULAR`, `KEYWHEEL_RESULT_KEY_FILE_INSECURE` or
+ * `KEYWHEEL_RESULT_STATE_FILE`. On failure `*out` is untouched.
+ *
+ * # Safety
+ * `path` must be a NUL-terminated string; `out` valid for one write.
+ */
+keywheel_result keywheel_state_from_file(const char *path, struct keywheel_state **out);
+
+/**
+ * `keywheel_state_from_file` without the check of the file's mode. Only for an operator who
+ * asked for it explicitly.
+ *
+ * Returns, ownership, thread-safety: as `keywheel_state_from_file` (never
+ * `KEYWHEEL_RESULT_KEY_FILE_INSECURE`).
+ *
+ * # Safety
+ * `path` must be a NUL-terminated string; `out` valid for one write.
+ */
+keywheel_result keywheel_state_from_file_allow_insecure(const char *path,
+                                                        struct keywheel_state **out);
+
+/**
+ * Writes the state's file (version 1, `41 + 32 * node count` bytes, at most
+ * `KEYWHEEL_STATE_FILE_MAX_LEN`) to `buf` and its length to `*out_len`.
+ *
+ * Ownership: `buf` is the caller's; it holds a secret: wipe it when done.
+ *
+ * Thread-safety: may be called from any thread.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
+ * `KEYWHEEL_RESULT_BUFFER_TOO_SMALL`. On failure nothing is written.
+ *
+ * # Safety
+ * `state` must be a live handle; `buf` valid for writes of `buf_len` bytes; `out_len` valid
+ * for one write.
+ */
+keywheel_result keywheel_state_to_bytes(const struct keywheel_state *state,
+                                        uint8_t *buf,
+                                        size_t buf_len,
+                                        size_t *out_len);
+
+/**
+ * Moves the state's start forward to `s1` (never backwards); every node it replaces is wiped.
+ * Afterwards it equals the state made at `s1`.
+ *
+ * Thread-safety: no other thread may use `state` during this call.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`, `KEYWHEEL_RESULT_BACKWARDS`
+ * (`s1` < s0) or `KEYWHEEL_RESULT_TREE_TIME` (`s1` >= 2^40); the state is then unchanged.
+ *
+ * # Safety
+ * `state` must be a live handle used by no other thread meanwhile.
+ */
+keywheel_result keywheel_state_advance(struct keywheel_state *state, uint64_t s1);
+
+/**
+ * The state's start `s0` (the first second whose keys it derives) into `*out`.
+ *
+ * Returns `KEYWHEEL_RESULT_OK` or `KEYWHEEL_RESULT_NULL_POINTER`.
+ *
+ * # Safety
+ * `state` must be a live handle; `out` valid for one write.
+ */
+keywheel_result keywheel_state_s0(const struct keywheel_state *state, uint64_t *out);
+
+/**
+ * The number of nodes the state holds (1..=40) into `*out`.
+ *
+ * Returns `KEYWHEEL_RESULT_OK` or `KEYWHEEL_RESULT_NULL_POINTER`.
+ *
+ * # Safety
+ * `state` must be a live handle; `out` valid for one write.
+ */
+keywheel_result keywheel_state_node_count(const struct keywheel_state *state, size_t *out);
+
+/**
+ * The public root id of the state's tree (`KEYWHEEL_ROOT_ID_LEN`, 8 bytes) into `out`: equal
+ * on every node of one seed.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
+ * `KEYWHEEL_RESULT_BUFFER_TOO_SMALL` (`out_len` < 8). On failure nothing is written.
+ *
+ * # Safety
+ * `state` must be a live handle; `out` valid for writes of `out_len` bytes.
+ */
+keywheel_result keywheel_state_root_id(const struct keywheel_state *state,
+                                       uint8_t *out,
+                                       size_t out_len);
+
+/**
+ * The forward-secure TFO keys (not tofurkey's) to install at unix time `now` with
+ * `interval`: the primary key into `primary` and the backup key into `backup`,
+ * `KEYWHEEL_TFO_KEY_LEN` (16) bytes each, as `keywheel_tfo_keys` does for a main key.
+ *
+ * Ownership: all buffers stay the caller's (wipe the keys when done).
+ *
+ * Thread-safety: may be called from any thread, also on one handle from many threads.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`, `KEYWHEEL_RESULT_INTERVAL`,
+ * `KEYWHEEL_RESULT_TIME`, `KEYWHEEL_RESULT_PUNCTURED` (a key's interval starts before the
+ * state) or `KEYWHEEL_RESULT_BUFFER_TOO_SMALL`. On failure neither buffer is written.
+ *
+ * # Safety
+ * `state` must be a live handle; `primary` and `backup` valid for writes of their lengths.
+ */
+keywheel_result keywheel_state_tfo_keys(const struct keywheel_state *state,
+                                        uint64_t interval,
+                                        uint64_t now,
+                                        uint8_t *primary,
+                                        size_t primary_len,
+                                        uint8_t *backup,
+                                        size_t backup_len);
+
+/**
+ * Wipes and frees a state. NULL does nothing.
+ *
+ * Ownership: `state` must not be used after this call; ticket keys made from it
+ * (`keywheel_ticket_keys_from_state`) are independent and stay valid.
+ *
+ * Thread-safety: no other thread may be using `state` during or after this call.
+ *
+ * # Safety
+ * `state` must be NULL or a handle from this library not freed yet.
+ */
+void keywheel_state_free(struct keywheel_state *state);
+
+/**
  * Derives subkey `subkey_id` of `main_key` under the 8-byte `context` into `out` (all of its
  * `out_len` bytes), exactly as libsodium's `crypto_kdf_blake2b_derive_from_key(out, out_len,
  * subkey_id, context, main_key)`.
@@ -671,6 +899,57 @@ keywheel_result keywheel_ticket_keys_new(const struct keywheel_main_key *main_ke
                                          uint64_t interval,
                                          uint64_t keep,
                                          struct keywheel_ticket_keys **out);
+
+/**
+ * Makes the ticket keys of `label` in forward-secure mode from `state` (SPEC.md section 6):
+ * the same handle as `keywheel_ticket_keys_new` (every `keywheel_ticket_keys_*` function takes
+ * it; names, keys and every server format as in main-key mode, the key of counter `n` coming
+ * from the leaf of `n * interval`). The handle keeps its own copy of the state, advanced to the
+ * start of the oldest key accepted at unix time `now`, so it derives no older key;
+ * `keywheel_ticket_keys_advance` moves it on. Every key accepted at `now` is checked to be
+ * derivable.
+ *
+ * Ownership: `label` and `state` stay the caller's; `state` may be advanced or freed right
+ * after this call. The handle in `*out` is the caller's (`keywheel_ticket_keys_free`).
+ *
+ * Thread-safety: may be called from any thread.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`,
+ * `KEYWHEEL_RESULT_LABEL_LENGTH`, `KEYWHEEL_RESULT_LABEL_NOT_UTF8`,
+ * `KEYWHEEL_RESULT_UNKNOWN_STRENGTH`, `KEYWHEEL_RESULT_INTERVAL`, `KEYWHEEL_RESULT_KEEP`,
+ * `KEYWHEEL_RESULT_TIME` or `KEYWHEEL_RESULT_PUNCTURED` (the state starts after the oldest
+ * key accepted at `now`). On failure `*out` is untouched.
+ *
+ * # Safety
+ * `state` must be a live handle; `label` valid for reads of `label_len` bytes; `out` valid
+ * for one write.
+ */
+keywheel_result keywheel_ticket_keys_from_state(const struct keywheel_state *state,
+                                                const uint8_t *label,
+                                                size_t label_len,
+                                                uint32_t strength,
+                                                uint64_t interval,
+                                                uint64_t keep,
+                                                uint64_t now,
+                                                struct keywheel_ticket_keys **out);
+
+/**
+ * Forward-secure mode: punctures the handle's copy of the state up to the start of the oldest
+ * key accepted at unix time `now` (never backwards: an earlier `now` whose keys it still derives changes nothing), after
+ * checking that every key accepted at `now` can be derived; the nodes it replaces are wiped.
+ * Call it after each rotation so that the handle holds nothing older than its window.
+ * Main-key mode: only checks `now`.
+ *
+ * Thread-safety: no other thread may use `keys` during this call.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`, `KEYWHEEL_RESULT_TIME` or
+ * `KEYWHEEL_RESULT_PUNCTURED`; on failure nothing changes.
+ *
+ * # Safety
+ * `keys` must be a live handle not used by another thread meanwhile.
+ */
+keywheel_result keywheel_ticket_keys_advance(struct keywheel_ticket_keys *keys,
+                                             uint64_t now);
 
 /**
  * Wipes and frees ticket keys made by `keywheel_ticket_keys_new`. NULL does nothing.

@@ -9,7 +9,7 @@ use std::string::{String, ToString};
 
 use zeroize::Zeroizing;
 
-use crate::{Error, MAIN_KEY_LEN, MainKey};
+use crate::{Error, MAIN_KEY_LEN, MainKey, STATE_FILE_MAX_LEN, State, StateError};
 
 /// Whether a key file that group or others may access is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,4 +128,72 @@ fn check_file(file: &File, mode: KeyFileMode) -> Result<(), KeyFileError> {
         return Err(KeyFileError::Insecure(bits));
     }
     Ok(())
+}
+
+/// Why a forward-secure state file could not be read; [`StateFileLoadError::message`] words
+/// it.
+#[derive(Debug)]
+pub enum StateFileLoadError {
+    /// Opening, the file's type or mode, or reading failed (as for a main key file; never
+    /// [`KeyFileError::Short`]).
+    File(KeyFileError),
+    /// The file is longer than any state file ([`STATE_FILE_MAX_LEN`] bytes).
+    TooLong,
+    /// The bytes are not a valid state file ([`StateError::StateFile`]).
+    State(StateError),
+}
+
+impl StateFileLoadError {
+    /// One self-contained sentence, as [`KeyFileError::message`].
+    pub fn message(&self, what: &str, path: &Path, allow: &str) -> String {
+        match self {
+            StateFileLoadError::File(e) => e.message(what, path, allow),
+            StateFileLoadError::TooLong => std::format!(
+                "{what} {}: trailing bytes: it is longer than any state file \
+                 ({STATE_FILE_MAX_LEN} bytes at most)",
+                path.display()
+            ),
+            StateFileLoadError::State(e) => {
+                let text = e.to_string();
+                std::format!(
+                    "{what} {}: {}",
+                    path.display(),
+                    text.strip_prefix("state file: ").unwrap_or(&text)
+                )
+            }
+        }
+    }
+}
+
+impl State {
+    /// Reads a forward-secure state from the state file at `path`, with the checks of
+    /// [`MainKey::from_file`]: opened with `O_NONBLOCK`, a regular file, not accessible by
+    /// group or others unless `mode` is [`KeyFileMode::AllowInsecure`]. At most
+    /// [`STATE_FILE_MAX_LEN`]` + 1` bytes are read, into a buffer that is wiped; then the strict
+    /// parser of [`State::from_bytes`].
+    ///
+    /// # Errors
+    /// [`StateFileLoadError`], worded by [`StateFileLoadError::message`].
+    pub fn from_file(path: &Path, mode: KeyFileMode) -> Result<State, StateFileLoadError> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| StateFileLoadError::File(KeyFileError::Open(e)))?;
+        check_file(&file, mode).map_err(StateFileLoadError::File)?;
+        let mut buf = Zeroizing::new([0u8; STATE_FILE_MAX_LEN + 1]);
+        let mut got = 0;
+        while got < buf.len() {
+            match file.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(StateFileLoadError::File(KeyFileError::Read(e))),
+            }
+        }
+        if got > STATE_FILE_MAX_LEN {
+            return Err(StateFileLoadError::TooLong);
+        }
+        State::from_bytes(&buf[..got]).map_err(StateFileLoadError::State)
+    }
 }

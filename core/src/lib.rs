@@ -31,13 +31,13 @@ pub use format::{Encoding, FORMATS, Files, Format, Window};
 pub use forward::compressions;
 pub use forward::{
     FS_DEPTH, FS_END, FS_LABEL_PERSONAL, FS_NODE_LEN, FS_ROOT_ID_LEN, FS_SEED_LEN, FS_TFO_PERSONAL,
-    Leaf, STATE_FILE_MAGIC, STATE_FILE_MAX_LEN, STATE_FILE_VERSION, State, StateError,
-    StateFileError, cover_len, state_file_len,
+    Leaf, STACK_SCRUB_LEN, STATE_FILE_MAGIC, STATE_FILE_MAX_LEN, STATE_FILE_VERSION, State,
+    StateError, StateFileError, cover_len, scrub_stack, state_file_len,
 };
 pub use go_seed::{GO_SEED_CONTEXT, GO_SEED_LEN, GoSeed, GoSeeds};
 pub use kdf::derive_key;
 #[cfg(feature = "std")]
-pub use key_file::{KeyFileError, KeyFileMode, strerror};
+pub use key_file::{KeyFileError, KeyFileMode, StateFileLoadError, strerror};
 pub use main_key::MainKey;
 pub use tfo::{ProcfsText, TFO_CONTEXT, TFO_KEY_LEN, TFO_PROCFS_TEXT_LEN, TfoKeys, tfo_keys};
 pub use ticket::{

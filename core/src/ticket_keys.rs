@@ -139,7 +139,7 @@ impl TicketKeys {
     }
 
     /// Forward-secure mode: punctures this handle's copy of the state up to the start of the
-    /// oldest key accepted at `now` (never backwards: an earlier `now` changes nothing), after
+    /// oldest key accepted at `now` (never backwards: an earlier `now` whose keys it still derives changes nothing), after
     /// checking that every key accepted at `now` can be derived. Main-key mode: checks `now`.
     ///
     /// # Errors

@@ -23,6 +23,8 @@ mod ptr;
 #[allow(unsafe_code)]
 mod result;
 #[allow(unsafe_code)]
+mod state;
+#[allow(unsafe_code)]
 mod tfo;
 #[allow(unsafe_code)]
 mod ticket;
@@ -35,6 +37,12 @@ pub use result::{
     KEYWHEEL_MESSAGE_MAX_LEN, keywheel_last_error_message, keywheel_result,
     keywheel_result_message, keywheel_version,
 };
+pub use state::{
+    keywheel_state, keywheel_state_advance, keywheel_state_free, keywheel_state_from_bytes,
+    keywheel_state_from_file, keywheel_state_from_file_allow_insecure, keywheel_state_new,
+    keywheel_state_node_count, keywheel_state_root_id, keywheel_state_s0, keywheel_state_tfo_keys,
+    keywheel_state_to_bytes,
+};
 pub use tfo::{
     keywheel_derive_key, keywheel_schedule_at, keywheel_slot, keywheel_tfo_key_fingerprint,
     keywheel_tfo_keys, keywheel_tfo_procfs_text,
@@ -43,10 +51,11 @@ pub use ticket::{
     KEYWHEEL_TICKET_NAME_LEN, keywheel_format, keywheel_format_count, keywheel_format_from_name,
     keywheel_format_name, keywheel_format_record_len, keywheel_lookup, keywheel_strength,
     keywheel_ticket_key, keywheel_ticket_key_wipe, keywheel_ticket_keys,
-    keywheel_ticket_keys_by_counter, keywheel_ticket_keys_current, keywheel_ticket_keys_free,
-    keywheel_ticket_keys_lookup, keywheel_ticket_keys_new, keywheel_ticket_keys_render,
-    keywheel_ticket_keys_render_rollover, keywheel_ticket_keys_rendered_len,
-    keywheel_ticket_keys_rollover_len, keywheel_ticket_keys_slot, keywheel_ticket_slot,
+    keywheel_ticket_keys_advance, keywheel_ticket_keys_by_counter, keywheel_ticket_keys_current,
+    keywheel_ticket_keys_free, keywheel_ticket_keys_from_state, keywheel_ticket_keys_lookup,
+    keywheel_ticket_keys_new, keywheel_ticket_keys_render, keywheel_ticket_keys_render_rollover,
+    keywheel_ticket_keys_rendered_len, keywheel_ticket_keys_rollover_len,
+    keywheel_ticket_keys_slot, keywheel_ticket_slot,
 };
 
 /// Length in bytes of the main key (longer material is accepted; its first 32 bytes are used).
@@ -78,6 +87,14 @@ pub const KEYWHEEL_MAX_LABEL_LEN: usize = 64;
 pub const KEYWHEEL_MAX_TICKET_AGE: u64 = 604_800;
 /// Length in bytes of a fingerprint (`keywheel_main_key_fingerprint`).
 pub const KEYWHEEL_FINGERPRINT_LEN: usize = 8;
+/// Length in bytes of a forward-secure seed (`keywheel_state_new`).
+pub const KEYWHEEL_SEED_LEN: usize = 32;
+/// Length in bytes of a forward-secure root id (`keywheel_state_root_id`).
+pub const KEYWHEEL_ROOT_ID_LEN: usize = 8;
+/// Longest state file, in bytes (`keywheel_state_to_bytes`: 41 + 32 * 40).
+pub const KEYWHEEL_STATE_FILE_MAX_LEN: usize = 1321;
+/// The first second past the forward-secure tree (2^40): states, advances and keys stay below.
+pub const KEYWHEEL_TREE_END: u64 = 1_099_511_627_776;
 
 // The header's constants are literals (cbindgen copies literals); they must equal the core's.
 const _: () = {
@@ -95,4 +112,8 @@ const _: () = {
     assert!(KEYWHEEL_MAX_LABEL_LEN == keywheel::MAX_LABEL_LEN);
     assert!(KEYWHEEL_MAX_TICKET_AGE == keywheel::MAX_TICKET_AGE);
     assert!(KEYWHEEL_FINGERPRINT_LEN == keywheel::FINGERPRINT_LEN);
+    assert!(KEYWHEEL_SEED_LEN == keywheel::FS_SEED_LEN);
+    assert!(KEYWHEEL_ROOT_ID_LEN == keywheel::FS_ROOT_ID_LEN);
+    assert!(KEYWHEEL_STATE_FILE_MAX_LEN == keywheel::STATE_FILE_MAX_LEN);
+    assert!(KEYWHEEL_TREE_END == keywheel::FS_END);
 };

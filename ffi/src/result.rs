@@ -56,6 +56,16 @@ pub enum keywheel_result {
     KeyFileInsecure = 18,
     /// A main key file is not a regular file (a directory, FIFO, socket or device).
     KeyFileNotRegular = 19,
+    /// A forward-secure seed is not 32 bytes.
+    SeedLength = 20,
+    /// A time is past the forward-secure tree (`2^40 - 1`), or a key's interval starts there.
+    TreeTime = 21,
+    /// A forward-secure state cannot be advanced backwards.
+    Backwards = 22,
+    /// A key (or second) before the forward-secure state's start: it was punctured.
+    Punctured = 23,
+    /// A forward-secure state file is malformed (see `keywheel_last_error_message`).
+    StateFile = 24,
 }
 
 impl keywheel_result {
@@ -88,11 +98,18 @@ impl keywheel_result {
                 c"the main key file may be accessed by group or others; it must be mode 0600 or stricter"
             }
             Self::KeyFileNotRegular => c"the main key file is not a regular file",
+            Self::SeedLength => c"seed length is wrong; it must be exactly 32 bytes",
+            Self::TreeTime => {
+                c"time is past the forward-secure tree; it must be in 0..=1099511627775"
+            }
+            Self::Backwards => c"a forward-secure state cannot go backwards",
+            Self::Punctured => c"the key is before the state's start: it was punctured",
+            Self::StateFile => c"the state file is malformed",
         }
     }
 
     /// Every code, for lookups by number.
-    const ALL: [keywheel_result; 20] = [
+    const ALL: [keywheel_result; 25] = [
         Self::Ok,
         Self::NullPointer,
         Self::Panic,
@@ -113,6 +130,11 @@ impl keywheel_result {
         Self::InvalidArgument,
         Self::KeyFileInsecure,
         Self::KeyFileNotRegular,
+        Self::SeedLength,
+        Self::TreeTime,
+        Self::Backwards,
+        Self::Punctured,
+        Self::StateFile,
     ];
 
     fn from_u32(code: u32) -> Option<Self> {
@@ -160,6 +182,24 @@ impl From<keywheel::Error> for Failure {
             E::FormatStrength { .. } => keywheel_result::FormatStrength,
             E::BufferTooSmall { .. } => keywheel_result::BufferTooSmall,
             E::Time { .. } => keywheel_result::Time,
+            E::KeyPunctured { .. } => keywheel_result::Punctured,
+            E::KeyTime { .. } => keywheel_result::TreeTime,
+            _ => keywheel_result::InvalidArgument,
+        };
+        Failure::new(code, error.to_string())
+    }
+}
+
+impl From<keywheel::StateError> for Failure {
+    fn from(error: keywheel::StateError) -> Self {
+        use keywheel::StateError as E;
+        let code = match error {
+            E::Input(e) => return e.into(),
+            E::SeedLength { .. } => keywheel_result::SeedLength,
+            E::TreeTime { .. } => keywheel_result::TreeTime,
+            E::Backwards { .. } => keywheel_result::Backwards,
+            E::Punctured { .. } => keywheel_result::Punctured,
+            E::StateFile(_) => keywheel_result::StateFile,
             _ => keywheel_result::InvalidArgument,
         };
         Failure::new(code, error.to_string())
@@ -308,7 +348,8 @@ mod tests {
                 Some(*r)
             );
         }
-        assert_eq!(keywheel_result::from_u32(20), None);
+        assert_eq!(keywheel_result::StateFile as u32, 24);
+        assert_eq!(keywheel_result::from_u32(25), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use zeroize::Zeroize;
 use crate::main_key::keywheel_main_key;
 use crate::ptr;
 use crate::result::{Failure, guard, guard_void, keywheel_result};
+use crate::state::keywheel_state;
 
 /// The two strengths of ticket keys. Functions take it as a `uint32_t`.
 #[repr(u32)]
@@ -212,23 +213,111 @@ pub unsafe extern "C" fn keywheel_ticket_keys_new(
         // SAFETY: forwarded caller's contracts.
         let main_key = unsafe { ptr::object(main_key, "main_key") }?;
         // SAFETY: forwarded caller's contracts.
-        let label = unsafe { ptr::input(label, label_len, "label") }?;
+        let label = unsafe { label_from(label, label_len) }?;
         ptr::out(out, "out")?;
-        let label = core::str::from_utf8(label).map_err(|e| {
-            Failure::new(
-                keywheel_result::LabelNotUtf8,
-                std::format!(
-                    "label is not valid UTF-8 (bad byte at offset {}); it must be 1..=64 bytes of UTF-8",
-                    e.valid_up_to()
-                ),
-            )
-        })?;
         let strength = strength_from(strength)?;
         let schedule = TicketSchedule::new(interval, keep)?;
         let keys = TicketKeys::new(&main_key.key, label, strength, schedule)?;
-        let handle = Box::into_raw(Box::new(keywheel_ticket_keys { keys }));
-        // SAFETY: `out` is not NULL and valid for a write (caller's contract).
-        unsafe { out.write(handle) };
+        publish(keys, out);
+        Ok(())
+    })
+}
+
+/// The label argument as UTF-8.
+///
+/// # Safety
+/// `label` must be valid for reads of `label_len` bytes.
+unsafe fn label_from<'a>(label: *const u8, label_len: usize) -> Result<&'a str, Failure> {
+    // SAFETY: forwarded caller's contract.
+    let label = unsafe { ptr::input(label, label_len, "label") }?;
+    core::str::from_utf8(label).map_err(|e| {
+        Failure::new(
+            keywheel_result::LabelNotUtf8,
+            std::format!(
+                "label is not valid UTF-8 (bad byte at offset {}); it must be 1..=64 bytes of UTF-8",
+                e.valid_up_to()
+            ),
+        )
+    })
+}
+
+/// Stores a new handle holding `keys` in `*out` (checked non-NULL).
+fn publish(keys: TicketKeys, out: *mut *mut keywheel_ticket_keys) {
+    let handle = Box::into_raw(Box::new(keywheel_ticket_keys { keys }));
+    // SAFETY: `out` is not NULL and valid for a write (caller's contract).
+    unsafe { out.write(handle) };
+}
+
+/// Makes the ticket keys of `label` in forward-secure mode from `state` (SPEC.md section 6):
+/// the same handle as `keywheel_ticket_keys_new` (every `keywheel_ticket_keys_*` function takes
+/// it; names, keys and every server format as in main-key mode, the key of counter `n` coming
+/// from the leaf of `n * interval`). The handle keeps its own copy of the state, advanced to the
+/// start of the oldest key accepted at unix time `now`, so it derives no older key;
+/// `keywheel_ticket_keys_advance` moves it on. Every key accepted at `now` is checked to be
+/// derivable.
+///
+/// Ownership: `label` and `state` stay the caller's; `state` may be advanced or freed right
+/// after this call. The handle in `*out` is the caller's (`keywheel_ticket_keys_free`).
+///
+/// Thread-safety: may be called from any thread.
+///
+/// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`,
+/// `KEYWHEEL_RESULT_LABEL_LENGTH`, `KEYWHEEL_RESULT_LABEL_NOT_UTF8`,
+/// `KEYWHEEL_RESULT_UNKNOWN_STRENGTH`, `KEYWHEEL_RESULT_INTERVAL`, `KEYWHEEL_RESULT_KEEP`,
+/// `KEYWHEEL_RESULT_TIME` or `KEYWHEEL_RESULT_PUNCTURED` (the state starts after the oldest
+/// key accepted at `now`). On failure `*out` is untouched.
+///
+/// # Safety
+/// `state` must be a live handle; `label` valid for reads of `label_len` bytes; `out` valid
+/// for one write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_ticket_keys_from_state(
+    state: *const keywheel_state,
+    label: *const u8,
+    label_len: usize,
+    strength: u32,
+    interval: u64,
+    keep: u64,
+    now: u64,
+    out: *mut *mut keywheel_ticket_keys,
+) -> keywheel_result {
+    guard("keywheel_ticket_keys_from_state", || {
+        // SAFETY: forwarded caller's contracts.
+        let state = unsafe { ptr::object(state, "state") }?;
+        // SAFETY: forwarded caller's contracts.
+        let label = unsafe { label_from(label, label_len) }?;
+        ptr::out(out, "out")?;
+        let strength = strength_from(strength)?;
+        let schedule = TicketSchedule::new(interval, keep)?;
+        let keys = TicketKeys::from_state(&state.state, label, strength, schedule, now)?;
+        publish(keys, out);
+        Ok(())
+    })
+}
+
+/// Forward-secure mode: punctures the handle's copy of the state up to the start of the oldest
+/// key accepted at unix time `now` (never backwards: an earlier `now` whose keys it still derives changes nothing), after
+/// checking that every key accepted at `now` can be derived; the nodes it replaces are wiped.
+/// Call it after each rotation so that the handle holds nothing older than its window.
+/// Main-key mode: only checks `now`.
+///
+/// Thread-safety: no other thread may use `keys` during this call.
+///
+/// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`, `KEYWHEEL_RESULT_TIME` or
+/// `KEYWHEEL_RESULT_PUNCTURED`; on failure nothing changes.
+///
+/// # Safety
+/// `keys` must be a live handle not used by another thread meanwhile.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_ticket_keys_advance(
+    keys: *mut keywheel_ticket_keys,
+    now: u64,
+) -> keywheel_result {
+    guard("keywheel_ticket_keys_advance", || {
+        ptr::out(keys, "keys")?;
+        // SAFETY: not NULL; a live handle used by no other thread (caller's contract).
+        let keys = unsafe { &mut *keys };
+        keys.keys.advance(now)?;
         Ok(())
     })
 }
@@ -479,7 +568,8 @@ pub unsafe extern "C" fn keywheel_ticket_keys_render(
         ptr::out(out_written, "out_written")?;
         let format = format_from(format)?;
         let needed = keys.keys.rendered_len(format)?;
-        keys.keys.slot(now)?;
+        // The time, and in forward-secure mode that every key can be derived.
+        drop(keys.keys.keys(format, now)?);
         ptr::room(out_len, needed)?;
         // Every check that can fail is done: from here on the call succeeds.
         // SAFETY: `out` is valid for writes of `out_len >= needed` bytes (caller's contract);
@@ -572,7 +662,8 @@ pub unsafe extern "C" fn keywheel_ticket_keys_render_rollover(
         }
         let format = format_from(format)?;
         let needed = keys.keys.rollover_len(format, others.len())?;
-        keys.keys.slot(now)?;
+        // The time, and in forward-secure mode that every key can be derived.
+        drop(keys.keys.rollover_keys(format, now, &others)?);
         ptr::room(out_len, needed)?;
         // SAFETY: `out` is valid for writes of `out_len >= needed` bytes (caller's contract);
         // zeroing it first makes the slice below refer to initialised memory.

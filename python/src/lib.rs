@@ -571,7 +571,7 @@ impl TicketKey {
 ///
 /// Every ``now`` is a unix time in seconds (1000000..=100000000000), the current time when
 /// omitted.
-#[pyclass(frozen, module = "keywheel")]
+#[pyclass(module = "keywheel")]
 struct TicketKeys {
     inner: kw::TicketKeys,
 }
@@ -587,29 +587,64 @@ impl TicketKeys {
         interval: &Bound<'_, PyAny>,
         keep: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let label = str_arg(label, "label")?;
-        let strength = strength_arg(strength)?;
-        let interval = interval_arg(interval)?;
-        let keep = match keep {
-            None => 1,
-            Some(k) => match u64_arg(k, "keep", |_| String::new()) {
-                Ok(k) => k,
-                Err(e) if e.is_instance_of::<KeywheelError>(k.py()) => {
-                    // Negative or huge: report the interval's error first, as the core does.
-                    TicketSchedule::new(interval, 0).map_err(err)?;
-                    return Err(KeywheelError::new_err(format!(
-                        "keep {} is out of range; it must be in 0..={}",
-                        k.str()?.to_cow()?,
-                        kw::MAX_TICKET_AGE / interval - 1
-                    )));
-                }
-                Err(e) => return Err(e),
-            },
-        };
-        let schedule = TicketSchedule::new(interval, keep).map_err(err)?;
+        let (label, strength, schedule) = ticket_args(label, strength, interval, keep)?;
         Ok(TicketKeys {
             inner: kw::TicketKeys::new(&main.inner, &label, strength, schedule).map_err(err)?,
         })
+    }
+
+    /// The ticket keys of ``label`` in forward-secure mode from ``state`` (SPEC.md section 6):
+    /// the same object as ``TicketKeys(main, ...)``, names, keys and every server format as in
+    /// main-key mode. It keeps its own copy of the state, advanced to the start of the oldest
+    /// key accepted at ``now``, so it derives no older key; ``advance`` moves it on. ``state``
+    /// stays the caller's and may be advanced or deleted afterwards.
+    ///
+    /// Raises ``KeywheelError`` for a bad label, strength, interval, keep or time, and when
+    /// ``state`` starts after the oldest key accepted at ``now`` ("...: it was punctured").
+    #[staticmethod]
+    #[pyo3(signature = (state, label, strength, interval, keep = None, now = None))]
+    fn from_state(
+        state: &State,
+        label: &Bound<'_, PyAny>,
+        strength: &Bound<'_, PyAny>,
+        interval: &Bound<'_, PyAny>,
+        keep: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let (label, strength, schedule) = ticket_args(label, strength, interval, keep)?;
+        let now = now_arg(now)?;
+        let inner = scrubbed(true, || {
+            kw::TicketKeys::from_state(&state.inner, &label, strength, schedule, now)
+        });
+        Ok(TicketKeys {
+            inner: inner.map_err(state_err)?,
+        })
+    }
+
+    /// Forward-secure mode: punctures this object's copy of the state up to the start of the
+    /// oldest key accepted at ``now`` (the nodes it replaces are wiped), after checking that
+    /// every key accepted at ``now`` can be derived; an earlier ``now`` whose keys it still
+    /// derives changes nothing. Main-key mode: only checks ``now``.
+    ///
+    /// Raises ``KeywheelError`` for a bad time or a key that was punctured; nothing changes
+    /// then.
+    #[pyo3(signature = (now = None))]
+    fn advance(&mut self, now: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let now = now_arg(now)?;
+        let forward = self.forward();
+        scrubbed(forward, || self.inner.advance(now)).map_err(state_err)
+    }
+
+    /// Whether these keys come from a forward-secure state.
+    fn forward(&self) -> bool {
+        self.inner.state_start().is_some()
+    }
+
+    /// Forward-secure mode: the start of this object's copy of the state (unix seconds);
+    /// ``None`` in main-key mode.
+    #[getter]
+    fn state_start(&self) -> Option<u64> {
+        self.inner.state_start().map(|(s0, _)| s0)
     }
 
     /// The label.
@@ -653,8 +688,9 @@ impl TicketKeys {
     /// The key that encrypts new tickets at ``now``.
     #[pyo3(signature = (now = None))]
     fn current(&self, now: Option<&Bound<'_, PyAny>>) -> PyResult<TicketKey> {
+        let now = now_arg(now)?;
         Ok(TicketKey {
-            inner: self.inner.current(now_arg(now)?).map_err(err)?,
+            inner: scrubbed(self.forward(), || self.inner.current(now)).map_err(err)?,
         })
     }
 
@@ -662,7 +698,7 @@ impl TicketKeys {
     fn by_counter(&self, counter: &Bound<'_, PyAny>) -> PyResult<TicketKey> {
         let counter = counter_arg(counter, "counter")?;
         Ok(TicketKey {
-            inner: self.inner.by_counter(counter).map_err(err)?,
+            inner: scrubbed(self.forward(), || self.inner.by_counter(counter)).map_err(err)?,
         })
     }
 
@@ -676,7 +712,10 @@ impl TicketKeys {
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Lookup> {
         let now = now_arg(now)?;
-        let found = with_bytes(name, "name", |n| self.inner.lookup(n, now).map_err(err))?;
+        let forward = self.forward();
+        let found = with_bytes(name, "name", |n| {
+            scrubbed(forward, || self.inner.lookup(n, now)).map_err(err)
+        })?;
         let kind = found.as_str();
         Ok(match found {
             kw::Lookup::Current(key) => Lookup {
@@ -729,11 +768,13 @@ impl TicketKeys {
         let others: Vec<&kw::TicketKeys> = decrypt_only.iter().map(|k| &k.inner).collect();
         let len = self.inner.rollover_len(format, others.len()).map_err(err)?;
         self.inner.slot(now).map_err(err)?;
+        let forward = self.forward() || others.iter().any(|k| k.state_start().is_some());
         PyBytes::new_with(py, len, |out| {
-            self.inner
-                .render_rollover(format, now, &others, out)
-                .map(|_| ())
-                .map_err(err)
+            scrubbed(forward, || {
+                self.inner.render_rollover(format, now, &others, out)
+            })
+            .map(|_| ())
+            .map_err(err)
         })
     }
 
@@ -746,6 +787,188 @@ impl TicketKeys {
             self.interval(),
             self.keep()
         ))
+    }
+}
+
+/// The label, strength and schedule arguments of `TicketKeys` and `TicketKeys.from_state`.
+fn ticket_args(
+    label: &Bound<'_, PyAny>,
+    strength: &Bound<'_, PyAny>,
+    interval: &Bound<'_, PyAny>,
+    keep: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(String, kw::Strength, TicketSchedule)> {
+    let label = str_arg(label, "label")?;
+    let strength = strength_arg(strength)?;
+    let interval = interval_arg(interval)?;
+    let keep = match keep {
+        None => 1,
+        Some(k) => match u64_arg(k, "keep", |_| String::new()) {
+            Ok(k) => k,
+            Err(e) if e.is_instance_of::<KeywheelError>(k.py()) => {
+                // Negative or huge: report the interval's error first, as the core does.
+                TicketSchedule::new(interval, 0).map_err(err)?;
+                return Err(KeywheelError::new_err(format!(
+                    "keep {} is out of range; it must be in 0..={}",
+                    k.str()?.to_cow()?,
+                    kw::MAX_TICKET_AGE / interval - 1
+                )));
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    let schedule = TicketSchedule::new(interval, keep).map_err(err)?;
+    Ok((label, strength, schedule))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward-secure mode
+
+/// Runs `f`, then overwrites the stack its callees used ([`kw::scrub_stack`]) when `forward`:
+/// node values, leaves and keys computed by the core on the way must not stay there.
+#[inline(never)]
+fn scrubbed<R>(forward: bool, f: impl FnOnce() -> R) -> R {
+    let r = f();
+    if forward {
+        kw::scrub_stack();
+    }
+    r
+}
+
+/// A forward-secure error as a Python exception.
+fn state_err(e: kw::StateError) -> PyErr {
+    KeywheelError::new_err(e.to_string())
+}
+
+/// A second of the forward-secure tree (`0..2^40`), as given (range checked by the core).
+fn tree_time_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
+    u64_arg(obj, what, |v| {
+        format!(
+            "time {v} is past the forward-secure tree; it must be in 0..={}",
+            kw::FS_END - 1
+        )
+    })
+}
+
+/// A forward-secure state (SPEC.md section 6): the tree nodes covering the unix seconds from
+/// its start ``s0`` on, and nothing that derives an earlier second. ``State(seed, s0)`` makes
+/// one from a 32-byte seed; ``from_bytes`` and ``from_file`` read a state file.
+///
+/// The nodes live in Rust memory, wiped when replaced by ``advance`` and when the object is
+/// freed; ``repr()`` shows the start, node count and root id only, and the object cannot be
+/// pickled or copied. (``bytes`` the caller holds, e.g. from ``to_bytes``, are not wiped.)
+#[pyclass(module = "keywheel")]
+struct State {
+    inner: kw::State,
+}
+
+#[pymethods]
+impl State {
+    #[new]
+    fn new(seed: &Bound<'_, PyAny>, s0: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let s0 = tree_time_arg(s0, "s0")?;
+        with_bytes(seed, "seed", |seed| {
+            Ok(State {
+                inner: scrubbed(true, || kw::State::new(seed, s0)).map_err(state_err)?,
+            })
+        })
+    }
+
+    /// Reads a state from the bytes of a state file (version 1, strict: every malformed field,
+    /// truncation, trailing byte or bad checksum raises ``KeywheelError`` naming it).
+    #[staticmethod]
+    fn from_bytes(data: &Bound<'_, PyAny>) -> PyResult<Self> {
+        with_bytes(data, "state file", |data| {
+            Ok(State {
+                inner: scrubbed(true, || kw::State::from_bytes(data)).map_err(state_err)?,
+            })
+        })
+    }
+
+    /// Reads a state file with the checks of ``MainKey.from_file``: a regular file that group
+    /// and others cannot access (unless ``allow_insecure``), at most 1322 bytes read into a
+    /// buffer that is wiped, then the parser of ``from_bytes``. Refusals raise
+    /// ``KeywheelError``; a file that cannot be opened or read raises ``OSError``.
+    #[staticmethod]
+    #[pyo3(signature = (path, *, allow_insecure = false))]
+    fn from_file(path: PathBuf, allow_insecure: bool) -> PyResult<Self> {
+        let mode = if allow_insecure {
+            kw::KeyFileMode::AllowInsecure
+        } else {
+            kw::KeyFileMode::Private
+        };
+        match scrubbed(true, || kw::State::from_file(&path, mode)) {
+            Ok(inner) => Ok(State { inner }),
+            Err(kw::StateFileLoadError::File(
+                kw::KeyFileError::Open(e) | kw::KeyFileError::Read(e),
+            )) => Err(e.into()),
+            Err(e) => Err(KeywheelError::new_err(e.message(
+                "state file",
+                &path,
+                "allow_insecure=True",
+            ))),
+        }
+    }
+
+    /// The state file (version 1, ``41 + 32 * node_count`` bytes). It is a secret.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let len = self.inner.file_len();
+        PyBytes::new_with(py, len, |out| {
+            scrubbed(true, || self.inner.to_bytes(out))
+                .map(|_| ())
+                .map_err(err)
+        })
+    }
+
+    /// Moves the start forward to ``s1`` (never backwards); every node it replaces is wiped.
+    /// Raises ``KeywheelError`` when ``s1`` is before the start or past the tree; the state is
+    /// then unchanged.
+    fn advance(&mut self, s1: &Bound<'_, PyAny>) -> PyResult<()> {
+        let s1 = tree_time_arg(s1, "s1")?;
+        scrubbed(true, || self.inner.advance(s1)).map_err(state_err)
+    }
+
+    /// The start: the first second whose keys this state derives.
+    #[getter]
+    fn s0(&self) -> u64 {
+        self.inner.s0()
+    }
+
+    /// The public 8-byte id of the tree's root: equal on every node of one seed.
+    #[getter]
+    fn root_id<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.root_id())
+    }
+
+    /// The number of nodes held (1..=40).
+    #[getter]
+    fn node_count(&self) -> usize {
+        self.inner.node_count()
+    }
+
+    /// The forward-secure TFO keys (not tofurkey's) to install at ``now`` with ``schedule``.
+    /// Raises ``KeywheelError`` for a bad time or a key whose interval starts before the
+    /// state.
+    #[pyo3(signature = (schedule, now = None))]
+    fn tfo_keys(&self, schedule: &Schedule, now: Option<&Bound<'_, PyAny>>) -> PyResult<TfoKeys> {
+        let now = now_arg(now)?;
+        Ok(TfoKeys {
+            inner: scrubbed(true, || self.inner.tfo_keys(&schedule.inner, now))
+                .map_err(state_err)?,
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        let id: String = self
+            .inner
+            .root_id()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!(
+            "State(s0={}, node_count={}, root_id={id}, ..)",
+            self.inner.s0(),
+            self.inner.node_count()
+        )
     }
 }
 
@@ -898,6 +1121,7 @@ fn _keywheel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tfo_key_fingerprint, m)?)?;
     m.add_class::<Role>()?;
     m.add_class::<TicketKeys>()?;
+    m.add_class::<State>()?;
     m.add_class::<TicketKey>()?;
     m.add_class::<TicketSlot>()?;
     m.add_class::<Lookup>()?;
@@ -924,5 +1148,9 @@ fn _keywheel(m: &Bound<'_, PyModule>) -> PyResult<()> {
         PyTuple::new(py, kw::Strength::ALL.map(kw::Strength::as_str))?,
     )?;
     m.add("FINGERPRINT_LEN", kw::FINGERPRINT_LEN)?;
+    m.add("SEED_LEN", kw::FS_SEED_LEN)?;
+    m.add("ROOT_ID_LEN", kw::FS_ROOT_ID_LEN)?;
+    m.add("STATE_FILE_MAX_LEN", kw::STATE_FILE_MAX_LEN)?;
+    m.add("TREE_END", kw::FS_END)?;
     Ok(())
 }

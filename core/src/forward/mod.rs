@@ -25,5 +25,20 @@ pub use tree::{
 #[cfg(feature = "count-compressions")]
 pub use tree::compressions;
 
+/// How many bytes of stack [`scrub_stack`] overwrites.
+pub const STACK_SCRUB_LEN: usize = 64 * 1024;
+
+/// Overwrites [`STACK_SCRUB_LEN`] bytes of the stack below the caller with zeros, so that node
+/// values, leaves and keys that the functions of this mode computed or moved there (BLAKE2b
+/// states, temporaries, by-value moves of a [`State`]) do not stay in memory after they
+/// returned. Values in zeroize-on-drop types are wiped where they end up; this catches the
+/// copies on the way. Bindings call it from a shallow frame after each forward-secure call.
+#[inline(never)]
+pub fn scrub_stack() {
+    let mut area = [0u8; STACK_SCRUB_LEN];
+    zeroize::Zeroize::zeroize(&mut area[..]);
+    core::hint::black_box(&area);
+}
+
 #[cfg(test)]
 mod tests;

@@ -429,11 +429,11 @@ static void bad_inputs(const char *tmpdir) {
           "write %s", path);
     /* Group or others may read it: refused, naming the file and its mode. */
     check(chmod(path, 0640) == 0, "chmod %s", path);
-    EXPECT(keywheel_main_key_from_file(path, &mk_out), KEYWHEEL_RESULT_INVALID_ARGUMENT, out, 0);
+    EXPECT(keywheel_main_key_from_file(path, &mk_out), KEYWHEEL_RESULT_KEY_FILE_INSECURE, out, 0);
     check(strstr(last_message(), path) != NULL && strstr(last_message(), "mode 0640") != NULL,
           "insecure key file message: %s", last_message());
     check(chmod(path, 0604) == 0, "chmod %s", path);
-    EXPECT(keywheel_main_key_from_file(path, &mk_out), KEYWHEEL_RESULT_INVALID_ARGUMENT, out, 0);
+    EXPECT(keywheel_main_key_from_file(path, &mk_out), KEYWHEEL_RESULT_KEY_FILE_INSECURE, out, 0);
     check(mk_out == (keywheel_main_key *)(void *)out, "main key handle written on failure");
     check(chmod(path, 0600) == 0, "chmod %s", path);
     keywheel_main_key *from_file = NULL;
@@ -749,12 +749,12 @@ static void bad_inputs(const char *tmpdir) {
     keywheel_ticket_keys_free(keep2);
 
     /* Messages and versions. */
-    for (uint32_t code = 0; code <= KEYWHEEL_RESULT_KEY_FILE_NOT_REGULAR; code++) {
+    for (uint32_t code = 0; code <= KEYWHEEL_RESULT_STATE_FILE; code++) {
         const char *m = keywheel_result_message(code);
         check(m != NULL && strlen(m) > 0 && strcmp(m, "unknown result code") != 0,
               "message of code %u", code);
     }
-    check(strcmp(keywheel_result_message(KEYWHEEL_RESULT_KEY_FILE_NOT_REGULAR + 1),
+    check(strcmp(keywheel_result_message(KEYWHEEL_RESULT_STATE_FILE + 1),
                  "unknown result code") == 0,
           "message of an unknown code");
     check(strcmp(keywheel_result_message(0xffffffffu), "unknown result code") == 0,

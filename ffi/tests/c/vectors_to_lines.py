@@ -72,3 +72,56 @@ def main(path):
 
 if __name__ == "__main__":
     main(sys.argv[1])
+
+
+MIN_TIME, MAX_TIME = 1_000_000, 100_000_000_000
+
+
+def forward_lines(path):
+    """The fs_* sections as lines for state_test.c (the forward-secure C API): each line is a
+    kind, fixed fields, and for errors the kind and the message (the rest of the line). Ticket
+    keys go through keywheel_ticket_keys_from_state, so only cases whose time is one the
+    schedule accepts (MIN_TIME..=MAX_TIME) are kept."""
+    with open(path, encoding="utf-8") as f:
+        v = json.load(f)
+    out = []
+    for c in v["fs_state"]["cases"]:
+        out.append(["fs_state", c["seed"], c["s0"], c["root_id"], c["node_count"], c["file"]])
+    for c in v["fs_ticket_key"]["cases"]:
+        now = int(c["counter"]) * c["interval"]
+        if MIN_TIME <= now <= MAX_TIME:
+            out.append(["fs_ticket_key", c["seed"], c["s0"], h(c["label"].encode().hex()),
+                        STRENGTH[c["strength"]], c["interval"], c["counter"], c["name"], c["aes"],
+                        c["hmac"]])
+    for c in v["fs_ticket_keys"]["cases"]:
+        fixed = [FORMAT[c["format"]], STRENGTH[c["strength"]], c["seed"], c["s0"],
+                 h(c["label"].encode().hex()), c["interval"], c["keep"], c["time"]]
+        if "error" in c:
+            out.append(["fs_ticket_keys_error", *fixed, c["error"]["kind"], c["error"]["message"]])
+        else:
+            out.append(["fs_ticket_keys", *fixed, c["state_start"], c["output"]])
+    for c in v["fs_tfo"]["cases"]:
+        out.append(["fs_tfo", c["seed"], c["s0"], c["interval"], c["time"], c["primary_key"],
+                    c["backup_key"]])
+    for c in v["fs_advance"]["cases"]:
+        if "error" in c:
+            out.append(["fs_advance_error", c["seed"], c["s0"], c["to"], c["error"]["kind"],
+                        c["error"]["message"]])
+        else:
+            out.append(["fs_advance", c["seed"], c["s0"], c["to"], c["file"]])
+    for c in v["fs_state_file_errors"]["cases"]:
+        out.append(["fs_file_error", h(c["file"]), c["error"]["kind"], c["error"]["message"]])
+    for c in v["fs_errors"]["cases"]:
+        e = c["error"]
+        if c["operation"] == "state_new":
+            out.append(["fs_new_error", h(c["seed"]), c["s0"], e["kind"], e["message"]])
+        elif c["operation"] == "ticket_key":
+            now = int(c["counter"]) * c["interval"]
+            if e["kind"] in ("LabelLength", "Interval") or (
+                    e["kind"] == "KeyPunctured" and MIN_TIME <= now <= MAX_TIME):
+                # keep 0 at the key's own start: the window is that key and the next.
+                out.append(["fs_ticket_key_error", c["seed"], c["s0"],
+                            h(c["label"].encode().hex()), STRENGTH[c["strength"]],
+                            c["interval"], c["counter"], e["kind"], e["message"]])
+    for fields in out:
+        print(" ".join(str(x) for x in fields))

@@ -63,6 +63,10 @@ MAX_TICKET_AGE: int
 FORMATS: tuple[str, ...]
 STRENGTHS: tuple[str, ...]
 FINGERPRINT_LEN: int
+SEED_LEN: int
+ROOT_ID_LEN: int
+STATE_FILE_MAX_LEN: int
+TREE_END: int
 
 class KeywheelError(ValueError):
     """An input keywheel refuses; the message names the bad value and its range."""
@@ -160,6 +164,21 @@ class TicketKeys:
         interval: int,
         keep: Optional[int] = None,
     ) -> TicketKeys: ...
+    @staticmethod
+    def from_state(
+        state: State,
+        label: str,
+        strength: _Strength,
+        interval: int,
+        keep: Optional[int] = None,
+        now: Optional[int] = None,
+    ) -> TicketKeys:
+        """Forward-secure ticket keys from ``state``: a punctured copy of it, from the oldest key
+        accepted at ``now``."""
+    def advance(self, now: Optional[int] = None) -> None:
+        """Forward-secure mode: punctures the copy of the state up to the window at ``now``."""
+    @property
+    def state_start(self) -> Optional[int]: ...
     @property
     def label(self) -> str: ...
     @property
@@ -233,3 +252,27 @@ class Lookup:
     @property
     def role(self) -> Optional[Role]: ...
     def __bool__(self) -> bool: ...
+
+@final
+class State:
+    """A forward-secure state: the tree nodes covering the seconds from ``s0`` on."""
+
+    def __new__(cls, seed: _Bytes, s0: int) -> State: ...
+    @staticmethod
+    def from_bytes(data: _Bytes) -> State:
+        """Reads a state file (version 1, strict)."""
+    @staticmethod
+    def from_file(path: Union[str, PathLike[str]], *, allow_insecure: bool = False) -> State:
+        """Reads a state file with the checks of ``MainKey.from_file``."""
+    def to_bytes(self) -> bytes:
+        """The state file (a secret)."""
+    def advance(self, s1: int) -> None:
+        """Moves the start forward to ``s1``; the replaced nodes are wiped."""
+    @property
+    def s0(self) -> int: ...
+    @property
+    def root_id(self) -> bytes: ...
+    @property
+    def node_count(self) -> int: ...
+    def tfo_keys(self, schedule: Schedule, now: Optional[int] = None) -> TfoKeys:
+        """The forward-secure TFO keys to install at ``now``."""
