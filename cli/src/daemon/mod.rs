@@ -204,7 +204,7 @@ impl Daemon {
                     errors += self.targets[i].install(now, &mut keys);
                 }
                 drop(keys); // wipes the main keys before a pending signal is delivered
-                os::scrub_stack(); // and what deriving the keys left on the stack
+                keywheel::scrub_stack(); // and what deriving the keys left on the stack
                 if let (Some(states), true) = (states, self.advance_states) {
                     if let Some(floor) = self.floor(now) {
                         match states.advance_to(floor) {

@@ -183,16 +183,6 @@ pub(crate) fn notify(state: &str) -> Result<(), String> {
     })
 }
 
-/// Overwrites 64 KiB of the stack below the caller with zeros, so that values moved or
-/// computed there by functions that have returned (a state read from a file, the nodes an
-/// advance replaced) do not stay in memory. Call it from a shallow frame after such work.
-#[inline(never)]
-pub(crate) fn scrub_stack() {
-    let mut area = [0u8; 64 * 1024];
-    zeroize::Zeroize::zeroize(&mut area[..]);
-    std::hint::black_box(&area);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
