@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use keywheel::{State, scrub_stack};
 
 use crate::sys::files::{self, Perms};
+use crate::sys::state_file;
 use crate::sys::text::hex;
 use crate::sys::utc::utc;
-use keywheel::scrub_stack;
 
 /// Where working copies go without an explicit directory: `$RUNTIME_DIRECTORY` (systemd's
 /// RuntimeDirectory=), else this.
