@@ -839,13 +839,11 @@ fn state_err(e: kw::StateError) -> PyErr {
     KeywheelError::new_err(e.to_string())
 }
 
-/// A second of the forward-secure tree (`0..2^40`), as given (range checked by the core).
+/// A second of the forward-secure tree (`0..2^40`; the core checks the upper end, JavaScript
+/// words a negative value the same way).
 fn tree_time_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
     u64_arg(obj, what, |v| {
-        format!(
-            "time {v} is past the forward-secure tree; it must be in 0..={}",
-            kw::FS_END - 1
-        )
+        format!("time {v} is out of range; it must be in 0..={}", kw::FS_END - 1)
     })
 }
 
