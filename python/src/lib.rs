@@ -635,10 +635,6 @@ impl TicketKeys {
         scrubbed(forward, || self.inner.advance(now)).map_err(state_err)
     }
 
-    /// Whether these keys come from a forward-secure state.
-    fn forward(&self) -> bool {
-        self.inner.state_start().is_some()
-    }
 
     /// Forward-secure mode: the start of this object's copy of the state (unix seconds);
     /// ``None`` in main-key mode.
@@ -787,6 +783,13 @@ impl TicketKeys {
             self.interval(),
             self.keep()
         ))
+    }
+}
+
+impl TicketKeys {
+    /// Whether these keys come from a forward-secure state.
+    fn forward(&self) -> bool {
+        self.inner.state_start().is_some()
     }
 }
 

@@ -159,6 +159,10 @@ def test_bad_arguments():
                              r"go back to 0 \(1970-01-01T00:00:00Z\)$"):
         st.advance(0)
     with pytest.raises(keywheel.KeywheelError, match="past the forward-secure tree"):
+        st.advance(2**40)
+    with pytest.raises(keywheel.KeywheelError,
+                       match=r"^time 18446744073709551616 is out of range; it must be in "
+                             r"0\.\.=1099511627775$"):
         st.advance(2**64)
     assert st.s0 == EXAMPLE_S0
     with pytest.raises(TypeError):
