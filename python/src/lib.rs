@@ -635,10 +635,6 @@ impl TicketKeys {
         scrubbed(forward, || self.inner.advance(now)).map_err(state_err)
     }
 
-    /// Whether these keys come from a forward-secure state.
-    fn forward(&self) -> bool {
-        self.inner.state_start().is_some()
-    }
 
     /// Forward-secure mode: the start of this object's copy of the state (unix seconds);
     /// ``None`` in main-key mode.
@@ -790,6 +786,13 @@ impl TicketKeys {
     }
 }
 
+impl TicketKeys {
+    /// Whether these keys come from a forward-secure state.
+    fn forward(&self) -> bool {
+        self.inner.state_start().is_some()
+    }
+}
+
 /// The label, strength and schedule arguments of `TicketKeys` and `TicketKeys.from_state`.
 fn ticket_args(
     label: &Bound<'_, PyAny>,
@@ -839,13 +842,11 @@ fn state_err(e: kw::StateError) -> PyErr {
     KeywheelError::new_err(e.to_string())
 }
 
-/// A second of the forward-secure tree (`0..2^40`), as given (range checked by the core).
+/// A second of the forward-secure tree (`0..2^40`; the core checks the upper end, JavaScript
+/// words a negative value the same way).
 fn tree_time_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
     u64_arg(obj, what, |v| {
-        format!(
-            "time {v} is past the forward-secure tree; it must be in 0..={}",
-            kw::FS_END - 1
-        )
+        format!("time {v} is out of range; it must be in 0..={}", kw::FS_END - 1)
     })
 }
 

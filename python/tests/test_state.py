@@ -147,8 +147,7 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="s0 must be an int, not float"):
         keywheel.State(EXAMPLE_SEED, 1.0)
     with pytest.raises(keywheel.KeywheelError,
-                       match=r"^time -1 is past the forward-secure tree; it must be in "
-                             r"0\.\.=1099511627775$"):
+                       match=r"^time -1 is out of range; it must be in 0\.\.=1099511627775$"):
         keywheel.State(EXAMPLE_SEED, -1)
     with pytest.raises(keywheel.KeywheelError, match=r"^time 1099511627776 is past"):
         keywheel.State(EXAMPLE_SEED, keywheel.TREE_END)
@@ -160,6 +159,10 @@ def test_bad_arguments():
                              r"go back to 0 \(1970-01-01T00:00:00Z\)$"):
         st.advance(0)
     with pytest.raises(keywheel.KeywheelError, match="past the forward-secure tree"):
+        st.advance(2**40)
+    with pytest.raises(keywheel.KeywheelError,
+                       match=r"^time 18446744073709551616 is out of range; it must be in "
+                             r"0\.\.=1099511627775$"):
         st.advance(2**64)
     assert st.s0 == EXAMPLE_S0
     with pytest.raises(TypeError):

@@ -81,6 +81,50 @@ export class MainKey {
 }
 
 /**
+ * A forward-secure state (SPEC.md section 6): the tree nodes covering the unix seconds from
+ * its start `s0` on, and nothing that derives an earlier second. Its nodes live in wasm
+ * memory, wiped when `advance` replaces them and by `free()` (or garbage collection).
+ */
+export class State {
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * Moves the start forward to `s1` (never backwards); every node it replaces is wiped.
+     */
+    advance(s1: bigint | number): void;
+    /**
+     * Reads a state from the bytes of a state file (version 1, strict: every malformed field,
+     * truncation, trailing byte or bad checksum is refused with a message naming it).
+     */
+    static fromBytes(data: Uint8Array): State;
+    /**
+     * The state at `s0` of the tree of `seed` (exactly 32 random bytes made for this mode).
+     */
+    constructor(seed: Uint8Array, s0: bigint | number);
+    /**
+     * The forward-secure TCP Fast Open keys (not tofurkey's) to install at unix time `now`
+     * (default: now) with `interval` (default 86400).
+     */
+    tfoKeys(interval?: number, now?: number): TfoKeys;
+    /**
+     * The state file (version 1, 41 + 32 × nodeCount bytes). It is a secret.
+     */
+    toBytes(): Uint8Array;
+    /**
+     * The number of nodes held (1..=40).
+     */
+    readonly nodeCount: number;
+    /**
+     * The public 8-byte id of the tree's root: equal on every node of one seed.
+     */
+    readonly rootId: Uint8Array;
+    /**
+     * The start: the first second whose keys this state derives.
+     */
+    readonly s0: number;
+}
+
+/**
  * The session-ticket keys of one label (a service or cluster name, 1..=64 bytes of UTF-8) in
  * one strength and rotation schedule: `interval` (even, 10..=604800 s) and `keep`, how many
  * previous keys stay accepted ((keep + 1) × interval ≤ 604800, RFC 8446's 7 days). It holds
@@ -90,6 +134,12 @@ export class TicketKeys {
     free(): void;
     [Symbol.dispose](): void;
     /**
+     * Forward-secure mode: punctures this object's copy of the state up to the start of the
+     * oldest key accepted at `now` (default: now; the nodes it replaces are wiped), after
+     * checking that every key accepted at `now` can be derived. Main-key mode: checks `now`.
+     */
+    advance(now?: number): void;
+    /**
      * The key of interval `counter` (any counter, in the window or not).
      */
     byCounter(counter: bigint | number): TicketKey;
@@ -97,6 +147,14 @@ export class TicketKeys {
      * The key that encrypts new tickets at unix time `now` (default: now).
      */
     current(now?: number): TicketKey;
+    /**
+     * The keys of `label` in forward-secure mode from `state` (SPEC.md section 6): the same
+     * object as `new TicketKeys(main, ...)`, names, keys and every format as in main-key mode.
+     * It keeps its own copy of the state (wiped by `free()`), advanced to the start of the
+     * oldest key accepted at `now` (default: now), so it derives no older key; `advance`
+     * moves it on. `state` stays the caller's.
+     */
+    static fromState(state: State, label: string, strength: Strength, interval: number, keep?: number, now?: number): TicketKeys;
     /**
      * Looks a ticket's 16-byte key name up among the keys accepted at unix time `now`
      * (default: now). A name of another length is never found.
@@ -124,6 +182,11 @@ export class TicketKeys {
      * The ticket window at unix time `now` (default: now).
      */
     slot(now?: number): TicketSlot;
+    /**
+     * Forward-secure mode: the start of this object's copy of the state (unix seconds);
+     * `undefined` in main-key mode.
+     */
+    readonly stateStart: number | undefined;
 }
 
 /**

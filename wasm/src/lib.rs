@@ -534,6 +534,11 @@ pub fn tfo_keys(
     #[wasm_bindgen(unchecked_optional_param_type = "number")] now: JsValue,
 ) -> JsResult<Object> {
     let keys = kw::TfoKeys::new(&main.0, &tfo_slot(&interval, &now)?);
+    Ok(tfo_object(&keys))
+}
+
+/// A `TfoKeys` object.
+fn tfo_object(keys: &kw::TfoKeys) -> Object {
     let obj = Object::new();
     put(&obj, "primary", to_js(keys.primary()));
     put(&obj, "backup", to_js(keys.backup()));
@@ -543,7 +548,7 @@ pub fn tfo_keys(
         "procfsText",
         JsValue::from_str(keys.procfs_text().as_str()),
     );
-    Ok(obj)
+    obj
 }
 
 /// The public 8-byte fingerprint of one 16-byte TCP Fast Open key (e.g. `tfoKeys(...).primary`):
@@ -589,46 +594,55 @@ impl TicketKeys {
         #[wasm_bindgen(unchecked_param_type = "number")] interval: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "number")] keep: JsValue,
     ) -> JsResult<TicketKeys> {
-        // In the order of the spec: label, interval, keep (then the strength's name).
-        // One byte more than the longest label, enough to tell a longer one.
-        let mut buf = [0u8; kw::MAX_LABEL_LEN + 1];
-        let len = utf8(&label, "label", &mut buf)?;
-        // Bytes of a string's UTF-8 (as copied whole): always valid; a longer label was cut.
-        let text = match buf.get(..len).map(core::str::from_utf8) {
-            Some(Ok(text)) => text,
-            _ => return Err(error(kw::Error::LabelLength { len })),
-        };
-        // The label's error comes first: check it alone (its key is wiped at once).
-        kw::LabelKey::new(&main.0, text).map_err(error)?;
-        let i = self::interval(&interval)?;
-        let k = if keep.is_undefined() {
-            1
-        } else {
-            // The interval is checked before keep, as the core does.
-            TicketSchedule::new(i, 0).map_err(error)?;
-            // The interval is at least 10 here: checked_div only spares a panic path.
-            let max = kw::MAX_TICKET_AGE
-                .checked_div(i)
-                .unwrap_or(1)
-                .saturating_sub(1);
-            uint_ending(&keep, "keep", "in 0..=", Some(&num(max)))?
-        };
-        let schedule = TicketSchedule::new(i, k).map_err(error)?;
-        let names = kw::Strength::ALL.map(kw::Strength::as_str);
-        let index = name_index(&strength, "strength", &names)?;
-        let Some(&strength_value) = index.and_then(|i| kw::Strength::ALL.get(i)) else {
-            return Err(unknown_name(
-                "strength ",
-                &strength,
-                "",
-                &names,
-                "\" or \"",
-                "\"",
-            ));
-        };
-        kw::TicketKeys::new(&main.0, text, strength_value, schedule)
+        let args = TicketArgs::parse(&label, &strength, &interval, &keep)?;
+        kw::TicketKeys::new(&main.0, args.text(), args.strength, args.schedule)
             .map(TicketKeys)
             .map_err(error)
+    }
+
+    /// The keys of `label` in forward-secure mode from `state` (SPEC.md section 6): the same
+    /// object as `new TicketKeys(main, ...)`, names, keys and every format as in main-key mode.
+    /// It keeps its own copy of the state (wiped by `free()`), advanced to the start of the
+    /// oldest key accepted at `now` (default: now), so it derives no older key; `advance`
+    /// moves it on. `state` stays the caller's.
+    #[wasm_bindgen(js_name = fromState)]
+    pub fn from_state(
+        state: &State,
+        #[wasm_bindgen(unchecked_param_type = "string")] label: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Strength")] strength: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] interval: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "number")] keep: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "number")] now: JsValue,
+    ) -> JsResult<TicketKeys> {
+        let args = TicketArgs::parse(&label, &strength, &interval, &keep)?;
+        let now = time(&now)?;
+        let keys =
+            kw::TicketKeys::from_state(&state.0, args.text(), args.strength, args.schedule, now);
+        kw::scrub_stack();
+        keys.map(TicketKeys).map_err(state_error)
+    }
+
+    /// Forward-secure mode: punctures this object's copy of the state up to the start of the
+    /// oldest key accepted at `now` (default: now; the nodes it replaces are wiped), after
+    /// checking that every key accepted at `now` can be derived. Main-key mode: checks `now`.
+    pub fn advance(
+        &mut self,
+        #[wasm_bindgen(unchecked_optional_param_type = "number")] now: JsValue,
+    ) -> JsResult<()> {
+        let now = time(&now)?;
+        let done = self.0.advance(now);
+        kw::scrub_stack();
+        done.map_err(state_error)
+    }
+
+    /// Forward-secure mode: the start of this object's copy of the state (unix seconds);
+    /// `undefined` in main-key mode.
+    #[wasm_bindgen(getter = stateStart, unchecked_return_type = "number | undefined")]
+    pub fn state_start(&self) -> JsValue {
+        match self.0.state_start() {
+            Some((s0, _)) => num(s0),
+            None => JsValue::UNDEFINED,
+        }
     }
 
     fn slot_at(&self, now: &JsValue) -> JsResult<kw::ticket::TicketSlot> {
@@ -667,7 +681,9 @@ impl TicketKeys {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "number")] now: JsValue,
     ) -> JsResult<Object> {
-        Ok(ticket_key(&self.0.current(time(&now)?).map_err(error)?))
+        let key = self.0.current(time(&now)?);
+        self.scrub();
+        Ok(ticket_key(&key.map_err(error)?))
     }
 
     /// The key of interval `counter` (any counter, in the window or not).
@@ -677,7 +693,9 @@ impl TicketKeys {
         #[wasm_bindgen(unchecked_param_type = "bigint | number")] counter: JsValue,
     ) -> JsResult<Object> {
         let c = self::counter(&counter, "counter")?;
-        Ok(ticket_key(&self.0.by_counter(c).map_err(error)?))
+        let key = self.0.by_counter(c);
+        self.scrub();
+        Ok(ticket_key(&key.map_err(error)?))
     }
 
     /// Looks a ticket's 16-byte key name up among the keys accepted at unix time `now`
@@ -695,7 +713,9 @@ impl TicketKeys {
         let obj = Object::new();
         let name = buf.get(..n).unwrap_or_default();
         // The key stays where lookup put it (wiped when dropped), not moved around.
-        let found = self.0.lookup(name, now).map_err(error)?;
+        let found = self.0.lookup(name, now);
+        self.scrub();
+        let found = found.map_err(error)?;
         let (key, r) = match &found {
             kw::Lookup::Current(key) => (Some(key), kw::Role::Current),
             kw::Lookup::Accepted(key, r) => (Some(key), *r),
@@ -735,6 +755,71 @@ impl TicketKeys {
     }
 }
 
+/// The label, strength and schedule arguments of `new TicketKeys` and `TicketKeys.fromState`,
+/// checked in the order of the spec: label, interval, keep (then the strength's name).
+struct TicketArgs {
+    label: [u8; kw::MAX_LABEL_LEN + 1],
+    len: usize,
+    strength: kw::Strength,
+    schedule: TicketSchedule,
+}
+
+impl TicketArgs {
+    fn parse(
+        label: &JsValue,
+        strength: &JsValue,
+        interval: &JsValue,
+        keep: &JsValue,
+    ) -> JsResult<TicketArgs> {
+        // One byte more than the longest label, enough to tell a longer one.
+        let mut buf = [0u8; kw::MAX_LABEL_LEN + 1];
+        let len = utf8(label, "label", &mut buf)?;
+        if !(1..=kw::MAX_LABEL_LEN).contains(&len) {
+            return Err(error(kw::Error::LabelLength { len }));
+        }
+        let i = self::interval(interval)?;
+        let k = if keep.is_undefined() {
+            1
+        } else {
+            // The interval is checked before keep, as the core does.
+            TicketSchedule::new(i, 0).map_err(error)?;
+            // The interval is at least 10 here: checked_div only spares a panic path.
+            let max = kw::MAX_TICKET_AGE
+                .checked_div(i)
+                .unwrap_or(1)
+                .saturating_sub(1);
+            uint_ending(keep, "keep", "in 0..=", Some(&num(max)))?
+        };
+        let schedule = TicketSchedule::new(i, k).map_err(error)?;
+        let names = kw::Strength::ALL.map(kw::Strength::as_str);
+        let index = name_index(strength, "strength", &names)?;
+        let Some(&strength_value) = index.and_then(|i| kw::Strength::ALL.get(i)) else {
+            return Err(unknown_name(
+                "strength ",
+                strength,
+                "",
+                &names,
+                "\" or \"",
+                "\"",
+            ));
+        };
+        Ok(TicketArgs {
+            label: buf,
+            len,
+            strength: strength_value,
+            schedule,
+        })
+    }
+
+    /// The label (1..=64 bytes of a string's UTF-8: valid).
+    fn text(&self) -> &str {
+        self.label
+            .get(..self.len)
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
+}
+
 impl TicketKeys {
     /// The key file of `format` at `now`, with the windows of `decrypt_only` appended where
     /// the format takes them.
@@ -771,7 +856,154 @@ impl TicketKeys {
                 offset += n as u32;
             }
         }
+        self.scrub();
         Ok(file)
+    }
+
+    /// Forward-secure mode: overwrites the stack the core used (node values, leaves, keys).
+    fn scrub(&self) {
+        if self.0.state_start().is_some() {
+            kw::scrub_stack();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward-secure mode
+
+/// A forward-secure error as an `Error` carrying the core's message.
+fn state_error(e: kw::StateError) -> JsValue {
+    let mut m = Message(JsValue::from_str(""));
+    // Appending to a string cannot fail.
+    let _ = core::fmt::write(&mut m, format_args!("{e}"));
+    JsErrorValue::new(&m.0).into()
+}
+
+/// A second of the forward-secure tree (the core checks that it is below 2^40).
+fn tree_time(value: &JsValue) -> JsResult<u64> {
+    uint(value, "time", "in 0..=1099511627775")
+}
+
+/// A forward-secure state (SPEC.md section 6): the tree nodes covering the unix seconds from
+/// its start `s0` on, and nothing that derives an earlier second. Its nodes live in wasm
+/// memory, wiped when `advance` replaces them and by `free()` (or garbage collection).
+#[wasm_bindgen]
+pub struct State(kw::State);
+
+#[wasm_bindgen]
+impl State {
+    /// The state at `s0` of the tree of `seed` (exactly 32 random bytes made for this mode).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] seed: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "bigint | number")] s0: JsValue,
+    ) -> JsResult<State> {
+        let array = bytes(&seed, "seed")?;
+        let s0 = tree_time(&s0)?;
+        // One byte more than a seed, enough to tell a longer one (the length is named).
+        let mut buf = Zeroizing::new([0u8; kw::FS_SEED_LEN + 1]);
+        copy_in(array, &mut buf[..]);
+        let len = array.length() as usize;
+        let state = if len == kw::FS_SEED_LEN {
+            kw::State::new(buf.get(..len).unwrap_or_default(), s0)
+        } else {
+            Err(kw::StateError::SeedLength { len })
+        };
+        kw::scrub_stack();
+        state.map(State).map_err(state_error)
+    }
+
+    /// Reads a state from the bytes of a state file (version 1, strict: every malformed field,
+    /// truncation, trailing byte or bad checksum is refused with a message naming it).
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] data: JsValue,
+    ) -> JsResult<State> {
+        let array = bytes(&data, "state file")?;
+        let mut buf = Zeroizing::new([0u8; kw::STATE_FILE_MAX_LEN + 1]);
+        let n = copy_in(array, &mut buf[..]);
+        let state = kw::State::from_bytes(buf.get(..n).unwrap_or_default());
+        kw::scrub_stack();
+        state.map(State).map_err(|e| {
+            // Longer than any state file: only the first bytes were copied; name the length.
+            let e = match e {
+                kw::StateError::StateFile(kw::StateFileError::Trailing { expected, .. }) => {
+                    kw::StateError::StateFile(kw::StateFileError::Trailing {
+                        len: array.length() as usize,
+                        expected,
+                    })
+                }
+                other => other,
+            };
+            state_error(e)
+        })
+    }
+
+    /// The state file (version 1, 41 + 32 × nodeCount bytes). It is a secret.
+    #[wasm_bindgen(js_name = toBytes)]
+    pub fn to_bytes(&self) -> Uint8Array {
+        let mut buf = Zeroizing::new([0u8; kw::STATE_FILE_MAX_LEN]);
+        // The buffer holds the largest state file.
+        let n = self.0.to_bytes(&mut buf[..]).unwrap_or(0);
+        // At most 1321 bytes.
+        #[allow(clippy::cast_possible_truncation)]
+        let out = Uint8Array::with_length(n as u32);
+        out.set_at(buf.get(..n).unwrap_or_default(), 0);
+        kw::scrub_stack();
+        out
+    }
+
+    /// Moves the start forward to `s1` (never backwards); every node it replaces is wiped.
+    pub fn advance(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "bigint | number")] s1: JsValue,
+    ) -> JsResult<()> {
+        let s1 = tree_time(&s1)?;
+        let done = self.0.advance(s1);
+        kw::scrub_stack();
+        done.map_err(state_error)
+    }
+
+    /// The start: the first second whose keys this state derives.
+    #[wasm_bindgen(getter)]
+    pub fn s0(&self) -> f64 {
+        // Below 2^40: exact.
+        self.0.s0() as f64
+    }
+
+    /// The public 8-byte id of the tree's root: equal on every node of one seed.
+    #[wasm_bindgen(getter = rootId, unchecked_return_type = "Uint8Array")]
+    pub fn root_id(&self) -> JsValue {
+        to_js(&self.0.root_id())
+    }
+
+    /// The number of nodes held (1..=40).
+    #[wasm_bindgen(getter = nodeCount)]
+    pub fn node_count(&self) -> u32 {
+        // At most 40.
+        #[allow(clippy::cast_possible_truncation)]
+        {
+            self.0.node_count() as u32
+        }
+    }
+
+    /// The forward-secure TCP Fast Open keys (not tofurkey's) to install at unix time `now`
+    /// (default: now) with `interval` (default 86400).
+    #[wasm_bindgen(js_name = tfoKeys, unchecked_return_type = "TfoKeys")]
+    pub fn tfo_keys(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "number")] interval: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "number")] now: JsValue,
+    ) -> JsResult<Object> {
+        let i = if interval.is_undefined() {
+            kw::DEFAULT_INTERVAL
+        } else {
+            self::interval(&interval)?
+        };
+        let schedule = Schedule::new(i).map_err(error)?;
+        let keys = self.0.tfo_keys(&schedule, time(&now)?);
+        kw::scrub_stack();
+        Ok(tfo_object(&keys.map_err(state_error)?))
     }
 }
 

@@ -21,6 +21,7 @@ __all__ = [
     "tfo_key_fingerprint",
     "Role",
     "TicketKeys",
+    "State",
     "TicketKey",
     "TicketSlot",
     "Lookup",
@@ -43,6 +44,10 @@ __all__ = [
     "FORMATS",
     "STRENGTHS",
     "FINGERPRINT_LEN",
+    "SEED_LEN",
+    "ROOT_ID_LEN",
+    "STATE_FILE_MAX_LEN",
+    "TREE_END",
 ]
 
 __version__: str
