@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 use crate::cmd::{fail, load_or_report, now_or};
 use crate::sys::files::{self, Perms};
 use crate::sys::log::stderr_line;
+use crate::sys::os;
 use crate::sys::state_file;
 use crate::sys::text::hex;
 use crate::sys::utc::utc;
@@ -134,6 +135,12 @@ pub(crate) struct ShowArgs {
 
 /// Runs `keywheel state`.
 pub(crate) fn run(args: &StateArgs) -> ExitCode {
+    // Seeds and states: locked in memory (as root), never in a core dump.
+    if !matches!(args.command, StateCommand::Show(_)) {
+        if let Err(msg) = os::harden() {
+            return fail(&msg);
+        }
+    }
     match &args.command {
         StateCommand::New(a) => new(a),
         StateCommand::Advance(a) => advance(a),
