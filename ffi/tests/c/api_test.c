@@ -453,6 +453,7 @@ static void bad_inputs(const char *tmpdir) {
         check(chmod(path, open_modes[i]) == 0, "chmod %s", path);
         EXPECT(keywheel_main_key_from_file(path, &mk_out), KEYWHEEL_RESULT_KEY_FILE_INSECURE, out,
                0);
+        check(mk_out == (keywheel_main_key *)(void *)out, "main key handle written on failure");
         char want[8400];
         snprintf(want, sizeof want,
                  "%s has mode %04o, so group or others can access it; fix it with `chmod 600 %s` "
