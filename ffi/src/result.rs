@@ -248,6 +248,22 @@ pub(crate) fn guard(function: &str, body: impl FnOnce() -> Result<(), Failure>) 
     }
 }
 
+/// [`guard`] for calls that may run forward-secure code: when `body` sets its flag (or
+/// `forward` is true from the start), the stack the core used below this frame is overwritten
+/// afterwards (`keywheel::scrub_stack`), so that no node value, leaf or key stays there.
+pub(crate) fn guard_forward(
+    function: &str,
+    forward: bool,
+    body: impl FnOnce(&mut bool) -> Result<(), Failure>,
+) -> keywheel_result {
+    let mut scrub = forward;
+    let result = guard(function, || body(&mut scrub));
+    if scrub {
+        keywheel::scrub_stack();
+    }
+    result
+}
+
 /// Runs `body`, which cannot fail, and swallows a panic (for functions that return nothing).
 pub(crate) fn guard_void(body: impl FnOnce()) {
     let _ = catch_unwind(AssertUnwindSafe(body));

@@ -10,7 +10,7 @@ use keywheel::{
 use zeroize::Zeroizing;
 
 use crate::ptr;
-use crate::result::{Failure, guard, guard_void, keywheel_result};
+use crate::result::{Failure, guard, guard_forward, guard_void, keywheel_result};
 
 /// A forward-secure state (opaque): the tree nodes covering the unix seconds from its start
 /// `s0` on, and nothing that derives an earlier second. Made by `keywheel_state_new`,
@@ -50,7 +50,7 @@ pub unsafe extern "C" fn keywheel_state_new(
     s0: u64,
     out: *mut *mut keywheel_state,
 ) -> keywheel_result {
-    guard("keywheel_state_new", || {
+    guard_forward("keywheel_state_new", true, |_| {
         // SAFETY: forwarded caller's contract.
         let seed = unsafe { ptr::input(seed, seed_len, "seed") }?;
         ptr::out(out, "out")?;
@@ -78,7 +78,7 @@ pub unsafe extern "C" fn keywheel_state_from_bytes(
     len: usize,
     out: *mut *mut keywheel_state,
 ) -> keywheel_result {
-    guard("keywheel_state_from_bytes", || {
+    guard_forward("keywheel_state_from_bytes", true, |_| {
         // SAFETY: forwarded caller's contract.
         let bytes = unsafe { ptr::input(bytes, len, "bytes") }?;
         ptr::out(out, "out")?;
@@ -108,7 +108,7 @@ pub unsafe extern "C" fn keywheel_state_from_file(
     path: *const c_char,
     out: *mut *mut keywheel_state,
 ) -> keywheel_result {
-    guard("keywheel_state_from_file", || {
+    guard_forward("keywheel_state_from_file", true, |_| {
         // SAFETY: forwarded caller's contract.
         unsafe { from_file(path, KeyFileMode::Private, out) }
     })
@@ -127,7 +127,7 @@ pub unsafe extern "C" fn keywheel_state_from_file_allow_insecure(
     path: *const c_char,
     out: *mut *mut keywheel_state,
 ) -> keywheel_result {
-    guard("keywheel_state_from_file_allow_insecure", || {
+    guard_forward("keywheel_state_from_file_allow_insecure", true, |_| {
         // SAFETY: forwarded caller's contract.
         unsafe { from_file(path, KeyFileMode::AllowInsecure, out) }
     })
@@ -189,7 +189,7 @@ pub unsafe extern "C" fn keywheel_state_to_bytes(
     buf_len: usize,
     out_len: *mut usize,
 ) -> keywheel_result {
-    guard("keywheel_state_to_bytes", || {
+    guard_forward("keywheel_state_to_bytes", true, |_| {
         // SAFETY: forwarded caller's contract.
         let state = unsafe { ptr::object(state, "state") }?;
         ptr::out(out_len, "out_len")?;
@@ -218,7 +218,7 @@ pub unsafe extern "C" fn keywheel_state_advance(
     state: *mut keywheel_state,
     s1: u64,
 ) -> keywheel_result {
-    guard("keywheel_state_advance", || {
+    guard_forward("keywheel_state_advance", true, |_| {
         ptr::out(state, "state")?;
         // SAFETY: not NULL; a live handle used by no other thread (caller's contract).
         let state = unsafe { &mut *state };
@@ -316,7 +316,7 @@ pub unsafe extern "C" fn keywheel_state_tfo_keys(
     backup: *mut u8,
     backup_len: usize,
 ) -> keywheel_result {
-    guard("keywheel_state_tfo_keys", || {
+    guard_forward("keywheel_state_tfo_keys", true, |_| {
         // SAFETY: forwarded caller's contract.
         let state = unsafe { ptr::object(state, "state") }?;
         ptr::out(primary, "primary")?;

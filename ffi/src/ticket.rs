@@ -10,7 +10,7 @@ use zeroize::Zeroize;
 
 use crate::main_key::keywheel_main_key;
 use crate::ptr;
-use crate::result::{Failure, guard, guard_void, keywheel_result};
+use crate::result::{Failure, guard, guard_forward, guard_void, keywheel_result};
 use crate::state::keywheel_state;
 
 /// The two strengths of ticket keys. Functions take it as a `uint32_t`.
@@ -281,7 +281,7 @@ pub unsafe extern "C" fn keywheel_ticket_keys_from_state(
     now: u64,
     out: *mut *mut keywheel_ticket_keys,
 ) -> keywheel_result {
-    guard("keywheel_ticket_keys_from_state", || {
+    guard_forward("keywheel_ticket_keys_from_state", true, |_| {
         // SAFETY: forwarded caller's contracts.
         let state = unsafe { ptr::object(state, "state") }?;
         // SAFETY: forwarded caller's contracts.
@@ -313,7 +313,7 @@ pub unsafe extern "C" fn keywheel_ticket_keys_advance(
     keys: *mut keywheel_ticket_keys,
     now: u64,
 ) -> keywheel_result {
-    guard("keywheel_ticket_keys_advance", || {
+    guard_forward("keywheel_ticket_keys_advance", true, |_| {
         ptr::out(keys, "keys")?;
         // SAFETY: not NULL; a live handle used by no other thread (caller's contract).
         let keys = unsafe { &mut *keys };
@@ -389,9 +389,10 @@ pub unsafe extern "C" fn keywheel_ticket_keys_current(
     now: u64,
     out: *mut keywheel_ticket_key,
 ) -> keywheel_result {
-    guard("keywheel_ticket_keys_current", || {
+    guard_forward("keywheel_ticket_keys_current", false, |forward| {
         // SAFETY: forwarded caller's contract.
         let keys = unsafe { ptr::object(keys, "keys") }?;
+        *forward = keys.keys.state_start().is_some();
         ptr::out(out, "out")?;
         let key = keys.keys.current(now)?;
         // SAFETY: `out` is not NULL and valid for a write (caller's contract).
@@ -416,9 +417,10 @@ pub unsafe extern "C" fn keywheel_ticket_keys_by_counter(
     counter: u64,
     out: *mut keywheel_ticket_key,
 ) -> keywheel_result {
-    guard("keywheel_ticket_keys_by_counter", || {
+    guard_forward("keywheel_ticket_keys_by_counter", false, |forward| {
         // SAFETY: forwarded caller's contract.
         let keys = unsafe { ptr::object(keys, "keys") }?;
+        *forward = keys.keys.state_start().is_some();
         ptr::out(out, "out")?;
         let key = keys.keys.by_counter(counter)?;
         // SAFETY: `out` is not NULL and valid for a write (caller's contract).
@@ -456,9 +458,10 @@ pub unsafe extern "C" fn keywheel_ticket_keys_lookup(
     found: *mut keywheel_lookup,
     key: *mut keywheel_ticket_key,
 ) -> keywheel_result {
-    guard("keywheel_ticket_keys_lookup", || {
+    guard_forward("keywheel_ticket_keys_lookup", false, |forward| {
         // SAFETY: forwarded caller's contracts.
         let keys = unsafe { ptr::object(keys, "keys") }?;
+        *forward = keys.keys.state_start().is_some();
         // SAFETY: forwarded caller's contracts.
         let name = unsafe { ptr::input(name, name_len, "name") }?;
         ptr::out(found, "found")?;
@@ -561,9 +564,10 @@ pub unsafe extern "C" fn keywheel_ticket_keys_render(
     out_len: usize,
     out_written: *mut usize,
 ) -> keywheel_result {
-    guard("keywheel_ticket_keys_render", || {
+    guard_forward("keywheel_ticket_keys_render", false, |forward| {
         // SAFETY: forwarded caller's contract.
         let keys = unsafe { ptr::object(keys, "keys") }?;
+        *forward = keys.keys.state_start().is_some();
         ptr::out(out, "out")?;
         ptr::out(out_written, "out_written")?;
         let format = format_from(format)?;
@@ -642,9 +646,10 @@ pub unsafe extern "C" fn keywheel_ticket_keys_render_rollover(
     out_len: usize,
     out_written: *mut usize,
 ) -> keywheel_result {
-    guard("keywheel_ticket_keys_render_rollover", || {
+    guard_forward("keywheel_ticket_keys_render_rollover", false, |forward| {
         // SAFETY: forwarded caller's contract.
         let keys = unsafe { ptr::object(keys, "keys") }?;
+        *forward = keys.keys.state_start().is_some();
         ptr::out(out, "out")?;
         ptr::out(out_written, "out_written")?;
         let mut others = Vec::with_capacity(decrypt_only_len);

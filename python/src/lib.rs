@@ -635,7 +635,6 @@ impl TicketKeys {
         scrubbed(forward, || self.inner.advance(now)).map_err(state_err)
     }
 
-
     /// Forward-secure mode: the start of this object's copy of the state (unix seconds);
     /// ``None`` in main-key mode.
     #[getter]
@@ -846,7 +845,10 @@ fn state_err(e: kw::StateError) -> PyErr {
 /// words a negative value the same way).
 fn tree_time_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
     u64_arg(obj, what, |v| {
-        format!("time {v} is out of range; it must be in 0..={}", kw::FS_END - 1)
+        format!(
+            "time {v} is out of range; it must be in 0..={}",
+            kw::FS_END - 1
+        )
     })
 }
 

@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use js_sys::{Array, Reflect, Uint8Array};
-use keywheel_wasm::{MainKey, TicketKeys, derive_key, schedule_at, tfo_keys};
+use keywheel_wasm::{MainKey, State, TicketKeys, derive_key, schedule_at, tfo_keys};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -388,4 +388,81 @@ fn freed_memory_is_reused() {
         round(i);
     }
     assert_eq!(core::arch::wasm32::memory_size(0), pages);
+}
+
+fn state(case: &Value) -> State {
+    State::new(js_bytes(case["seed"].as_str().unwrap()), num(&case["s0"])).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn fs_state_and_advance_vectors() {
+    for case in cases("fs_state") {
+        let st = state(&case);
+        assert_eq!(st.s0(), case["s0"].as_u64().unwrap() as f64);
+        assert_eq!(
+            u64::from(st.node_count()),
+            case["node_count"].as_u64().unwrap()
+        );
+        assert_eq!(hex(&st.root_id()), case["root_id"].as_str().unwrap());
+        assert_eq!(hex(&st.to_bytes().into()), case["file"].as_str().unwrap());
+        let back = State::from_bytes(js_bytes(case["file"].as_str().unwrap())).unwrap();
+        assert_eq!(hex(&back.to_bytes().into()), case["file"].as_str().unwrap());
+    }
+    for case in cases("fs_advance") {
+        let mut st = state(&case);
+        let result = st.advance(num(&case["to"]));
+        match case["file"].as_str() {
+            Some(file) => {
+                result.unwrap();
+                assert_eq!(hex(&st.to_bytes().into()), file);
+            }
+            None => assert_eq!(message(result), case["error"]["message"].as_str().unwrap()),
+        }
+    }
+    for case in cases("fs_state_file_errors") {
+        let r = State::from_bytes(js_bytes(case["file"].as_str().unwrap()));
+        assert_eq!(message(r), case["error"]["message"].as_str().unwrap());
+    }
+}
+
+#[wasm_bindgen_test]
+fn fs_ticket_keys_and_tfo_vectors() {
+    for case in cases("fs_ticket_keys") {
+        let st = state(&case);
+        let keys = TicketKeys::from_state(
+            &st,
+            JsValue::from_str(case["label"].as_str().unwrap()),
+            JsValue::from_str(case["strength"].as_str().unwrap()),
+            num(&case["interval"]),
+            num(&case["keep"]),
+            num(&case["time"]),
+        );
+        match case["output"].as_str() {
+            Some(output) => {
+                let keys = keys.unwrap();
+                let file = keys
+                    .render(
+                        JsValue::from_str(case["format"].as_str().unwrap()),
+                        num(&case["time"]),
+                    )
+                    .unwrap();
+                assert_eq!(hex(&file.into()), output);
+            }
+            None => assert_eq!(message(keys), case["error"]["message"].as_str().unwrap()),
+        }
+    }
+    for case in cases("fs_tfo") {
+        let keys = state(&case)
+            .tfo_keys(num(&case["interval"]), num(&case["time"]))
+            .unwrap();
+        let keys: JsValue = keys.into();
+        assert_eq!(
+            hex(&get(&keys, "primary")),
+            case["primary_key"].as_str().unwrap()
+        );
+        assert_eq!(
+            hex(&get(&keys, "backup")),
+            case["backup_key"].as_str().unwrap()
+        );
+    }
 }
