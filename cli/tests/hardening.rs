@@ -272,3 +272,102 @@ fn nginx_snippet_never_names_files_current_lacks() {
     }
     assert!(temporaries(&out).is_empty(), "{:?}", temporaries(&out));
 }
+
+/// Finding 2: an output that is the main key (or another output), however the path is
+/// spelled, is refused before anything is written.
+#[test]
+fn outputs_colliding_with_inputs_or_each_other_are_refused() {
+    let f = StekFixture::new();
+    let key = f.key();
+    let main_before = fs::read(&key).unwrap();
+    fs::create_dir(f.path("t")).unwrap();
+    std::os::unix::fs::symlink(f.path("t"), f.path("link")).unwrap();
+    let dir = f.dir.path().to_str().unwrap().to_owned();
+
+    // stek: --out is the main key (directly, through `..`, through a symlinked directory).
+    for out in [key.clone(), format!("{dir}/t/../main.key")] {
+        let r = common::keywheel(&[
+            "stek",
+            "--format",
+            "openssl",
+            "--label",
+            "web",
+            "--main-key",
+            &key,
+            "--out",
+            &out,
+            "--time",
+            "1700000000",
+        ]);
+        assert_eq!(r.code, Some(2), "--out {out}: {r:?}");
+        assert!(r.stderr.contains("same file"), "{r:?}");
+        assert_eq!(
+            fs::read(&key).unwrap(),
+            main_before,
+            "the main key was overwritten"
+        );
+    }
+    // tfo: --procfs is the main key.
+    let r = common::keywheel(&[
+        "tfo",
+        "--main-key",
+        &key,
+        "--procfs",
+        &format!("{dir}/link/../main.key"),
+        "--time",
+        "1700000000",
+    ]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert_eq!(
+        fs::read(&key).unwrap(),
+        main_before,
+        "the main key was overwritten"
+    );
+
+    // check-config and run: outputs colliding by text variants, symlinked directories, a file
+    // inside an nginx directory, and metrics_file = procfs = a stek out.
+    let configs = [
+        format!(
+            "[[stek]]\nname = \"a\"\nformat = \"openssl\"\nlabel = \"x\"\nout = \"{dir}/t/c1\"\n\
+             [[stek]]\nname = \"b\"\nformat = \"ats\"\nlabel = \"x\"\nout = \"{dir}/t/../t/c1\"\n"
+        ),
+        format!(
+            "[[stek]]\nname = \"a\"\nformat = \"openssl\"\nlabel = \"x\"\nout = \"{dir}/t/c1\"\n\
+             [[stek]]\nname = \"b\"\nformat = \"ats\"\nlabel = \"x\"\nout = \"{dir}/link/c1\"\n"
+        ),
+        format!(
+            "[[stek]]\nname = \"a\"\nformat = \"nginx\"\nlabel = \"x\"\nout = \"{dir}/t/n\"\n\
+             [[stek]]\nname = \"b\"\nformat = \"ats\"\nlabel = \"x\"\nout = \"{dir}/t/n/0.key\"\n"
+        ),
+        format!(
+            "metrics_file = \"{dir}/t/m\"\n[tfo]\nprocfs = \"{dir}/t/m\"\n\
+             [[stek]]\nformat = \"ats\"\nlabel = \"x\"\nout = \"{dir}/link/m\"\n"
+        ),
+        format!("[[stek]]\nformat = \"ats\"\nlabel = \"x\"\nout = \"{dir}/link/../main.key\"\n"),
+    ];
+    for (i, body) in configs.iter().enumerate() {
+        let conf = f.path(&format!("c{i}.toml"));
+        fs::write(&conf, format!("main_key = \"{key}\"\n{body}")).unwrap();
+        let conf = conf.to_str().unwrap();
+        for cmd in [
+            vec!["check-config", conf],
+            vec!["run", "--once", "--config", conf],
+        ] {
+            let r = common::keywheel(&cmd);
+            assert_eq!(r.code, Some(2), "config {i} {cmd:?}: {body}\n{r:?}");
+            assert!(
+                r.stderr.contains("same file") || r.stderr.contains("is inside"),
+                "{r:?}"
+            );
+        }
+        assert!(
+            !f.path("t/c1").exists() && !f.path("t/m").exists(),
+            "config {i} wrote"
+        );
+        assert_eq!(
+            fs::read(&key).unwrap(),
+            main_before,
+            "the main key was overwritten"
+        );
+    }
+}

@@ -6,11 +6,12 @@ use std::process::ExitCode;
 use clap::Args;
 use keywheel::{DEFAULT_INTERVAL, Schedule};
 
-use crate::cmd::fail;
+use crate::cmd::{fail, fail_with};
 use crate::daemon::keys::{KeyFile, KeySources, credential_path};
 use crate::daemon::{Daemon, Mode};
 use crate::sys::log::Log;
 use crate::sys::os;
+use crate::sys::paths::{Place, check_distinct};
 use crate::targets::procfs::{DEFAULT_PROCFS, Dialect, TfoOutput, autokey_setup};
 use crate::targets::tfo::TfoTarget;
 use crate::targets::values::{parse_interval, parse_time};
@@ -100,6 +101,13 @@ pub(crate) fn run(args: TfoArgs) -> ExitCode {
         // clap's required group guarantees one of them.
         (None, None, None) => return ExitCode::from(2),
     };
+    let places = [
+        Place::file(if autokey { "--autokey" } else { "--main-key" }, &path),
+        Place::file("--procfs", &args.procfs),
+    ];
+    if let Err(msg) = check_distinct(&places) {
+        return fail_with(2, &msg);
+    }
     let Ok(schedule) = Schedule::new(args.interval) else {
         return ExitCode::from(2); // parse_interval already validated it
     };

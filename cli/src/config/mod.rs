@@ -17,6 +17,7 @@ use crate::daemon::keys::{Extra, KeyFile, KeySources, credential_path};
 use crate::servers::{self, Out};
 use crate::sys::files::Perms;
 use crate::sys::os::strerror;
+use crate::sys::paths::{Place, check_distinct};
 use crate::targets::procfs::DEFAULT_PROCFS;
 use crate::targets::tickets::{DEFAULT_KEEP, DEFAULT_STEK_INTERVAL, StekSpec, config_words};
 use crate::targets::values::{parse_group, parse_interval, parse_label};
@@ -189,7 +190,9 @@ pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
         path: path.to_owned(),
         error: strerror(&e),
     })?;
-    parse(path, &text)
+    let config = parse(path, &text)?;
+    config.check_distinct()?;
+    Ok(config)
 }
 
 /// Checks the configuration `text` (read from `path`).
@@ -407,6 +410,39 @@ impl Config {
             main: self.main_key.resolve("main key file")?,
             extra,
             check_mode: !self.allow_insecure_key_file,
+        })
+    }
+
+    /// Refuses inputs and outputs that are one file (compared by real identity, see
+    /// [`check_distinct`]): a main key, the metrics file, the TFO procfs file, every `out`.
+    pub(crate) fn check_distinct(&self) -> Result<(), ConfigError> {
+        let mut places = Vec::new();
+        for (what, key) in [
+            ("main_key", Some(&self.main_key)),
+            ("previous_main_key", self.previous_main_key.as_ref()),
+            ("next_main_key", self.next_main_key.as_ref()),
+        ] {
+            if let Some(KeyRef::File(p)) = key {
+                places.push(Place::file(what, p));
+            }
+        }
+        if let Some(m) = &self.metrics_file {
+            places.push(Place::file("metrics_file", m));
+        }
+        if let Some(tfo) = &self.tfo {
+            places.push(Place::file("tfo.procfs", &tfo.procfs));
+        }
+        for (i, (spec, _)) in self.stek.iter().enumerate() {
+            let what = format!("stek[{i}].out");
+            places.push(if servers::server(spec.format).writes_directory() {
+                Place::dir(what, &spec.out)
+            } else {
+                Place::file(what, &spec.out)
+            });
+        }
+        check_distinct(&places).map_err(|message| ConfigError::File {
+            path: self.path.clone(),
+            message,
         })
     }
 
