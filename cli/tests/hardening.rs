@@ -371,3 +371,147 @@ fn outputs_colliding_with_inputs_or_each_other_are_refused() {
         );
     }
 }
+
+/// The fake clock of debug builds: a file holding the unix time, replaced atomically.
+fn set_now(path: &Path, t: u64) {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, format!("{t}\n")).unwrap();
+    fs::rename(&tmp, path).unwrap();
+}
+
+/// Waits up to `within` for `cond`.
+fn wait_for(within: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// Finding 4: a reload command that hangs (and floods its output) on one target. Before the
+/// fix the daemon waited for it (60 s) before serving the other targets, READY=1 came late,
+/// its output went to stderr unbounded, it inherited CREDENTIALS_DIRECTORY and NOTIFY_SOCKET,
+/// and its process group survived the daemon's SIGTERM.
+#[test]
+fn a_hung_reload_command_blocks_nothing_and_dies_with_the_daemon() {
+    use common::daemon::{Daemon, notify_listener};
+    const BASE: u64 = 1_700_006_400;
+    let f = StekFixture::new();
+    let dir = f.dir.path().to_str().unwrap().to_owned();
+    fs::write(f.path("procfs"), b"sentinel\n").unwrap();
+    let reload = format!(
+        "echo $$ > {dir}/reload.pid; env > {dir}/reload.env; \
+         head -c 2000000 /dev/zero | tr '\\\\0' x; echo; sleep 1000"
+    );
+    let config = format!(
+        "main_key = \"{key}\"\n[tfo]\ninterval = 20\nprocfs = \"{dir}/procfs\"\n\
+         [[stek]]\nname = \"slow\"\nformat = \"ats\"\nlabel = \"x\"\nout = \"{dir}/slow.key\"\n\
+         interval = 60\nreload = \"{reload}\"\n\
+         [[stek]]\nname = \"other\"\nformat = \"openssl\"\nlabel = \"x\"\n\
+         out = \"{dir}/other.key\"\ninterval = 60\n",
+        key = f.key(),
+        reload = reload.replace('"', "\\\"")
+    );
+    fs::write(f.path("kw.toml"), config).unwrap();
+    let now = f.path("now");
+    set_now(&now, BASE + 5);
+    let (sock, env) = notify_listener(None, &f.path("notify"));
+    let mut cmd = command(KEYWHEEL);
+    cmd.args(["run", "--config", &f.arg("kw.toml")])
+        .env("KEYWHEEL_FAKE_NOW_FILE", &now)
+        .env("NOTIFY_SOCKET", &env)
+        .env("CREDENTIALS_DIRECTORY", f.dir.path());
+    let daemon = Daemon::spawn_command(cmd);
+    // Whatever happens, the test's reload command does not outlive it.
+    struct KillGroup(std::path::PathBuf);
+    impl Drop for KillGroup {
+        fn drop(&mut self) {
+            if let Some(pgid) = fs::read_to_string(&self.0)
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok())
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(-pgid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+    let _guard = KillGroup(f.path("reload.pid"));
+    // READY=1 as soon as every target has keys, not after the reload command.
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(8)))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = sock
+        .recv(&mut buf)
+        .expect("no READY=1 within 8 s: the daemon waits for the reload command");
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("READY=1"));
+    assert!(wait_for(std::time::Duration::from_secs(5), || f
+        .path("reload.env")
+        .exists()));
+
+    // The TFO target and the other stek target rotate on time while the reload still runs.
+    let tfo_before = fs::read(f.path("procfs")).unwrap();
+    let other_before = fs::read(f.path("other.key")).unwrap();
+    set_now(&now, BASE + 23);
+    assert!(
+        wait_for(std::time::Duration::from_secs(5), || fs::read(
+            f.path("procfs")
+        )
+        .unwrap()
+            != tfo_before),
+        "the TFO keys were not rotated while a reload command ran"
+    );
+    set_now(&now, BASE + 63);
+    assert!(
+        wait_for(std::time::Duration::from_secs(5), || fs::read(
+            f.path("other.key")
+        )
+        .unwrap()
+            != other_before),
+        "the other target was not rotated while a reload command ran"
+    );
+    let env_text = fs::read_to_string(f.path("reload.env")).unwrap();
+    for var in ["CREDENTIALS_DIRECTORY=", "NOTIFY_SOCKET="] {
+        assert!(
+            !env_text.lines().any(|l| l.starts_with(var)),
+            "the reload command inherited {var}"
+        );
+    }
+    assert!(env_text.contains("KEYWHEEL_COUNTER="));
+    let pgid: i32 = fs::read_to_string(f.path("reload.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let lines = daemon.terminate();
+    let group = nix::unistd::Pid::from_raw(-pgid);
+    assert!(
+        wait_for(std::time::Duration::from_secs(3), || {
+            nix::sys::signal::kill(group, None).is_err()
+        }),
+        "the reload command's process group survived the daemon"
+    );
+    let output: usize = lines
+        .iter()
+        .filter(|l| l.contains("reload output: "))
+        .map(String::len)
+        .sum();
+    assert!(output > 0, "the reload output is not logged: {lines:?}");
+    assert!(
+        output < 20_000,
+        "{output} bytes of reload output logged (2 MB written)"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("info: ") || l.starts_with("error: ")),
+        "unprefixed output: {:?}",
+        lines
+            .iter()
+            .find(|l| !l.starts_with("info: ") && !l.starts_with("error: "))
+    );
+}

@@ -995,14 +995,15 @@ fn reload_runs_after_the_write_and_its_failure_is_reported() {
         &["--time", "1700003600", "--reload", "echo reloading; exit 3"],
     );
     assert_eq!(r.code, Some(1), "{r:#?}");
-    // The command's output goes to stderr; the failure is one error line.
+    // The command's output is logged (prefixed, before the result); the failure is one
+    // error line.
     assert_eq!(
         r.stderr_lines()
             .iter()
-            .filter(|l| !l.starts_with("info: "))
+            .filter(|l| !l.starts_with("info: ") || l.contains("reload output"))
             .collect::<Vec<_>>(),
         [
-            &"reloading",
+            &"info: reload output: reloading",
             &"error: reload command `echo reloading; exit 3` exited with status 3"
         ]
     );

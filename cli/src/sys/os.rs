@@ -14,7 +14,7 @@ use keywheel::{MAIN_KEY_LEN, MAX_TIME, MIN_TIME};
 use nix::errno::Errno;
 use nix::sys::mman::{MlockAllFlags, mlockall};
 use nix::sys::resource::{Resource, setrlimit};
-use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::time::TimeSpec;
 use nix::time::{ClockId, ClockNanosleepFlags, clock_gettime, clock_nanosleep};
 use zeroize::Zeroizing;
@@ -52,13 +52,68 @@ pub(crate) fn harden() -> Result<(), String> {
     })
 }
 
+/// Held while secrets are in memory ([`block_all_signals`] to [`SignalsBlocked::restore`]); the
+/// termination thread ([`exit_on_signals`]) takes it before ending the process.
+static KEY_WORK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// All signals are blocked while this value lives (tofurkey's `block_all_signals`), so that a
 /// terminating signal is only delivered after secrets have been wiped.
 #[must_use = "signals are unblocked by `restore`"]
-pub(crate) struct SignalsBlocked(SigSet);
+pub(crate) struct SignalsBlocked(
+    SigSet,
+    #[allow(dead_code)] std::sync::MutexGuard<'static, ()>,
+);
+
+/// The signals that end the daemon.
+fn terminating() -> SigSet {
+    let mut set = SigSet::empty();
+    for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        set.add(sig);
+    }
+    set
+}
+
+/// From now on SIGTERM, SIGINT and SIGHUP are taken by a thread that waits for the key work in
+/// progress (if any) to finish, runs `cleanup` (kills the reload commands' process groups),
+/// and then ends the process by the same signal, as its default action would have.
+///
+/// # Errors
+/// When the signals cannot be blocked or the thread cannot start.
+pub(crate) fn exit_on_signals(cleanup: fn()) -> Result<(), String> {
+    let set = terminating();
+    // Blocked in this thread before any other starts: every thread inherits the mask, so only
+    // `sigwait` below receives them.
+    set.thread_block()
+        .map_err(|e| format!("sigprocmask() failed: {}", errno_text(e)))?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let Ok(sig) = set.wait() else {
+                return;
+            };
+            let work = KEY_WORK
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            cleanup();
+            let mut only = SigSet::empty();
+            only.add(sig);
+            let _ = only.thread_unblock();
+            let _ = nix::sys::signal::kill(nix::unistd::getpid(), sig);
+            // Delivered to this thread (the only one not blocking it): the process ends.
+            drop(work);
+            loop {
+                std::thread::park();
+            }
+        })
+        .map(drop)
+        .map_err(|e| format!("cannot start the signal thread: {}", strerror(&e)))
+}
 
 /// Blocks every signal, returning the mask to restore.
 pub(crate) fn block_all_signals() -> Result<SignalsBlocked, String> {
+    let work = KEY_WORK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut saved = SigSet::empty();
     sigprocmask(
         SigmaskHow::SIG_SETMASK,
@@ -66,7 +121,7 @@ pub(crate) fn block_all_signals() -> Result<SignalsBlocked, String> {
         Some(&mut saved),
     )
     .map_err(|e| format!("sigprocmask() failed: {}", errno_text(e)))?;
-    Ok(SignalsBlocked(saved))
+    Ok(SignalsBlocked(saved, work))
 }
 
 impl SignalsBlocked {
