@@ -515,3 +515,323 @@ fn a_hung_reload_command_blocks_nothing_and_dies_with_the_daemon() {
             .find(|l| !l.starts_with("info: ") && !l.starts_with("error: "))
     );
 }
+
+/// Runs `keywheel ARGS`, killing it after `limit` (a hang is a failure, not a stuck test).
+fn keywheel_within(args: &[&str], limit: std::time::Duration) -> (Option<i32>, String) {
+    let mut child = spawn(args);
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            return (
+                status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            );
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("keywheel {args:?} hung for {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Finding 3 (the configuration half): a configuration that is a FIFO hung the process,
+/// /dev/zero was read until memory ran out.
+#[test]
+fn a_config_that_is_a_fifo_or_a_device_or_huge_is_refused() {
+    let f = StekFixture::new();
+    let fifo = f.path("fifo.toml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let huge = f.path("huge.toml");
+    fs::write(&huge, vec![b'#'; 2 * 1024 * 1024]).unwrap();
+    let limit = std::time::Duration::from_secs(5);
+    for (path, why) in [
+        (fifo.to_str().unwrap(), "not a regular file (a FIFO)"),
+        ("/dev/zero", "not a regular file (a character device)"),
+        (
+            huge.to_str().unwrap(),
+            "a configuration file may have at most 1048576 bytes",
+        ),
+    ] {
+        for cmd in ["check-config", "run"] {
+            let args: Vec<&str> = if cmd == "run" {
+                vec!["run", "--once", "--config", path]
+            } else {
+                vec![cmd, path]
+            };
+            let (code, err) = keywheel_within(&args, limit);
+            assert_eq!(code, Some(2), "{args:?}: {err}");
+            assert!(err.contains(why), "{args:?}: {err}");
+        }
+    }
+}
+
+/// Finding 5: `--autokey` followed a symlink and wrote the new secret into its target, and wrote
+/// into an existing 0644 file keeping its mode.
+#[test]
+fn autokey_never_follows_symlinks_nor_writes_into_an_existing_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = StekFixture::new();
+    let victim = f.path("victim");
+    fs::write(&victim, b"not a key\n").unwrap();
+    std::os::unix::fs::symlink(&victim, f.path("sym.key")).unwrap();
+    fs::write(f.path("empty.key"), b"").unwrap();
+    fs::set_permissions(f.path("empty.key"), fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(f.path("procfs"), b"x").unwrap();
+    for name in ["sym.key", "empty.key"] {
+        let r = common::keywheel(&[
+            "tfo",
+            "--autokey",
+            &f.arg(name),
+            "--procfs",
+            &f.arg("procfs"),
+            "--time",
+            "1700000000",
+        ]);
+        r.assert_ok();
+        let meta = fs::symlink_metadata(f.path(name)).unwrap();
+        assert!(meta.is_file(), "{name} is not a regular file now");
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o600, "{name}");
+        assert_eq!(meta.len(), 32, "{name}");
+    }
+    assert_eq!(
+        fs::read(&victim).unwrap(),
+        b"not a key\n",
+        "the symlink's target was written"
+    );
+}
+
+/// Finding 5: `--procfs` followed symlinks and wrote 72 bytes over any file (or hung on a
+/// FIFO). keywheel now refuses what is neither procfs nor a regular file.
+#[test]
+fn procfs_refuses_symlinks_and_special_files() {
+    let f = StekFixture::new();
+    let victim = f.path("victim");
+    fs::write(&victim, b"precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, f.path("link")).unwrap();
+    let fifo = f.path("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let key = f.key();
+    for (target, why) in [
+        (f.arg("link"), "is a symbolic link"),
+        (fifo.to_str().unwrap().to_owned(), "is a FIFO"),
+    ] {
+        let (code, err) = keywheel_within(
+            &[
+                "tfo",
+                "--main-key",
+                &key,
+                "--procfs",
+                &target,
+                "--time",
+                "1700000000",
+            ],
+            std::time::Duration::from_secs(5),
+        );
+        assert_eq!(code, Some(1), "{target}: {err}");
+        assert!(err.contains(why), "{target}: {err}");
+    }
+    assert_eq!(fs::read(&victim).unwrap(), b"precious\n");
+}
+
+/// Finding 7: a world-writable directory without the sticky bit, or one owned by another
+/// user, was accepted as an output directory.
+#[test]
+fn unsafe_output_directories_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = StekFixture::new();
+    let key = f.key();
+    let stek = |out: &str| {
+        common::keywheel(&[
+            "stek",
+            "--format",
+            "ats",
+            "--label",
+            "x",
+            "--main-key",
+            &key,
+            "--out",
+            out,
+            "--time",
+            "1700000000",
+        ])
+    };
+    let open = f.path("open");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    let r = stek(&format!("{}/k", open.display()));
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(
+        r.stderr.contains("writable by everybody (mode 0777)"),
+        "{r:?}"
+    );
+    assert!(!open.join("k").exists());
+    // The sticky bit (as /dev/shm, /tmp) is safe: nobody can replace another's files.
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o1777)).unwrap();
+    stek(&format!("{}/k", open.display())).assert_ok();
+
+    assert!(
+        common::is_root(),
+        "this test needs root to make a directory of another user"
+    );
+    let theirs = f.path("theirs");
+    fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let r = stek(&format!("{}/k", theirs.display()));
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.stderr.contains("is owned by uid 65534"), "{r:?}");
+}
+
+/// Finding 7: `check` said OK for a key file chmodded 0644.
+#[test]
+fn check_is_critical_when_a_key_file_is_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = StekFixture::new();
+    let conf = f.path("kw.toml");
+    fs::write(
+        &conf,
+        format!(
+            "main_key = \"{}\"\n[[stek]]\nformat = \"ats\"\nlabel = \"x\"\nout = \"{}\"\n",
+            f.key(),
+            f.arg("ats.key")
+        ),
+    )
+    .unwrap();
+    let conf = conf.to_str().unwrap();
+    common::keywheel(&["run", "--once", "--config", conf]).assert_ok();
+    let r = common::keywheel(&["check", "--config", conf]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    fs::set_permissions(f.path("ats.key"), fs::Permissions::from_mode(0o644)).unwrap();
+    let r = common::keywheel(&["check", "--config", conf]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(
+        r.stdout.starts_with("KEYWHEEL CRITICAL") && r.stdout.contains("has mode 0644"),
+        "{r:?}"
+    );
+}
+
+/// Finding 8: another process of the same user could read the daemon's memory through
+/// /proc/PID/mem. A non-dumpable process's /proc/PID files belong to root, so a process of the
+/// daemon's user cannot open them; core dumps stay off; the log says memory is not locked.
+#[test]
+fn the_daemon_is_not_dumpable_and_says_when_memory_is_not_locked() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    assert!(
+        common::is_root(),
+        "this test needs root to run the daemon as another user"
+    );
+    let f = StekFixture::new();
+    fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let out = f.path("out");
+    fs::create_dir(&out).unwrap();
+    for p in [f.path("main.key"), out.clone()] {
+        std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+    }
+    let mut cmd = command("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", KEYWHEEL])
+        .args([
+            "stek",
+            "--format",
+            "ats",
+            "--label",
+            "x",
+            "--main-key",
+            &f.key(),
+        ])
+        .args([
+            "--out",
+            &format!("{}/ats.key", out.display()),
+            "--interval",
+            "3600",
+        ]);
+    let mut daemon = common::daemon::Daemon::spawn_command(cmd);
+    let line = daemon.wait_line(std::time::Duration::from_secs(10), |l| {
+        l.contains("mlockall skipped")
+    });
+    assert!(line.starts_with("info: not running as root"), "{line}");
+    daemon.wait_line(std::time::Duration::from_secs(10), |l| l.contains("wrote"));
+    let pid = daemon.child.id();
+    let mem = fs::metadata(format!("/proc/{pid}/mem")).unwrap();
+    assert_eq!(
+        mem.uid(),
+        0,
+        "/proc/{pid}/mem belongs to the daemon's user: dumpable"
+    );
+    let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert_eq!(core.split_whitespace().nth(4), Some("0"), "{core}");
+    daemon.terminate();
+}
+
+/// Finding 10: messages and limits.
+#[test]
+fn messages_and_limits() {
+    let f = StekFixture::new();
+    let key = f.key();
+    let stek = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "stek",
+            "--format",
+            "ats",
+            "--label",
+            "x",
+            "--main-key",
+            &key,
+            "--out",
+            out,
+            "--time",
+            "1700000000",
+        ];
+        args.extend_from_slice(extra);
+        common::keywheel(&args)
+    };
+    // A valid 240-byte file name: its temporary name must be valid too.
+    let long = f.path(&"k".repeat(240));
+    stek(long.to_str().unwrap(), &[]).assert_ok();
+    assert_eq!(fs::read(&long).unwrap().len(), 48 * 3);
+    assert!(temporaries(f.dir.path()).is_empty());
+    // `--out missing/`: a directory-looking path for a one-file format.
+    let r = stek(&format!("{}/", f.arg("missing")), &[]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("ends with '/', but --format ats writes one file"),
+        "{r:?}"
+    );
+    // keep capped: 60481 key files every 10 s is not a configuration.
+    let r = stek(&f.arg("a.key"), &["--interval", "10", "--keep", "60479"]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "keep 60479 gives 60481 keys for --format ats; an output holds at most 256 keys"
+        ),
+        "{r:?}"
+    );
+    // A huge interval is out of range (it was called "odd").
+    let conf = f.path("kw.toml");
+    let write = |body: &str| fs::write(&conf, format!("main_key = \"{key}\"\n{body}")).unwrap();
+    write("[tfo]\ninterval = 9223372036854775807\nprocfs = \"/x/procfs\"\n");
+    let r = common::keywheel(&["check-config", conf.to_str().unwrap()]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "interval 9223372036854775807 is out of range; it must be even and in 10..=604800"
+        ),
+        "{r:?}"
+    );
+    // NUL bytes in a path: refused, and shown escaped, never raw.
+    write("[[stek]]\nformat = \"ats\"\nlabel = \"x\"\nout = \"/dev/shm/a\\u0000b\"\n");
+    let r = common::keywheel(&["check-config", conf.to_str().unwrap()]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(!r.stderr.contains('\0'), "a raw NUL in the message");
+    assert!(
+        r.stderr
+            .contains("/dev/shm/a\\0b holds a control character"),
+        "{r:?}"
+    );
+}

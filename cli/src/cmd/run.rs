@@ -124,10 +124,14 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         Ok(k) => k,
         Err(msg) => return fail(&msg),
     };
-    if let Err(msg) = os::harden() {
-        return fail(&msg);
-    }
+    let locked = match os::harden() {
+        Ok(locked) => locked,
+        Err(msg) => return fail(&msg),
+    };
     let log = Log::new(verbose);
+    if !locked && !once {
+        log.info(os::NOT_LOCKED);
+    }
     log.info(&format!(
         "{}: {} target{}: {}",
         config.path.display(),

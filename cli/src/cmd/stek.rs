@@ -145,11 +145,15 @@ pub(crate) fn run(args: StekArgs) -> ExitCode {
         Ok(parts) => parts,
         Err((status, msg)) => return fail_with(status, &msg),
     };
-    if let Err(msg) = os::harden() {
-        return fail(&msg);
-    }
+    let locked = match os::harden() {
+        Ok(locked) => locked,
+        Err(msg) => return fail(&msg),
+    };
     let log = target.log().clone();
     let once = target.once();
+    if !locked && !once {
+        log.info(os::NOT_LOCKED);
+    }
     Daemon {
         targets: vec![Box::new(target)],
         keys,

@@ -111,11 +111,15 @@ pub(crate) fn run(args: TfoArgs) -> ExitCode {
     let Ok(schedule) = Schedule::new(args.interval) else {
         return ExitCode::from(2); // parse_interval already validated it
     };
-    if let Err(msg) = os::harden() {
-        return fail(&msg);
-    }
+    let locked = match os::harden() {
+        Ok(locked) => locked,
+        Err(msg) => return fail(&msg),
+    };
     let check_mode = !args.allow_insecure_key_file;
     let log = Log::new(args.verbose);
+    if !(locked || args.once || args.time.is_some()) {
+        log.info(os::NOT_LOCKED);
+    }
     if autokey {
         if let Err(msg) = autokey_setup(Dialect::Keywheel, &path, check_mode, &log) {
             return fail(&msg);

@@ -108,6 +108,18 @@ pub(crate) struct Config {
 
 fn absolute(ctx: &Ctx<'_>, key: &str, value: &Spanned<String>) -> Result<PathBuf, ConfigError> {
     let path = PathBuf::from(value.get_ref());
+    if value.get_ref().chars().any(char::is_control) {
+        // A NUL byte would cut the path short at open(); other control characters are never
+        // meant. Shown escaped, never raw.
+        return Err(ctx.err(
+            value.span(),
+            key,
+            &format!(
+                "{} holds a control character (NUL, newline, tab, …); a path must not",
+                value.get_ref().escape_debug()
+            ),
+        ));
+    }
     if path.is_absolute() {
         Ok(path)
     } else {
@@ -184,11 +196,51 @@ fn interval(
     parse_interval(&n.to_string()).map_err(|e| ctx.err(v.span(), key, &e))
 }
 
+/// The largest configuration file read (a larger one is refused, not read).
+pub(crate) const MAX_CONFIG_LEN: u64 = 1024 * 1024;
+
+/// Reads a configuration file: a regular file (a FIFO, device or directory is refused without
+/// blocking: `O_NONBLOCK`) of at most [`MAX_CONFIG_LEN`] bytes, in UTF-8.
+fn read_config(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| strerror(&e))?;
+    let meta = file.metadata().map_err(|e| strerror(&e))?;
+    if !meta.file_type().is_file() {
+        return Err(format!(
+            "not a regular file (a {}); the configuration must be a regular file",
+            crate::sys::os::kind_name(&meta)
+        ));
+    }
+    if meta.len() > MAX_CONFIG_LEN {
+        return Err(format!(
+            "{} bytes; a configuration file may have at most {MAX_CONFIG_LEN} bytes",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    (&mut file)
+        .take(MAX_CONFIG_LEN + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| strerror(&e))?;
+    if bytes.len() as u64 > MAX_CONFIG_LEN {
+        return Err(format!(
+            "more than {MAX_CONFIG_LEN} bytes; a configuration file may have at most \
+             {MAX_CONFIG_LEN} bytes"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text ({e})"))
+}
+
 /// Reads and checks a configuration file.
 pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+    let text = read_config(path).map_err(|error| ConfigError::Read {
         path: path.to_owned(),
-        error: strerror(&e),
+        error,
     })?;
     let config = parse(path, &text)?;
     config.check_distinct()?;

@@ -92,9 +92,19 @@ pub(crate) fn parent_dir(path: &Path) -> &Path {
 /// A name for a temporary entry next to `name` in the same directory. Every temporary name
 /// keywheel makes starts with ".keywheel-" and ends with ".tmp", so stale ones can be found.
 pub(crate) fn temp_name(name: &std::ffi::OsStr, what: &str) -> OsString {
-    let mut s = OsString::from(format!(".keywheel-{}-{what}-", std::process::id()));
-    s.push(name);
+    let mut s = OsString::from(format!(".keywheel-{}-", std::process::id()));
+    s.push(temp_tail(name, what));
     s.push(".tmp");
+    s
+}
+
+/// The part of a temporary name after the pid: `<what>-<name>`, the name cut to 200 bytes so
+/// that the temporary of a valid long name (up to 255 bytes) is still a valid name.
+fn temp_tail(name: &std::ffi::OsStr, what: &str) -> OsString {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = name.as_bytes();
+    let mut s = OsString::from(format!("{what}-"));
+    s.push(std::ffi::OsStr::from_bytes(&bytes[..bytes.len().min(200)]));
     s
 }
 
@@ -273,9 +283,7 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8], perms: Perms) -> Result<(),
     };
     let tmp = dir.join(temp_name(name, "file"));
     // Leftovers of this file's earlier writers that were killed mid-write (and of this pid).
-    let mut suffix = OsString::from("file-");
-    suffix.push(name);
-    let _ = remove_stale_temps(dir, Some(&suffix));
+    let _ = remove_stale_temps(dir, Some(&temp_tail(name, "file")));
     let result = create_file(&tmp, data, perms).and_then(|()| {
         fs::rename(&tmp, path).map_err(|e| {
             format!(
@@ -329,17 +337,84 @@ pub(crate) fn ensure_dir(dir: &Path, perms: Perms) -> Result<(), String> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(format!("cannot stat {}: {}", dir.display(), strerror(&e))),
     }
-    fs::DirBuilder::new().mode(0o700).create(dir).map_err(|e| {
-        format!(
-            "cannot create directory {}: {}",
-            dir.display(),
-            strerror(&e)
-        )
-    })?;
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        // Another writer created it meanwhile (it then waits for the lock in it).
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
+        Err(e) => {
+            return Err(format!(
+                "cannot create directory {}: {}",
+                dir.display(),
+                strerror(&e)
+            ));
+        }
+    }
     let handle = File::open(dir)
         .map_err(|e| format!("cannot open directory {}: {}", dir.display(), strerror(&e)))?;
     perms.apply(&handle, dir, perms.dir_mode())?;
     fsync_dir(parent_dir(dir))
+}
+
+/// Refuses an output directory others could use to replace the key files: writable by
+/// everybody without the sticky bit, or owned by a user other than this one and root.
+pub(crate) fn check_dir_safe(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(dir)
+        .map_err(|e| format!("cannot stat directory {}: {}", dir.display(), strerror(&e)))?;
+    let (mode, d) = (meta.mode() & 0o7777, dir.display());
+    if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+        return Err(format!(
+            "output directory {d} is writable by everybody (mode {mode:04o}) without the sticky \
+             bit, so any user could replace the key files; use another directory, or fix it with \
+             `chmod o-w {d}` (or `chmod +t {d}`)"
+        ));
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    if meta.uid() != euid && meta.uid() != 0 {
+        return Err(format!(
+            "output directory {d} is owned by uid {}, not by this user (uid {euid}) or root, so \
+             its owner could replace the key files; use a directory owned by uid {euid}",
+            meta.uid()
+        ));
+    }
+    Ok(())
+}
+
+/// Creates an autokey file, mode 0600, with 32 fresh random bytes, as [`write_atomic`] does: a
+/// new temporary file in the same directory (`O_EXCL|O_NOFOLLOW`, so no symlink is followed and
+/// no existing file is written into) renamed over `path` (a symlink at `path` is replaced, its
+/// target untouched; an existing file with a wider mode is replaced by a 0600 one).
+pub(crate) fn write_new_autokey(path: &Path) -> Result<(), String> {
+    let mut key = zeroize::Zeroizing::new([0u8; keywheel::MAIN_KEY_LEN]);
+    getrandom::fill(&mut key[..]).map_err(|e| format!("getrandom() failed: {e}"))?;
+    let p = path.display();
+    let Some(name) = path.file_name() else {
+        return Err(format!("open({p}) failed: not a file name"));
+    };
+    let dir = parent_dir(path);
+    let tmp = dir.join(temp_name(name, "file"));
+    let _ = remove_stale_temps(dir, Some(&temp_tail(name, "file")));
+    // tofurkey's wording, naming the autokey file (the temporary is an implementation detail).
+    let written = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(&tmp)
+        .map_err(|e| format!("open({p}) failed: {}", strerror(&e)))
+        .and_then(|mut file| {
+            file.write_all(&key[..])
+                .and_then(|()| file.sync_all())
+                .map_err(|e| format!("write({p}, {}) failed: {}", key.len(), strerror(&e)))
+        })
+        .and_then(|()| {
+            fs::rename(&tmp, path).map_err(|e| format!("rename(.., {p}) failed: {}", strerror(&e)))
+        });
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written?;
+    fsync_dir(dir)
 }
 
 /// Checks that `dir` is on tmpfs or ramfs (so keys never reach persistent storage).

@@ -82,7 +82,7 @@ impl TfoOutput {
         let written = if self.dry_run {
             Ok(())
         } else {
-            os::write_procfs(&self.procfs, &bytes[..])
+            os::write_procfs(&self.procfs, &bytes[..], self.dialect == Dialect::Keywheel)
         };
         drop(bytes);
         if self.dry_run && self.dialect == Dialect::Keywheel {
@@ -197,7 +197,7 @@ pub(crate) fn autokey_setup(
                     e.keywheel_text("autokey file", path)
                 )),
             }
-            os::write_new_autokey(path).map_err(|e| match dialect {
+            crate::sys::files::write_new_autokey(path).map_err(|e| match dialect {
                 Dialect::Tofurkey => e,
                 Dialect::Keywheel => format!("cannot create the autokey file: {e}"),
             })?;
