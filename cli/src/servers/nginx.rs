@@ -180,15 +180,28 @@ fn publish_nginx(set: &NginxSet<'_>, perms: Perms) -> Result<Published, String> 
     let tmp = dir.join(temp_name(name.as_ref(), "dir"));
     let conf_path = dir.join("nginx.conf");
     let conf_first = named_keys(&conf_path).is_some_and(|old| set.files.len() < old);
-    let staged = stage_dir(&tmp, set, perms)
-        .and_then(|()| {
-            if conf_first {
-                write_atomic(&conf_path, set.conf, perms)
-            } else {
-                Ok(())
-            }
-        })
-        .and_then(|()| install_dir(&tmp, &target));
+    // The same set is there already (a restart within the interval): nothing to replace, so
+    // a reader inside `keys.<counter>` is never pulled out from under.
+    let same = holds_exactly(&target, &set.files, perms);
+    let staged = if same {
+        Ok(())
+    } else {
+        stage_dir(&tmp, set, perms)
+    }
+    .and_then(|()| {
+        if conf_first {
+            write_atomic(&conf_path, set.conf, perms)
+        } else {
+            Ok(())
+        }
+    })
+    .and_then(|()| {
+        if same {
+            Ok(())
+        } else {
+            install_dir(&tmp, &target)
+        }
+    });
     if staged.is_err() {
         let _ = remove_key_dir(&tmp);
     }
@@ -230,6 +243,30 @@ fn publish_nginx(set: &NginxSet<'_>, perms: Perms) -> Result<Published, String> 
     Ok(Published {
         removed,
         cleanup_errors,
+    })
+}
+
+/// Whether directory `dir` holds exactly the files `0.key`.. with `files`' bytes, with the
+/// modes and group of `perms`.
+fn holds_exactly(dir: &Path, files: &[&[u8]], perms: Perms) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let fits = |meta: &fs::Metadata, mode: u32| {
+        meta.mode() & 0o7777 == mode && perms.group.is_none_or(|g| meta.gid() == g.as_raw())
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    if entries.count() != files.len()
+        || !fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && fits(&m, perms.dir_mode()))
+    {
+        return false;
+    }
+    files.iter().enumerate().all(|(i, data)| {
+        let path = dir.join(format!("{i}.key"));
+        fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && fits(&m, perms.file_mode()))
+            && fs::read(&path)
+                .map(zeroize::Zeroizing::new)
+                .is_ok_and(|b| b[..] == data[..])
     })
 }
 

@@ -6,6 +6,8 @@
 
 pub(crate) mod clock;
 pub(crate) mod files;
+#[cfg(test)]
+pub(crate) mod fuzz;
 pub(crate) mod log;
 pub(crate) mod main_key;
 pub(crate) mod os;
