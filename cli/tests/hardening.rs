@@ -569,19 +569,24 @@ fn a_config_that_is_a_fifo_or_a_device_or_huge_is_refused() {
 }
 
 /// Finding 5: `--autokey` followed a symlink and wrote the new secret into its target, and wrote
-/// into an existing 0644 file keeping its mode.
+/// into an existing 0644 file keeping its mode. Now the mode is checked first (a 0644 file is
+/// refused, untouched) and a new key goes through an `O_EXCL|O_NOFOLLOW` temporary renamed
+/// over the path (a symlink is replaced, its target untouched).
 #[test]
 fn autokey_never_follows_symlinks_nor_writes_into_an_existing_file() {
     use std::os::unix::fs::PermissionsExt;
     let f = StekFixture::new();
     let victim = f.path("victim");
     fs::write(&victim, b"not a key\n").unwrap();
+    fs::set_permissions(&victim, fs::Permissions::from_mode(0o600)).unwrap();
     std::os::unix::fs::symlink(&victim, f.path("sym.key")).unwrap();
     fs::write(f.path("empty.key"), b"").unwrap();
-    fs::set_permissions(f.path("empty.key"), fs::Permissions::from_mode(0o644)).unwrap();
+    fs::set_permissions(f.path("empty.key"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::write(f.path("open.key"), b"").unwrap();
+    fs::set_permissions(f.path("open.key"), fs::Permissions::from_mode(0o644)).unwrap();
     fs::write(f.path("procfs"), b"x").unwrap();
-    for name in ["sym.key", "empty.key"] {
-        let r = common::keywheel(&[
+    let autokey = |name: &str| {
+        common::keywheel(&[
             "tfo",
             "--autokey",
             &f.arg(name),
@@ -589,8 +594,10 @@ fn autokey_never_follows_symlinks_nor_writes_into_an_existing_file() {
             &f.arg("procfs"),
             "--time",
             "1700000000",
-        ]);
-        r.assert_ok();
+        ])
+    };
+    for name in ["sym.key", "empty.key"] {
+        autokey(name).assert_ok();
         let meta = fs::symlink_metadata(f.path(name)).unwrap();
         assert!(meta.is_file(), "{name} is not a regular file now");
         assert_eq!(meta.permissions().mode() & 0o7777, 0o600, "{name}");
@@ -600,6 +607,14 @@ fn autokey_never_follows_symlinks_nor_writes_into_an_existing_file() {
         fs::read(&victim).unwrap(),
         b"not a key\n",
         "the symlink's target was written"
+    );
+    let r = autokey("open.key");
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.stderr.contains("has mode 0644"), "{r:?}");
+    assert_eq!(
+        fs::read(f.path("open.key")).unwrap(),
+        b"",
+        "a 0644 file got a secret"
     );
 }
 

@@ -7,30 +7,31 @@
 //! format's bytes for a window of keys), [`installed_names`] (an installed key file parsed
 //! back into key names) and [`parse_format`] (a format by name).
 //!
-//! A new server: a format in the core crate, a `servers/<name>.rs` implementing [`Server`]
-//! (the defaults write one file atomically), and its line in [`server`].
+//! A new server whose key file is one file replaced atomically (Apache httpd, Traffic Server,
+//! an OpenSSL-callback program) is its format in the core crate's table alone: [`OneFile`]
+//! serves every format no server claims. A server that does more (a directory of files, a
+//! push to the running server, a read-back) is a `servers/<name>.rs` implementing [`Server`]
+//! (override what differs), listed in [`SERVERS`].
 
-mod apache;
-mod ats;
 pub(crate) mod haproxy;
 pub(crate) mod json;
 pub(crate) mod nginx;
-mod openssl;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use keywheel::{Format, LabelKey, Role, TICKET_NAME_LEN, TicketSlot};
+use keywheel::{Encoding, FORMATS, Format, Role, TICKET_NAME_LEN, TicketKeys};
 use zeroize::Zeroizing;
 
 use crate::daemon::keys::Extra;
 use crate::sys::files::{self, Perms};
 use crate::sys::os;
-use crate::sys::text::{base64_decode, hex, hex_secret};
+use crate::sys::text::{hex, hex_secret};
 
-/// The names `--format` accepts.
-pub(crate) const FORMAT_NAMES: &str =
-    "nginx, nginx48, haproxy, haproxy48, apache, ats, openssl, json";
+/// The names `--format` accepts: the core crate's formats, then `json`.
+pub(crate) fn format_names() -> impl Iterator<Item = &'static str> {
+    FORMATS.iter().map(|f| f.name()).chain(["json"])
+}
 
 /// What `--format` names: a server's key format, or the JSON description for tooling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +61,7 @@ impl StekFormat {
 
     /// Whether the decrypt-only keys of another main key fit (rollover).
     pub(crate) fn accepts_extra_keys(self) -> bool {
-        self.server().is_some_and(Format::accepts_extra_keys)
+        self.server().is_some_and(Format::accepts_decrypt_only)
     }
 }
 
@@ -69,26 +70,25 @@ pub(crate) fn parse_format(s: &str) -> Result<StekFormat, String> {
     if s == "json" {
         return Ok(StekFormat::Json);
     }
-    Format::from_name(s)
-        .map(StekFormat::Server)
-        .ok_or_else(|| format!("format '{s}' is unknown; it must be one of {FORMAT_NAMES}"))
+    Format::from_name(s).map(StekFormat::Server).ok_or_else(|| {
+        let names: Vec<&str> = format_names().collect();
+        format!(
+            "format '{s}' is unknown; it must be one of {}",
+            names.join(", ")
+        )
+    })
 }
 
-/// Every server, each claiming its format names.
-const SERVERS: [&dyn Server; 6] = [
-    &nginx::Nginx,
-    &haproxy::Haproxy,
-    &apache::Apache,
-    &ats::Ats,
-    &openssl::Openssl,
-    &json::Json,
-];
+/// The servers that do more than write one file, each claiming its format names.
+const SERVERS: [&dyn Server; 3] = [&nginx::Nginx, &haproxy::Haproxy, &json::Json];
 
-/// A format no server claims (the test `every_format_name_has_its_server` fails then): the
-/// defaults of [`Server`].
-struct Unclaimed;
+/// The server of every format no server in [`SERVERS`] claims: the defaults of [`Server`],
+/// one file replaced atomically (then `--reload`, e.g. `apachectl -k graceful` or
+/// `traffic_ctl config reload`). A format with one file per key must be claimed (the test
+/// `one_file_per_key_formats_are_claimed` fails otherwise).
+struct OneFile;
 
-impl Server for Unclaimed {
+impl Server for OneFile {
     fn formats(&self) -> &'static [&'static str] {
         &[]
     }
@@ -100,13 +100,13 @@ pub(crate) fn server(format: StekFormat) -> &'static dyn Server {
     SERVERS
         .into_iter()
         .find(|s| s.formats().contains(&name))
-        .unwrap_or(&Unclaimed)
+        .unwrap_or(&OneFile)
 }
 
 /// Why a format does not take the decrypt-only keys of another main key, and what happens.
 pub(crate) fn extra_limitation(format: StekFormat) -> &'static str {
     match format {
-        StekFormat::Server(f) if f.base64_lines() => {
+        StekFormat::Server(f) if f.encoding() == Encoding::Base64Lines => {
             "HAProxy holds exactly 3 keys (previous, current, next), so tickets made with the \
              other main key are not resumed here (clients make one full handshake)"
         }
@@ -164,35 +164,38 @@ impl Rendered {
     }
 }
 
-/// Renders the keys of `slot` in `format` for each label key in turn: the main key's window,
-/// then (during a rollover) the same window of each decrypt-only main key.
+/// Renders the keys of `format` at `now` with core's [`TicketKeys::render_rollover`]: the main
+/// key's window, then (during a rollover, for formats that take decrypt-only keys) the same
+/// window of each of `extra`.
 pub(crate) fn render(
     format: Format,
-    labels: &[(Option<Extra>, LabelKey)],
-    slot: &TicketSlot,
+    main: &TicketKeys,
+    extra: &[(Extra, TicketKeys)],
+    now: u64,
 ) -> Result<Rendered, String> {
-    let one = format.rendered_len(slot);
-    let mut bytes = Zeroizing::new(vec![0u8; one * labels.len()]);
-    let mut keys = Vec::new();
-    for (n, (which, label)) in labels.iter().enumerate() {
-        let len = format
-            .render(label, slot, &mut bytes[n * one..])
-            .map_err(|e| e.to_string())?;
-        debug_assert_eq!(len, one);
-        let mut i = 0;
-        while let Some(role) = format.role(slot, i) {
-            let Some(counter) = slot.counter(role) else {
-                break;
-            };
-            keys.push(KeyInfo {
-                counter,
-                role,
-                extra: *which,
-                name: label.ticket_name(format.strength(), counter),
-            });
-            i += 1;
-        }
-    }
+    let others: Vec<&TicketKeys> = extra.iter().map(|(_, keys)| keys).collect();
+    let len = main
+        .rollover_len(format, others.len())
+        .map_err(|e| e.to_string())?;
+    let mut bytes = Zeroizing::new(vec![0u8; len]);
+    main.render_rollover(format, now, &others, &mut bytes)
+        .map_err(|e| e.to_string())?;
+    // Every main key's window has the same length: key `i` is of main key `i / per`.
+    let per = main.keys(format, now).map_err(|e| e.to_string())?.count();
+    let which: Vec<Option<Extra>> = std::iter::once(None)
+        .chain(extra.iter().map(|(w, _)| Some(*w)))
+        .collect();
+    let keys = main
+        .rollover_keys(format, now, &others)
+        .map_err(|e| e.to_string())?
+        .enumerate()
+        .map(|(i, (role, key))| KeyInfo {
+            counter: key.counter(),
+            role,
+            extra: which.get(i / per.max(1)).copied().flatten(),
+            name: *key.name(),
+        })
+        .collect();
     Ok(Rendered {
         bytes,
         keys,
@@ -200,24 +203,13 @@ pub(crate) fn render(
     })
 }
 
-/// The key names (hex) of an installed key file's content, in file order.
+/// The key names (hex) of an installed key file's content, in file order (core's
+/// [`Format::names`]).
 pub(crate) fn installed_names(format: Format, content: &[u8]) -> Vec<String> {
-    if format.base64_lines() {
-        content
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|l| match base64_decode(l) {
-                Some(raw) if raw.len() >= TICKET_NAME_LEN => hex(&raw[..TICKET_NAME_LEN]),
-                _ => "(not base64)".to_owned(),
-            })
-            .collect()
-    } else {
-        content
-            .chunks(format.strength().record_len())
-            .filter(|r| r.len() >= TICKET_NAME_LEN)
-            .map(|r| hex(&r[..TICKET_NAME_LEN]))
-            .collect()
-    }
+    format
+        .names(content)
+        .map(|name| name.map_or_else(|| "(not base64)".to_owned(), |n| hex(&n)))
+        .collect()
 }
 
 /// Where one target's keys go.
@@ -315,16 +307,7 @@ pub(crate) trait Server: Sync {
         o: &mut String,
         key: &dyn Fn(&mut String, &str, usize),
     ) {
-        let _ = writeln!(
-            o,
-            "  would write    {} ({} bytes, mode {:04o}), atomically",
-            out.path.display(),
-            keys.bytes.len(),
-            out.perms.file_mode()
-        );
-        for i in 0..keys.keys.len() {
-            key(o, &format!("    {} {i:<2}     ", self.record_word()), i);
-        }
+        plan_one_file(out, keys, self.record_word(), o, key);
     }
 
     /// The installed files and what each should hold (`keywheel status`).
@@ -340,6 +323,26 @@ pub(crate) trait Server: Sync {
             previous: previous.map(|r| secret(&r.bytes)),
             holds_keys: true,
         }]
+    }
+}
+
+/// The dry-run lines of one file written atomically, one line per record (`word` `i`).
+fn plan_one_file(
+    out: &Out<'_>,
+    keys: &Rendered,
+    word: &str,
+    o: &mut String,
+    key: &dyn Fn(&mut String, &str, usize),
+) {
+    let _ = writeln!(
+        o,
+        "  would write    {} ({} bytes, mode {:04o}), atomically",
+        out.path.display(),
+        keys.bytes.len(),
+        out.perms.file_mode()
+    );
+    for i in 0..keys.keys.len() {
+        key(o, &format!("    {word} {i:<2}     "), i);
     }
 }
 
@@ -429,14 +432,28 @@ mod tests {
     }
 
     #[test]
-    fn every_format_name_has_its_server() {
-        let names: Vec<&str> = FORMAT_NAMES.split(", ").collect();
+    fn every_format_name_is_parsed_and_claimed_at_most_once() {
+        let names: Vec<&str> = format_names().collect();
         for name in &names {
-            let format = parse_format(name).unwrap();
-            assert_eq!(format.name(), *name);
-            assert!(server(format).formats().contains(name), "{name}");
+            assert_eq!(parse_format(name).unwrap().name(), *name);
         }
         let claimed: Vec<&str> = SERVERS.iter().flat_map(|s| s.formats()).copied().collect();
-        assert_eq!(claimed.len(), names.len(), "{claimed:?}");
+        for name in &claimed {
+            assert!(names.contains(name), "{name} is claimed but no format");
+            assert_eq!(claimed.iter().filter(|c| *c == name).count(), 1, "{name}");
+        }
+    }
+
+    #[test]
+    fn one_file_per_key_formats_are_claimed() {
+        for f in FORMATS
+            .iter()
+            .filter(|f| f.files() == keywheel::Files::OnePerKey)
+        {
+            let server = server(StekFormat::Server(*f));
+            assert!(server.formats().contains(&f.name()), "{}", f.name());
+        }
+        assert!(server(parse_format("apache").unwrap()).formats().is_empty());
+        assert!(server(parse_format("nginx48").unwrap()).writes_directory());
     }
 }
