@@ -687,10 +687,10 @@ fn unsafe_output_directories_are_refused() {
     fs::set_permissions(&open, fs::Permissions::from_mode(0o1777)).unwrap();
     stek(&format!("{}/k", open.display())).assert_ok();
 
-    assert!(
-        common::is_root(),
-        "this test needs root to make a directory of another user"
-    );
+    if !common::is_root() {
+        eprintln!("not root: the case of a directory owned by another user is not exercised");
+        return;
+    }
     let theirs = f.path("theirs");
     fs::create_dir(&theirs).unwrap();
     std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
@@ -733,34 +733,37 @@ fn check_is_critical_when_a_key_file_is_readable_by_others() {
 #[test]
 fn the_daemon_is_not_dumpable_and_says_when_memory_is_not_locked() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    assert!(
-        common::is_root(),
-        "this test needs root to run the daemon as another user"
-    );
+    let root = common::is_root();
     let f = StekFixture::new();
     fs::set_permissions(f.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let out = f.path("out");
     fs::create_dir(&out).unwrap();
-    for p in [f.path("main.key"), out.clone()] {
-        std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
-    }
-    let mut cmd = command("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", KEYWHEEL])
-        .args([
-            "stek",
-            "--format",
-            "ats",
-            "--label",
-            "x",
-            "--main-key",
-            &f.key(),
-        ])
-        .args([
-            "--out",
-            &format!("{}/ats.key", out.display()),
-            "--interval",
-            "3600",
-        ]);
+    // As root the daemon runs as nobody (65534) through setpriv; otherwise as this user.
+    let mut cmd = if root {
+        for p in [f.path("main.key"), out.clone()] {
+            std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+        }
+        let mut c = command("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", KEYWHEEL]);
+        c
+    } else {
+        command(KEYWHEEL)
+    };
+    cmd.args([
+        "stek",
+        "--format",
+        "ats",
+        "--label",
+        "x",
+        "--main-key",
+        &f.key(),
+    ])
+    .args([
+        "--out",
+        &format!("{}/ats.key", out.display()),
+        "--interval",
+        "3600",
+    ]);
     let mut daemon = common::daemon::Daemon::spawn_command(cmd);
     let line = daemon.wait_line(std::time::Duration::from_secs(10), |l| {
         l.contains("mlockall skipped")

@@ -4,7 +4,7 @@
 //! output filesystem full (a 256 KiB tmpfs in the daemon's own mount namespace, filled by the
 //! test through /proc/PID/root) — checks that every rotation without a fault is installed on
 //! time (within 1 s of real time after the fake clock reaches it) and that the daemon's RSS
-//! and open file descriptors stay flat. Needs root (the tmpfs mount).
+//! and open file descriptors stay flat. The disk-full fault needs root (the tmpfs mount).
 
 #![allow(clippy::unwrap_used)]
 
@@ -41,16 +41,19 @@ fn usage(pid: u32) -> (u64, usize) {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap();
-    let fds = fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    // A non-dumpable process's fd directory is root's: not counted otherwise (usize::MAX).
+    let fds = fs::read_dir(format!("/proc/{pid}/fd")).map_or(usize::MAX, Iterator::count);
     (rss, fds)
 }
 
 #[test]
 fn soak_with_faults_keeps_time_memory_and_descriptors() {
-    assert!(
-        is_root(),
-        "the soak needs root (a tmpfs mount in the daemon's namespace)"
-    );
+    // The disk-full fault needs root (a tmpfs mount in the daemon's own namespace); without
+    // it that fault is left out, and said so.
+    let root = is_root();
+    if !root {
+        eprintln!("soak: not root: the disk-full fault is not injected");
+    }
     let rotations: u64 = std::env::var("KEYWHEEL_SOAK_ROTATIONS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -104,19 +107,30 @@ fn soak_with_faults_keeps_time_memory_and_descriptors() {
     let now = f.path("now");
     set_now(&now, fake_time(0));
     let small = f.arg("small");
-    let mut cmd = command("unshare");
-    cmd.args(["-m", "--propagation", "private", "sh", "-c"])
-        .arg(format!(
-            "mount -t tmpfs -o size=256k,mode=0700 keywheel-soak {small} && exec \"$0\" run \
-             --config {}",
-            config.display()
-        ))
-        .arg(KEYWHEEL)
-        .env("KEYWHEEL_FAKE_NOW_FILE", &now);
+    let mut cmd = if root {
+        let mut c = command("unshare");
+        c.args(["-m", "--propagation", "private", "sh", "-c"])
+            .arg(format!(
+                "mount -t tmpfs -o size=256k,mode=0700 keywheel-soak {small} && exec \"$0\" \
+                 run --config {}",
+                config.display()
+            ))
+            .arg(KEYWHEEL);
+        c
+    } else {
+        let mut c = command(KEYWHEEL);
+        c.args(["run", "--config", config.to_str().unwrap()]);
+        c
+    };
+    cmd.env("KEYWHEEL_FAKE_NOW_FILE", &now);
     let daemon = common::daemon::Daemon::spawn_command(cmd);
     let pid = daemon.child.id();
     // The tmpfs as the daemon sees it.
-    let small_there = PathBuf::from(format!("/proc/{pid}/root{small}"));
+    let small_there = if root {
+        PathBuf::from(format!("/proc/{pid}/root{small}"))
+    } else {
+        PathBuf::from(&small)
+    };
     let nginx_current = f.path("nginx/current");
     let installed = |t: u64| {
         fs::read(f.path("procfs")).ok().as_ref() == procfs.get(&t)
@@ -147,7 +161,9 @@ fn soak_with_faults_keeps_time_memory_and_descriptors() {
     let started = Instant::now();
     for step in 1..=rotations {
         // Every 10th step a fault, in turn: main key gone, reload failing, disk full.
-        let fault = (step % 10 == 0).then_some((step / 10) % 3);
+        let fault = (step % 10 == 0)
+            .then_some((step / 10) % 3)
+            .filter(|&kind| root || kind != 2);
         match fault {
             Some(0) => fs::rename(&key, f.path("main.key.away")).unwrap(),
             Some(1) => fs::write(f.path("FAIL_RELOAD"), b"").unwrap(),
@@ -222,7 +238,12 @@ fn soak_with_faults_keeps_time_memory_and_descriptors() {
         "RSS grew from {rss0} to {} KiB",
         end.0
     );
-    for kind in ["main key", "reload command", "No space left on device"] {
+    let kinds: &[&str] = if root {
+        &["main key", "reload command", "No space left on device"]
+    } else {
+        &["main key", "reload command"]
+    };
+    for kind in kinds {
         assert!(
             lines
                 .iter()
