@@ -114,8 +114,16 @@ fn problem(dir: &Path, e: &Expected) -> Option<String> {
             return Some(format!("ats.key is torn or foreign ({} bytes)", ats.len()));
         }
     }
-    let procfs = fs::read(dir.join("procfs")).unwrap();
-    if procfs != SENTINEL && !e.procfs.contains(&procfs) {
+    // The procfs stand-in is a regular file written in place (one 72-byte write(2), as the
+    // kernel's file is): a read racing the write may see a mix, which the kernel's own file
+    // never shows. A bad content that is still there a moment later is a real problem.
+    let bad = |p: &Vec<u8>| p.as_slice() != SENTINEL && !e.procfs.contains(p);
+    let mut procfs = fs::read(dir.join("procfs")).unwrap();
+    if bad(&procfs) {
+        std::thread::sleep(Duration::from_millis(20));
+        procfs = fs::read(dir.join("procfs")).unwrap();
+    }
+    if bad(&procfs) {
         return Some(format!(
             "procfs holds {:?}",
             String::from_utf8_lossy(&procfs)
