@@ -65,13 +65,23 @@ fn check_output(f: &StekFixture, q: &Query, answer: &Value) {
     let c = q.now / q.interval;
     if q.format.starts_with("nginx") {
         let mut listing = vec![
+            ".keywheel.lock".to_owned(),
             format!("current -> keys.{c}"),
             format!("keys.{c}/"),
             "nginx.conf".to_owned(),
         ];
         listing.extend(want.keys().cloned());
         listing.sort();
-        assert_eq!(f.listing("nginx"), listing, "{q:?}");
+        // The set `current` named before stays one more rotation (a reader that followed
+        // `current` just before the switch still finds its files); older ones are removed.
+        let own = format!("keys.{c}/");
+        let (previous, got): (Vec<String>, Vec<String>) = f
+            .listing("nginx")
+            .into_iter()
+            .partition(|e| e.starts_with("keys.") && !e.starts_with(&own));
+        let previous_dirs = previous.iter().filter(|e| e.ends_with('/')).count();
+        assert!(previous_dirs <= 1, "older sets left: {previous:?}");
+        assert_eq!(got, listing, "{q:?}");
         for (name, bytes) in &want {
             assert_eq!(&fs::read(out.join(name)).unwrap(), bytes, "{name} {q:?}");
             assert_eq!(mode(&out.join(name)), 0o600);
@@ -935,6 +945,7 @@ fn readers_never_see_a_partial_set() {
     assert_eq!(
         listing,
         [
+            ".keywheel.lock",
             "current -> keys.472222",
             "keys.472222/",
             "keys.472222/0.key",
@@ -984,14 +995,15 @@ fn reload_runs_after_the_write_and_its_failure_is_reported() {
         &["--time", "1700003600", "--reload", "echo reloading; exit 3"],
     );
     assert_eq!(r.code, Some(1), "{r:#?}");
-    // The command's output goes to stderr; the failure is one error line.
+    // The command's output is logged (prefixed, before the result); the failure is one
+    // error line.
     assert_eq!(
         r.stderr_lines()
             .iter()
-            .filter(|l| !l.starts_with("info: "))
+            .filter(|l| !l.starts_with("info: ") || l.contains("reload output"))
             .collect::<Vec<_>>(),
         [
-            &"reloading",
+            &"info: reload output: reloading",
             &"error: reload command `echo reloading; exit 3` exited with status 3"
         ]
     );

@@ -167,6 +167,33 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
                 ),
             ),
         };
+        // Key files readable beyond their owner (and the configured group): someone widened
+        // the mode keywheel set (0600, or 0640 with `group`).
+        let (state, what) = match config.stek.iter().find(|(s, _)| s.name == t.name) {
+            Some((spec, _)) => {
+                let allowed = if spec.group.is_some() { 0o640 } else { 0o600 };
+                let wide = t.files.iter().find_map(|f| {
+                    let mode = u32::from_str_radix(f.mode.as_deref()?, 8).ok()?;
+                    (mode & 0o777 & !allowed != 0).then(|| (f.path.display().to_string(), mode))
+                });
+                match wide {
+                    Some((path, mode)) => (
+                        Nagios::Critical,
+                        format!(
+                            "{path} has mode {mode:04o}: others than its owner{} can read the \
+                             keys (expected {allowed:04o})",
+                            if spec.group.is_some() {
+                                " and group"
+                            } else {
+                                ""
+                            }
+                        ),
+                    ),
+                    None => (state, what),
+                }
+            }
+            None => (state, what),
+        };
         let (state, what) = match &t.haproxy {
             Some(h) if h.fresh == Some(false) && state < Nagios::Critical => (
                 Nagios::Critical,

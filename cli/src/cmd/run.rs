@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::cmd::{fail, load_or_report};
+use crate::cmd::{fail, fail_with, load_or_report};
 use crate::config::{Config, DEFAULT_CONFIG};
 use crate::daemon::keys::KeySources;
 use crate::daemon::target::Target;
@@ -111,18 +111,29 @@ fn targets(config: &Config, keys: &KeySources, verbose: bool, once: bool) -> Vec
 /// Runs `keywheel run`.
 pub(crate) fn run(args: RunArgs) -> ExitCode {
     let (metrics, once, verbose) = (args.metrics_file, args.once, args.verbose);
-    let config = match load_or_report(&args.config) {
+    let mut config = match load_or_report(&args.config) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if let Some(m) = &metrics {
+        // --metrics-file replaces the configuration's: it must not be another file either.
+        config.metrics_file = Some(m.clone());
+        if let Err(e) = config.check_distinct() {
+            return fail_with(2, &e.to_string());
+        }
+    }
     let keys = match config.key_sources() {
         Ok(k) => k,
         Err(msg) => return fail(&msg),
     };
-    if let Err(msg) = os::harden() {
-        return fail(&msg);
-    }
+    let locked = match os::harden() {
+        Ok(locked) => locked,
+        Err(msg) => return fail(&msg),
+    };
     let log = Log::new(verbose);
+    if !locked && !once {
+        log.info(os::NOT_LOCKED);
+    }
     log.info(&format!(
         "{}: {} target{}: {}",
         config.path.display(),
@@ -141,7 +152,7 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         mode: Mode::Run,
         once,
         time: None,
-        metrics_file: metrics.or(config.metrics_file.clone()),
+        metrics_file: config.metrics_file.clone(),
         log,
         advance_states: true,
     }

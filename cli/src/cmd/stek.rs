@@ -9,9 +9,10 @@ use nix::unistd::Gid;
 use crate::cmd::{StateOpts, fail, fail_with, state_sources};
 use crate::daemon::keys::{Extra, KeyFile, KeySources, credential_path};
 use crate::daemon::{Daemon, Mode};
-use crate::servers::{StekFormat, extra_limitation, parse_format};
+use crate::servers::{self, StekFormat, extra_limitation, parse_format};
 use crate::sys::log::Log;
 use crate::sys::os;
+use crate::sys::paths::{Place, check_distinct};
 use crate::targets::tickets::{DEFAULT_KEEP, DEFAULT_STEK_INTERVAL, Options, StekSpec, StekTarget};
 use crate::targets::values::{parse_group, parse_interval, parse_keep, parse_label, parse_time};
 
@@ -156,12 +157,16 @@ pub(crate) fn run(args: StekArgs) -> ExitCode {
         Ok(parts) => parts,
         Err((status, msg)) => return fail_with(status, &msg),
     };
-    if let Err(msg) = os::harden() {
-        return fail(&msg);
-    }
+    let locked = match os::harden() {
+        Ok(locked) => locked,
+        Err(msg) => return fail(&msg),
+    };
     let log = target.log().clone();
     let once = target.once();
     let advance_states = !target.dry_run() && time.is_none();
+    if !locked && !once {
+        log.info(os::NOT_LOCKED);
+    }
     Daemon {
         targets: vec![Box::new(target)],
         keys,
@@ -242,6 +247,20 @@ fn from_args(args: StekArgs) -> Result<(StekTarget, KeySources, Option<u64>), (u
         extra,
         check_mode: !args.allow_insecure_key_file,
     };
+    let mut places = Vec::new();
+    if !to_stdout {
+        if let Some(main) = &keys.main {
+            places.push(Place::file("--main-key", &main.path));
+        }
+        for (which, k) in &keys.extra {
+            places.push(Place::file(format!("--{}-main-key", which.name()), &k.path));
+        }
+        places.push(if servers::server(format).writes_directory() {
+            Place::dir("--out", &spec.out)
+        } else {
+            Place::file("--out", &spec.out)
+        });
+    }
     let once = args.once || args.time.is_some();
     let target = StekTarget::new(
         spec,
@@ -258,6 +277,7 @@ fn from_args(args: StekArgs) -> Result<(StekTarget, KeySources, Option<u64>), (u
     );
     if !to_stdout {
         target.check_out().map_err(|msg| (1, msg))?;
+        check_distinct(&places).map_err(usage)?;
     }
     if !format.accepts_extra_keys() {
         for which in keys.extras() {

@@ -6,11 +6,12 @@ use std::process::ExitCode;
 use clap::Args;
 use keywheel::{DEFAULT_INTERVAL, Schedule};
 
-use crate::cmd::{StateOpts, fail, state_sources};
+use crate::cmd::{StateOpts, fail, fail_with, state_sources};
 use crate::daemon::keys::{KeyFile, KeySources, credential_path};
 use crate::daemon::{Daemon, Mode};
 use crate::sys::log::Log;
 use crate::sys::os;
+use crate::sys::paths::{Place, check_distinct};
 use crate::targets::procfs::{DEFAULT_PROCFS, Dialect, TfoOutput, autokey_setup};
 use crate::targets::tfo::TfoTarget;
 use crate::targets::values::{parse_interval, parse_time};
@@ -122,14 +123,28 @@ pub(crate) fn run(args: TfoArgs) -> ExitCode {
         (None, None, None) if state.is_some() => (None, false),
         (None, None, None) => return ExitCode::from(2),
     };
+    let mut places = vec![Place::file("--procfs", &args.procfs)];
+    if let Some((path, _)) = &main {
+        places.push(Place::file(
+            if autokey { "--autokey" } else { "--main-key" },
+            path,
+        ));
+    }
+    if let Err(msg) = check_distinct(&places) {
+        return fail_with(2, &msg);
+    }
     let Ok(schedule) = Schedule::new(args.interval) else {
         return ExitCode::from(2); // parse_interval already validated it
     };
-    if let Err(msg) = os::harden() {
-        return fail(&msg);
-    }
+    let locked = match os::harden() {
+        Ok(locked) => locked,
+        Err(msg) => return fail(&msg),
+    };
     let check_mode = !args.allow_insecure_key_file;
     let log = Log::new(args.verbose);
+    if !(locked || args.once || args.time.is_some()) {
+        log.info(os::NOT_LOCKED);
+    }
     if let (true, Some((path, _))) = (autokey, &main) {
         if let Err(msg) = autokey_setup(Dialect::Keywheel, path, check_mode, &log) {
             return fail(&msg);

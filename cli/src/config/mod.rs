@@ -18,6 +18,7 @@ use crate::daemon::keys::{Extra, KeyFile, KeySources, StateSources, credential_p
 use crate::servers::{self, Out};
 use crate::sys::files::Perms;
 use crate::sys::os::strerror;
+use crate::sys::paths::{Place, check_distinct};
 use crate::targets::procfs::DEFAULT_PROCFS;
 use crate::targets::tickets::{DEFAULT_KEEP, DEFAULT_STEK_INTERVAL, StekSpec, config_words};
 use crate::targets::values::{parse_group, parse_interval, parse_label};
@@ -128,6 +129,18 @@ pub(crate) struct Config {
 
 fn absolute(ctx: &Ctx<'_>, key: &str, value: &Spanned<String>) -> Result<PathBuf, ConfigError> {
     let path = PathBuf::from(value.get_ref());
+    if value.get_ref().chars().any(char::is_control) {
+        // A NUL byte would cut the path short at open(); other control characters are never
+        // meant. Shown escaped, never raw.
+        return Err(ctx.err(
+            value.span(),
+            key,
+            &format!(
+                "{} holds a control character (NUL, newline, tab, …); a path must not",
+                value.get_ref().escape_debug()
+            ),
+        ));
+    }
     if path.is_absolute() {
         Ok(path)
     } else {
@@ -204,13 +217,55 @@ fn interval(
     parse_interval(&n.to_string()).map_err(|e| ctx.err(v.span(), key, &e))
 }
 
+/// The largest configuration file read (a larger one is refused, not read).
+pub(crate) const MAX_CONFIG_LEN: u64 = 1024 * 1024;
+
+/// Reads a configuration file: a regular file (a FIFO, device or directory is refused without
+/// blocking: `O_NONBLOCK`) of at most [`MAX_CONFIG_LEN`] bytes, in UTF-8.
+fn read_config(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| strerror(&e))?;
+    let meta = file.metadata().map_err(|e| strerror(&e))?;
+    if !meta.file_type().is_file() {
+        return Err(format!(
+            "not a regular file (a {}); the configuration must be a regular file",
+            crate::sys::os::kind_name(&meta)
+        ));
+    }
+    if meta.len() > MAX_CONFIG_LEN {
+        return Err(format!(
+            "{} bytes; a configuration file may have at most {MAX_CONFIG_LEN} bytes",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    (&mut file)
+        .take(MAX_CONFIG_LEN + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| strerror(&e))?;
+    if bytes.len() as u64 > MAX_CONFIG_LEN {
+        return Err(format!(
+            "more than {MAX_CONFIG_LEN} bytes; a configuration file may have at most \
+             {MAX_CONFIG_LEN} bytes"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text ({e})"))
+}
+
 /// Reads and checks a configuration file.
 pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+    let text = read_config(path).map_err(|error| ConfigError::Read {
         path: path.to_owned(),
-        error: strerror(&e),
+        error,
     })?;
-    parse(path, &text)
+    let config = parse(path, &text)?;
+    config.check_distinct()?;
+    Ok(config)
 }
 
 /// Checks the configuration `text` (read from `path`).
@@ -527,6 +582,39 @@ impl Config {
             state,
             extra,
             check_mode: !self.allow_insecure_key_file,
+        })
+    }
+
+    /// Refuses inputs and outputs that are one file (compared by real identity, see
+    /// [`check_distinct`]): a main key, the metrics file, the TFO procfs file, every `out`.
+    pub(crate) fn check_distinct(&self) -> Result<(), ConfigError> {
+        let mut places = Vec::new();
+        for (what, key) in [
+            ("main_key", self.main_key.as_ref()),
+            ("previous_main_key", self.previous_main_key.as_ref()),
+            ("next_main_key", self.next_main_key.as_ref()),
+        ] {
+            if let Some(KeyRef::File(p)) = key {
+                places.push(Place::file(what, p));
+            }
+        }
+        if let Some(m) = &self.metrics_file {
+            places.push(Place::file("metrics_file", m));
+        }
+        if let Some(tfo) = &self.tfo {
+            places.push(Place::file("tfo.procfs", &tfo.procfs));
+        }
+        for (i, (spec, _)) in self.stek.iter().enumerate() {
+            let what = format!("stek[{i}].out");
+            places.push(if servers::server(spec.format).writes_directory() {
+                Place::dir(what, &spec.out)
+            } else {
+                Place::file(what, &spec.out)
+            });
+        }
+        check_distinct(&places).map_err(|message| ConfigError::File {
+            path: self.path.clone(),
+            message,
         })
     }
 

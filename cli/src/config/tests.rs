@@ -172,3 +172,39 @@ fn forward_secure_mode_never_mixes_with_a_main_key() {
         "{e}"
     );
 }
+
+/// The configuration parser never panics, whatever the text.
+#[test]
+fn fuzz_config_parser() {
+    let dict: &[&[u8]] = &[
+        b"main_key = ",
+        b"[[stek]]\n",
+        b"[tfo]\n",
+        b"format = ",
+        b"\"nginx\"",
+        b"\"ats\"",
+        b"\"haproxy\"",
+        b"out = ",
+        b"\"/run/k\"",
+        b"interval = ",
+        b"keep = ",
+        b"label = ",
+        b"reload = ",
+        b"haproxy_socket = ",
+        b"metrics_file = ",
+        b"procfs = ",
+        b"group = ",
+        b"name = ",
+        b"9223372036854775807",
+        b"-1",
+        b"\\u0000",
+        b"main_key_credential = ",
+        b"allow_persistent = true",
+        b"previous_main_key = ",
+        b"next_main_key = ",
+    ];
+    crate::sys::fuzz::fuzz("config", &[], dict, |bytes| {
+        let text = String::from_utf8_lossy(bytes);
+        let _ = parse(Path::new("/fuzz/keywheel.toml"), &text);
+    });
+}

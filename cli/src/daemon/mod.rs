@@ -21,6 +21,7 @@ use crate::sys::clock::{Clock, Woke};
 use crate::sys::files::{self, Perms};
 use crate::sys::log::Log;
 use crate::sys::os;
+use crate::sys::reload;
 use crate::sys::utc::utc_millis;
 use keys::{KeyRound, KeySources, LiveStates};
 use metrics::DaemonStats;
@@ -61,6 +62,11 @@ impl Daemon {
     /// Runs until killed (or, with `once`, for one round). Exit status: 0 after a successful
     /// one-shot round, 1 on a runtime error.
     pub(crate) fn run(mut self) -> ExitCode {
+        // A terminating signal kills the reload commands' process groups before the daemon
+        // ends (after the key work in progress).
+        if let Err(msg) = os::exit_on_signals(reload::kill_all) {
+            return self.fail(&msg);
+        }
         let mut clock = match Clock::new() {
             Ok(c) => c,
             Err(msg) => return self.fail(&msg),

@@ -191,27 +191,13 @@ impl Socket<'_> {
     fn find_ring(&self, deadline: Instant) -> Result<String, String> {
         let answer = self.ask(b"show tls-keys\n", deadline)?;
         let text = String::from_utf8_lossy(&answer);
-        let mut rings: Vec<(&str, &str)> = Vec::new();
-        for line in text.lines() {
-            let line = line.trim_end_matches('\r');
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let parsed = line.split_once(" (").and_then(|(id, rest)| {
-                let file = rest.strip_suffix(')')?;
-                (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then_some((id, file))
-            });
-            match parsed {
-                Some(ring) => rings.push(ring),
-                None => {
-                    return Err(format!(
-                        "{}: unexpected answer to `show tls-keys`: {}",
-                        self.prefix(),
-                        first_line(&answer)
-                    ));
-                }
-            }
-        }
+        let Some(rings) = parse_rings(&text) else {
+            return Err(format!(
+                "{}: unexpected answer to `show tls-keys`: {}",
+                self.prefix(),
+                first_line(&answer)
+            ));
+        };
         let given = self.file.as_os_str().as_bytes();
         let found = rings
             .iter()
@@ -386,8 +372,58 @@ impl Socket<'_> {
 
 /// The first line of an answer, for error messages (answers to `set ssl tls-key` and
 /// `show tls-keys` without an id never hold keys).
+/// The rings of a `show tls-keys` answer: lines `<id> (<file>)`, comments and blank lines
+/// skipped; `None` when a line is anything else.
+fn parse_rings(text: &str) -> Option<Vec<(&str, &str)>> {
+    let mut rings = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (id, rest) = line.split_once(" (")?;
+        let file = rest.strip_suffix(')')?;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        rings.push((id, file));
+    }
+    Some(rings)
+}
+
 fn first_line(answer: &[u8]) -> String {
     let text = String::from_utf8_lossy(answer);
     let line = text.trim().lines().next().unwrap_or("(empty answer)");
     line.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// HAProxy's answers to `show tls-keys` and `show tls-keys #<id>` never make the parsers
+    /// panic, whatever HAProxy (or something else on the socket) sends.
+    #[test]
+    fn fuzz_socket_answers() {
+        let socket = Socket {
+            socket: Path::new("/run/haproxy.sock"),
+            file: Path::new("/run/keywheel/haproxy.keys"),
+            format: "haproxy",
+            timeout: Duration::from_secs(1),
+        };
+        let dict: &[&[u8]] = &[
+            b"1.0 ",
+            b"1.1 ",
+            b"1.2 ",
+            b"# id (file)\n",
+            b" (",
+            b")\n",
+            b"\r\n",
+        ];
+        crate::sys::fuzz::fuzz("haproxy_answers", &[], dict, |bytes| {
+            let _ = parse_rings(&String::from_utf8_lossy(bytes));
+            let _ = socket.parse_ring("#1", bytes);
+            let _ = first_line(bytes);
+        });
+    }
 }

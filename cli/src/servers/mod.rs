@@ -358,8 +358,16 @@ pub(crate) fn check_out(out: &Out<'_>, allow_persistent: bool) -> Result<(), Str
     let server = server(out.format);
     let path = out.path;
     let fmt = out.format.name();
-    let meta = std::fs::metadata(path);
     let dir_out = server.writes_directory();
+    if !dir_out && path.as_os_str().as_encoded_bytes().ends_with(b"/") {
+        return Err(format!(
+            "--out {} ends with '/', but --format {fmt} writes one file; name the file (e.g. \
+             {}{fmt}.key)",
+            path.display(),
+            path.display()
+        ));
+    }
+    let meta = std::fs::metadata(path);
     let dir = match &meta {
         Ok(m) if dir_out && !m.is_dir() => {
             return Err(format!(
@@ -394,6 +402,10 @@ pub(crate) fn check_out(out: &Out<'_>, allow_persistent: bool) -> Result<(), Str
                 os::strerror(&e)
             ));
         }
+    }
+    files::check_dir_safe(dir)?;
+    if dir != files::parent_dir(path) {
+        files::check_dir_safe(files::parent_dir(path))?;
     }
     server.check_path(out)?;
     if allow_persistent {

@@ -16,7 +16,8 @@ use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
 
 use crate::servers::{Installed, Out, Piece, Rendered, Server, secret};
 use crate::sys::files::{
-    Perms, create_file, ensure_dir, fsync_dir, is_temp_name, temp_name, write_atomic,
+    Perms, create_file, ensure_dir, fsync_dir, is_stale_temp, lock_dir, remove_stale_temps,
+    temp_name, write_atomic,
 };
 use crate::sys::os::strerror;
 
@@ -153,25 +154,54 @@ fn is_key_dir_name(name: &[u8]) -> bool {
         .is_some_and(|d| !d.is_empty() && d.iter().all(u8::is_ascii_digit))
 }
 
-/// Publishes an nginx key set so that `DIR/current` always points at a complete directory:
+/// Publishes an nginx key set so that `DIR/current` always points at a complete directory and
+/// `DIR/nginx.conf` only names files that `current/` holds:
+/// 0. the exclusive lock `DIR/.keywheel.lock` is taken (another writer waits), and the
+///    temporaries of dead keywheel processes (killed mid-write) are removed;
 /// 1. the files are written into a new temporary directory (each fsynced, then the directory);
-/// 2. it becomes `DIR/keys.<counter>` by rename (or, when that directory exists already, by an
-///    atomic exchange with it: `renameat2(RENAME_EXCHANGE)`);
-/// 3. `DIR/current` is replaced by a new symlink to `keys.<counter>` (symlink + rename);
-/// 4. `DIR/nginx.conf` is replaced atomically;
-/// 5. older `keys.*` directories and stale temporaries are removed.
+/// 2. when the new set has fewer keys than `nginx.conf` names, `nginx.conf` is replaced first
+///    (it then names a subset of the files `current/` still holds);
+/// 3. the directory becomes `DIR/keys.<counter>` by rename (or, when that directory exists
+///    already, by an atomic exchange with it: `renameat2(RENAME_EXCHANGE)`);
+/// 4. `DIR/current` is replaced by a new symlink to `keys.<counter>` (symlink + rename);
+/// 5. otherwise `DIR/nginx.conf` is replaced now (it named fewer keys than `current/` holds);
+/// 6. the result is read back (`current`, its files, `nginx.conf`);
+/// 7. older `keys.*` directories (but the one `current` named before) and stale temporaries
+///    are removed.
 ///
-/// An error in 1 or 2 leaves everything as it was (the temporary directory is removed).
+/// An error before 3 leaves `current` as it was (the temporary directory is removed).
 fn publish_nginx(set: &NginxSet<'_>, perms: Perms) -> Result<Published, String> {
     let dir = set.dir;
     ensure_dir(dir, perms)?;
+    let _lock = lock_dir(dir)?;
+    let (mut removed, mut cleanup_errors) = remove_stale_temps(dir, None);
     let name = key_dir_name(set.counter);
     let target = dir.join(&name);
     let tmp = dir.join(temp_name(name.as_ref(), "dir"));
-    if fs::symlink_metadata(&tmp).is_ok() {
-        let _ = remove_key_dir(&tmp);
+    let conf_path = dir.join("nginx.conf");
+    let conf_first = named_keys(&conf_path).is_some_and(|old| set.files.len() < old);
+    // The same set is there already (a restart within the interval): nothing to replace, so
+    // a reader inside `keys.<counter>` is never pulled out from under.
+    let same = holds_exactly(&target, &set.files, perms);
+    let staged = if same {
+        Ok(())
+    } else {
+        stage_dir(&tmp, set, perms)
     }
-    let staged = stage_dir(&tmp, set, perms).and_then(|()| install_dir(&tmp, &target));
+    .and_then(|()| {
+        if conf_first {
+            write_atomic(&conf_path, set.conf, perms)
+        } else {
+            Ok(())
+        }
+    })
+    .and_then(|()| {
+        if same {
+            Ok(())
+        } else {
+            install_dir(&tmp, &target)
+        }
+    });
     if staged.is_err() {
         let _ = remove_key_dir(&tmp);
     }
@@ -181,6 +211,12 @@ fn publish_nginx(set: &NginxSet<'_>, perms: Perms) -> Result<Published, String> 
     let link = dir.join(temp_name("current".as_ref(), "link"));
     let _ = fs::remove_file(&link);
     let current = dir.join("current");
+    // The set `current` named until now stays one more rotation: a reader (an nginx reload)
+    // that followed `current` just before the switch still finds every file it names.
+    let previous = fs::read_link(&current)
+        .ok()
+        .and_then(|t| t.into_os_string().into_string().ok())
+        .filter(|t| t != &name && is_key_dir_name(t.as_bytes()));
     let swapped = std::os::unix::fs::symlink(&name, &link)
         .map_err(|e| format!("cannot create symlink {}: {}", link.display(), strerror(&e)))
         .and_then(|()| {
@@ -197,8 +233,80 @@ fn publish_nginx(set: &NginxSet<'_>, perms: Perms) -> Result<Published, String> 
     }
     swapped?;
     fsync_dir(dir)?;
-    write_atomic(&dir.join("nginx.conf"), set.conf, perms)?;
-    Ok(cleanup(dir, &name))
+    if !conf_first {
+        write_atomic(&conf_path, set.conf, perms)?;
+    }
+    verify(set, &name)?;
+    let mut done = cleanup(dir, &[name.as_str(), previous.as_deref().unwrap_or("")]);
+    removed.append(&mut done.removed);
+    cleanup_errors.append(&mut done.cleanup_errors);
+    Ok(Published {
+        removed,
+        cleanup_errors,
+    })
+}
+
+/// Whether directory `dir` holds exactly the files `0.key`.. with `files`' bytes, with the
+/// modes and group of `perms`.
+fn holds_exactly(dir: &Path, files: &[&[u8]], perms: Perms) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let fits = |meta: &fs::Metadata, mode: u32| {
+        meta.mode() & 0o7777 == mode && perms.group.is_none_or(|g| meta.gid() == g.as_raw())
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    if entries.count() != files.len()
+        || !fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && fits(&m, perms.dir_mode()))
+    {
+        return false;
+    }
+    files.iter().enumerate().all(|(i, data)| {
+        let path = dir.join(format!("{i}.key"));
+        fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && fits(&m, perms.file_mode()))
+            && fs::read(&path)
+                .map(zeroize::Zeroizing::new)
+                .is_ok_and(|b| b[..] == data[..])
+    })
+}
+
+/// How many `ssl_session_ticket_key` lines the snippet at `path` has (`None` when unreadable).
+fn named_keys(path: &Path) -> Option<usize> {
+    let text = fs::read(path).ok()?;
+    Some(
+        text.split(|b| *b == b'\n')
+            .filter(|l| l.starts_with(b"ssl_session_ticket_key "))
+            .count(),
+    )
+}
+
+/// Step 6 of [`publish_nginx`]: reads the published set back.
+fn verify(set: &NginxSet<'_>, name: &str) -> Result<(), String> {
+    let dir = set.dir;
+    let current = dir.join("current");
+    let changed = |what: String| {
+        Err(format!(
+            "after publishing {name} in {}, {what}; is another program writing there?",
+            dir.display()
+        ))
+    };
+    match fs::read_link(&current) {
+        Ok(t) if t.as_os_str() == name => {}
+        Ok(t) => return changed(format!("current points at {}", t.display())),
+        Err(e) => return changed(format!("current cannot be read: {}", strerror(&e))),
+    }
+    for (i, data) in set.files.iter().enumerate() {
+        match fs::read(current.join(format!("{i}.key"))) {
+            Ok(b) if b == *data => {}
+            Ok(_) => return changed(format!("current/{i}.key holds other bytes")),
+            Err(e) => return changed(format!("current/{i}.key cannot be read: {}", strerror(&e))),
+        }
+    }
+    match fs::read(dir.join("nginx.conf")) {
+        Ok(b) if b == set.conf => Ok(()),
+        Ok(_) => changed("nginx.conf holds another snippet".to_owned()),
+        Err(e) => changed(format!("nginx.conf cannot be read: {}", strerror(&e))),
+    }
 }
 
 /// Step 1 of [`publish_nginx`]: the new directory with every key file.
@@ -221,7 +329,7 @@ fn stage_dir(tmp: &Path, set: &NginxSet<'_>, perms: Perms) -> Result<(), String>
         .map_err(|e| format!("cannot fsync directory {}: {}", tmp.display(), strerror(&e)))
 }
 
-/// Step 2 of [`publish_nginx`]: `tmp` becomes `target`; on an exchange, the old directory is
+/// Step 3 of [`publish_nginx`]: `tmp` becomes `target`; on an exchange, the old directory is
 /// left at `tmp` (removed by the caller's cleanup).
 fn install_dir(tmp: &Path, target: &Path) -> Result<(), String> {
     let exists = match fs::symlink_metadata(target) {
@@ -284,9 +392,9 @@ fn install_dir(tmp: &Path, target: &Path) -> Result<(), String> {
     }
 }
 
-/// Step 5 of [`publish_nginx`]: removes every `keys.<digits>` directory but `keep`, and every
-/// keywheel temporary entry.
-fn cleanup(dir: &Path, keep: &str) -> Published {
+/// Step 7 of [`publish_nginx`]: removes every `keys.<digits>` directory but those in `keep`, and every
+/// stale keywheel temporary entry (this process's or a dead one's).
+fn cleanup(dir: &Path, keep: &[&str]) -> Published {
     let mut done = Published {
         removed: Vec::new(),
         cleanup_errors: Vec::new(),
@@ -305,7 +413,7 @@ fn cleanup(dir: &Path, keep: &str) -> Published {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let bytes = name.as_bytes();
-        if name == keep || !(is_key_dir_name(bytes) || is_temp_name(bytes)) {
+        if keep.iter().any(|k| name == *k) || !(is_key_dir_name(bytes) || is_stale_temp(bytes)) {
             continue;
         }
         let path = entry.path();

@@ -10,14 +10,13 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::path::Path;
 
-use keywheel::{MAIN_KEY_LEN, MAX_TIME, MIN_TIME};
+use keywheel::{MAX_TIME, MIN_TIME};
 use nix::errno::Errno;
 use nix::sys::mman::{MlockAllFlags, mlockall};
 use nix::sys::resource::{Resource, setrlimit};
-use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::time::TimeSpec;
 use nix::time::{ClockId, ClockNanosleepFlags, clock_gettime, clock_nanosleep};
-use zeroize::Zeroizing;
 
 /// The text of an OS error as C's `strerror` gives it (Rust appends " (os error N)").
 pub(crate) use keywheel::strerror;
@@ -27,9 +26,12 @@ pub(crate) fn errno_text(errno: Errno) -> String {
 }
 
 /// tofurkey's start-up hardening: lock all memory when running as root (so secrets never reach
-/// swap) and forbid core dumps.
-pub(crate) fn harden() -> Result<(), String> {
-    if nix::unistd::geteuid().is_root() {
+/// swap) and forbid core dumps; and (beyond tofurkey) make the process non-dumpable
+/// (`PR_SET_DUMPABLE` 0), so that other processes of the same user cannot read its memory
+/// through /proc/PID/mem or ptrace. Returns whether memory is locked (not as non-root).
+pub(crate) fn harden() -> Result<bool, String> {
+    let root = nix::unistd::geteuid().is_root();
+    if root {
         let flags = MlockAllFlags::from_bits_retain(
             libc::MCL_CURRENT | libc::MCL_FUTURE | libc::MCL_ONFAULT,
         );
@@ -41,16 +43,78 @@ pub(crate) fn harden() -> Result<(), String> {
             "setrlimit(RLIMIT_CORE, {{ 0, 0 }}) failed: {}",
             errno_text(e)
         )
-    })
+    })?;
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|e| format!("prctl(PR_SET_DUMPABLE, 0) failed: {}", errno_text(e)))?;
+    Ok(root)
 }
+
+/// The log line when [`harden`] could not lock memory.
+pub(crate) const NOT_LOCKED: &str =
+    "not running as root: memory is not locked (mlockall skipped), so keys may reach swap";
+
+/// Held while secrets are in memory ([`block_all_signals`] to [`SignalsBlocked::restore`]); the
+/// termination thread ([`exit_on_signals`]) takes it before ending the process.
+static KEY_WORK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// All signals are blocked while this value lives (tofurkey's `block_all_signals`), so that a
 /// terminating signal is only delivered after secrets have been wiped.
 #[must_use = "signals are unblocked by `restore`"]
-pub(crate) struct SignalsBlocked(SigSet);
+pub(crate) struct SignalsBlocked(
+    SigSet,
+    #[allow(dead_code)] std::sync::MutexGuard<'static, ()>,
+);
+
+/// The signals that end the daemon.
+fn terminating() -> SigSet {
+    let mut set = SigSet::empty();
+    for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        set.add(sig);
+    }
+    set
+}
+
+/// From now on SIGTERM, SIGINT and SIGHUP are taken by a thread that waits for the key work in
+/// progress (if any) to finish, runs `cleanup` (kills the reload commands' process groups),
+/// and then ends the process by the same signal, as its default action would have.
+///
+/// # Errors
+/// When the signals cannot be blocked or the thread cannot start.
+pub(crate) fn exit_on_signals(cleanup: fn()) -> Result<(), String> {
+    let set = terminating();
+    // Blocked in this thread before any other starts: every thread inherits the mask, so only
+    // `sigwait` below receives them.
+    set.thread_block()
+        .map_err(|e| format!("sigprocmask() failed: {}", errno_text(e)))?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let Ok(sig) = set.wait() else {
+                return;
+            };
+            let work = KEY_WORK
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            cleanup();
+            let mut only = SigSet::empty();
+            only.add(sig);
+            let _ = only.thread_unblock();
+            let _ = nix::sys::signal::kill(nix::unistd::getpid(), sig);
+            // Delivered to this thread (the only one not blocking it): the process ends.
+            drop(work);
+            loop {
+                std::thread::park();
+            }
+        })
+        .map(drop)
+        .map_err(|e| format!("cannot start the signal thread: {}", strerror(&e)))
+}
 
 /// Blocks every signal, returning the mask to restore.
 pub(crate) fn block_all_signals() -> Result<SignalsBlocked, String> {
+    let work = KEY_WORK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut saved = SigSet::empty();
     sigprocmask(
         SigmaskHow::SIG_SETMASK,
@@ -58,7 +122,7 @@ pub(crate) fn block_all_signals() -> Result<SignalsBlocked, String> {
         Some(&mut saved),
     )
     .map_err(|e| format!("sigprocmask() failed: {}", errno_text(e)))?;
-    Ok(SignalsBlocked(saved))
+    Ok(SignalsBlocked(saved, work))
 }
 
 impl SignalsBlocked {
@@ -100,12 +164,19 @@ pub(crate) fn sleep_until(secs: u64, nanos: u32) -> Result<(), String> {
 }
 
 /// One `open` + one `write` of all of `data` + `close`, each checked, with tofurkey's messages.
-fn write_once(path: &Path, options: &OpenOptions, data: &[u8]) -> Result<(), String> {
+/// With `check`, the opened file is checked first (an error stops before the write).
+fn write_once(
+    path: &Path,
+    options: &OpenOptions,
+    data: &[u8],
+    check: &dyn Fn(&std::fs::File) -> Result<(), String>,
+) -> Result<(), String> {
     let p = path.display();
     let len = data.len();
     let mut file = options
         .open(path)
         .map_err(|e| format!("open({p}) failed: {}", strerror(&e)))?;
+    check(&file)?;
     match file.write(data) {
         Ok(n) if n == len => {}
         Ok(n) => return Err(format!("write({p}): wanted {len} bytes, got {n} bytes")),
@@ -115,24 +186,78 @@ fn write_once(path: &Path, options: &OpenOptions, data: &[u8]) -> Result<(), Str
 }
 
 /// Writes the procfs bytes as tofurkey does: `O_WRONLY|O_SYNC`, no create, no truncate.
-pub(crate) fn write_procfs(path: &Path, data: &[u8]) -> Result<(), String> {
+///
+/// With `strict` (keywheel; tofurkey keeps tofurkey's plain open, whose path is the kernel's
+/// file outside tests), the path must not be a symlink (`O_NOFOLLOW`) and must be a file of
+/// procfs or a regular file the operator named; a FIFO, device or directory is refused without
+/// blocking (`O_NONBLOCK`) and without writing.
+pub(crate) fn write_procfs(path: &Path, data: &[u8], strict: bool) -> Result<(), String> {
     let mut options = OpenOptions::new();
-    options.write(true).custom_flags(libc::O_SYNC);
-    write_once(path, &options, data)
-}
-
-/// Creates (or truncates) an autokey file, mode 0600, with 32 fresh random bytes.
-pub(crate) fn write_new_autokey(path: &Path) -> Result<(), String> {
-    let mut key = Zeroizing::new([0u8; MAIN_KEY_LEN]);
-    getrandom::fill(&mut key[..]).map_err(|e| format!("getrandom() failed: {e}"))?;
-    let mut options = OpenOptions::new();
+    if !strict {
+        options.write(true).custom_flags(libc::O_SYNC);
+        return write_once(path, &options, data, &|_| Ok(()));
+    }
+    let refuse = |kind: &str| {
+        Err(format!(
+            "{} is a {kind}, neither a procfs file nor a regular file; refusing to write TFO keys \
+             into it",
+            path.display()
+        ))
+    };
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        let t = meta.file_type();
+        if t.is_symlink() {
+            return Err(format!(
+                "{} is a symbolic link; name the file itself (refusing to follow it)",
+                path.display()
+            ));
+        }
+        if !t.is_file() {
+            return refuse(kind_name(&meta));
+        }
+    }
     options
         .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(libc::O_SYNC);
-    write_once(path, &options, &key[..])
+        .custom_flags(libc::O_SYNC | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+    let check = |file: &std::fs::File| {
+        let meta = file
+            .metadata()
+            .map_err(|e| format!("fstat({}) failed: {}", path.display(), strerror(&e)))?;
+        if meta.is_file() {
+            return Ok(());
+        }
+        let on_proc = nix::sys::statfs::fstatfs(file)
+            .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC);
+        if on_proc {
+            Ok(())
+        } else {
+            refuse(kind_name(&meta))
+        }
+    };
+    write_once(path, &options, data, &check)
+}
+
+/// What kind of file `meta` describes, in words ("FIFO", "character device", …).
+pub(crate) fn kind_name(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_file() {
+        "regular file"
+    } else if t.is_dir() {
+        "directory"
+    } else if t.is_symlink() {
+        "symbolic link"
+    } else if t.is_fifo() {
+        "FIFO"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_socket() {
+        "socket"
+    } else {
+        "special file"
+    }
 }
 
 /// Sends `state` (e.g. "READY=1", "STATUS=...") to `$NOTIFY_SOCKET` (systemd's notification

@@ -94,7 +94,7 @@ impl TfoOutput {
         let written = if self.dry_run {
             Ok(())
         } else {
-            os::write_procfs(&self.procfs, &bytes[..])
+            os::write_procfs(&self.procfs, &bytes[..], self.dialect == Dialect::Keywheel)
         };
         drop(bytes);
         if self.dry_run && self.dialect == Dialect::Keywheel {
@@ -210,7 +210,7 @@ pub(crate) fn autokey_setup(
                     keywheel_text(&e, "autokey file", path)
                 )),
             }
-            os::write_new_autokey(path).map_err(|e| match dialect {
+            crate::sys::files::write_new_autokey(path).map_err(|e| match dialect {
                 Dialect::Tofurkey => e,
                 Dialect::Keywheel => format!("cannot create the autokey file: {e}"),
             })?;

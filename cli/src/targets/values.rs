@@ -1,7 +1,7 @@
 //! The values the command line and the configuration file share, checked with the same
 //! messages: interval, unix time, label, keep, group.
 
-use keywheel::{MAX_LABEL_LEN, MAX_TIME, MIN_TIME, Schedule};
+use keywheel::{MAX_INTERVAL, MAX_LABEL_LEN, MAX_TIME, MIN_INTERVAL, MIN_TIME, Schedule};
 use nix::unistd::{Gid, Group};
 
 /// A rotation interval in seconds: even, 10..=604800.
@@ -9,6 +9,13 @@ pub(crate) fn parse_interval(s: &str) -> Result<u64, String> {
     let value: u64 = s
         .parse()
         .map_err(|e| format!("'{s}' is not a number of seconds ({e})"))?;
+    if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&value) {
+        // Out of range first: a huge odd value is not merely "odd".
+        return Err(format!(
+            "interval {value} is out of range; it must be even and in \
+             {MIN_INTERVAL}..={MAX_INTERVAL}"
+        ));
+    }
     Schedule::new(value)
         .map(|schedule| schedule.interval())
         .map_err(|e| e.to_string())
@@ -71,6 +78,12 @@ mod tests {
             "interval 604802 is out of range; it must be even and in 10..=604800"
         );
         assert!(parse_interval("ten").unwrap_err().contains("'ten'"));
+        for huge in ["604801", "9", "9223372036854775807"] {
+            assert_eq!(
+                parse_interval(huge).unwrap_err(),
+                format!("interval {huge} is out of range; it must be even and in 10..=604800")
+            );
+        }
         assert_eq!(
             parse_time("999999").unwrap_err(),
             "time 999999 is out of range; it must be in 1000000..=100000000000"

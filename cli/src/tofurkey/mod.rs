@@ -232,6 +232,40 @@ pub fn main() {
 mod tests {
     use super::*;
 
+    /// tofurkey's command line (NUL-separated arguments; the first byte's low bit selects
+    /// POSIXLY_CORRECT) never panics.
+    #[test]
+    fn fuzz_command_line() {
+        use std::os::unix::ffi::OsStringExt;
+        let dict: &[&[u8]] = &[
+            b"\0-k",
+            b"\0-a",
+            b"\0-i",
+            b"\0-v",
+            b"\0-n",
+            b"\0-o",
+            b"\0-P",
+            b"\0-T",
+            b"\0--",
+            b"\0-",
+            b"10",
+            b"86400",
+            b"604800",
+            b"18446744073709551616",
+            b"-vno",
+        ];
+        crate::sys::fuzz::fuzz("tofurkey_args", &[], dict, |bytes| {
+            let posix = bytes.first().is_some_and(|b| b & 1 == 1);
+            let args: Vec<OsString> = bytes
+                .get(1..)
+                .unwrap_or_default()
+                .split(|b| *b == 0)
+                .map(|a| OsString::from_vec(a.to_vec()))
+                .collect();
+            let _ = parse(&args, posix);
+        });
+    }
+
     #[test]
     fn strtoull_like_glibc() {
         assert_eq!(strtoull(b"10"), Some(10));

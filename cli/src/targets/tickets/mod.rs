@@ -21,7 +21,7 @@ use crate::daemon::target::{self, Describe, ErrorKind, Stats, Target};
 use crate::servers::{self, Installed, Out, Rendered, Server, StekFormat, json};
 use crate::sys::files::{self, Perms};
 use crate::sys::log::{Log, concat};
-use crate::sys::reload::run_reload;
+use crate::sys::reload::{self, Reload};
 use crate::sys::text::hex;
 use crate::sys::utc::utc_millis;
 
@@ -60,6 +60,8 @@ pub(crate) struct StekTarget {
     stats: Stats,
     /// The wake-up in progress (between `install` and `finish`).
     round: Option<Round>,
+    /// The reload command running now (the daemon does not wait for it).
+    running: Option<Reload>,
     wake: (u64, u32),
 }
 
@@ -103,6 +105,7 @@ impl StekTarget {
             state: State::default(),
             stats: Stats::default(),
             round: None,
+            running: None,
             wake: (0, 0),
         }
     }
@@ -218,34 +221,29 @@ impl StekTarget {
             return 0;
         };
         let mut errors = 0;
-        if self.state.reload_pending && !self.dry_run {
-            if let Some(cmd) = &self.reload {
-                match run_reload(cmd, round.slot.current(), &self.out) {
-                    Ok(()) => {
-                        self.state.reload_pending = false;
-                        self.log
-                            .verbose(&format!("reload command `{cmd}` succeeded"));
-                    }
-                    Err(msg) => {
-                        self.log.error(&format!("{msg}{}", round.retry));
-                        self.stats.count(ErrorKind::Reload);
-                        errors += 1;
-                    }
-                }
-            }
+        if !self.dry_run {
+            errors += self.reload_step(round.slot.current(), &round.retry);
         }
         let slot = round.slot;
+        let running = self.running.is_some();
         let pending = self.state.written != Some(slot.current())
             || self.state.haproxy_pending
-            || self.state.reload_pending;
+            || (self.state.reload_pending && !running);
         self.wake = if pending {
             self.state.failures += 1;
             round.retry_wake.unwrap_or(round.rotation_wake)
         } else {
-            self.state.failures = 0;
+            if !running {
+                self.state.failures = 0;
+            }
             round.rotation_wake
         };
-        self.stats.up = !pending;
+        if running {
+            // Look at the running reload command again in a second (reap it or kill it at
+            // its timeout); the keys are not read then.
+            self.wake = self.wake.min((now.saturating_add(1), 0));
+        }
+        self.stats.up = !pending && !running;
         if !pending {
             self.stats.last_success = Some(now);
             self.stats.failing = None;
@@ -253,6 +251,55 @@ impl StekTarget {
         self.stats.next_rotation = Some(slot.next_rotation());
         if self.state.written.is_some() {
             self.stats.counter = self.state.written;
+        }
+        errors
+    }
+
+    /// The reload command: reaps the one running (logging its result), then starts it when the
+    /// written keys still need it. The daemon never waits for it (but `--once` does, and a
+    /// quick command is reported within 100 ms). Returns the number of errors reported.
+    fn reload_step(&mut self, current: u64, retry: &str) -> u32 {
+        let Some(cmd) = self.reload.clone() else {
+            return 0;
+        };
+        let mut errors = 0;
+        if self.running.is_none() && self.state.reload_pending {
+            let timeout = reload::timeout_for(self.schedule.interval());
+            match reload::spawn(&cmd, current, &self.out, timeout, &self.log) {
+                Ok(r) => self.running = Some(r),
+                Err(msg) => {
+                    self.log.error(&format!("{msg}{retry}"));
+                    self.stats.count(ErrorKind::Reload);
+                    return 1;
+                }
+            }
+        }
+        let Some(running) = self.running.as_mut() else {
+            return 0;
+        };
+        let result = if self.once {
+            Some(running.wait())
+        } else {
+            running.wait_briefly(std::time::Duration::from_millis(100))
+        };
+        let Some(result) = result else {
+            return 0;
+        };
+        let counter = running.counter;
+        self.running = None;
+        match result {
+            Ok(()) => {
+                if self.state.written == Some(counter) {
+                    self.state.reload_pending = false;
+                }
+                self.log
+                    .verbose(&format!("reload command `{cmd}` succeeded"));
+            }
+            Err(msg) => {
+                self.log.error(&format!("{msg}{retry}"));
+                self.stats.count(ErrorKind::Reload);
+                errors += 1;
+            }
         }
         errors
     }

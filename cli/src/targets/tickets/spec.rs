@@ -28,6 +28,10 @@ pub(crate) struct StekSpec {
     pub(crate) allow_persistent: bool,
 }
 
+/// The most keys one output holds: a longer ticket lifetime needs a longer interval, not
+/// thousands of key files rewritten at every rotation.
+pub(crate) const MAX_KEYS: u64 = 256;
+
 impl StekSpec {
     /// The checks that need no file system; returns the schedule.
     pub(crate) fn check(&self) -> Result<TicketSchedule, SpecError> {
@@ -38,6 +42,16 @@ impl StekSpec {
             f.check_keep(self.keep).map_err(SpecError::FormatKeep)?;
         }
         let format = self.format.name();
+        let keys = server.map_or(self.keep.saturating_add(2), |f| {
+            f.key_count(self.keep) as u64
+        });
+        if keys > MAX_KEYS {
+            return Err(SpecError::TooManyKeys {
+                keep: self.keep,
+                keys,
+                format,
+            });
+        }
         if self.haproxy_socket.is_some()
             && !server.is_some_and(|f| f.encoding() == keywheel::Encoding::Base64Lines)
         {
@@ -71,13 +85,21 @@ pub(crate) enum SpecError {
     HaproxySocket { format: &'static str },
     /// `--out -` with a format that writes key files.
     StdoutNotJson { format: &'static str },
+    /// More than [`MAX_KEYS`] keys in one output.
+    TooManyKeys {
+        keep: u64,
+        keys: u64,
+        format: &'static str,
+    },
 }
 
 impl SpecError {
     /// The setting at fault, as the configuration file names it.
     pub(crate) fn key(&self) -> &'static str {
         match self {
-            SpecError::Schedule(keywheel::Error::Keep { .. }) | SpecError::FormatKeep(_) => "keep",
+            SpecError::Schedule(keywheel::Error::Keep { .. })
+            | SpecError::FormatKeep(_)
+            | SpecError::TooManyKeys { .. } => "keep",
             SpecError::Schedule(_) => "interval",
             SpecError::HaproxySocket { .. } => "haproxy_socket",
             SpecError::StdoutNotJson { .. } => "out",
@@ -102,6 +124,13 @@ impl fmt::Display for SpecError {
             SpecError::StdoutNotJson { format } => write!(
                 f,
                 "--out - (stdout) is only for --format json; --format {format} writes key files"
+            ),
+            SpecError::TooManyKeys { keep, keys, format } => write!(
+                f,
+                "keep {keep} gives {keys} keys for --format {format}; an output holds at most \
+                 {MAX_KEYS} keys, so keep must be at most {}; for longer-lived tickets use a \
+                 longer interval",
+                MAX_KEYS - 2
             ),
         }
     }
