@@ -216,7 +216,15 @@ fn publish_nginx(set: &NginxSet<'_>, perms: Perms) -> Result<Published, String> 
     let previous = fs::read_link(&current)
         .ok()
         .and_then(|t| t.into_os_string().into_string().ok())
-        .filter(|t| t != &name && is_key_dir_name(t.as_bytes()));
+        .filter(|t| t != &name && is_key_dir_name(t.as_bytes()))
+        // Only the set of the interval just before: it holds no key that ended more than the
+        // window ago (the forward-secure promise, cli/tests/forward_memory.rs). After a jump
+        // of several intervals the old set goes at once.
+        .filter(|t| {
+            set_counter(t)
+                .zip(set_counter(&name))
+                .is_some_and(|(p, n)| p.checked_add(1) == Some(n))
+        });
     let swapped = std::os::unix::fs::symlink(&name, &link)
         .map_err(|e| format!("cannot create symlink {}: {}", link.display(), strerror(&e)))
         .and_then(|()| {
@@ -491,4 +499,9 @@ mod tests {
               ssl_session_ticket_key /run/k/current/1.key;\n"
         );
     }
+}
+
+/// The counter in a key-set directory name `keys.<counter>`.
+fn set_counter(name: &str) -> Option<u64> {
+    name.strip_prefix("keys.")?.parse().ok()
 }
