@@ -17,7 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 WASM_BINDGEN_VERSION=0.2.130 # = the exact version of the wasm-bindgen crate in Cargo.toml
-MAX_WASM_BYTES=40960 # 40 KiB, raw (see README "Size and speed"); the gzip -9 size is printed too
+MAX_WASM_BYTES=57344 # 56 KiB, raw: 40 KiB before forward-secure State (about 20 KiB more, spread over
+# many functions); see README "Size and speed". The gzip -9 size is printed too.
 
 UPDATE_TYPES=0
 [[ "${1:-}" == "--update-types" ]] && UPDATE_TYPES=1
