@@ -474,6 +474,11 @@ pub(crate) fn nginx_conf(dir: &Path, keys: usize) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// The counter in a key-set directory name `keys.<counter>`.
+fn set_counter(name: &str) -> Option<u64> {
+    name.strip_prefix("keys.")?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -499,9 +504,4 @@ mod tests {
               ssl_session_ticket_key /run/k/current/1.key;\n"
         );
     }
-}
-
-/// The counter in a key-set directory name `keys.<counter>`.
-fn set_counter(name: &str) -> Option<u64> {
-    name.strip_prefix("keys.")?.parse().ok()
 }
