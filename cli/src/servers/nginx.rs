@@ -217,13 +217,13 @@ fn publish_nginx(set: &NginxSet<'_>, perms: Perms) -> Result<Published, String> 
         .ok()
         .and_then(|t| t.into_os_string().into_string().ok())
         .filter(|t| t != &name && is_key_dir_name(t.as_bytes()))
-        // Only the set of the interval just before: it holds no key that ended more than the
-        // window ago (the forward-secure promise, cli/tests/forward_memory.rs). After a jump
-        // of several intervals the old set goes at once.
+        // Not a set older than the interval just before (a later one may stay): it would hold
+        // a key that ended more than the window ago (the forward-secure promise,
+        // cli/tests/forward_memory.rs). After a jump of several intervals the old set goes.
         .filter(|t| {
             set_counter(t)
                 .zip(set_counter(&name))
-                .is_some_and(|(p, n)| p.checked_add(1) == Some(n))
+                .is_some_and(|(p, n)| p.saturating_add(1) >= n)
         });
     let swapped = std::os::unix::fs::symlink(&name, &link)
         .map_err(|e| format!("cannot create symlink {}: {}", link.display(), strerror(&e)))
