@@ -240,6 +240,10 @@ enum keywheel_result
      * A forward-secure state file is malformed (see `keywheel_last_error_message`).
      */
     KEYWHEEL_RESULT_STATE_FILE = 24,
+    /**
+     * The main key material (its first `KEYWHEEL_MAIN_KEY_LEN` bytes) is all zero bytes.
+     */
+    KEYWHEEL_RESULT_MAIN_KEY_ZERO = 25,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -481,7 +485,8 @@ extern "C" {
  * Thread-safety: may be called from any thread.
  *
  * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` (`material` or `out` NULL),
- * `KEYWHEEL_RESULT_MAIN_KEY_TOO_SHORT` (`material_len` < 32). On failure `*out` is untouched.
+ * `KEYWHEEL_RESULT_MAIN_KEY_TOO_SHORT` (`material_len` < 32), `KEYWHEEL_RESULT_MAIN_KEY_ZERO`
+ * (the first 32 bytes are all zero). On failure `*out` is untouched.
  *
  * # Safety
  * `material` must be valid for reads of `material_len` bytes; `out` valid for one write.
@@ -506,7 +511,9 @@ keywheel_result keywheel_main_key_new(const uint8_t *material,
  * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` (`path` or `out` NULL),
  * `KEYWHEEL_RESULT_IO` (the file cannot be opened or read),
  * `KEYWHEEL_RESULT_KEY_FILE_NOT_REGULAR`, `KEYWHEEL_RESULT_KEY_FILE_INSECURE` or
- * `KEYWHEEL_RESULT_MAIN_KEY_TOO_SHORT` (fewer than 32 bytes). On failure `*out` is untouched.
+ * `KEYWHEEL_RESULT_MAIN_KEY_TOO_SHORT` (fewer than 32 bytes) or
+ * `KEYWHEEL_RESULT_MAIN_KEY_ZERO` (the first 32 bytes are all zero). On failure `*out` is
+ * untouched.
  *
  * # Safety
  * `path` must be a NUL-terminated string; `out` must be valid for one write.

@@ -17,6 +17,9 @@ pub enum Error {
         /// How many bytes were given.
         len: usize,
     },
+    /// The main key (its first [`MAIN_KEY_LEN`] bytes) is all zero bytes: an unwritten or
+    /// zero-filled file, never a secret.
+    MainKeyZero,
     /// A derived-key output buffer is not in [`DERIVE_MIN_LEN`]`..=`[`DERIVE_MAX_LEN`].
     OutputLength {
         /// The length of the buffer that was given.
@@ -102,6 +105,11 @@ impl fmt::Display for Error {
                     "main key is {len} bytes; it must be at least {MAIN_KEY_LEN} bytes"
                 )
             }
+            Error::MainKeyZero => write!(
+                f,
+                "main key is all zero bytes; it must be {MAIN_KEY_LEN} random bytes \
+                 (generate them with `keywheel gen-secret`)"
+            ),
             Error::OutputLength { len } => write!(
                 f,
                 "output length {len} is out of range; it must be in {DERIVE_MIN_LEN}..={DERIVE_MAX_LEN}"

@@ -34,6 +34,8 @@ pub enum KeyFileError {
     Read(io::Error),
     /// The file holds fewer than [`MAIN_KEY_LEN`] bytes (how many given).
     Short(usize),
+    /// The file's first [`MAIN_KEY_LEN`] bytes are all zero ([`Error::MainKeyZero`]).
+    Zero,
 }
 
 impl KeyFileError {
@@ -56,6 +58,7 @@ impl KeyFileError {
                 "{what} {p} is too short: {}",
                 Error::MainKeyTooShort { len: *n }
             ),
+            KeyFileError::Zero => std::format!("{what} {p} is unusable: {}", Error::MainKeyZero),
         }
     }
 }
@@ -97,7 +100,10 @@ impl MainKey {
                 Err(e) => return Err(KeyFileError::Read(e)),
             }
         }
-        MainKey::from_bytes(&buf[..got]).map_err(|_| KeyFileError::Short(got))
+        MainKey::from_bytes(&buf[..got]).map_err(|e| match e {
+            Error::MainKeyZero => KeyFileError::Zero,
+            _ => KeyFileError::Short(got),
+        })
     }
 }
 

@@ -18,9 +18,13 @@ impl MainKey {
     /// with its key file: longer material is accepted and the rest ignored.
     ///
     /// # Errors
-    /// [`Error::MainKeyTooShort`] when `material` has fewer than [`MAIN_KEY_LEN`] bytes.
+    /// [`Error::MainKeyTooShort`] when `material` has fewer than [`MAIN_KEY_LEN`] bytes,
+    /// [`Error::MainKeyZero`] when its first [`MAIN_KEY_LEN`] bytes are all zero (a file of
+    /// zeros is never a secret: it is refused rather than used).
     pub fn from_bytes(material: &[u8]) -> Result<Self, Error> {
         match material.get(..MAIN_KEY_LEN) {
+            // Every byte is looked at (no early exit on the first non-zero one).
+            Some(head) if head.iter().fold(0u8, |acc, b| acc | b) == 0 => Err(Error::MainKeyZero),
             Some(head) => {
                 let mut key = [0u8; MAIN_KEY_LEN];
                 key.copy_from_slice(head);

@@ -115,3 +115,31 @@ fn a_fifo_is_refused_without_hanging() {
     );
     assert!(start.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn all_zero_key_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("zero.key");
+    // 32 zero bytes, and a longer file whose first 32 bytes (the key) are zero.
+    for data in [vec![0u8; 32], [vec![0u8; 32], vec![0x5a; 16]].concat()] {
+        write(&p, &data, 0o600);
+        assert!(matches!(
+            MainKey::from_file(&p, KeyFileMode::Private),
+            Err(KeyFileError::Zero)
+        ));
+        assert_eq!(
+            message(&p, KeyFileMode::Private),
+            format!(
+                "main key file {} is unusable: main key is all zero bytes; it must be 32 random \
+                 bytes (generate them with `keywheel gen-secret`)",
+                p.display()
+            )
+        );
+    }
+    // 31 zero bytes are too short (the length comes first).
+    write(&p, &[0u8; 31], 0o600);
+    assert!(matches!(
+        MainKey::from_file(&p, KeyFileMode::Private),
+        Err(KeyFileError::Short(31))
+    ));
+}

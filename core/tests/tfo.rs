@@ -43,6 +43,29 @@ fn short_main_key_is_refused() {
     );
 }
 
+/// SPEC.md 1: the message of an all-zero main key.
+const ZERO_MESSAGE: &str = "main key is all zero bytes; it must be 32 random bytes \
+                            (generate them with `keywheel gen-secret`)";
+
+#[test]
+fn all_zero_main_key_is_refused() {
+    for material in [vec![0u8; 32], vec![0u8; 64], [vec![0u8; 32], vec![0xff; 8]].concat()] {
+        let err = MainKey::from_bytes(&material).unwrap_err();
+        assert_eq!(err, Error::MainKeyZero, "{} bytes", material.len());
+        assert_eq!(err.to_string(), ZERO_MESSAGE);
+    }
+    // The length is checked first; one non-zero byte anywhere in the first 32 is a key.
+    assert_eq!(
+        MainKey::from_bytes(&[0u8; 31]).unwrap_err(),
+        Error::MainKeyTooShort { len: 31 }
+    );
+    for i in 0..32 {
+        let mut material = [0u8; 32];
+        material[i] = 1;
+        assert!(MainKey::from_bytes(&material).is_ok(), "byte {i}");
+    }
+}
+
 #[test]
 fn derive_rejects_bad_lengths_without_writing() {
     let main = MainKey::from_bytes(&TOFURKEY_TEST_KEY).unwrap();

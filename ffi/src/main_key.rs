@@ -33,7 +33,8 @@ fn publish(key: MainKey, out: *mut *mut keywheel_main_key) {
 /// Thread-safety: may be called from any thread.
 ///
 /// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` (`material` or `out` NULL),
-/// `KEYWHEEL_RESULT_MAIN_KEY_TOO_SHORT` (`material_len` < 32). On failure `*out` is untouched.
+/// `KEYWHEEL_RESULT_MAIN_KEY_TOO_SHORT` (`material_len` < 32), `KEYWHEEL_RESULT_MAIN_KEY_ZERO`
+/// (the first 32 bytes are all zero). On failure `*out` is untouched.
 ///
 /// # Safety
 /// `material` must be valid for reads of `material_len` bytes; `out` valid for one write.
@@ -67,7 +68,9 @@ pub unsafe extern "C" fn keywheel_main_key_new(
 /// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` (`path` or `out` NULL),
 /// `KEYWHEEL_RESULT_IO` (the file cannot be opened or read),
 /// `KEYWHEEL_RESULT_KEY_FILE_NOT_REGULAR`, `KEYWHEEL_RESULT_KEY_FILE_INSECURE` or
-/// `KEYWHEEL_RESULT_MAIN_KEY_TOO_SHORT` (fewer than 32 bytes). On failure `*out` is untouched.
+/// `KEYWHEEL_RESULT_MAIN_KEY_TOO_SHORT` (fewer than 32 bytes) or
+/// `KEYWHEEL_RESULT_MAIN_KEY_ZERO` (the first 32 bytes are all zero). On failure `*out` is
+/// untouched.
 ///
 /// # Safety
 /// `path` must be a NUL-terminated string; `out` must be valid for one write.
@@ -123,6 +126,7 @@ unsafe fn from_file(
             KeyFileError::NotRegular(_) => keywheel_result::KeyFileNotRegular,
             KeyFileError::Insecure(_) => keywheel_result::KeyFileInsecure,
             KeyFileError::Short(_) => keywheel_result::MainKeyTooShort,
+            KeyFileError::Zero => keywheel_result::MainKeyZero,
         };
         Failure::new(
             code,

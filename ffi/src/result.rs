@@ -66,6 +66,8 @@ pub enum keywheel_result {
     Punctured = 23,
     /// A forward-secure state file is malformed (see `keywheel_last_error_message`).
     StateFile = 24,
+    /// The main key material (its first `KEYWHEEL_MAIN_KEY_LEN` bytes) is all zero bytes.
+    MainKeyZero = 25,
 }
 
 impl keywheel_result {
@@ -105,11 +107,12 @@ impl keywheel_result {
             Self::Backwards => c"a forward-secure state cannot go backwards",
             Self::Punctured => c"the key is before the state's start: it was punctured",
             Self::StateFile => c"the state file is malformed",
+            Self::MainKeyZero => c"main key is all zero bytes; it must be 32 random bytes",
         }
     }
 
     /// Every code, for lookups by number.
-    const ALL: [keywheel_result; 25] = [
+    const ALL: [keywheel_result; 26] = [
         Self::Ok,
         Self::NullPointer,
         Self::Panic,
@@ -135,6 +138,7 @@ impl keywheel_result {
         Self::Backwards,
         Self::Punctured,
         Self::StateFile,
+        Self::MainKeyZero,
     ];
 
     fn from_u32(code: u32) -> Option<Self> {
@@ -174,6 +178,7 @@ impl From<keywheel::Error> for Failure {
         use keywheel::Error as E;
         let code = match error {
             E::MainKeyTooShort { .. } => keywheel_result::MainKeyTooShort,
+            E::MainKeyZero => keywheel_result::MainKeyZero,
             E::OutputLength { .. } => keywheel_result::OutputLength,
             E::Interval { .. } => keywheel_result::Interval,
             E::LabelLength { .. } => keywheel_result::LabelLength,
@@ -365,7 +370,8 @@ mod tests {
             );
         }
         assert_eq!(keywheel_result::StateFile as u32, 24);
-        assert_eq!(keywheel_result::from_u32(25), None);
+        assert_eq!(keywheel_result::MainKeyZero as u32, 25);
+        assert_eq!(keywheel_result::from_u32(26), None);
     }
 
     #[test]

@@ -197,7 +197,8 @@ impl MainKey {
 
     /// The main key made of the first 32 bytes of ``material`` (``bytes`` or ``bytearray``).
     ///
-    /// Raises ``KeywheelError`` when ``material`` is shorter than 32 bytes.
+    /// Raises ``KeywheelError`` when ``material`` is shorter than 32 bytes or its first 32
+    /// bytes are all zero.
     #[staticmethod]
     fn from_bytes(material: &Bound<'_, PyAny>) -> PyResult<Self> {
         Self::new(material)
@@ -209,8 +210,8 @@ impl MainKey {
     /// A file whose mode gives the group or others any access is refused with
     /// ``KeywheelError`` unless ``allow_insecure`` is true, as the CLI refuses it without
     /// ``--allow-insecure-key-file``; so is anything but a regular file (a directory, a FIFO,
-    /// a device) and a file shorter than 32 bytes. A file that cannot be opened or read
-    /// raises ``OSError``.
+    /// a device), a file shorter than 32 bytes and one whose first 32 bytes are all zero. A
+    /// file that cannot be opened or read raises ``OSError``.
     #[staticmethod]
     #[pyo3(signature = (path, *, allow_insecure = false))]
     fn from_file(path: PathBuf, allow_insecure: bool) -> PyResult<Self> {

@@ -356,6 +356,8 @@ def ticket_error(main: bytes, label: bytes | None = None, interval: int | None =
     interval, keep, time, format (HAProxy's keep, then the buffer length); None when valid."""
     if len(main) < MAIN_KEY_LEN:
         return "MainKeyTooShort"
+    if not any(main[:MAIN_KEY_LEN]):
+        return "MainKeyZero"
     if label is not None and not 1 <= len(label) <= MAX_LABEL_LEN:
         return "LabelLength"
     if interval is not None and not valid_interval(interval):
@@ -369,6 +371,11 @@ def ticket_error(main: bytes, label: bytes | None = None, interval: int | None =
     if buffer_len is not None and buffer_len < len(render(fmt, main, label, interval, keep, now)):
         return "BufferTooSmall"
     return None
+
+
+# SPEC.md 1: the message for main key material whose first 32 bytes are all zero.
+ZERO_KEY_MESSAGE = ("main key is all zero bytes; it must be 32 random bytes "
+                    "(generate them with `keywheel gen-secret`)")
 
 
 def label_message(n: int) -> str:

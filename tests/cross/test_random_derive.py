@@ -12,6 +12,7 @@ from independent import (
     DERIVE_MAX_LEN,
     DERIVE_MIN_LEN,
     MAIN_KEY_LEN,
+    ZERO_KEY_MESSAGE,
     binary,
     hashlib_derive,
     libsodium,
@@ -48,7 +49,9 @@ def derive():
 
 
 lengths = st.one_of(st.integers(DERIVE_MIN_LEN, DERIVE_MAX_LEN), st.integers(0, 200))
-keys = st.one_of(st.binary(min_size=MAIN_KEY_LEN, max_size=64), st.binary(max_size=MAIN_KEY_LEN))
+# Valid, short, and all-zero first 32 bytes (refused: SPEC.md 1).
+keys = st.one_of(st.binary(min_size=MAIN_KEY_LEN, max_size=64), st.binary(max_size=MAIN_KEY_LEN),
+                 st.binary(max_size=32).map(lambda tail: bytes(MAIN_KEY_LEN) + tail))
 
 
 @settings(max_examples=1000, deadline=None)
@@ -59,6 +62,9 @@ def test_derive_key_matches_hashlib_and_libsodium(derive, main, context, subkey_
     if len(main) < MAIN_KEY_LEN:
         assert answer["error"]["kind"] == "MainKeyTooShort"
         assert f"main key is {len(main)} bytes" in answer["error"]["message"]
+        return
+    if not any(main[:MAIN_KEY_LEN]):
+        assert answer["error"] == {"kind": "MainKeyZero", "message": ZERO_KEY_MESSAGE}
         return
     sodium = libsodium().derive(main, context, subkey_id, length)
     if not DERIVE_MIN_LEN <= length <= DERIVE_MAX_LEN:

@@ -20,6 +20,7 @@ from independent import (
     MIN_TIME,
     SERVER_FORMATS,
     STRENGTHS,
+    ZERO_KEY_MESSAGE,
     binary,
     interval_message,
     keep_message,
@@ -60,7 +61,9 @@ def tool():
     assert t.close() == 0
 
 
-keys = st.one_of(st.binary(min_size=MAIN_KEY_LEN, max_size=64), st.binary(max_size=MAIN_KEY_LEN))
+# Valid, short, and all-zero first 32 bytes (refused: SPEC.md 1).
+keys = st.one_of(st.binary(min_size=MAIN_KEY_LEN, max_size=64), st.binary(max_size=MAIN_KEY_LEN),
+                 st.binary(max_size=32).map(lambda tail: bytes(MAIN_KEY_LEN) + tail))
 # Any text (NUL and astral characters included); lengths around both ends of 1..=64 bytes.
 labels = st.one_of(st.text(max_size=8), st.text(min_size=12, max_size=64),
                    st.text(alphabet="ü🔑x", min_size=15, max_size=66))
@@ -102,6 +105,8 @@ def check_error(answer: dict, kind: str, label: bytes, interval=None, keep=None,
         assert message == time_message(now)
     elif kind == "MainKeyTooShort":
         assert message.startswith("main key is ")
+    elif kind == "MainKeyZero":
+        assert message == ZERO_KEY_MESSAGE
 
 
 @settings(max_examples=1000)
@@ -153,7 +158,7 @@ def lookups(draw):
     keep = draw(st.integers(0, min(MAX_TICKET_AGE // interval - 1, 4)))
     now = draw(st.integers(MIN_TIME, MAX_TIME))
     strength = draw(strengths)
-    main = draw(st.binary(min_size=MAIN_KEY_LEN, max_size=MAIN_KEY_LEN))
+    main = draw(st.binary(min_size=MAIN_KEY_LEN, max_size=MAIN_KEY_LEN).filter(any))
     current = now // interval
     kind = draw(st.integers(0, 4))
     if kind == 4:
@@ -186,9 +191,9 @@ def test_lookup_matches_the_window(tool, case):
 def test_bad_requests_end_the_tool():
     """Unknown strengths, formats and types are malformed requests (exit status 2), not core
     errors."""
-    for request in ({"type": "ticket_key", "main_key": "00" * 32, "label": "a",
+    for request in ({"type": "ticket_key", "main_key": "01" * 32, "label": "a",
                      "strength": "aes192", "counter": "1"},
-                    {"type": "render", "main_key": "00" * 32, "label": "a", "format": "caddy",
+                    {"type": "render", "main_key": "01" * 32, "label": "a", "format": "caddy",
                      "interval": 3600, "keep": 1, "time": MIN_TIME},
                     {"type": "stek"}):
         proc = subprocess.run([str(binary("derive"))], input=json.dumps(request) + "\n",

@@ -14,6 +14,7 @@ from independent import (
     MIN_TIME,
     TFO_CONTEXT,
     TFO_KEY_LEN,
+    ZERO_KEY_MESSAGE,
     hashlib_derive,
     libsodium,
     load_vectors,
@@ -136,8 +137,11 @@ def error_value_and_range(case):
     """Which input the spec says is bad, its value, and the allowed range the message must name."""
     op = case["operation"]
     if op == "main_key":
-        n = len(bytes.fromhex(case["main_key"]))
-        assert n < MAIN_KEY_LEN
+        main = bytes.fromhex(case["main_key"])
+        n = len(main)
+        if n >= MAIN_KEY_LEN:
+            assert not any(main[:MAIN_KEY_LEN])
+            return "MainKeyZero", None, None
         return "MainKeyTooShort", n, f"at least {MAIN_KEY_LEN}"
     if op == "schedule":
         v = case["interval"]
@@ -165,6 +169,9 @@ def test_error(case):
     kind, value, allowed = error_value_and_range(case)
     assert case["kind"] == kind
     message = case["message"]
+    if kind == "MainKeyZero":
+        assert message == ZERO_KEY_MESSAGE
+        return
     # The message names the bad value first, then the allowed range.
     assert f" {value} " in f" {message} " and allowed in message
     assert message.index(f" {value} ") < message.index(allowed)
@@ -204,3 +211,6 @@ def test_coverage():
     for n in (15, 65):
         assert any(op == "derive_key" and o == n for op, _, _, o, _ in errors)
     assert any(op == "main_key" and k == 31 for op, _, _, _, k in errors)
+    zero = [c for c in ERRORS if c["operation"] == "main_key"
+            and len(c["main_key"]) >= 2 * MAIN_KEY_LEN and not any(bytes.fromhex(c["main_key"]))]
+    assert zero and all(c["kind"] == "MainKeyZero" for c in zero)

@@ -8,6 +8,11 @@
 //! key. A directory keeps the line it always had in both dialects (a `read` that fails with
 //! EISDIR); any other kind is named in a line of the same shape (tofurkey) or core's sentence
 //! (keywheel).
+//!
+//! Both dialects refuse a key whose 32 bytes are all zero (tofurkey 1.3.4 accepts it
+//! silently): a zero-filled file is never a secret. tofurkey has no line for it, so the line
+//! has the shape of its refused reads. An autokey file of zeros is replaced by a fresh random
+//! key, as tofurkey replaces an autokey file it cannot read.
 
 use std::io;
 use std::path::Path;
@@ -50,6 +55,10 @@ pub(crate) fn tofurkey_text(err: &KeyFileError, path: &Path) -> String {
             format!("read({p}): wanted {MAIN_KEY_LEN} bytes, got {n} bytes")
         }
         KeyFileError::Insecure(_) => err.message("key file", path, ALLOW_INSECURE),
+        KeyFileError::Zero => format!(
+            "read({p}, {MAIN_KEY_LEN}) refused: {}",
+            keywheel::Error::MainKeyZero
+        ),
     })
 }
 

@@ -62,7 +62,7 @@ cargo run -p keywheel-vectors --bin generate > tests/vectors/keywheel.json. \
 Format: 'version' changes only when an existing field changes meaning; every other top-level \
 key is a section {comment, cases}, and readers must ignore sections they do not know (more will \
 be added). Conventions: byte strings are lowercase hex; 'main_key' is the key material given to \
-the main-key constructor (at least 32 bytes; only the first 32 are used); where 'main_key_rule' \
+the main-key constructor (at least 32 bytes, not all zero; only the first 32 are used); where 'main_key_rule' \
 {len, mul, add} is present, main_key byte i is (i * mul + add) % 251 for i in 0..len; 'context' \
 is 8 bytes; 'subkey_id' and every ticket-key counter ('counter', 'current') are unsigned 64-bit \
 integers written as decimal strings (they can exceed 2^53, which JSON numbers do not carry \
@@ -90,7 +90,8 @@ the exact message of the core crate. operation 'main_key': build a main key from
 'schedule': validate interval (even, 10..=604800); 'schedule_at': the slot of a valid interval \
 at time (1000000..=100000000000); 'derive_key': derive output_len bytes (16..=64) with a valid \
 main_key, context and subkey_id. kind is the name of the core error variant (MainKeyTooShort, \
-OutputLength, Interval, Time, ...).";
+MainKeyZero, OutputLength, Interval, Time, ...). A main key whose first 32 bytes are all zero \
+is refused (MainKeyZero) after the length check.";
 
 /// The whole file.
 #[derive(Debug, Serialize)]
@@ -309,7 +310,7 @@ fn derive_keys() -> Vec<KeyInput> {
         KeyInput::rule(32, 1, 0),
         KeyInput::rule(32, 7, 3),
         KeyInput::rule(32, 13, 200),
-        KeyInput::rule(32, 0, 0),
+        KeyInput::rule(32, 0, 1),
         KeyInput::rule(32, 0, 250),
     ]
 }
@@ -465,9 +466,8 @@ fn tfo_cases() -> Vec<TfoCase> {
     cases
 }
 
-fn main_key_error(len: usize) -> ErrorCase {
-    let key = KeyInput::rule(len, 1, 0);
-    let error = MainKey::from_bytes(&key.material).expect_err("short main key");
+fn main_key_error(key: &KeyInput) -> ErrorCase {
+    let error = MainKey::from_bytes(&key.material).expect_err("short or all-zero main key");
     ErrorCase {
         operation: "main_key",
         main_key: Some(hex(&key.material)),
@@ -523,7 +523,20 @@ fn derive_key_error(output_len: usize) -> ErrorCase {
 fn error_cases() -> Vec<ErrorCase> {
     let mut cases = Vec::new();
     for len in [MAIN_KEY_LEN - 1, 16, 1, 0] {
-        cases.push(main_key_error(len));
+        cases.push(main_key_error(&KeyInput::rule(len, 1, 0)));
+    }
+    // All zero: 32 bytes, and 40 whose first 32 (the key) are zero; 31 zeros are too short.
+    let mut zero_head = vec![0u8; MAIN_KEY_LEN];
+    zero_head.extend_from_slice(&[0xff; 8]);
+    for key in [
+        KeyInput::rule(MAIN_KEY_LEN, 0, 0),
+        KeyInput {
+            material: zero_head,
+            rule: None,
+        },
+        KeyInput::rule(MAIN_KEY_LEN - 1, 0, 0),
+    ] {
+        cases.push(main_key_error(&key));
     }
     for interval in [
         11,
