@@ -10,7 +10,7 @@
 //! - [`targets`]: TCP Fast Open keys and session-ticket keys, the daemon's targets;
 //! - [`config`]: the configuration file; [`report`]: the status model (no printing);
 //! - [`cmd`]: one file per `keywheel` subcommand; [`tofurkey`]: the tofurkey front end;
-//! - [`man`]: the man pages of both.
+//! - [`man`]: the man pages of both; `fuzzing` (feature `fuzz`): the AFL targets of `fuzz/`.
 
 mod sys;
 
@@ -28,6 +28,10 @@ mod tofurkey;
 
 #[doc(hidden)]
 pub mod man;
+
+#[cfg(feature = "fuzz")]
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use cmd::main as keywheel_main;
 pub use tofurkey::main as tofurkey_main;

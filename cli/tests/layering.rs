@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["report"],
     &["cmd", "tofurkey"],
-    &["man"],
+    &["man", "fuzzing"],
 ];
 
 fn layer_of(top: &str) -> Option<usize> {

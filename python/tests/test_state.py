@@ -186,7 +186,7 @@ def test_bad_arguments():
     with pytest.raises(keywheel.KeywheelError, match=r": it was punctured$"):
         keys.advance(1750000000 - 3600)
     assert keys.state_start == 486110 * 3600  # keep 1: 486110..=486112
-    main_keys = keywheel.TicketKeys(keywheel.MainKey(bytes(32)), "a", "aes256", 3600)
+    main_keys = keywheel.TicketKeys(keywheel.MainKey(b"\x01" * 32), "a", "aes256", 3600)
     assert main_keys.state_start is None
     main_keys.advance(1750000000)
     assert "nodes" not in repr(keys) and "State" not in repr(keys)

@@ -75,9 +75,9 @@ def run_error_case(case):
         keywheel.derive_key(keywheel.MainKey(material(case)), bytes.fromhex(case["context"]),
                             int(case["subkey_id"]), case["output_len"])
     elif op == "ticket_schedule":
-        keywheel.TicketKeys(keywheel.MainKey(bytes(32)), "x", "aes256", case["interval"], case["keep"])
+        keywheel.TicketKeys(keywheel.MainKey(b"\x01" * 32), "x", "aes256", case["interval"], case["keep"])
     elif op == "ticket_schedule_at":
-        keywheel.TicketKeys(keywheel.MainKey(bytes(32)), "x", "aes256", case["interval"],
+        keywheel.TicketKeys(keywheel.MainKey(b"\x01" * 32), "x", "aes256", case["interval"],
                             case["keep"]).slot(case["time"])
     elif op == "label_key":
         keywheel.TicketKeys(keywheel.MainKey(material(case)), label(case), "aes256", 3600)
@@ -145,7 +145,7 @@ def test_ticket_key(case):
 @pytest.mark.parametrize("case", cases("ticket_schedule"),
                          ids=lambda c: f"{c['interval']}/{c['keep']}@{c['time']}")
 def test_ticket_schedule(case):
-    keys = keywheel.TicketKeys(keywheel.MainKey(bytes(32)), "x", "aes256", case["interval"], case["keep"])
+    keys = keywheel.TicketKeys(keywheel.MainKey(b"\x01" * 32), "x", "aes256", case["interval"], case["keep"])
     assert keys.max_ticket_age == case["max_ticket_age"]
     slot = keys.slot(case["time"])
     assert (slot.now, slot.current, slot.keep, slot.next_rotation) == (

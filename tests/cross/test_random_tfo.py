@@ -58,10 +58,10 @@ def run_tofurkey(tofurkey: Path, workdir: Path, key: bytes, interval: int, now: 
 
 
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
-@given(key=st.binary(min_size=32, max_size=64), it=interval_and_time())
+@given(key=st.binary(min_size=32, max_size=64).filter(lambda k: any(k[:32])), it=interval_and_time())
 @example(key=bytes.fromhex("363ec6a05e76eedeb9eb73bc5c25ca5f13f7c1df70c9af3531db4c83d23a8f6b"),
          it=(86400, 1000000))
-@example(key=bytes(32), it=(MIN_INTERVAL, MIN_TIME))
+@example(key=b"\x01" * 32, it=(MIN_INTERVAL, MIN_TIME))
 @example(key=b"\xff" * 64, it=(MAX_INTERVAL, MAX_TIME))
 def test_tofurkey_keys_match_hashlib_and_libsodium(tofurkey, workdir, key, it):
     interval, now = it

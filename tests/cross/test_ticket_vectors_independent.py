@@ -221,7 +221,7 @@ def test_ticket_error(case):
         assert message == label_message(len(lab))
     elif op == "ticket_schedule":
         interval, keep = case["interval"], case["keep"]
-        kind = ticket_error(bytes(32), interval=interval, keep=keep)
+        kind = ticket_error(b"\x01" * 32, interval=interval, keep=keep)
         assert kind == case["kind"] and kind in ("Interval", "Keep")
         if kind == "Interval":
             assert message == interval_message(interval)
@@ -229,7 +229,7 @@ def test_ticket_error(case):
             assert not valid_keep(interval, keep)
             assert message == keep_message(keep, interval)
     elif op == "ticket_schedule_at":
-        kind = ticket_error(bytes(32), interval=case["interval"], keep=case["keep"],
+        kind = ticket_error(b"\x01" * 32, interval=case["interval"], keep=case["keep"],
                             now=case["time"])
         assert kind == case["kind"] == "Time"
         assert message == time_message(case["time"])

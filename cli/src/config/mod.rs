@@ -626,5 +626,13 @@ impl Config {
     }
 }
 
+/// One fuzz input (the in-tree fuzzer's and AFL's `config` target): the bytes, as lossy UTF-8,
+/// parsed as a configuration file. Must never panic.
+#[cfg(any(test, feature = "fuzz"))]
+pub(crate) fn fuzz_target(bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let _ = parse(Path::new("/fuzz/keywheel.toml"), &text);
+}
+
 #[cfg(test)]
 mod tests;

@@ -203,8 +203,5 @@ fn fuzz_config_parser() {
         b"previous_main_key = ",
         b"next_main_key = ",
     ];
-    crate::sys::fuzz::fuzz("config", &[], dict, |bytes| {
-        let text = String::from_utf8_lossy(bytes);
-        let _ = parse(Path::new("/fuzz/keywheel.toml"), &text);
-    });
+    crate::sys::fuzz::fuzz("config", &[], dict, super::fuzz_target);
 }

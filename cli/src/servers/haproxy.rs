@@ -397,6 +397,21 @@ fn first_line(answer: &[u8]) -> String {
     line.chars().take(200).collect()
 }
 
+/// One fuzz input (the in-tree fuzzer's and AFL's `haproxy_answers` target): the bytes as an
+/// answer to `show tls-keys` and to `show tls-keys #1`. Must never panic.
+#[cfg(any(test, feature = "fuzz"))]
+pub(crate) fn fuzz_target(bytes: &[u8]) {
+    let socket = Socket {
+        socket: Path::new("/run/haproxy.sock"),
+        file: Path::new("/run/keywheel/haproxy.keys"),
+        format: "haproxy",
+        timeout: Duration::from_secs(1),
+    };
+    let _ = parse_rings(&String::from_utf8_lossy(bytes));
+    let _ = socket.parse_ring("#1", bytes);
+    let _ = first_line(bytes);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,12 +420,6 @@ mod tests {
     /// panic, whatever HAProxy (or something else on the socket) sends.
     #[test]
     fn fuzz_socket_answers() {
-        let socket = Socket {
-            socket: Path::new("/run/haproxy.sock"),
-            file: Path::new("/run/keywheel/haproxy.keys"),
-            format: "haproxy",
-            timeout: Duration::from_secs(1),
-        };
         let dict: &[&[u8]] = &[
             b"1.0 ",
             b"1.1 ",
@@ -420,10 +429,6 @@ mod tests {
             b")\n",
             b"\r\n",
         ];
-        crate::sys::fuzz::fuzz("haproxy_answers", &[], dict, |bytes| {
-            let _ = parse_rings(&String::from_utf8_lossy(bytes));
-            let _ = socket.parse_ring("#1", bytes);
-            let _ = first_line(bytes);
-        });
+        crate::sys::fuzz::fuzz("haproxy_answers", &[], dict, fuzz_target);
     }
 }

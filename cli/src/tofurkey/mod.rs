@@ -228,6 +228,21 @@ pub fn main() {
     }
 }
 
+/// One fuzz input (the in-tree fuzzer's and AFL's `tofurkey_args` target): NUL-separated
+/// arguments after a first byte whose low bit selects POSIXLY_CORRECT. Must never panic.
+#[cfg(any(test, feature = "fuzz"))]
+pub(crate) fn fuzz_target(bytes: &[u8]) {
+    use std::os::unix::ffi::OsStringExt;
+    let posix = bytes.first().is_some_and(|b| b & 1 == 1);
+    let args: Vec<OsString> = bytes
+        .get(1..)
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .map(|a| OsString::from_vec(a.to_vec()))
+        .collect();
+    let _ = parse(&args, posix);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,7 +251,6 @@ mod tests {
     /// POSIXLY_CORRECT) never panics.
     #[test]
     fn fuzz_command_line() {
-        use std::os::unix::ffi::OsStringExt;
         let dict: &[&[u8]] = &[
             b"\0-k",
             b"\0-a",
@@ -254,16 +268,7 @@ mod tests {
             b"18446744073709551616",
             b"-vno",
         ];
-        crate::sys::fuzz::fuzz("tofurkey_args", &[], dict, |bytes| {
-            let posix = bytes.first().is_some_and(|b| b & 1 == 1);
-            let args: Vec<OsString> = bytes
-                .get(1..)
-                .unwrap_or_default()
-                .split(|b| *b == 0)
-                .map(|a| OsString::from_vec(a.to_vec()))
-                .collect();
-            let _ = parse(&args, posix);
-        });
+        crate::sys::fuzz::fuzz("tofurkey_args", &[], dict, fuzz_target);
     }
 
     #[test]

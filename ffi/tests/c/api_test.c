@@ -124,6 +124,7 @@ static keywheel_result code_of(const char *kind) {
         keywheel_result code;
     } kinds[] = {
         {"MainKeyTooShort", KEYWHEEL_RESULT_MAIN_KEY_TOO_SHORT},
+        {"MainKeyZero", KEYWHEEL_RESULT_MAIN_KEY_ZERO},
         {"OutputLength", KEYWHEEL_RESULT_OUTPUT_LENGTH},
         {"Interval", KEYWHEEL_RESULT_INTERVAL},
         {"Time", KEYWHEEL_RESULT_TIME},
@@ -216,7 +217,7 @@ static void run_vector(char *line) {
         keywheel_ticket_keys_free(keys);
     } else if (strcmp(f[0], "ticket_schedule") == 0 && n == 6) {
         keywheel_ticket_keys *keys = ticket_keys_of(
-            "0000000000000000000000000000000000000000000000000000000000000000", "78",
+            "0101010101010101010101010101010101010101010101010101010101010101", "78",
             KEYWHEEL_STRENGTH_AES256, u64(f[1]), u64(f[2]));
         keywheel_ticket_slot slot;
         keywheel_result r = keywheel_ticket_keys_slot(keys, u64(f[3]), &slot);
@@ -319,7 +320,7 @@ static void run_vector(char *line) {
             keywheel_main_key_free(mk);
         } else if (strcmp(op, "label_key") == 0 || strcmp(op, "ticket_schedule") == 0) {
             int is_label = strcmp(op, "label_key") == 0;
-            keywheel_main_key *mk = main_key_of(is_label ? g[0] : "0000000000000000000000000000000000000000000000000000000000000000");
+            keywheel_main_key *mk = main_key_of(is_label ? g[0] : "0101010101010101010101010101010101010101010101010101010101010101");
             size_t label_len = 1;
             uint8_t *label = is_label ? unhex(g[1], &label_len) : NULL;
             keywheel_ticket_keys *keys = (keywheel_ticket_keys *)(void *)&out; /* sentinel */
@@ -332,7 +333,7 @@ static void run_vector(char *line) {
             keywheel_main_key_free(mk);
         } else if (strcmp(op, "ticket_schedule_at") == 0) {
             keywheel_ticket_keys *keys = ticket_keys_of(
-                "0000000000000000000000000000000000000000000000000000000000000000", "78",
+                "0101010101010101010101010101010101010101010101010101010101010101", "78",
                 KEYWHEEL_STRENGTH_AES256, u64(g[0]), u64(g[1]));
             r = keywheel_ticket_keys_slot(keys, u64(g[2]), (keywheel_ticket_slot *)(void *)out);
             expect_error(r, kind, message, out, sizeof(keywheel_ticket_slot), op);
@@ -419,6 +420,37 @@ static void bad_inputs(const char *tmpdir) {
            0);
     check(ends_with(last_message(), "main key is 31 bytes; it must be at least 32 bytes"),
           "short key file message: %s", last_message());
+    check(mk_out == (keywheel_main_key *)(void *)out, "main key handle written on failure");
+
+    /* All-zero key material (SPEC.md 1): refused from bytes and from a file, with core's
+     * message; one non-zero byte is a key. */
+    static const char ZERO_MESSAGE[] = "main key is all zero bytes; it must be 32 random bytes "
+                                       "(generate them with `keywheel gen-secret`)";
+    uint8_t zeros[40] = {0};
+    EXPECT(keywheel_main_key_new(zeros, 32, &mk_out), KEYWHEEL_RESULT_MAIN_KEY_ZERO, out, 0);
+    check(strcmp(last_message(), ZERO_MESSAGE) == 0, "zero key message: %s", last_message());
+    check(strcmp(keywheel_result_message(KEYWHEEL_RESULT_MAIN_KEY_ZERO),
+                 "main key is all zero bytes; it must be 32 random bytes") == 0,
+          "zero key code message: %s", keywheel_result_message(KEYWHEEL_RESULT_MAIN_KEY_ZERO));
+    zeros[32] = 0xff; /* only the first 32 bytes are the key */
+    EXPECT(keywheel_main_key_new(zeros, 40, &mk_out), KEYWHEEL_RESULT_MAIN_KEY_ZERO, out, 0);
+    EXPECT(keywheel_main_key_new(zeros, 31, &mk_out), KEYWHEEL_RESULT_MAIN_KEY_TOO_SHORT, out, 0);
+    check(mk_out == (keywheel_main_key *)(void *)out, "main key handle written on failure");
+    zeros[31] = 1;
+    keywheel_main_key *one = NULL;
+    check(keywheel_main_key_new(zeros, 32, &one) == KEYWHEEL_RESULT_OK && one != NULL,
+          "a key with one non-zero byte: %s", last_message());
+    keywheel_main_key_free(one);
+    snprintf(path, sizeof path, "%s/zero.key", tmpdir);
+    f = fopen(path, "wb");
+    zeros[31] = 0;
+    check(f != NULL && fwrite(zeros, 1, 40, f) == 40 && fclose(f) == 0 && chmod(path, 0600) == 0,
+          "write %s", path);
+    EXPECT(keywheel_main_key_from_file(path, &mk_out), KEYWHEEL_RESULT_MAIN_KEY_ZERO, out, 0);
+    check(strstr(last_message(), path) != NULL && ends_with(last_message(), ZERO_MESSAGE),
+          "zero key file message: %s", last_message());
+    EXPECT(keywheel_main_key_from_file_allow_insecure(path, &mk_out),
+           KEYWHEEL_RESULT_MAIN_KEY_ZERO, out, 0);
     check(mk_out == (keywheel_main_key *)(void *)out, "main key handle written on failure");
 
     /* A file of 40 bytes: its first 32 are the key (same keys as from bytes). */

@@ -39,6 +39,8 @@ class Build:
     api_test: Path
     api_test_asan: Path
     api_test_release: Path
+    fuzz_api_asan: Path
+    fuzz_api_release: Path
     server: Path
     server_cxx: Path
     server_asan: Path
@@ -75,6 +77,7 @@ def build(tmp_path_factory):
         return exe
 
     api = [ROOT / "ffi/tests/c/api_test.c"]
+    fuzz = [ROOT / "ffi/tests/c/fuzz_api.c"]
     server = [ROOT / "examples/c/server.c", OPENSSL_GLUE]
     b = Build(
         dir=out,
@@ -82,6 +85,8 @@ def build(tmp_path_factory):
         api_test=cc(C11, api, "api_test"),
         api_test_asan=cc(C11, api, "api_test_asan", SANITIZE),
         api_test_release=cc(C11, api, "api_test_release", lib=release_lib),
+        fuzz_api_asan=cc(C11, fuzz, "fuzz_api_asan", SANITIZE),
+        fuzz_api_release=cc(C11, fuzz, "fuzz_api_release", ["-O2"], lib=release_lib),
         server=cc(C11, server, "server"),
         server_cxx=cc(CXX, server, "server_cxx"),
         server_asan=cc(C11, server, "server_asan", SANITIZE),

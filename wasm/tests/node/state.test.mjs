@@ -157,7 +157,7 @@ test("bad arguments", () => {
   const keys = TicketKeys.fromState(st, "a", "aes256", 3600, 1, 1750000000);
   assert.throws(() => keys.advance(1750000000 - 3600), punctured);
   assert.equal(keys.stateStart, 486110 * 3600);
-  const main = new TicketKeys(new MainKey(new Uint8Array(32)), "a", "aes256", 3600);
+  const main = new TicketKeys(new MainKey(new Uint8Array(32).fill(1)), "a", "aes256", 3600);
   assert.equal(main.stateStart, undefined);
   main.advance(1750000000);
 });

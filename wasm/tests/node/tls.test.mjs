@@ -130,7 +130,7 @@ test("the rotation timer does not keep the process alive", () => {
     import tls from "node:tls";
     import { MainKey, TicketKeys } from "keywheel";
     import { keepTicketKeys } from "keywheel/tls";
-    const keys = new TicketKeys(new MainKey(new Uint8Array(32)), "x", "aes128", 604800, 0);
+    const keys = new TicketKeys(new MainKey(new Uint8Array(32).fill(1)), "x", "aes128", 604800, 0);
     keepTicketKeys(tls.createServer({}), keys);
     process.stdout.write("set");`;
   const started = Date.now();
@@ -235,7 +235,7 @@ test("the README's Node TLS server example runs", () => {
     ], { stdio: "ignore" });
     // The example's paths and port, made local; the server closes once it listens.
     code = code
-      .replace('readFileSync("/etc/keywheel/main.key")', "new Uint8Array(32)")
+      .replace('readFileSync("/etc/keywheel/main.key")', "new Uint8Array(32).fill(1)")
       .replace('readFileSync("cert.pem")', `readFileSync(${JSON.stringify(join(dir, "cert.pem"))})`)
       .replace('readFileSync("key.pem")', `readFileSync(${JSON.stringify(join(dir, "key.pem"))})`)
       .replace("server.listen(8443);", 'server.listen(0, "127.0.0.1", () => server.close());');
