@@ -853,3 +853,115 @@ fn messages_and_limits() {
         "{r:?}"
     );
 }
+
+/// Finding 10 (the main-key half): a main key of 32 zero bytes was accepted silently. Every way
+/// a main key enters is refused with the core's sentence (SPEC.md 1), exit status non-zero and
+/// nothing written; a zero autokey file is replaced by a fresh random key, as an unreadable one.
+#[test]
+fn an_all_zero_main_key_is_refused_everywhere() {
+    use std::os::unix::fs::PermissionsExt;
+    const ZERO: &str = "main key is all zero bytes; it must be 32 random bytes (generate them \
+                        with `keywheel gen-secret`)";
+    let f = StekFixture::new();
+    let key = f.key();
+    let zero = f.write_key("zero.key", &[0u8; 32], 0o600);
+    f.write_key("procfs", b"x", 0o600);
+    let dir = f.dir.path().to_str().unwrap().to_owned();
+    let config = |name: &str, keys: &str| {
+        let path = f.path(name);
+        fs::write(
+            &path,
+            format!(
+                "{keys}\n[tfo]\nprocfs = \"{dir}/procfs\"\n\
+                 [[stek]]\nformat = \"nginx\"\nlabel = \"x\"\nout = \"{dir}/cfg-nginx\"\n"
+            ),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let main_zero = config("main-zero.toml", &format!("main_key = \"{zero}\""));
+    let previous_zero = config(
+        "previous-zero.toml",
+        &format!("main_key = \"{key}\"\nprevious_main_key = \"{zero}\""),
+    );
+    let credential_zero = config("credential-zero.toml", "main_key_credential = \"zero.key\"");
+    let before = f.listing("");
+    let stek = |format: &str, out: &str, key_args: &[&str]| {
+        let mut args = vec!["stek", "--format", format, "--label", "x"];
+        args.extend_from_slice(key_args);
+        args.extend_from_slice(&["--out", out, "--time", "1700000000", "--once"]);
+        let mut cmd = command(KEYWHEEL);
+        cmd.env("CREDENTIALS_DIRECTORY", &dir).args(&args);
+        common::run(cmd)
+    };
+    let mut runs = vec![
+        (
+            "stek nginx",
+            stek("nginx", &format!("{dir}/nginx"), &["--main-key", &zero]),
+        ),
+        (
+            "stek ats",
+            stek("ats", &format!("{dir}/a.key"), &["--main-key", &zero]),
+        ),
+        (
+            "stek --credential",
+            stek(
+                "openssl",
+                &format!("{dir}/o.key"),
+                &["--credential", "zero.key"],
+            ),
+        ),
+        (
+            "tfo",
+            common::keywheel(&[
+                "tfo",
+                "--main-key",
+                &zero,
+                "--procfs",
+                &format!("{dir}/procfs"),
+                "--once",
+            ]),
+        ),
+    ];
+    for conf in [&main_zero, &previous_zero, &credential_zero] {
+        let mut cmd = command(KEYWHEEL);
+        cmd.env("CREDENTIALS_DIRECTORY", &dir)
+            .args(["run", "--once", "--config", conf]);
+        runs.push(("run --once", common::run(cmd)));
+    }
+    for (what, r) in &runs {
+        assert!(
+            r.code.is_some_and(|c| c != 0) && r.signal.is_none(),
+            "{what}: {r:?}"
+        );
+        assert!(r.stderr.contains(ZERO), "{what}: {r:?}");
+        assert!(
+            r.stderr.contains("zero.key"),
+            "{what} names the file: {r:?}"
+        );
+        assert_eq!(r.stdout, "", "{what}");
+    }
+    assert_eq!(f.listing(""), before, "something was written");
+    assert_eq!(fs::read(f.path("procfs")).unwrap(), b"x");
+
+    // An autokey file of zeros is replaced by a fresh random key (mode 0600), then used.
+    let auto = f.write_key("zero.autokey", &[0u8; 32], 0o600);
+    let r = common::keywheel(&[
+        "tfo",
+        "--autokey",
+        &auto,
+        "--procfs",
+        &format!("{dir}/procfs"),
+        "--time",
+        "1700000000",
+    ]);
+    r.assert_ok();
+    assert!(r.stderr.contains(ZERO), "{r:?}");
+    let fresh = fs::read(&auto).unwrap();
+    assert_eq!(fresh.len(), 32);
+    assert_ne!(fresh, vec![0u8; 32]);
+    assert_eq!(
+        fs::metadata(&auto).unwrap().permissions().mode() & 0o7777,
+        0o600
+    );
+}

@@ -393,6 +393,16 @@ fn bad_main_key_files() {
             "main key file {short} is too short: main key is 31 bytes; it must be at least 32 bytes"
         ),
     );
+    let zero = f.write("zero.key", &[0u8; 32], 0o600);
+    let r = tfo(&["--main-key", &zero, "--procfs", &f.procfs(), "--once"]);
+    runtime_error(
+        &f,
+        &r,
+        &format!(
+            "main key file {zero} is unusable: main key is all zero bytes; it must be 32 random \
+             bytes (generate them with `keywheel gen-secret`)"
+        ),
+    );
     let missing = f.arg("missing.key");
     let r = tfo(&["--main-key", &missing, "--procfs", &f.procfs(), "--once"]);
     runtime_error(

@@ -687,6 +687,20 @@ fn bad_input_is_refused_with_a_clear_error_and_nothing_written() {
             "main key file {short} is too short: main key is 31 bytes; it must be at least 32 bytes"
         ),
     );
+    // All zero (SPEC.md 1): 32 zero bytes, and a longer file whose first 32 bytes are zero.
+    for (name, bytes) in [
+        ("zero.key", vec![0u8; 32]),
+        ("zero40.key", [[0u8; 32], [9u8; 32]].concat()),
+    ] {
+        let zero = f.write_key(name, &bytes, 0o600);
+        runtime(
+            &["--main-key", &zero, "--time", "1700000000", "--once"],
+            &format!(
+                "main key file {zero} is unusable: main key is all zero bytes; it must be 32 \
+                 random bytes (generate them with `keywheel gen-secret`)"
+            ),
+        );
+    }
     let open = f.write_key("open.key", &test_key(), 0o640);
     runtime(
         &["--main-key", &open, "--time", "1700000000"],

@@ -416,6 +416,17 @@ fn bad_main_key_files() {
         &short,
         &format!("read({short}): wanted 32 bytes, got 31 bytes"),
     );
+    // tofurkey 1.3.4 takes 32 zero bytes as its key; the drop-in refuses them (SPEC.md 1) in
+    // a line shaped like its refused reads, then tofurkey's own FATAL line.
+    let zero = f.write("zero.key", &[0u8; 32], 0o600);
+    key_failure(
+        &f,
+        &zero,
+        &format!(
+            "read({zero}, 32) refused: main key is all zero bytes; it must be 32 random bytes \
+             (generate them with `keywheel gen-secret`)"
+        ),
+    );
     let empty = f.write("empty.key", b"", 0o600);
     key_failure(
         &f,

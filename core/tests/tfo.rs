@@ -49,7 +49,11 @@ const ZERO_MESSAGE: &str = "main key is all zero bytes; it must be 32 random byt
 
 #[test]
 fn all_zero_main_key_is_refused() {
-    for material in [vec![0u8; 32], vec![0u8; 64], [vec![0u8; 32], vec![0xff; 8]].concat()] {
+    for material in [
+        vec![0u8; 32],
+        vec![0u8; 64],
+        [vec![0u8; 32], vec![0xff; 8]].concat(),
+    ] {
         let err = MainKey::from_bytes(&material).unwrap_err();
         assert_eq!(err, Error::MainKeyZero, "{} bytes", material.len());
         assert_eq!(err.to_string(), ZERO_MESSAGE);

@@ -53,6 +53,20 @@ def test_main_key_too_short(n):
                bytearray(n))
 
 
+ZERO = ("main key is all zero bytes; it must be 32 random bytes "
+        "(generate them with `keywheel gen-secret`)")
+
+
+@pytest.mark.parametrize("material", [bytes(32), bytes(64), bytes(32) + b"\xff" * 8])
+def test_main_key_all_zero(material):
+    # SPEC.md 1: the first 32 bytes all zero are refused; one non-zero byte is a key.
+    for ctor in (keywheel.MainKey, keywheel.MainKey.from_bytes):
+        raises(KeywheelError, ZERO, ctor, material)
+        raises(KeywheelError, ZERO, ctor, bytearray(material))
+    assert keywheel.MainKey(bytes(31) + b"\x01").fingerprint() != keywheel.MainKey(
+        b"\x01" + bytes(31)).fingerprint()
+
+
 @pytest.mark.parametrize("bad", ["0" * 32, 12345, None, [0] * 32, memoryview(bytes(32))])
 def test_main_key_wrong_type(bad):
     raises(TypeError, "main key material must be bytes or bytearray, not", keywheel.MainKey, bad)
@@ -89,6 +103,14 @@ def test_main_key_file_too_short(tmp_path, n):
     raises(KeywheelError,
            f"main key file {p} is too short: main key is {n} bytes; it must be at least 32 bytes",
            keywheel.MainKey.from_file, p)
+
+
+@pytest.mark.parametrize("data", [bytes(32), bytes(32) + b"tail"])
+def test_main_key_file_all_zero(tmp_path, data):
+    p = write_key(tmp_path / "zero.key", data, 0o600)
+    for kwargs in ({}, {"allow_insecure": True}):
+        raises(KeywheelError, f"main key file {p} is unusable: {ZERO}",
+               keywheel.MainKey.from_file, p, **kwargs)
 
 
 def test_main_key_file_missing_or_unreadable(tmp_path):

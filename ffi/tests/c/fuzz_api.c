@@ -13,7 +13,7 @@
  *   fuzz_api SEED EXECS    EXECS random call sequences from a xorshift generator
  *   fuzz_api --input FILE  one sequence, its choices read from FILE (a fuzzer's input)
  *
- * Exit status 0 when every check held, 1 with a message naming the call and execution.
+ * Exit status 0 when every check held; a failed check prints the call and execution and aborts.
  * tests/c/test_c.py runs it under ASan+UBSan and valgrind; docs/operations.md has the long run.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -50,7 +50,7 @@ static void fail(const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-    exit(1);
+    abort(); /* a crash, for a fuzzer too */
 }
 
 static uint64_t raw64(void) {
@@ -631,29 +631,46 @@ static void execution(void) {
     free_pools();
 }
 
+/* One execution whose choices are `data` (then zeros): the entry of fuzz/src/bin/c_api.rs (AFL),
+ * compiled with -DFUZZ_API_NO_MAIN. Temporary files live until the process exits. */
+void fuzz_api_input(const uint8_t *data, size_t len) {
+    static int ready;
+    if (!ready) {
+        setup_paths();
+        atexit(cleanup_paths);
+        ready = 1;
+    }
+    in_bytes = data;
+    in_len = len;
+    in_pos = 0;
+    from_file = 1;
+    exec_no++;
+    execution();
+}
+
+#ifndef FUZZ_API_NO_MAIN
 int main(int argc, char **argv) {
-    setup_paths();
     if (argc == 3 && strcmp(argv[1], "--input") == 0) {
         FILE *f = fopen(argv[2], "rb");
         if (!f) fail("cannot open %s: %s", argv[2], strerror(errno));
         static uint8_t data[1 << 16];
-        in_len = fread(data, 1, sizeof data, f);
+        size_t n = fread(data, 1, sizeof data, f);
         fclose(f);
-        in_bytes = data;
-        from_file = 1;
-        execution();
-    } else if (argc == 3) {
-        rng = strtoull(argv[1], NULL, 10) * 2 + 1;
-        unsigned long long execs = strtoull(argv[2], NULL, 10);
-        for (exec_no = 0; exec_no < execs; exec_no++) execution();
-        printf("fuzz_api: %llu executions, %llu checked calls (%llu succeeded), 0 failures "
-               "(seed %s)\n",
-               execs, calls, calls_ok, argv[1]);
-    } else {
+        fuzz_api_input(data, n);
+        return 0;
+    }
+    if (argc != 3) {
         fprintf(stderr, "usage: fuzz_api SEED EXECS | fuzz_api --input FILE\n");
-        cleanup_paths();
         return 2;
     }
+    setup_paths();
+    rng = strtoull(argv[1], NULL, 10) * 2 + 1;
+    unsigned long long execs = strtoull(argv[2], NULL, 10);
+    for (exec_no = 0; exec_no < execs; exec_no++) execution();
+    printf("fuzz_api: %llu executions, %llu checked calls (%llu succeeded), 0 failures "
+           "(seed %s)\n",
+           execs, calls, calls_ok, argv[1]);
     cleanup_paths();
     return 0;
 }
+#endif

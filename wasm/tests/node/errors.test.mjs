@@ -28,6 +28,13 @@ test("main key: type and length", () => {
   for (const n of [0, 1, 16, 31]) {
     throws(() => new MainKey(new Uint8Array(n)), Error, `main key is ${n} bytes; it must be at least 32 bytes`);
   }
+  // All zero (SPEC.md 1): refused, however long; 31 zero bytes are too short first.
+  const zero = "main key is all zero bytes; it must be 32 random bytes (generate them with `keywheel gen-secret`)";
+  for (const material of [new Uint8Array(32), new Uint8Array(64), Uint8Array.from([...Array(32).fill(0), 0xff])]) {
+    throws(() => new MainKey(material), Error, zero);
+  }
+  throws(() => new MainKey(new Uint8Array(31)), Error, "main key is 31 bytes; it must be at least 32 bytes");
+  new MainKey(Uint8Array.from([...Array(31).fill(0), 1])).free();
   // Longer material (here a Node Buffer, a Uint8Array) is accepted; only 32 bytes are used.
   const long = Buffer.concat([Buffer.from(KEY), Buffer.alloc(10_000_000, 0xff)]);
   assert.equal(hex(deriveKey(new MainKey(long), "tofurkey", 7n, 32)), hex(deriveKey(main, "tofurkey", 7n, 32)));
