@@ -320,7 +320,7 @@ def test_remove_then_purge(installed):
     files = [p for p in paths if not os.path.isdir(p) or os.path.islink(p)]
     # The administrator's main key (made after installing, as the docs say) is not the package's.
     key = Path("/etc/keywheel/main.key")
-    key.write_bytes(bytes(32))
+    key.write_bytes(os.urandom(32))
     key.chmod(0o600)
     run([*APT, "remove", PKG], env=ENV)
     assert status() == "config-files"
