@@ -229,10 +229,10 @@ static const char *path(void) {
         int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0) fail("open %s: %s", p, strerror(errno));
         size_t n = chance(3) ? (size_t)(below(3) ? 32 + below(2) : 41 + 32 * below(40)) : below(80);
-        for (size_t i = 0; i < n; i++) {
-            uint8_t b = byte();
-            if (write(fd, &b, 1) != 1) fail("write %s", p);
-        }
+        uint8_t data[41 + 32 * 40];
+        for (size_t i = 0; i < n; i++) data[i] = byte();
+        if (n > 0 && chance(4)) memset(data, 0, n < 32 ? n : 32); /* an all-zero key */
+        if (write(fd, data, n) != (ssize_t)n) fail("write %s", p);
         close(fd);
         chmod(p, chance(4) ? 0644 : 0600);
     }
