@@ -84,7 +84,7 @@ PATH="$VENV/bin:$PATH" "$VENV/bin/pip" install -q --no-build-isolation ./python
 HYPOTHESIS_PROFILE=ci KEYWHEEL_BIN_DIR="$ROOT/target/debug" "$VENV/bin/python" -m pytest -q python/tests
 "$VENV/bin/python" -m mypy.stubtest keywheel
 
-step "C library: C API (vectors, bad inputs; plain, ASan+UBSan, valgrind), example server C11/C++ with s_client, nginx tickets, install + pkg-config"
+step "C library: C API (vectors, bad inputs, every entry point fuzzed; plain, ASan+UBSan, valgrind), example server C11/C++ with s_client, nginx tickets, install + pkg-config"
 "$VENV/bin/python" -m pytest -q ffi/tests/c
 
 step "wasm: tools (wasm32 target, wasm-bindgen-cli at the pinned version, npm packages)"
