@@ -8,12 +8,17 @@
 //! back into key names) and [`parse_format`] (a format by name).
 //!
 //! A new server: a format in the core crate, a `servers/<name>.rs` implementing [`Server`]
-//! (the defaults write one file atomically), and its line in [`server`].
+//! (the defaults write one file atomically), and its line in [`SERVERS`]. A server whose
+//! records hold times derived from the schedule (lighttpd's activation and expiry, h2o's
+//! `not_before`/`not_after`) renders its file itself ([`Server::render_own`]) and has no core
+//! format: its `--format` name is [`StekFormat::Own`].
 
 mod apache;
 mod ats;
+mod h2o;
 pub(crate) mod haproxy;
 pub(crate) mod json;
+mod lighttpd;
 pub(crate) mod nginx;
 mod openssl;
 
@@ -30,13 +35,15 @@ use crate::sys::text::{base64_decode, hex, hex_secret};
 
 /// The names `--format` accepts.
 pub(crate) const FORMAT_NAMES: &str =
-    "nginx, nginx48, haproxy, haproxy48, apache, ats, openssl, json";
+    "nginx, nginx48, haproxy, haproxy48, apache, ats, openssl, lighttpd, h2o, json";
 
 /// What `--format` names: a server's key format, or the JSON description for tooling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StekFormat {
     /// A server format from the core crate.
     Server(Format),
+    /// A format its server file renders itself ([`Server::render_own`]): its name.
+    Own(&'static str),
     /// Counters, roles and key names (key bytes only with --print-keys).
     Json,
 }
@@ -46,6 +53,7 @@ impl StekFormat {
     pub(crate) fn name(self) -> &'static str {
         match self {
             StekFormat::Server(f) => f.name(),
+            StekFormat::Own(name) => name,
             StekFormat::Json => "json",
         }
     }
@@ -54,7 +62,7 @@ impl StekFormat {
     pub(crate) fn server(self) -> Option<Format> {
         match self {
             StekFormat::Server(f) => Some(f),
-            StekFormat::Json => None,
+            StekFormat::Own(_) | StekFormat::Json => None,
         }
     }
 
@@ -69,18 +77,27 @@ pub(crate) fn parse_format(s: &str) -> Result<StekFormat, String> {
     if s == "json" {
         return Ok(StekFormat::Json);
     }
-    Format::from_name(s)
-        .map(StekFormat::Server)
+    if let Some(f) = Format::from_name(s) {
+        return Ok(StekFormat::Server(f));
+    }
+    SERVERS
+        .iter()
+        .filter(|server| server.renders_itself())
+        .flat_map(|server| server.formats())
+        .find(|name| **name == s)
+        .map(|name| StekFormat::Own(name))
         .ok_or_else(|| format!("format '{s}' is unknown; it must be one of {FORMAT_NAMES}"))
 }
 
 /// Every server, each claiming its format names.
-const SERVERS: [&dyn Server; 6] = [
+const SERVERS: [&dyn Server; 8] = [
     &nginx::Nginx,
     &haproxy::Haproxy,
     &apache::Apache,
     &ats::Ats,
     &openssl::Openssl,
+    &lighttpd::Lighttpd,
+    &h2o::H2o,
     &json::Json,
 ];
 
@@ -113,6 +130,10 @@ pub(crate) fn extra_limitation(format: StekFormat) -> &'static str {
         StekFormat::Server(_) => {
             "this server holds a single key, so tickets made with the other main key are not \
              resumed here (clients make one full handshake)"
+        }
+        StekFormat::Own(_) => {
+            "its file holds the main key's keys only, so tickets made with the other main key \
+             are not resumed here (clients make one full handshake)"
         }
         StekFormat::Json => "the JSON lists the main key's window only",
     }
@@ -151,8 +172,10 @@ pub(crate) struct Rendered {
     pub(crate) bytes: Zeroizing<Vec<u8>>,
     /// The keys in output order.
     pub(crate) keys: Vec<KeyInfo>,
-    /// Length of one record (0 for json).
+    /// Length of one record (0 for json and for records of varying length).
     pub(crate) record_len: usize,
+    /// The unix time the keys were rendered for (formats whose file's mtime matters).
+    pub(crate) time: Option<u64>,
 }
 
 impl Rendered {
@@ -197,6 +220,7 @@ pub(crate) fn render(
         bytes,
         keys,
         record_len: format.record_len(),
+        time: None,
     })
 }
 
@@ -260,6 +284,40 @@ pub(crate) struct Piece {
     pub(crate) holds_keys: bool,
 }
 
+/// What a server that renders its own file ([`Server::render_own`]) gets.
+pub(crate) struct OwnKeys<'a> {
+    /// The label's key (the main key's).
+    pub(crate) label: &'a LabelKey,
+    /// The counter the file is for: the key it holds (lighttpd), the current key (h2o).
+    pub(crate) counter: u64,
+    /// The unix time of the rendering.
+    pub(crate) now: u64,
+    pub(crate) interval: u64,
+    pub(crate) keep: u64,
+}
+
+/// What a server that picks up keys on its own clock does at a wake-up ([`Server::step`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Step {
+    /// The counter the file must hold now.
+    pub(crate) due: u64,
+    /// It must be (re)written now (`false`: the file already holds it; rewriting it would
+    /// disturb the server).
+    pub(crate) write: bool,
+    /// The next wake-up (unix seconds).
+    pub(crate) wake: u64,
+}
+
+/// The role of key `counter` at `now`: current, next, or previous.
+pub(crate) fn role_of(counter: u64, now: u64, interval: u64) -> Role {
+    let c = now / interval;
+    match counter.cmp(&c) {
+        std::cmp::Ordering::Equal => Role::Current,
+        std::cmp::Ordering::Greater => Role::Next,
+        std::cmp::Ordering::Less => Role::Previous(c - counter),
+    }
+}
+
 /// A copy of key bytes that is wiped on drop.
 fn secret(bytes: &[u8]) -> Zeroizing<Vec<u8>> {
     Zeroizing::new(bytes.to_vec())
@@ -269,6 +327,52 @@ fn secret(bytes: &[u8]) -> Zeroizing<Vec<u8>> {
 pub(crate) trait Server: Sync {
     /// The `--format` names this server takes.
     fn formats(&self) -> &'static [&'static str];
+
+    /// It renders its files itself ([`Server::render_own`]): its formats are not core formats.
+    fn renders_itself(&self) -> bool {
+        false
+    }
+
+    /// Checks of the interval and keep beyond the schedule's own: `Err((setting, message))`
+    /// with the setting at fault ("interval" or "keep").
+    fn check_schedule(&self, _interval: u64, _keep: u64) -> Result<(), (&'static str, String)> {
+        Ok(())
+    }
+
+    /// What the dry run says of the format (servers that render themselves).
+    fn describe_own(&self) -> &'static str {
+        ""
+    }
+
+    /// Renders the file for `keys` (servers that render themselves).
+    fn render_own(&self, _keys: &OwnKeys<'_>) -> Result<Rendered, String> {
+        Err("this format has no renderer of its own".to_owned())
+    }
+
+    /// The counter its file should hold at `now` in the steady state (`None`: the current
+    /// one). Used by `keywheel status` and for the rendering when no [`Server::step`] decides.
+    fn file_counter(&self, _now: u64, _interval: u64) -> Option<u64> {
+        None
+    }
+
+    /// A server that picks up keys on its own clock (lighttpd): what to write at `now` given
+    /// the installed file (`name(n)` is the name of key `n`), and when to wake next. `None`
+    /// (the default): the current window, written 2.02 s after every interval boundary.
+    fn step(
+        &self,
+        _out: &Out<'_>,
+        _now: u64,
+        _interval: u64,
+        _name: &dyn Fn(u64) -> [u8; TICKET_NAME_LEN],
+    ) -> Option<Step> {
+        None
+    }
+
+    /// The key names (hex) of an installed file in file order, for servers that render
+    /// themselves (`None`: the core format's [`installed_names`]).
+    fn names(&self, _content: &[u8]) -> Option<Vec<String>> {
+        None
+    }
 
     /// The output is a directory of files rather than one file.
     fn writes_directory(&self) -> bool {
@@ -349,6 +453,22 @@ fn write_one_file(out: &Out<'_>, keys: &Rendered) -> Result<Installed, String> {
     Ok(Installed::wrote(out.path.display().to_string()))
 }
 
+/// Replaces `--out` atomically, the new file's mtime `mtime(time, old mtime)` (`time`: the
+/// time the keys were rendered for): for servers that reload their file when its mtime changes.
+fn write_one_file_at(
+    out: &Out<'_>,
+    keys: &Rendered,
+    mtime: fn(u64, Option<u64>) -> u64,
+) -> Result<Installed, String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let old = std::fs::metadata(out.path)
+        .ok()
+        .and_then(|m| u64::try_from(m.mtime()).ok());
+    let mtime = keys.time.map(|now| mtime(now, old));
+    files::write_atomic_at(out.path, &keys.bytes, out.perms, mtime)?;
+    Ok(Installed::wrote(out.path.display().to_string()))
+}
+
 /// The output location must exist (a directory: its parent), be of the right kind, and
 /// (unless `allow_persistent`) be on tmpfs or ramfs. Worded for the command line.
 pub(crate) fn check_out(out: &Out<'_>, allow_persistent: bool) -> Result<(), String> {
@@ -411,9 +531,11 @@ mod tests {
         assert_eq!(
             parse_format("nginx80").unwrap_err(),
             "format 'nginx80' is unknown; it must be one of nginx, nginx48, haproxy, haproxy48, \
-             apache, ats, openssl, json"
+             apache, ats, openssl, lighttpd, h2o, json"
         );
         assert_eq!(parse_format("json"), Ok(StekFormat::Json));
+        assert_eq!(parse_format("lighttpd"), Ok(StekFormat::Own("lighttpd")));
+        assert_eq!(parse_format("h2o"), Ok(StekFormat::Own("h2o")));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use keywheel::{LabelKey, TicketSchedule, TicketSlot, WAKE_FUDGE_NANOS, WAKE_FUDG
 
 use crate::daemon::keys::{Extra, KeyRound, KeySources};
 use crate::daemon::target::{self, Describe, ErrorKind, Stats, Target};
-use crate::servers::{self, Installed, Out, Rendered, Server, StekFormat, json};
+use crate::servers::{self, Installed, Out, OwnKeys, Rendered, Server, StekFormat, json};
 use crate::sys::files::{self, Perms};
 use crate::sys::log::{Log, concat};
 use crate::sys::reload::run_reload;
@@ -64,6 +64,9 @@ pub(crate) struct StekTarget {
 /// What `install` leaves for `finish`.
 struct Round {
     slot: TicketSlot,
+    /// The counter the files must hold (the current one, except for a server that takes keys
+    /// on its own clock: [`Server::step`]).
+    due: u64,
     rotation_wake: (u64, u32),
     retry_wake: Option<(u64, u32)>,
     retry: String,
@@ -179,23 +182,38 @@ impl StekTarget {
                 return 1;
             }
         };
-        let rotation_wake = (slot.next_rotation + WAKE_FUDGE_SECS, WAKE_FUDGE_NANOS);
-        // A retry falls before the next interval boundary; from the boundary on, the rotation
-        // (2.02 s after it) does the work.
+        let mut rotation_wake = (slot.next_rotation + WAKE_FUDGE_SECS, WAKE_FUDGE_NANOS);
+        let mut due = slot.current;
+        let mut must_write = self.state.written != Some(due);
+        if let Some(step) = self.own_step(now, keys) {
+            // lighttpd: the key its file must hold now, written only when it holds another.
+            (due, must_write, rotation_wake) = (step.due, step.write, (step.wake, 0));
+            if !must_write && self.state.written != Some(due) {
+                self.log.info(&format!(
+                    "{} already holds key {due}; not rewritten",
+                    self.out.display()
+                ));
+                self.state.written = Some(due);
+                self.stats.has_keys = true;
+            }
+        }
+        // A retry falls before the next scheduled wake-up (2.02 s after the next interval
+        // boundary), which then does the work.
         let (retry_at, retry) = target::retry_after(
             now,
             self.state.failures,
-            slot.next_rotation,
+            rotation_wake.0,
             "the next rotation",
         );
         let retry = if self.once { String::new() } else { retry };
         let mut errors = 0;
         let first = self.state.written.is_none();
-        if self.state.written != Some(slot.current) || self.state.haproxy_pending {
-            errors += self.write_round(keys, &slot, first, &retry);
+        if must_write || self.state.haproxy_pending {
+            errors += self.write_round(keys, &slot, due, first, &retry);
         }
         self.round = Some(Round {
             slot,
+            due,
             rotation_wake,
             retry_wake: retry_at.map(|t| (t, 0)),
             retry,
@@ -229,7 +247,7 @@ impl StekTarget {
             }
         }
         let slot = round.slot;
-        let pending = self.state.written != Some(slot.current)
+        let pending = self.state.written != Some(round.due)
             || self.state.haproxy_pending
             || self.state.reload_pending;
         self.wake = if pending {
@@ -258,6 +276,7 @@ impl StekTarget {
         &mut self,
         keys: &mut KeyRound<'_>,
         slot: &TicketSlot,
+        due: u64,
         first: bool,
         retry: &str,
     ) -> u32 {
@@ -269,7 +288,7 @@ impl StekTarget {
         } else {
             ("; keeping the installed keys", retry)
         };
-        let rendered = match self.render(slot, keys) {
+        let rendered = match self.render_due(slot, due, keys) {
             Ok(r) => r,
             Err((kind, msg)) => {
                 self.log.error(&format!("{msg}{keeping}{write_retry}"));
@@ -281,10 +300,11 @@ impl StekTarget {
             self.print_plan(slot, &rendered);
             Ok(None)
         } else {
-            self.write(slot, &rendered).map(Some)
+            self.write(due, &rendered).map(Some)
         };
         let window = match self.format {
             StekFormat::Server(f) if f.current_only() => format!("{} only", slot.current),
+            StekFormat::Own(_) if rendered.keys.len() == 1 => format!("{due} only"),
             _ => format!("{}..={}", slot.current - slot.keep, slot.current + 1),
         };
         let extra = if rendered.keys.iter().any(|k| k.extra.is_some()) {
@@ -331,8 +351,8 @@ impl StekTarget {
         if !self.dry_run {
             self.log_keys(&rendered);
         }
-        if self.state.written != Some(slot.current) {
-            self.state.written = Some(slot.current);
+        if self.state.written != Some(due) {
+            self.state.written = Some(due);
             self.state.reload_pending = self.reload.is_some();
             self.state.haproxy_pending = self.haproxy_socket.is_some();
             self.stats.rotations += 1;
@@ -370,6 +390,30 @@ impl StekTarget {
         slot: &TicketSlot,
         keys: &mut KeyRound<'_>,
     ) -> Result<Rendered, (ErrorKind, String)> {
+        let due = self
+            .server
+            .file_counter(slot.now, self.schedule.interval())
+            .unwrap_or(slot.current);
+        self.render_due(slot, due, keys)
+    }
+
+    /// What [`Server::step`] decides at `now` (`None` for servers that take keys at the
+    /// boundary, or when the main key cannot be read: the write then reports it).
+    fn own_step(&self, now: u64, keys: &mut KeyRound<'_>) -> Option<servers::Step> {
+        let label = LabelKey::new(keys.main().ok()?, &self.label).ok()?;
+        let name = |n: u64| label.ticket_name(keywheel::Strength::Aes256, n);
+        self.server
+            .step(&self.dest(), now, self.schedule.interval(), &name)
+    }
+
+    /// [`StekTarget::render`] for the files that hold key `due` (servers that render
+    /// themselves; the core formats render the window of `slot`).
+    fn render_due(
+        &self,
+        slot: &TicketSlot,
+        due: u64,
+        keys: &mut KeyRound<'_>,
+    ) -> Result<Rendered, (ErrorKind, String)> {
         let label = LabelKey::new(
             keys.main().map_err(|e| (ErrorKind::MainKey, e))?,
             &self.label,
@@ -377,6 +421,18 @@ impl StekTarget {
         .map_err(|e| (ErrorKind::Write, e.to_string()))?;
         let format = match self.format {
             StekFormat::Server(format) => format,
+            StekFormat::Own(_) => {
+                return self
+                    .server
+                    .render_own(&OwnKeys {
+                        label: &label,
+                        counter: due,
+                        now: slot.now,
+                        interval: self.schedule.interval(),
+                        keep: self.schedule.keep(),
+                    })
+                    .map_err(|e| (ErrorKind::Write, e));
+            }
             StekFormat::Json => {
                 return json::render(&self.label, self.schedule, slot, &label, self.print_keys)
                     .map_err(|e| (ErrorKind::Write, e));
@@ -401,12 +457,12 @@ impl StekTarget {
 
     /// Checks the output location and installs the rendered keys (the JSON on stdout needs no
     /// location).
-    fn write(&self, slot: &TicketSlot, rendered: &Rendered) -> Result<Installed, String> {
+    fn write(&self, due: u64, rendered: &Rendered) -> Result<Installed, String> {
         let dest = self.dest();
         if !json::is_stdout(&dest) {
             servers::check_out(&dest, self.allow_persistent)?;
         }
-        self.server.install(&dest, slot.current, rendered)
+        self.server.install(&dest, due, rendered)
     }
 
     /// Logs the keys' counters, roles and names (verbose), and the keys (--print-keys).
