@@ -26,7 +26,9 @@ use std::fmt;
 use std::fmt::Write as _;
 use zeroize::Zeroizing;
 
-use crate::servers::{Installed, KeyInfo, OwnKeys, Out, Rendered, Server, role_of, write_one_file_at};
+use crate::servers::{
+    Installed, KeyInfo, Out, OwnKeys, Rendered, Server, role_of, write_one_file_at,
+};
 use crate::sys::text::hex as hex_string;
 
 /// The cipher keywheel's aes256 keys are for.

@@ -31,7 +31,7 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use crate::servers::{
-    Installed, KeyInfo, OwnKeys, Out, Rendered, Server, Step as ServerStep, role_of,
+    Installed, KeyInfo, Out, OwnKeys, Rendered, Server, Step as ServerStep, role_of,
     write_one_file_at,
 };
 use crate::sys::text::hex;
@@ -332,9 +332,7 @@ impl Server for Lighttpd {
         let holds = std::fs::read(out.path)
             .ok()
             .and_then(|data| decode_public(&data))
-            .and_then(|info| {
-                (c.saturating_sub(2)..=c + 2).find(|&n| name(n) == info.name)
-            });
+            .and_then(|info| (c.saturating_sub(2)..=c + 2).find(|&n| name(n) == info.name));
         let s = step(now, interval, holds);
         Some(ServerStep {
             due: s.write.unwrap_or_else(|| key_in_file(now, interval)),
@@ -345,7 +343,12 @@ impl Server for Lighttpd {
 
     fn names(&self, content: &[u8]) -> Option<Vec<String>> {
         Some(vec![decode_public(content).map_or_else(
-            || format!("(not a lighttpd record: {} bytes, not {RECORD_LEN})", content.len()),
+            || {
+                format!(
+                    "(not a lighttpd record: {} bytes, not {RECORD_LEN})",
+                    content.len()
+                )
+            },
             |info| hex(&info.name),
         )])
     }
