@@ -185,9 +185,13 @@ impl StekTarget {
         let mut rotation_wake = (slot.next_rotation + WAKE_FUDGE_SECS, WAKE_FUDGE_NANOS);
         let mut due = slot.current;
         let mut must_write = self.state.written != Some(due);
+        // A retry falls before the next interval boundary; from the boundary on, the rotation
+        // (2.02 s after it) does the work. lighttpd: before its next step.
+        let mut retry_limit = slot.next_rotation;
         if let Some(step) = self.own_step(now, keys) {
             // lighttpd: the key its file must hold now, written only when it holds another.
             (due, must_write, rotation_wake) = (step.due, step.write, (step.wake, 0));
+            retry_limit = step.wake;
             if !must_write && self.state.written != Some(due) {
                 self.log.info(&format!(
                     "{} already holds key {due}; not rewritten",
@@ -197,12 +201,10 @@ impl StekTarget {
                 self.stats.has_keys = true;
             }
         }
-        // A retry falls before the next scheduled wake-up (2.02 s after the next interval
-        // boundary), which then does the work.
         let (retry_at, retry) = target::retry_after(
             now,
             self.state.failures,
-            rotation_wake.0,
+            retry_limit,
             "the next rotation",
         );
         let retry = if self.once { String::new() } else { retry };
