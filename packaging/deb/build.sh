@@ -54,9 +54,18 @@ License: Apache-2.0
 TAIL
 } > "$stage/copyright"
 
-# TODO(lead, after merging apache/mod_keywheel): build the module with apxs into
-# packaging/deb/stage-apache/ here, then (after the keywheel package below) run
-#   cargo deb -p keywheel-cli --variant apache --no-build
-# to make libapache2-mod-keywheel_<version>-1_<arch>.deb (see cli/Cargo.toml).
-
 cargo deb -p keywheel-cli --locked "$@"
+
+# The Apache module as its own package, libapache2-mod-keywheel ([package.metadata.deb.variants.
+# apache] in cli/Cargo.toml): built with apxs against the staged libkeywheel (linked in
+# statically: libkeywheel.so has no versioned soname for dpkg-shlibdeps to depend on), then
+# assembled by cargo-deb without building anything.
+command -v apxs >/dev/null || {
+  echo "error: apxs is not installed; run: apt-get install apache2-dev" >&2
+  exit 1
+}
+rm -rf packaging/deb/stage-apache
+KEYWHEEL_STAGE=$stage apache/mod_keywheel/build.sh packaging/deb/stage-apache >/dev/null
+strip --strip-unneeded --remove-section=.comment --remove-section=.note \
+  packaging/deb/stage-apache/mod_keywheel.so
+cargo deb -p keywheel-cli --locked --variant apache --no-build "$@"
