@@ -6,8 +6,6 @@
 extern crate std;
 
 mod blake2b;
-#[doc(hidden)]
-pub mod compat;
 mod error;
 mod fingerprint;
 mod format;
@@ -21,6 +19,7 @@ pub mod schedule;
 mod tfo;
 pub mod ticket;
 mod ticket_keys;
+mod utc;
 
 pub use error::Error;
 pub use fingerprint::{
@@ -46,11 +45,10 @@ pub use ticket::{
     TICKET_NAME_LEN, TicketKey,
 };
 pub use ticket_keys::TicketKeys;
+pub use utc::Utc;
 
-// Until the CLI switches to the new API: the old shapes under the old names (see `compat`).
-// The new ones are `schedule::{Schedule, Slot}` and `ticket::{TicketSchedule, TicketSlot}`.
-#[doc(hidden)]
-pub use compat::{Schedule, Slot, TicketSchedule, TicketSlot};
+pub use schedule::{Schedule, Slot};
+pub use ticket::{TicketSchedule, TicketSlot};
 
 /// Length in bytes of the main key.
 pub const MAIN_KEY_LEN: usize = 32;

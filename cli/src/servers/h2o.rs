@@ -228,18 +228,19 @@ impl Server for H2o {
 
     fn render_own(&self, keys: &OwnKeys<'_>) -> Result<Rendered, String> {
         // next, current, previous 1, ..., previous keep (h2o's own order, newest first).
+        let schedule = keys.keys.schedule();
+        let (interval, keep) = (schedule.interval(), schedule.keep());
         let c = keys.counter;
-        let counters: Vec<u64> = (c.saturating_sub(keys.keep)..=c + 1).rev().collect();
-        let ticket_keys: Vec<TicketKey> = counters
-            .iter()
-            .map(|&n| keys.label.ticket_key(Strength::Aes256, n))
+        let ticket_keys: Vec<TicketKey> = (c.saturating_sub(keep)..=c + 1)
+            .rev()
+            .map(|n| keys.keys.by_counter(n))
             .collect();
-        let text = render(&ticket_keys, keys.interval, keys.keep).map_err(|e| e.to_string())?;
+        let text = render(&ticket_keys, interval, keep).map_err(|e| e.to_string())?;
         let infos = ticket_keys
             .iter()
             .map(|k| KeyInfo {
                 counter: k.counter(),
-                role: role_of(k.counter(), keys.now, keys.interval),
+                role: role_of(k.counter(), keys.now, interval),
                 extra: None,
                 name: *k.name(),
             })

@@ -299,14 +299,17 @@ impl Server for Lighttpd {
     }
 
     fn render_own(&self, keys: &OwnKeys<'_>) -> Result<Rendered, String> {
-        let key = keys.label.ticket_key(Strength::Aes256, keys.counter);
-        let times = key_times(keys.counter, keys.interval, keys.keep).map_err(|e| e.to_string())?;
+        let schedule = keys.keys.schedule();
+        let interval = schedule.interval();
+        let key = keys.keys.by_counter(keys.counter);
+        let times =
+            key_times(keys.counter, interval, schedule.keep()).map_err(|e| e.to_string())?;
         let record = encode(&key, times).map_err(|e| e.to_string())?;
         Ok(Rendered {
             bytes: Zeroizing::new(record.to_vec()),
             keys: vec![KeyInfo {
                 counter: keys.counter,
-                role: role_of(keys.counter, keys.now, keys.interval),
+                role: role_of(keys.counter, keys.now, interval),
                 extra: None,
                 name: *key.name(),
             }],

@@ -25,17 +25,31 @@ mod openssl;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use keywheel::{Format, LabelKey, Role, TICKET_NAME_LEN, TicketSlot};
+use keywheel::{Encoding, FORMATS, Format, Role, TICKET_NAME_LEN, TicketKeys};
 use zeroize::Zeroizing;
 
 use crate::daemon::keys::Extra;
 use crate::sys::files::{self, Perms};
 use crate::sys::os;
-use crate::sys::text::{base64_decode, hex, hex_secret};
+use crate::sys::text::{hex, hex_secret};
 
-/// The names `--format` accepts.
-pub(crate) const FORMAT_NAMES: &str =
-    "nginx, nginx48, haproxy, haproxy48, apache, ats, openssl, lighttpd, h2o, json";
+/// The names `--format` accepts: the core crate's formats, those of the servers that render
+/// their files themselves, then `json`.
+pub(crate) fn format_names() -> impl Iterator<Item = &'static str> {
+    FORMATS
+        .iter()
+        .map(|f| f.name())
+        .chain(own_format_names())
+        .chain(["json"])
+}
+
+/// The formats of the servers that render their files themselves.
+fn own_format_names() -> impl Iterator<Item = &'static str> {
+    SERVERS
+        .into_iter()
+        .filter(|s| s.renders_itself())
+        .flat_map(|s| s.formats().iter().copied())
+}
 
 /// What `--format` names: a server's key format, or the JSON description for tooling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +82,7 @@ impl StekFormat {
 
     /// Whether the decrypt-only keys of another main key fit (rollover).
     pub(crate) fn accepts_extra_keys(self) -> bool {
-        self.server().is_some_and(Format::accepts_extra_keys)
+        self.server().is_some_and(Format::accepts_decrypt_only)
     }
 }
 
@@ -77,16 +91,16 @@ pub(crate) fn parse_format(s: &str) -> Result<StekFormat, String> {
     if s == "json" {
         return Ok(StekFormat::Json);
     }
-    if let Some(f) = Format::from_name(s) {
-        return Ok(StekFormat::Server(f));
+    if let Some(name) = own_format_names().find(|name| *name == s) {
+        return Ok(StekFormat::Own(name));
     }
-    SERVERS
-        .iter()
-        .filter(|server| server.renders_itself())
-        .flat_map(|server| server.formats())
-        .find(|name| **name == s)
-        .map(|name| StekFormat::Own(name))
-        .ok_or_else(|| format!("format '{s}' is unknown; it must be one of {FORMAT_NAMES}"))
+    Format::from_name(s).map(StekFormat::Server).ok_or_else(|| {
+        let names: Vec<&str> = format_names().collect();
+        format!(
+            "format '{s}' is unknown; it must be one of {}",
+            names.join(", ")
+        )
+    })
 }
 
 /// Every server, each claiming its format names.
@@ -123,7 +137,7 @@ pub(crate) fn server(format: StekFormat) -> &'static dyn Server {
 /// Why a format does not take the decrypt-only keys of another main key, and what happens.
 pub(crate) fn extra_limitation(format: StekFormat) -> &'static str {
     match format {
-        StekFormat::Server(f) if f.base64_lines() => {
+        StekFormat::Server(f) if f.encoding() == Encoding::Base64Lines => {
             "HAProxy holds exactly 3 keys (previous, current, next), so tickets made with the \
              other main key are not resumed here (clients make one full handshake)"
         }
@@ -187,35 +201,38 @@ impl Rendered {
     }
 }
 
-/// Renders the keys of `slot` in `format` for each label key in turn: the main key's window,
-/// then (during a rollover) the same window of each decrypt-only main key.
+/// Renders the keys of `format` at `now` with core's [`TicketKeys::render_rollover`]: the main
+/// key's window, then (during a rollover, for formats that take decrypt-only keys) the same
+/// window of each of `extra`.
 pub(crate) fn render(
     format: Format,
-    labels: &[(Option<Extra>, LabelKey)],
-    slot: &TicketSlot,
+    main: &TicketKeys,
+    extra: &[(Extra, TicketKeys)],
+    now: u64,
 ) -> Result<Rendered, String> {
-    let one = format.rendered_len(slot);
-    let mut bytes = Zeroizing::new(vec![0u8; one * labels.len()]);
-    let mut keys = Vec::new();
-    for (n, (which, label)) in labels.iter().enumerate() {
-        let len = format
-            .render(label, slot, &mut bytes[n * one..])
-            .map_err(|e| e.to_string())?;
-        debug_assert_eq!(len, one);
-        let mut i = 0;
-        while let Some(role) = format.role(slot, i) {
-            let Some(counter) = slot.counter(role) else {
-                break;
-            };
-            keys.push(KeyInfo {
-                counter,
-                role,
-                extra: *which,
-                name: label.ticket_name(format.strength(), counter),
-            });
-            i += 1;
-        }
-    }
+    let others: Vec<&TicketKeys> = extra.iter().map(|(_, keys)| keys).collect();
+    let len = main
+        .rollover_len(format, others.len())
+        .map_err(|e| e.to_string())?;
+    let mut bytes = Zeroizing::new(vec![0u8; len]);
+    main.render_rollover(format, now, &others, &mut bytes)
+        .map_err(|e| e.to_string())?;
+    // Every main key's window has the same length: key `i` is of main key `i / per`.
+    let per = main.keys(format, now).map_err(|e| e.to_string())?.count();
+    let which: Vec<Option<Extra>> = std::iter::once(None)
+        .chain(extra.iter().map(|(w, _)| Some(*w)))
+        .collect();
+    let keys = main
+        .rollover_keys(format, now, &others)
+        .map_err(|e| e.to_string())?
+        .enumerate()
+        .map(|(i, (role, key))| KeyInfo {
+            counter: key.counter(),
+            role,
+            extra: which.get(i / per.max(1)).copied().flatten(),
+            name: *key.name(),
+        })
+        .collect();
     Ok(Rendered {
         bytes,
         keys,
@@ -224,24 +241,13 @@ pub(crate) fn render(
     })
 }
 
-/// The key names (hex) of an installed key file's content, in file order.
+/// The key names (hex) of an installed key file's content, in file order (core's
+/// [`Format::names`]).
 pub(crate) fn installed_names(format: Format, content: &[u8]) -> Vec<String> {
-    if format.base64_lines() {
-        content
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|l| match base64_decode(l) {
-                Some(raw) if raw.len() >= TICKET_NAME_LEN => hex(&raw[..TICKET_NAME_LEN]),
-                _ => "(not base64)".to_owned(),
-            })
-            .collect()
-    } else {
-        content
-            .chunks(format.strength().record_len())
-            .filter(|r| r.len() >= TICKET_NAME_LEN)
-            .map(|r| hex(&r[..TICKET_NAME_LEN]))
-            .collect()
-    }
+    format
+        .names(content)
+        .map(|name| name.map_or_else(|| "(not base64)".to_owned(), |n| hex(&n)))
+        .collect()
 }
 
 /// Where one target's keys go.
@@ -286,14 +292,12 @@ pub(crate) struct Piece {
 
 /// What a server that renders its own file ([`Server::render_own`]) gets.
 pub(crate) struct OwnKeys<'a> {
-    /// The label's key (the main key's).
-    pub(crate) label: &'a LabelKey,
+    /// The label's AES-256 ticket keys under the main key, with the target's schedule.
+    pub(crate) keys: &'a TicketKeys,
     /// The counter the file is for: the key it holds (lighttpd), the current key (h2o).
     pub(crate) counter: u64,
     /// The unix time of the rendering.
     pub(crate) now: u64,
-    pub(crate) interval: u64,
-    pub(crate) keep: u64,
 }
 
 /// What a server that picks up keys on its own clock does at a wake-up ([`Server::step`]).
@@ -419,16 +423,7 @@ pub(crate) trait Server: Sync {
         o: &mut String,
         key: &dyn Fn(&mut String, &str, usize),
     ) {
-        let _ = writeln!(
-            o,
-            "  would write    {} ({} bytes, mode {:04o}), atomically",
-            out.path.display(),
-            keys.bytes.len(),
-            out.perms.file_mode()
-        );
-        for i in 0..keys.keys.len() {
-            key(o, &format!("    {} {i:<2}     ", self.record_word()), i);
-        }
+        plan_one_file(out, keys, self.record_word(), o, key);
     }
 
     /// The installed files and what each should hold (`keywheel status`).
@@ -444,6 +439,26 @@ pub(crate) trait Server: Sync {
             previous: previous.map(|r| secret(&r.bytes)),
             holds_keys: true,
         }]
+    }
+}
+
+/// The dry-run lines of one file written atomically, one line per record (`word` `i`).
+fn plan_one_file(
+    out: &Out<'_>,
+    keys: &Rendered,
+    word: &str,
+    o: &mut String,
+    key: &dyn Fn(&mut String, &str, usize),
+) {
+    let _ = writeln!(
+        o,
+        "  would write    {} ({} bytes, mode {:04o}), atomically",
+        out.path.display(),
+        keys.bytes.len(),
+        out.perms.file_mode()
+    );
+    for i in 0..keys.keys.len() {
+        key(o, &format!("    {word} {i:<2}     "), i);
     }
 }
 
@@ -540,7 +555,7 @@ mod tests {
 
     #[test]
     fn every_format_name_has_its_server() {
-        let names: Vec<&str> = FORMAT_NAMES.split(", ").collect();
+        let names: Vec<&str> = format_names().collect();
         for name in &names {
             let format = parse_format(name).unwrap();
             assert_eq!(format.name(), *name);

@@ -1,5 +1,5 @@
-//! Hex and base64 for the public and secret bytes the CLI shows or reads back; secret text is
-//! built in place in a buffer wiped on drop.
+//! Hex of the public and secret bytes the CLI shows; secret text is built in place in a buffer
+//! wiped on drop. (Base64 of key files is the core crate's: `Format::render_key`, `Format::names`.)
 
 use zeroize::Zeroizing;
 
@@ -26,54 +26,11 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
     }
 }
 
-/// Standard base64 (with padding) decoded, wiped on drop; `None` when malformed.
-pub(crate) fn base64_decode(text: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(u32::from(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        }))
-    };
-    if text.len() % 4 != 0 {
-        return None;
-    }
-    let mut out = Zeroizing::new(Vec::with_capacity(text.len() / 4 * 3));
-    for chunk in text.chunks(4) {
-        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 {
-            return None;
-        }
-        let mut v = 0u32;
-        for &c in &chunk[..4 - pad] {
-            v = (v << 6) | val(c)?;
-        }
-        for _ in 0..pad {
-            v <<= 6;
-        }
-        out.extend_from_slice(&v.to_be_bytes()[1..4 - pad]);
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-
-    #[test]
-    fn base64_round_trip() {
-        assert_eq!(&base64_decode(b"aGVsbG8=").unwrap()[..], b"hello");
-        assert_eq!(&base64_decode(b"aGVsbG8h").unwrap()[..], b"hello!");
-        assert_eq!(&base64_decode(b"aGk=").unwrap()[..], b"hi");
-        assert_eq!(&base64_decode(b"aA==").unwrap()[..], b"h");
-        assert!(base64_decode(b"aGk").is_none());
-        assert!(base64_decode(b"a*k=").is_none());
-    }
 
     #[test]
     fn hex_is_lowercase() {

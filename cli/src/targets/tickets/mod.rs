@@ -12,7 +12,10 @@ pub(crate) use spec::{Options, StekSpec, config_words};
 
 use std::path::{Path, PathBuf};
 
-use keywheel::{LabelKey, TicketSchedule, TicketSlot, WAKE_FUDGE_NANOS, WAKE_FUDGE_SECS};
+use keywheel::{
+    MainKey, Strength, TicketKeys, TicketSchedule, TicketSlot, WAKE_FUDGE_NANOS, WAKE_FUDGE_SECS,
+    Window,
+};
 
 use crate::daemon::keys::{Extra, KeyRound, KeySources};
 use crate::daemon::target::{self, Describe, ErrorKind, Stats, Target};
@@ -182,12 +185,12 @@ impl StekTarget {
                 return 1;
             }
         };
-        let mut rotation_wake = (slot.next_rotation + WAKE_FUDGE_SECS, WAKE_FUDGE_NANOS);
-        let mut due = slot.current;
+        let mut rotation_wake = (slot.next_rotation() + WAKE_FUDGE_SECS, WAKE_FUDGE_NANOS);
+        let mut due = slot.current();
         let mut must_write = self.state.written != Some(due);
         // A retry falls before the next interval boundary; from the boundary on, the rotation
         // (2.02 s after it) does the work. lighttpd: before its next step.
-        let mut retry_limit = slot.next_rotation;
+        let mut retry_limit = slot.next_rotation();
         if let Some(step) = self.own_step(now, keys) {
             // lighttpd: the key its file must hold now, written only when it holds another.
             (due, must_write, rotation_wake) = (step.due, step.write, (step.wake, 0));
@@ -201,12 +204,8 @@ impl StekTarget {
                 self.stats.has_keys = true;
             }
         }
-        let (retry_at, retry) = target::retry_after(
-            now,
-            self.state.failures,
-            retry_limit,
-            "the next rotation",
-        );
+        let (retry_at, retry) =
+            target::retry_after(now, self.state.failures, retry_limit, "the next rotation");
         let retry = if self.once { String::new() } else { retry };
         let mut errors = 0;
         let first = self.state.written.is_none();
@@ -234,7 +233,7 @@ impl StekTarget {
         let mut errors = 0;
         if self.state.reload_pending && !self.dry_run {
             if let Some(cmd) = &self.reload {
-                match run_reload(cmd, round.slot.current, &self.out) {
+                match run_reload(cmd, round.slot.current(), &self.out) {
                     Ok(()) => {
                         self.state.reload_pending = false;
                         self.log
@@ -264,7 +263,7 @@ impl StekTarget {
             self.stats.last_success = Some(now);
             self.stats.failing = None;
         }
-        self.stats.next_rotation = Some(slot.next_rotation);
+        self.stats.next_rotation = Some(slot.next_rotation());
         if self.state.written.is_some() {
             self.stats.counter = self.state.written;
         }
@@ -305,9 +304,11 @@ impl StekTarget {
             self.write(due, &rendered).map(Some)
         };
         let window = match self.format {
-            StekFormat::Server(f) if f.current_only() => format!("{} only", slot.current),
+            StekFormat::Server(f) if f.window() == Window::CurrentOnly => {
+                format!("{} only", slot.current())
+            }
             StekFormat::Own(_) if rendered.keys.len() == 1 => format!("{due} only"),
-            _ => format!("{}..={}", slot.current - slot.keep, slot.current + 1),
+            _ => format!("{}..={}", slot.current() - slot.keep(), slot.current() + 1),
         };
         let extra = if rendered.keys.iter().any(|k| k.extra.is_some()) {
             let mut which: Vec<&str> = Vec::new();
@@ -329,7 +330,8 @@ impl StekTarget {
         };
         let head = format!(
             "ticket keys for unix time {}: current counter {} (accepted {window}{extra})",
-            slot.now, slot.current
+            slot.now(),
+            slot.current()
         );
         match written {
             Ok(None) => self.log.info(&format!("{head}; dry run: nothing written")),
@@ -394,16 +396,25 @@ impl StekTarget {
     ) -> Result<Rendered, (ErrorKind, String)> {
         let due = self
             .server
-            .file_counter(slot.now, self.schedule.interval())
-            .unwrap_or(slot.current);
+            .file_counter(slot.now(), self.schedule.interval())
+            .unwrap_or(slot.current());
         self.render_due(slot, due, keys)
+    }
+
+    /// The AES-256 ticket keys of the label under `main` (servers that render themselves).
+    fn own_keys(&self, main: &MainKey) -> Result<TicketKeys, (ErrorKind, String)> {
+        TicketKeys::new(main, &self.label, Strength::Aes256, self.schedule)
+            .map_err(|e| (ErrorKind::Write, e.to_string()))
     }
 
     /// What [`Server::step`] decides at `now` (`None` for servers that take keys at the
     /// boundary, or when the main key cannot be read: the write then reports it).
     fn own_step(&self, now: u64, keys: &mut KeyRound<'_>) -> Option<servers::Step> {
-        let label = LabelKey::new(keys.main().ok()?, &self.label).ok()?;
-        let name = |n: u64| label.ticket_name(keywheel::Strength::Aes256, n);
+        if !self.server.renders_itself() {
+            return None;
+        }
+        let own = self.own_keys(keys.main().ok()?).ok()?;
+        let name = |n: u64| own.name_by_counter(n);
         self.server
             .step(&self.dest(), now, self.schedule.interval(), &name)
     }
@@ -416,39 +427,37 @@ impl StekTarget {
         due: u64,
         keys: &mut KeyRound<'_>,
     ) -> Result<Rendered, (ErrorKind, String)> {
-        let label = LabelKey::new(
-            keys.main().map_err(|e| (ErrorKind::MainKey, e))?,
-            &self.label,
-        )
-        .map_err(|e| (ErrorKind::Write, e.to_string()))?;
+        let main = keys.main().map_err(|e| (ErrorKind::MainKey, e))?;
         let format = match self.format {
             StekFormat::Server(format) => format,
             StekFormat::Own(_) => {
+                let own = self.own_keys(main)?;
                 return self
                     .server
                     .render_own(&OwnKeys {
-                        label: &label,
+                        keys: &own,
                         counter: due,
-                        now: slot.now,
-                        interval: self.schedule.interval(),
-                        keep: self.schedule.keep(),
+                        now: slot.now(),
                     })
                     .map_err(|e| (ErrorKind::Write, e));
             }
             StekFormat::Json => {
-                return json::render(&self.label, self.schedule, slot, &label, self.print_keys)
+                return json::render(&self.label, self.schedule, slot, main, self.print_keys)
                     .map_err(|e| (ErrorKind::Write, e));
             }
         };
-        let mut labels = vec![(None, label)];
+        let ticket_keys = |main: &MainKey| {
+            TicketKeys::new(main, &self.label, format.strength(), self.schedule)
+                .map_err(|e| (ErrorKind::Write, e.to_string()))
+        };
+        let main_keys = ticket_keys(main)?;
+        let mut extra = Vec::new();
         if self.use_extra {
-            for (which, main) in keys.extra().map_err(|e| (ErrorKind::MainKey, e))? {
-                let extra = LabelKey::new(main, &self.label)
-                    .map_err(|e| (ErrorKind::Write, e.to_string()))?;
-                labels.push((Some(*which), extra));
+            for (which, other) in keys.extra().map_err(|e| (ErrorKind::MainKey, e))? {
+                extra.push((*which, ticket_keys(other)?));
             }
         }
-        servers::render(format, &labels, slot).map_err(|e| (ErrorKind::Write, e))
+        servers::render(format, &main_keys, &extra, slot.now()).map_err(|e| (ErrorKind::Write, e))
     }
 
     /// The output location must exist (nginx: its parent), be of the right kind, and (unless

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use keywheel::TicketSchedule;
 use nix::unistd::Gid;
 
-use crate::servers::StekFormat;
+use crate::servers::haproxy::Haproxy;
+use crate::servers::{Server as _, StekFormat};
 use crate::sys::log::Log;
 
 /// One ticket-key output as the command line or a `[[stek]]` table describes it.
@@ -40,7 +41,9 @@ impl StekSpec {
             .check_schedule(self.interval, self.keep)
             .map_err(|(key, msg)| SpecError::Server { key, msg })?;
         let format = self.format.name();
-        if self.haproxy_socket.is_some() && !server.is_some_and(keywheel::Format::base64_lines) {
+        if self.haproxy_socket.is_some()
+            && !server.is_some_and(|f| f.encoding() == keywheel::Encoding::Base64Lines)
+        {
             return Err(SpecError::HaproxySocket { format });
         }
         if self.out.as_os_str() == "-" && self.format != StekFormat::Json {
@@ -100,7 +103,8 @@ impl fmt::Display for SpecError {
             SpecError::Server { msg, .. } => f.write_str(msg),
             SpecError::HaproxySocket { format } => write!(
                 f,
-                "--haproxy-socket needs --format haproxy or haproxy48, not {format}"
+                "--haproxy-socket needs --format {}, not {format}",
+                Haproxy.formats().join(" or ")
             ),
             SpecError::StdoutNotJson { format } => write!(
                 f,
