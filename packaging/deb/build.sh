@@ -56,7 +56,7 @@ License: Apache-2.0
 TAIL
 } > "$stage/copyright"
 
-main_deb=$(cargo deb -p keywheel-cli --locked "$@" | tail -n 1)
+main_deb=$(cargo deb -p keywheel-cli --locked --variant keywheel "$@" | tail -n 1)
 
 # The Apache module as its own package, libapache2-mod-keywheel ([package.metadata.deb.variants.
 # apache] in cli/Cargo.toml): built with apxs against the staged libkeywheel (linked in

@@ -355,6 +355,7 @@ def test_remove_then_purge(installed):
 
 APACHE_FILES = [
     "/usr/lib/apache2/modules/mod_keywheel.so",
+    f"/usr/share/lintian/overrides/{APACHE_PKG}",
     "/etc/apache2/mods-available/keywheel.load",
     "/etc/apache2/mods-available/keywheel.conf",
     f"/usr/share/doc/{APACHE_PKG}/copyright",
@@ -371,9 +372,22 @@ def apache_deb(debs):
     return found[0]
 
 
+def test_apache_module_lintian_clean(apache_deb):
+    """As for keywheel: no tag but those overridden, with reasons, in
+    packaging/deb/apache/lintian-overrides."""
+    p = subprocess.run(["lintian", "-E", "-I", "-L", "+pedantic", "--fail-on", "error,warning,info,pedantic",
+                        apache_deb], capture_output=True, text=True)
+    tags = [line for line in p.stdout.splitlines() if not line.startswith("N:")]
+    assert p.returncode == 0 and tags == [], p.stdout + p.stderr
+
+
 def test_apache_module_control_fields(apache_deb):
     fields = run(["dpkg-deb", "-f", apache_deb, "Package", "Section", "Depends"]).stdout
     assert f"Package: {APACHE_PKG}\n" in fields and "Section: httpd\n" in fields
+    # None of keywheel's own fields (Conflicts/Replaces/Provides tofurkey).
+    control = run(["dpkg-deb", "-f", apache_deb]).stdout
+    for field in ("Conflicts", "Replaces", "Provides", "Breaks", "Suggests"):
+        assert not re.search(rf"^{field}:", control, re.M), control
     depends = re.search(r"^Depends: (.*)$", fields, re.M).group(1).split(", ")
     # What dpkg-shlibdeps finds for the module (libc6, libssl3), libgcc-s1 (which cargo-deb
     # drops from it), and Apache 2.4's module ABI; not keywheel: libkeywheel is linked in.
