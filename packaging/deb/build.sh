@@ -61,8 +61,8 @@ main_deb=$(cargo deb -p keywheel-cli --locked --variant keywheel "$@" | tail -n 
 # The Apache module as its own package, libapache2-mod-keywheel ([package.metadata.deb.variants.
 # apache] in cli/Cargo.toml): built with apxs against the staged libkeywheel (linked in
 # statically: libkeywheel.so has no SONAME for dpkg-shlibdeps to depend on), then assembled by
-# cargo-deb without building anything, next to the keywheel package (an --output naming the
-# keywheel .deb file is replaced by its directory).
+# cargo-deb without building anything (--no-build is always given), next to the keywheel
+# package (an --output naming the keywheel .deb file is replaced by its directory).
 command -v apxs >/dev/null || {
   echo "error: apxs is not installed; run: apt-get install apache2-dev" >&2
   exit 1
@@ -77,7 +77,7 @@ for a in "$@"; do
   if [[ $skip == 1 ]]; then skip=0; continue; fi
   case $a in
     --output|-o) skip=1 ;;
-    --output=*) ;;
+    --output=*|--no-build) ;;
     *) args+=("$a") ;;
   esac
 done

@@ -418,8 +418,9 @@ def test_apache_module_enables_and_purges(apache_deb, tmp_path):
         paths = run(["dpkg", "-L", APACHE_PKG]).stdout.splitlines()
         files = [p for p in paths if not os.path.isdir(p) or os.path.islink(p)]
         assert sorted(files) == sorted(APACHE_FILES), files
-        conffiles = run(["dpkg-query", "-W", "-f=${Conffiles}", APACHE_PKG]).stdout.split()
-        assert sorted(conffiles[0::3]) == sorted(f for f in APACHE_FILES if f.startswith("/etc/"))
+        conffiles = run(["dpkg-query", "-W", "-f=${Conffiles}", APACHE_PKG]).stdout.splitlines()
+        conffiles = [line.split()[0] for line in conffiles if line.strip()]  # " path md5sum"
+        assert sorted(conffiles) == sorted(f for f in APACHE_FILES if f.startswith("/etc/"))
         assert Path("/etc/apache2/mods-available/keywheel.load").read_text() == \
             (ROOT / "apache/mod_keywheel/keywheel.load").read_text()
         # The package enables nothing by itself.
