@@ -7,20 +7,21 @@
 //! format's bytes for a window of keys), [`installed_names`] (an installed key file parsed
 //! back into key names) and [`parse_format`] (a format by name).
 //!
-//! A new server: a format in the core crate, a `servers/<name>.rs` implementing [`Server`]
-//! (the defaults write one file atomically), and its line in [`SERVERS`]. A server whose
-//! records hold times derived from the schedule (lighttpd's activation and expiry, h2o's
-//! `not_before`/`not_after`) renders its file itself ([`Server::render_own`]) and has no core
-//! format: its `--format` name is [`StekFormat::Own`].
+//! A new server whose key file is one file replaced atomically (Apache httpd, Traffic Server,
+//! an OpenSSL-callback program) is its format in the core crate's table alone: [`OneFile`]
+//! serves every format no server claims. A server that does more (a directory of files, a
+//! push to the running server, a read-back) is a `servers/<name>.rs` implementing [`Server`]
+//! (override what differs), listed in [`SERVERS`].
+//!
+//! A server whose records hold times derived from the schedule (lighttpd's activation and
+//! expiry, h2o's `not_before`/`not_after`) renders its file itself ([`Server::render_own`]) and
+//! has no core format: its `--format` name is [`StekFormat::Own`].
 
-mod apache;
-mod ats;
 mod h2o;
 pub(crate) mod haproxy;
 pub(crate) mod json;
 mod lighttpd;
 pub(crate) mod nginx;
-mod openssl;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -103,23 +104,22 @@ pub(crate) fn parse_format(s: &str) -> Result<StekFormat, String> {
     })
 }
 
-/// Every server, each claiming its format names.
-const SERVERS: [&dyn Server; 8] = [
+/// The servers that do more than write one file, each claiming its format names.
+const SERVERS: [&dyn Server; 5] = [
     &nginx::Nginx,
     &haproxy::Haproxy,
-    &apache::Apache,
-    &ats::Ats,
-    &openssl::Openssl,
     &lighttpd::Lighttpd,
     &h2o::H2o,
     &json::Json,
 ];
 
-/// A format no server claims (the test `every_format_name_has_its_server` fails then): the
-/// defaults of [`Server`].
-struct Unclaimed;
+/// The server of every format no server in [`SERVERS`] claims: the defaults of [`Server`],
+/// one file replaced atomically (then `--reload`, e.g. `apachectl -k graceful` or
+/// `traffic_ctl config reload`). A format with one file per key must be claimed (the test
+/// `one_file_per_key_formats_are_claimed` fails otherwise).
+struct OneFile;
 
-impl Server for Unclaimed {
+impl Server for OneFile {
     fn formats(&self) -> &'static [&'static str] {
         &[]
     }
@@ -131,7 +131,7 @@ pub(crate) fn server(format: StekFormat) -> &'static dyn Server {
     SERVERS
         .into_iter()
         .find(|s| s.formats().contains(&name))
-        .unwrap_or(&Unclaimed)
+        .unwrap_or(&OneFile)
 }
 
 /// Why a format does not take the decrypt-only keys of another main key, and what happens.
@@ -554,14 +554,28 @@ mod tests {
     }
 
     #[test]
-    fn every_format_name_has_its_server() {
+    fn every_format_name_is_parsed_and_claimed_at_most_once() {
         let names: Vec<&str> = format_names().collect();
         for name in &names {
-            let format = parse_format(name).unwrap();
-            assert_eq!(format.name(), *name);
-            assert!(server(format).formats().contains(name), "{name}");
+            assert_eq!(parse_format(name).unwrap().name(), *name);
         }
         let claimed: Vec<&str> = SERVERS.iter().flat_map(|s| s.formats()).copied().collect();
-        assert_eq!(claimed.len(), names.len(), "{claimed:?}");
+        for name in &claimed {
+            assert!(names.contains(name), "{name} is claimed but no format");
+            assert_eq!(claimed.iter().filter(|c| *c == name).count(), 1, "{name}");
+        }
+    }
+
+    #[test]
+    fn one_file_per_key_formats_are_claimed() {
+        for f in FORMATS
+            .iter()
+            .filter(|f| f.files() == keywheel::Files::OnePerKey)
+        {
+            let server = server(StekFormat::Server(*f));
+            assert!(server.formats().contains(&f.name()), "{}", f.name());
+        }
+        assert!(server(parse_format("apache").unwrap()).formats().is_empty());
+        assert!(server(parse_format("nginx48").unwrap()).writes_directory());
     }
 }
