@@ -264,6 +264,13 @@ fn stek_report(
     let server = match format {
         StekFormat::Server(f) => f,
         StekFormat::Json => return Ok(json_report(t, report, now, &slot)),
+        StekFormat::Own(_) => {
+            if let Err((_, msg)) = &expected {
+                report.problem = Some(msg.clone());
+            }
+            let own = own_report(t, report, now, expected.as_ref().ok(), previous.as_ref());
+            return Ok(own);
+        }
     };
     let dest = t.dest();
     let pieces = t
@@ -383,6 +390,45 @@ fn json_report(
         report.expected_fingerprint.clone()
     } else {
         None
+    };
+    report.files.push(st);
+    report
+}
+
+/// A format its server renders itself (lighttpd, h2o): one file, compared with what it should
+/// hold now and in the previous interval; its key names read back by the server.
+fn own_report(
+    t: &StekTarget,
+    mut report: TargetReport,
+    now: u64,
+    expected: Option<&Rendered>,
+    previous: Option<&Rendered>,
+) -> TargetReport {
+    let (mut st, content) = file_state(t.out());
+    report.state = match &content {
+        None if !st.present && st.error.is_none() => State::Missing,
+        None => State::Unknown,
+        Some(c) => {
+            let names = t.server().names(c).unwrap_or_default();
+            let current = expected.and_then(|r| {
+                r.keys
+                    .iter()
+                    .position(|k| k.role == Role::Current && k.extra.is_none())
+            });
+            report.fingerprint = current.and_then(|i| names.get(i).cloned());
+            report.installed_names = names;
+            st.fresh = expected.map(|r| r.bytes[..] == c[..]);
+            if expected.is_none() {
+                State::Unknown
+            } else if st.fresh == Some(true) {
+                State::Fresh
+            } else if previous.is_some_and(|r| r.bytes[..] == c[..]) {
+                report.stale_seconds = Some(now - report.counter * report.interval);
+                State::Stale
+            } else {
+                State::Wrong
+            }
+        }
     };
     report.files.push(st);
     report

@@ -30,6 +30,9 @@ Examples:
   HAProxy (`bind ... tls-ticket-keys /run/keywheel/haproxy.keys`), no reload:
     keywheel stek --format haproxy --label www --credential stek-main \\
       --out /run/keywheel/haproxy.keys --haproxy-socket /run/haproxy/admin.sock
+  lighttpd (`ssl.stek-file = /run/keywheel/lighttpd.stek`), no reload:
+    keywheel stek --format lighttpd --label www --credential stek-main \\
+      --out /run/keywheel/lighttpd.stek --group www-data
   Counters, roles and key names for tooling:
     keywheel stek --format json --label www --main-key main.key --out - --once"
 );
@@ -63,7 +66,9 @@ struct StekKeyArgs {
 pub(crate) struct StekArgs {
     /// Output format: nginx (80-byte files), nginx48, haproxy (base64 lines, 80-byte keys),
     /// haproxy48, apache (48 bytes, current key only), ats (48-byte records), openssl (80
-    /// bytes, current key only), json (counters, roles, key names).
+    /// bytes, current key only), lighttpd (ssl.stek-file: one 92-byte record, the next key
+    /// published ahead of lighttpd's 64-s check; no reload), h2o (YAML ticket file with the
+    /// whole window; no reload), json (counters, roles, key names).
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     format: StekFormat,
 

@@ -285,6 +285,7 @@ pub(crate) fn render(
         bytes,
         keys,
         record_len: 0,
+        time: None,
     })
 }
 

@@ -58,6 +58,7 @@ impl StekTarget {
                 )
             }
             StekFormat::Json => "json: counters, roles and key names".to_owned(),
+            StekFormat::Own(_) => self.server.describe_own().to_owned(),
         };
         let _ = writeln!(o, "  format         {describe}");
         let key_line = |o: &mut String, prefix: &str, key: &KeyInfo| {

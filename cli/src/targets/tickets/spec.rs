@@ -41,6 +41,9 @@ impl StekSpec {
         if let Some(f) = server {
             f.check_keep(self.keep).map_err(SpecError::FormatKeep)?;
         }
+        crate::servers::server(self.format)
+            .check_schedule(self.interval, self.keep)
+            .map_err(|(key, msg)| SpecError::Server { key, msg })?;
         let format = self.format.name();
         let keys = server.map_or(self.keep.saturating_add(2), |f| {
             f.key_count(self.keep) as u64
@@ -57,7 +60,7 @@ impl StekSpec {
         {
             return Err(SpecError::HaproxySocket { format });
         }
-        if self.out.as_os_str() == "-" && server.is_some() {
+        if self.out.as_os_str() == "-" && self.format != StekFormat::Json {
             return Err(SpecError::StdoutNotJson { format });
         }
         Ok(schedule)
@@ -81,6 +84,8 @@ pub(crate) enum SpecError {
     Schedule(keywheel::Error),
     /// The format holds another number of keys.
     FormatKeep(keywheel::Error),
+    /// The server cannot follow this interval or keep (lighttpd); `key` is the setting.
+    Server { key: &'static str, msg: String },
     /// `--haproxy-socket` with a format other than HAProxy's.
     HaproxySocket { format: &'static str },
     /// `--out -` with a format that writes key files.
@@ -101,6 +106,7 @@ impl SpecError {
             | SpecError::FormatKeep(_)
             | SpecError::TooManyKeys { .. } => "keep",
             SpecError::Schedule(_) => "interval",
+            SpecError::Server { key, .. } => key,
             SpecError::HaproxySocket { .. } => "haproxy_socket",
             SpecError::StdoutNotJson { .. } => "out",
         }
@@ -116,6 +122,7 @@ impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SpecError::Schedule(e) | SpecError::FormatKeep(e) => e.fmt(f),
+            SpecError::Server { msg, .. } => f.write_str(msg),
             SpecError::HaproxySocket { format } => write!(
                 f,
                 "--haproxy-socket needs --format {}, not {format}",
