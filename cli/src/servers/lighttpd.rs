@@ -301,7 +301,10 @@ impl Server for Lighttpd {
     fn render_own(&self, keys: &OwnKeys<'_>) -> Result<Rendered, String> {
         let schedule = keys.keys.schedule();
         let interval = schedule.interval();
-        let key = keys.keys.by_counter(keys.counter).map_err(|e| e.to_string())?;
+        let key = keys
+            .keys
+            .by_counter(keys.counter)
+            .map_err(|e| e.to_string())?;
         let times =
             key_times(keys.counter, interval, schedule.keep()).map_err(|e| e.to_string())?;
         let record = encode(&key, times).map_err(|e| e.to_string())?;

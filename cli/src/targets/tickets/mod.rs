@@ -554,7 +554,10 @@ impl StekTarget {
             }
         } else if self.use_extra {
             for (which, state) in extra_states {
-                extra.push((which, self.state_ticket_keys(state, format.strength(), now)?));
+                extra.push((
+                    which,
+                    self.state_ticket_keys(state, format.strength(), now)?,
+                ));
             }
         }
         servers::render(format, &main_keys, &extra, now).map_err(|e| (ErrorKind::Write, e))
