@@ -561,7 +561,7 @@ fn bad_input_is_refused_with_a_clear_error_and_nothing_written() {
     usage(
         &["--format", "nginx80"],
         "invalid value 'nginx80' for '--format <FORMAT>': format 'nginx80' is unknown; it must \
-         be one of nginx, nginx48, haproxy, haproxy48, apache, ats, openssl, json",
+         be one of nginx, nginx48, haproxy, haproxy48, apache, ats, openssl, go, go-json, caddy, json",
     );
     usage(
         &["--label", ""],

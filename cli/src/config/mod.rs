@@ -19,7 +19,7 @@ use crate::sys::files::Perms;
 use crate::sys::os::strerror;
 use crate::targets::procfs::DEFAULT_PROCFS;
 use crate::targets::tickets::{DEFAULT_KEEP, DEFAULT_STEK_INTERVAL, StekSpec, config_words};
-use crate::targets::values::{parse_group, parse_interval, parse_label};
+use crate::targets::values::{parse_group, parse_interval, parse_label, parse_owner};
 
 /// Where `keywheel run`, `status` and `check` look without `--config`.
 pub(crate) const DEFAULT_CONFIG: &str = "/etc/keywheel/keywheel.toml";
@@ -60,6 +60,7 @@ struct RawStek {
     reload: Option<Spanned<String>>,
     haproxy_socket: Option<Spanned<String>>,
     group: Option<Spanned<String>>,
+    owner: Option<Spanned<String>>,
     #[serde(default)]
     allow_persistent: bool,
 }
@@ -309,6 +310,12 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             }
             None => None,
         };
+        let owner = match &raw.owner {
+            Some(u) => {
+                Some(parse_owner(u.get_ref()).map_err(|e| ctx.err(u.span(), &at("owner"), &e))?)
+            }
+            None => None,
+        };
         let spec = StekSpec {
             name,
             format,
@@ -319,6 +326,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             reload,
             haproxy_socket,
             group,
+            owner,
             allow_persistent: raw.allow_persistent,
         };
         let schedule = spec.check().map_err(|e| {
@@ -326,6 +334,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             let span = match key {
                 "haproxy_socket" => raw.haproxy_socket.as_ref().map(Spanned::span),
                 "keep" => raw.keep.as_ref().map(Spanned::span),
+                "owner" => raw.owner.as_ref().map(Spanned::span),
                 "out" => Some(raw.out.span()),
                 _ => raw.interval.as_ref().map(Spanned::span),
             };
@@ -340,6 +349,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             abs: &spec.out,
             format,
             perms: Perms::secret(spec.group),
+            owner: spec.owner,
         };
         servers::server(format)
             .check_path(&dest)
@@ -450,7 +460,7 @@ mod tests {
                 "{MAIN}[[stek]]\nformat = \"nginx80\"\nlabel = \"w\"\nout = \"/run/k\"\n"
             )),
             "/etc/kw.toml:3: stek[0].format: format 'nginx80' is unknown; it must be one of nginx, \
-             nginx48, haproxy, haproxy48, apache, ats, openssl, json"
+             nginx48, haproxy, haproxy48, apache, ats, openssl, go, go-json, caddy, json"
         );
         assert_eq!(
             err(&format!(

@@ -12,6 +12,8 @@
 
 mod apache;
 mod ats;
+pub(crate) mod caddy;
+pub(crate) mod go;
 pub(crate) mod haproxy;
 pub(crate) mod json;
 pub(crate) mod nginx;
@@ -20,7 +22,7 @@ mod openssl;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use keywheel::{Format, LabelKey, Role, TICKET_NAME_LEN, TicketSlot};
+use keywheel::{Format, GO_SEED_LEN, LabelKey, Role, TICKET_NAME_LEN, TicketSlot};
 use zeroize::Zeroizing;
 
 use crate::daemon::keys::Extra;
@@ -30,13 +32,17 @@ use crate::sys::text::{base64_decode, hex, hex_secret};
 
 /// The names `--format` accepts.
 pub(crate) const FORMAT_NAMES: &str =
-    "nginx, nginx48, haproxy, haproxy48, apache, ats, openssl, json";
+    "nginx, nginx48, haproxy, haproxy48, apache, ats, openssl, go, go-json, caddy, json";
+
+pub(crate) use go::SeedFormat;
 
 /// What `--format` names: a server's key format, or the JSON description for tooling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StekFormat {
     /// A server format from the core crate.
     Server(Format),
+    /// Go's and Caddy's 32-byte seeds (SPEC.md §4.5).
+    Seeds(SeedFormat),
     /// Counters, roles and key names (key bytes only with --print-keys).
     Json,
 }
@@ -46,6 +52,7 @@ impl StekFormat {
     pub(crate) fn name(self) -> &'static str {
         match self {
             StekFormat::Server(f) => f.name(),
+            StekFormat::Seeds(f) => f.name(),
             StekFormat::Json => "json",
         }
     }
@@ -54,7 +61,7 @@ impl StekFormat {
     pub(crate) fn server(self) -> Option<Format> {
         match self {
             StekFormat::Server(f) => Some(f),
-            StekFormat::Json => None,
+            StekFormat::Seeds(_) | StekFormat::Json => None,
         }
     }
 
@@ -69,18 +76,23 @@ pub(crate) fn parse_format(s: &str) -> Result<StekFormat, String> {
     if s == "json" {
         return Ok(StekFormat::Json);
     }
+    if let Some(f) = SeedFormat::ALL.into_iter().find(|f| f.name() == s) {
+        return Ok(StekFormat::Seeds(f));
+    }
     Format::from_name(s)
         .map(StekFormat::Server)
         .ok_or_else(|| format!("format '{s}' is unknown; it must be one of {FORMAT_NAMES}"))
 }
 
 /// Every server, each claiming its format names.
-const SERVERS: [&dyn Server; 6] = [
+const SERVERS: [&dyn Server; 8] = [
     &nginx::Nginx,
     &haproxy::Haproxy,
     &apache::Apache,
     &ats::Ats,
     &openssl::Openssl,
+    &go::Go,
+    &caddy::Caddy,
     &json::Json,
 ];
 
@@ -113,6 +125,10 @@ pub(crate) fn extra_limitation(format: StekFormat) -> &'static str {
         StekFormat::Server(_) => {
             "this server holds a single key, so tickets made with the other main key are not \
              resumed here (clients make one full handshake)"
+        }
+        StekFormat::Seeds(_) => {
+            "the seeds are those of the main key's window only, so tickets made with the other \
+             main key are not resumed here (clients make one full handshake)"
         }
         StekFormat::Json => "the JSON lists the main key's window only",
     }
@@ -151,8 +167,11 @@ pub(crate) struct Rendered {
     pub(crate) bytes: Zeroizing<Vec<u8>>,
     /// The keys in output order.
     pub(crate) keys: Vec<KeyInfo>,
-    /// Length of one record (0 for json).
+    /// Length of one record (0 for json, go-json and caddy).
     pub(crate) record_len: usize,
+    /// Seed formats: every seed keywheel may have installed lately (the window and the
+    /// previous window's oldest), wiped on drop; empty for the other formats.
+    pub(crate) ours: Zeroizing<Vec<[u8; GO_SEED_LEN]>>,
 }
 
 impl Rendered {
@@ -197,6 +216,7 @@ pub(crate) fn render(
         bytes,
         keys,
         record_len: format.record_len(),
+        ours: Zeroizing::new(Vec::new()),
     })
 }
 
@@ -228,6 +248,8 @@ pub(crate) struct Out<'a> {
     pub(crate) abs: &'a Path,
     pub(crate) format: StekFormat,
     pub(crate) perms: Perms,
+    /// The user (uid, gid) the files are given to (`--owner`; Caddy's storage root).
+    pub(crate) owner: Option<(u32, u32)>,
 }
 
 /// What an install wrote, for the log.
@@ -238,6 +260,9 @@ pub(crate) struct Installed {
     pub(crate) removed: Vec<PathBuf>,
     /// Errors met while removing them (not fatal: the new keys are in place).
     pub(crate) cleanup_errors: Vec<String>,
+    /// The running server was found on other keys than keywheel's (why, for the log): the
+    /// reload command must run even for a server that needs none at a rotation.
+    pub(crate) repair: Option<String>,
 }
 
 impl Installed {
@@ -246,6 +271,7 @@ impl Installed {
             what,
             removed: Vec::new(),
             cleanup_errors: Vec::new(),
+            repair: None,
         }
     }
 }
@@ -278,6 +304,13 @@ pub(crate) trait Server: Sync {
     /// Checks of the output path beyond its kind (nginx: a path its configuration can name).
     fn check_path(&self, _out: &Out<'_>) -> Result<(), String> {
         Ok(())
+    }
+
+    /// Whether the reload command runs after every rotation (`false`: only when
+    /// [`Installed::repair`] says the running server is on other keys, as for Caddy, which
+    /// re-reads its file by itself).
+    fn reloads_on_rotation(&self) -> bool {
+        true
     }
 
     /// Writes the rendered keys of `counter`.
@@ -411,7 +444,7 @@ mod tests {
         assert_eq!(
             parse_format("nginx80").unwrap_err(),
             "format 'nginx80' is unknown; it must be one of nginx, nginx48, haproxy, haproxy48, \
-             apache, ats, openssl, json"
+             apache, ats, openssl, go, go-json, caddy, json"
         );
         assert_eq!(parse_format("json"), Ok(StekFormat::Json));
     }

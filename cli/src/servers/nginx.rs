@@ -55,6 +55,7 @@ impl Server for Nginx {
             ),
             removed: published.removed,
             cleanup_errors: published.cleanup_errors,
+            repair: None,
         })
     }
 

@@ -16,7 +16,7 @@ use keywheel::{LabelKey, TicketSchedule, TicketSlot, WAKE_FUDGE_NANOS, WAKE_FUDG
 
 use crate::daemon::keys::{Extra, KeyRound, KeySources};
 use crate::daemon::target::{self, Describe, ErrorKind, Stats, Target};
-use crate::servers::{self, Installed, Out, Rendered, Server, StekFormat, json};
+use crate::servers::{self, Installed, Out, Rendered, Server, StekFormat, go, json};
 use crate::sys::files::{self, Perms};
 use crate::sys::log::{Log, concat};
 use crate::sys::reload::run_reload;
@@ -47,6 +47,7 @@ pub(crate) struct StekTarget {
     reload: Option<String>,
     haproxy_socket: Option<PathBuf>,
     perms: Perms,
+    owner: Option<(u32, u32)>,
     allow_persistent: bool,
     print_keys: bool,
     config_words: bool,
@@ -93,6 +94,7 @@ impl StekTarget {
             reload: spec.reload,
             haproxy_socket: spec.haproxy_socket,
             perms: Perms::secret(spec.group),
+            owner: spec.owner,
             allow_persistent: spec.allow_persistent,
             print_keys: options.print_keys,
             config_words: options.config_words,
@@ -156,6 +158,7 @@ impl StekTarget {
             abs: &self.out_abs,
             format: self.format,
             perms: self.perms,
+            owner: self.owner,
         }
     }
 
@@ -309,9 +312,11 @@ impl StekTarget {
             "ticket keys for unix time {}: current counter {} (accepted {window}{extra})",
             slot.now, slot.current
         );
+        let mut repair = None;
         match written {
             Ok(None) => self.log.info(&format!("{head}; dry run: nothing written")),
             Ok(Some(installed)) => {
+                repair = installed.repair.clone();
                 self.log.info(&format!("{head}; wrote {}", installed.what));
                 for path in &installed.removed {
                     self.log.verbose(&format!("removed {}", path.display()));
@@ -331,9 +336,22 @@ impl StekTarget {
         if !self.dry_run {
             self.log_keys(&rendered);
         }
-        if self.state.written != Some(slot.current) {
+        if let Some(why) = &repair {
+            match &self.reload {
+                Some(_) => self.log.info(&format!(
+                    "{why}: rewrote it; running the reload command so that the server re-reads it"
+                )),
+                None => self.log.error(&format!(
+                    "{why}: rewrote it, but no reload command is configured (--reload, e.g. \
+                     \"caddy reload --force\"): the running server keeps other keys until it \
+                     re-reads the file"
+                )),
+            }
+        }
+        if self.state.written != Some(slot.current) || repair.is_some() {
             self.state.written = Some(slot.current);
-            self.state.reload_pending = self.reload.is_some();
+            self.state.reload_pending =
+                self.reload.is_some() && (self.server.reloads_on_rotation() || repair.is_some());
             self.state.haproxy_pending = self.haproxy_socket.is_some();
             self.stats.rotations += 1;
             self.stats.has_keys = true;
@@ -377,6 +395,11 @@ impl StekTarget {
         .map_err(|e| (ErrorKind::Write, e.to_string()))?;
         let format = match self.format {
             StekFormat::Server(format) => format,
+            StekFormat::Seeds(f) => {
+                let main = keys.main().map_err(|e| (ErrorKind::MainKey, e))?;
+                return go::render(f, main, &self.label, self.schedule, slot)
+                    .map_err(|e| (ErrorKind::Write, e));
+            }
             StekFormat::Json => {
                 return json::render(&self.label, self.schedule, slot, &label, self.print_keys)
                     .map_err(|e| (ErrorKind::Write, e));

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use keywheel::TicketSchedule;
 use nix::unistd::Gid;
 
-use crate::servers::StekFormat;
+use crate::servers::{SeedFormat, StekFormat};
 use crate::sys::log::Log;
 
 /// One ticket-key output as the command line or a `[[stek]]` table describes it.
@@ -24,6 +24,8 @@ pub(crate) struct StekSpec {
     pub(crate) reload: Option<String>,
     pub(crate) haproxy_socket: Option<PathBuf>,
     pub(crate) group: Option<Gid>,
+    /// The user (uid, gid) Caddy's storage root is given to (`--owner`).
+    pub(crate) owner: Option<(u32, u32)>,
     pub(crate) allow_persistent: bool,
 }
 
@@ -40,7 +42,10 @@ impl StekSpec {
         if self.haproxy_socket.is_some() && !server.is_some_and(keywheel::Format::base64_lines) {
             return Err(SpecError::HaproxySocket { format });
         }
-        if self.out.as_os_str() == "-" && server.is_some() {
+        if self.owner.is_some() && self.format != StekFormat::Seeds(SeedFormat::Caddy) {
+            return Err(SpecError::Owner { format });
+        }
+        if self.out.as_os_str() == "-" && !matches!(self.format, StekFormat::Json) {
             return Err(SpecError::StdoutNotJson { format });
         }
         Ok(schedule)
@@ -53,6 +58,7 @@ pub(crate) fn config_words(msg: &str) -> String {
     msg.replace("pass --allow-persistent", "set allow_persistent = true")
         .replace("--allow-persistent", "allow_persistent")
         .replace("--haproxy-socket", "haproxy_socket")
+        .replace("--owner", "owner")
         .replace("--out ", "out ")
         .replace("--format ", "format ")
 }
@@ -68,6 +74,8 @@ pub(crate) enum SpecError {
     HaproxySocket { format: &'static str },
     /// `--out -` with a format that writes key files.
     StdoutNotJson { format: &'static str },
+    /// `--owner` with a format other than Caddy's.
+    Owner { format: &'static str },
 }
 
 impl SpecError {
@@ -78,6 +86,7 @@ impl SpecError {
             SpecError::Schedule(_) => "interval",
             SpecError::HaproxySocket { .. } => "haproxy_socket",
             SpecError::StdoutNotJson { .. } => "out",
+            SpecError::Owner { .. } => "owner",
         }
     }
 
@@ -98,6 +107,11 @@ impl fmt::Display for SpecError {
             SpecError::StdoutNotJson { format } => write!(
                 f,
                 "--out - (stdout) is only for --format json; --format {format} writes key files"
+            ),
+            SpecError::Owner { format } => write!(
+                f,
+                "--owner is for --format caddy (the user Caddy runs as must take its storage \
+                 lock), not {format}; use --group to let a server read the key files"
             ),
         }
     }
