@@ -67,7 +67,7 @@ impl Subject {
                 .unwrap()
                 .at(1_750_000_000)
                 .unwrap()
-                .primary,
+                .primary(),
             state: Blake2bVarCore::new_with_params(&[], &[], 0, 64),
             block: pattern::<128>(7, 0).into(),
         }

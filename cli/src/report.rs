@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use keywheel::{
-    MIN_TIME, Role, Slot, TFO_KEY_LEN, TFO_PROCFS_TEXT_LEN, TicketSlot, tfo_key_fingerprint,
+    Files, MIN_TIME, Role, TFO_KEY_LEN, TFO_PROCFS_TEXT_LEN, TicketSlot, tfo_key_fingerprint,
 };
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -184,15 +184,15 @@ fn file_state(path: &Path) -> (FileState, Option<Zeroizing<Vec<u8>>>) {
 }
 
 /// Everything `status` needs for one ticket target, computed at `now`.
-fn stek_report(t: &StekTarget, name: &str, now: u64, keys: &mut KeyRound<'_>) -> TargetReport {
+fn stek_report(
+    t: &StekTarget,
+    name: &str,
+    now: u64,
+    keys: &mut KeyRound<'_>,
+) -> Result<TargetReport, String> {
     let schedule = t.schedule();
     let interval = schedule.interval();
-    let slot = schedule.at(now).unwrap_or(TicketSlot {
-        now,
-        current: now / interval,
-        keep: schedule.keep(),
-        next_rotation: (now / interval + 1) * interval,
-    });
+    let slot = schedule.at(now).map_err(|e| e.to_string())?;
     let format = t.format();
     let expected = t.render(&slot, keys);
     let previous = now
@@ -207,9 +207,9 @@ fn stek_report(t: &StekTarget, name: &str, now: u64, keys: &mut KeyRound<'_>) ->
         label: Some(t.label().to_owned()),
         interval,
         keep: Some(schedule.keep()),
-        counter: slot.current,
+        counter: slot.current(),
         backup: None,
-        next_rotation: slot.next_rotation,
+        next_rotation: slot.next_rotation(),
         state: State::Unknown,
         stale_seconds: None,
         fingerprint: None,
@@ -240,9 +240,17 @@ fn stek_report(t: &StekTarget, name: &str, now: u64, keys: &mut KeyRound<'_>) ->
     // The files and their expected contents (when known).
     let server = match format {
         StekFormat::Server(f) => f,
-        StekFormat::Json => return json_report(t, report, now, &slot),
+        StekFormat::Json => return Ok(json_report(t, report, now, &slot)),
         StekFormat::Seeds(f) => {
-            return seeds_report(t, f, report, now, &slot, &expected, previous.as_ref());
+            return Ok(seeds_report(
+                t,
+                f,
+                report,
+                now,
+                &slot,
+                &expected,
+                previous.as_ref(),
+            ));
         }
     };
     let dest = t.dest();
@@ -254,7 +262,7 @@ fn stek_report(t: &StekTarget, name: &str, now: u64, keys: &mut KeyRound<'_>) ->
     let mut missing = false;
     let mut unreadable = false;
     let mut installed_current: Option<String> = None;
-    let current_index = (0..).find(|&i| server.role(&slot, i) == Some(Role::Current));
+    let current_index = server.roles(slot.keep()).position(|r| r == Role::Current);
     for (i, piece) in pieces.into_iter().enumerate() {
         let (want_now, want_prev) = (piece.now, piece.previous);
         let (mut st, content) = file_state(&piece.path);
@@ -272,7 +280,7 @@ fn stek_report(t: &StekTarget, name: &str, now: u64, keys: &mut KeyRound<'_>) ->
             Some(c) => {
                 if piece.holds_keys {
                     let names = servers::installed_names(server, c);
-                    if server.one_file_per_key() {
+                    if server.files() == Files::OnePerKey {
                         if Some(i) == current_index {
                             installed_current = names.first().cloned();
                         }
@@ -297,7 +305,7 @@ fn stek_report(t: &StekTarget, name: &str, now: u64, keys: &mut KeyRound<'_>) ->
     } else if all_now {
         State::Fresh
     } else if all_prev {
-        report.stale_seconds = Some(now - slot.current * interval);
+        report.stale_seconds = Some(now - slot.current() * interval);
         State::Stale
     } else {
         State::Wrong
@@ -308,7 +316,7 @@ fn stek_report(t: &StekTarget, name: &str, now: u64, keys: &mut KeyRound<'_>) ->
     if let Some(socket) = t.haproxy_socket() {
         report.haproxy = Some(socket_report(t, server, socket, expected.as_ref().ok()));
     }
-    report
+    Ok(report)
 }
 
 /// What the running server holds, read through its admin socket.
@@ -376,7 +384,7 @@ fn seeds_report(
     } else if fresh == Some(true) {
         State::Fresh
     } else if was_previous {
-        report.stale_seconds = Some(now - slot.current * report.interval);
+        report.stale_seconds = Some(now - slot.current() * report.interval);
         State::Stale
     } else {
         State::Wrong
@@ -412,14 +420,14 @@ fn json_report(
 ) -> TargetReport {
     let (mut st, content) = file_state(t.out());
     let current = content.as_deref().and_then(|c| json::installed_counter(c));
-    st.fresh = current.map(|c| c == slot.current);
+    st.fresh = current.map(|c| c == slot.current());
     report.state = match current {
         None if content.is_none() && !st.present && st.error.is_none() => State::Missing,
         None if content.is_none() => State::Unknown,
         None => State::Wrong,
-        Some(c) if c == slot.current => State::Fresh,
-        Some(c) if c + 1 == slot.current => {
-            report.stale_seconds = Some(now - slot.current * report.interval);
+        Some(c) if c == slot.current() => State::Fresh,
+        Some(c) if c + 1 == slot.current() => {
+            report.stale_seconds = Some(now - slot.current() * report.interval);
             State::Stale
         }
         Some(_) => State::Wrong,
@@ -434,15 +442,10 @@ fn json_report(
 }
 
 /// The TFO target's report at `now`.
-fn tfo_report(spec: &TfoSpec, now: u64, keys: &mut KeyRound<'_>) -> TargetReport {
+fn tfo_report(spec: &TfoSpec, now: u64, keys: &mut KeyRound<'_>) -> Result<TargetReport, String> {
     let schedule = spec.schedule;
     let interval = schedule.interval();
-    let slot = schedule.at(now).unwrap_or(Slot {
-        now,
-        primary: now / interval,
-        backup: now / interval,
-        next_wake: now,
-    });
+    let slot = schedule.at(now).map_err(|e| e.to_string())?;
     let main = keys.main();
     let expected = main.as_ref().ok().map(|m| TfoOutput::expected(m, &slot));
     let prev_slot = now
@@ -475,9 +478,9 @@ fn tfo_report(spec: &TfoSpec, now: u64, keys: &mut KeyRound<'_>) -> TargetReport
         label: None,
         interval,
         keep: None,
-        counter: slot.primary,
-        backup: Some(slot.backup),
-        next_rotation: slot.next_wake,
+        counter: slot.primary(),
+        backup: Some(slot.backup()),
+        next_rotation: slot.next_wake(),
         state: State::Unknown,
         stale_seconds: None,
         fingerprint: content.as_ref().and_then(|c| fp(c)),
@@ -500,18 +503,18 @@ fn tfo_report(spec: &TfoSpec, now: u64, keys: &mut KeyRound<'_>) -> TargetReport
     } else if same(&expected) {
         State::Fresh
     } else if same(&previous) {
-        let half_start = slot.next_wake - interval / 2;
+        let half_start = slot.next_wake() - interval / 2;
         report.stale_seconds = Some(now - half_start);
         State::Stale
     } else {
         State::Wrong
     };
     report.files.push(st);
-    report
+    Ok(report)
 }
 
 /// The report of every target of `config` at `now`.
-pub(crate) fn report(config: &Config, keys: &KeySources, now: u64) -> Report {
+pub(crate) fn report(config: &Config, keys: &KeySources, now: u64) -> Result<Report, String> {
     let mut round = KeyRound::new(keys);
     let key_state = |r: Result<[u8; 8], String>| match r {
         Ok(fp) => KeyState {
@@ -535,7 +538,7 @@ pub(crate) fn report(config: &Config, keys: &KeySources, now: u64) -> Report {
     }
     let mut targets = Vec::new();
     if let Some(tfo) = &config.tfo {
-        targets.push(tfo_report(tfo, now, &mut round));
+        targets.push(tfo_report(tfo, now, &mut round)?);
     }
     for (spec, schedule) in &config.stek {
         let t = StekTarget::new(
@@ -551,7 +554,7 @@ pub(crate) fn report(config: &Config, keys: &KeySources, now: u64) -> Report {
             },
             keys,
         );
-        targets.push(stek_report(&t, &spec.name, now, &mut round));
+        targets.push(stek_report(&t, &spec.name, now, &mut round)?);
     }
     drop(round);
     let fingerprint = targets
@@ -559,7 +562,7 @@ pub(crate) fn report(config: &Config, keys: &KeySources, now: u64) -> Report {
         .map(|t| format!("{}={}", t.name, t.fingerprint.as_deref().unwrap_or("none")))
         .collect::<Vec<_>>()
         .join(",");
-    Report {
+    Ok(Report {
         config: config.path.clone(),
         time: now,
         main_key,
@@ -567,5 +570,5 @@ pub(crate) fn report(config: &Config, keys: &KeySources, now: u64) -> Report {
         next_main_key,
         fingerprint,
         targets,
-    }
+    })
 }

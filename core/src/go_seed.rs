@@ -78,7 +78,7 @@ impl GoSeeds {
         match i {
             0 => Some(Role::Current),
             1 => Some(Role::Next),
-            n if n - 1 <= slot.keep => Some(Role::Previous(n - 1)),
+            n if n - 1 <= slot.keep() => Some(Role::Previous(n - 1)),
             _ => None,
         }
     }
@@ -87,7 +87,7 @@ impl GoSeeds {
     pub const fn window_len(slot: &TicketSlot) -> usize {
         // keep ≤ 60478 (interval ≥ 10, 7 days): no overflow.
         #[allow(clippy::cast_possible_truncation)]
-        let n = (slot.keep + 2) as usize;
+        let n = (slot.keep() + 2) as usize;
         n * GO_SEED_LEN
     }
 

@@ -6,8 +6,6 @@
 extern crate std;
 
 mod blake2b;
-#[doc(hidden)]
-pub mod compat;
 mod error;
 mod fingerprint;
 mod format;
@@ -47,10 +45,8 @@ pub use ticket::{
 };
 pub use ticket_keys::TicketKeys;
 
-// Until the CLI switches to the new API: the old shapes under the old names (see `compat`).
-// The new ones are `schedule::{Schedule, Slot}` and `ticket::{TicketSchedule, TicketSlot}`.
-#[doc(hidden)]
-pub use compat::{Schedule, Slot, TicketSchedule, TicketSlot};
+pub use schedule::{Schedule, Slot};
+pub use ticket::{TicketSchedule, TicketSlot};
 
 /// Length in bytes of the main key.
 pub const MAIN_KEY_LEN: usize = 32;

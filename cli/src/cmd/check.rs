@@ -93,7 +93,10 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
         Ok(t) => t,
         Err(msg) => return unknown(&msg),
     };
-    let report = report(&config, &keys, now);
+    let report = match report(&config, &keys, now) {
+        Ok(r) => r,
+        Err(msg) => return unknown(&msg),
+    };
     let mut worst = Nagios::Ok;
     let mut problems = Vec::new();
     let mut perf = Vec::new();

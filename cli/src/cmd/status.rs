@@ -162,7 +162,10 @@ pub(crate) fn run(args: &StatusArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let report = report(&config, &keys, now);
+    let report = match report(&config, &keys, now) {
+        Ok(r) => r,
+        Err(msg) => return fail(&msg),
+    };
     if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),

@@ -20,7 +20,7 @@ impl KeyFile {
     /// The key, or the one-line description of why it cannot be had.
     pub(crate) fn read(&self, check_mode: bool) -> Result<MainKey, String> {
         main_key::read_main_key(&self.path, check_mode)
-            .map_err(|e| e.keywheel_text(self.what, &self.path))
+            .map_err(|e| main_key::keywheel_text(&e, self.what, &self.path))
     }
 }
 

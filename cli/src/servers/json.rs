@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::io;
 
-use keywheel::{LabelKey, Role, Strength, TicketSchedule, TicketSlot};
+use keywheel::{MainKey, Role, Strength, TicketKeys, TicketSchedule, TicketSlot};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::ser::{CharEscape, Formatter, PrettyFormatter};
 use zeroize::Zeroizing;
@@ -220,18 +220,21 @@ impl Formatter for Layout {
     }
 }
 
-/// The description of `slot` for `label_name` (whose key is `label`); the key bytes only with
+/// The description of `slot` for `label_name` under `main`; the key bytes only with
 /// `print_keys`. Written into one buffer, wiped on drop.
 pub(crate) fn render(
     label_name: &str,
     schedule: TicketSchedule,
     slot: &TicketSlot,
-    label: &LabelKey,
+    main: &MainKey,
     print_keys: bool,
 ) -> Result<Rendered, String> {
     let interval = schedule.interval();
-    let of = |strength: Strength, counter: u64| {
-        let key = label.ticket_key(strength, counter);
+    let keys_of =
+        |strength| TicketKeys::new(main, label_name, strength, schedule).map_err(|e| e.to_string());
+    let (aes256, aes128) = (keys_of(Strength::Aes256)?, keys_of(Strength::Aes128)?);
+    let of = |keys: &TicketKeys, counter: u64| {
+        let key = keys.by_counter(counter);
         KeyOf {
             name: hex(key.name()),
             aes_key: print_keys.then(|| SecretHex(hex_secret(key.aes_key()))),
@@ -241,10 +244,10 @@ pub(crate) fn render(
     let description = Description {
         label: label_name,
         interval,
-        keep: slot.keep,
-        time: slot.now,
-        current: slot.current,
-        next_rotation: slot.next_rotation,
+        keep: slot.keep(),
+        time: slot.now(),
+        current: slot.current(),
+        next_rotation: slot.next_rotation(),
         max_ticket_age: schedule.max_ticket_age(),
         keys: slot
             .window()
@@ -261,8 +264,8 @@ pub(crate) fn render(
                 },
                 current_from: counter * interval,
                 current_until: (counter + 1) * interval,
-                aes256: of(Strength::Aes256, counter),
-                aes128: of(Strength::Aes128, counter),
+                aes256: of(&aes256, counter),
+                aes128: of(&aes128, counter),
             })
             .collect(),
     };
@@ -283,7 +286,7 @@ pub(crate) fn render(
             counter,
             role,
             extra: None,
-            name: label.ticket_name(Strength::Aes256, counter),
+            name: aes256.name_by_counter(counter),
         })
         .collect();
     Ok(Rendered {

@@ -22,13 +22,13 @@ mod openssl;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use keywheel::{Format, GO_SEED_LEN, LabelKey, Role, TICKET_NAME_LEN, TicketSlot};
+use keywheel::{Encoding, Format, GO_SEED_LEN, Role, TICKET_NAME_LEN, TicketKeys};
 use zeroize::Zeroizing;
 
 use crate::daemon::keys::Extra;
 use crate::sys::files::{self, Perms};
 use crate::sys::os;
-use crate::sys::text::{base64_decode, hex, hex_secret};
+use crate::sys::text::{hex, hex_secret};
 
 /// The names `--format` accepts.
 pub(crate) const FORMAT_NAMES: &str =
@@ -67,7 +67,7 @@ impl StekFormat {
 
     /// Whether the decrypt-only keys of another main key fit (rollover).
     pub(crate) fn accepts_extra_keys(self) -> bool {
-        self.server().is_some_and(Format::accepts_extra_keys)
+        self.server().is_some_and(Format::accepts_decrypt_only)
     }
 }
 
@@ -118,7 +118,7 @@ pub(crate) fn server(format: StekFormat) -> &'static dyn Server {
 /// Why a format does not take the decrypt-only keys of another main key, and what happens.
 pub(crate) fn extra_limitation(format: StekFormat) -> &'static str {
     match format {
-        StekFormat::Server(f) if f.base64_lines() => {
+        StekFormat::Server(f) if f.encoding() == Encoding::Base64Lines => {
             "HAProxy holds exactly 3 keys (previous, current, next), so tickets made with the \
              other main key are not resumed here (clients make one full handshake)"
         }
@@ -183,35 +183,38 @@ impl Rendered {
     }
 }
 
-/// Renders the keys of `slot` in `format` for each label key in turn: the main key's window,
-/// then (during a rollover) the same window of each decrypt-only main key.
+/// Renders the keys of `format` at `now` with core's [`TicketKeys::render_rollover`]: the main
+/// key's window, then (during a rollover, for formats that take decrypt-only keys) the same
+/// window of each of `extra`.
 pub(crate) fn render(
     format: Format,
-    labels: &[(Option<Extra>, LabelKey)],
-    slot: &TicketSlot,
+    main: &TicketKeys,
+    extra: &[(Extra, TicketKeys)],
+    now: u64,
 ) -> Result<Rendered, String> {
-    let one = format.rendered_len(slot);
-    let mut bytes = Zeroizing::new(vec![0u8; one * labels.len()]);
-    let mut keys = Vec::new();
-    for (n, (which, label)) in labels.iter().enumerate() {
-        let len = format
-            .render(label, slot, &mut bytes[n * one..])
-            .map_err(|e| e.to_string())?;
-        debug_assert_eq!(len, one);
-        let mut i = 0;
-        while let Some(role) = format.role(slot, i) {
-            let Some(counter) = slot.counter(role) else {
-                break;
-            };
-            keys.push(KeyInfo {
-                counter,
-                role,
-                extra: *which,
-                name: label.ticket_name(format.strength(), counter),
-            });
-            i += 1;
-        }
-    }
+    let others: Vec<&TicketKeys> = extra.iter().map(|(_, keys)| keys).collect();
+    let len = main
+        .rollover_len(format, others.len())
+        .map_err(|e| e.to_string())?;
+    let mut bytes = Zeroizing::new(vec![0u8; len]);
+    main.render_rollover(format, now, &others, &mut bytes)
+        .map_err(|e| e.to_string())?;
+    // Every main key's window has the same length: key `i` is of main key `i / per`.
+    let per = main.keys(format, now).map_err(|e| e.to_string())?.count();
+    let which: Vec<Option<Extra>> = std::iter::once(None)
+        .chain(extra.iter().map(|(w, _)| Some(*w)))
+        .collect();
+    let keys = main
+        .rollover_keys(format, now, &others)
+        .map_err(|e| e.to_string())?
+        .enumerate()
+        .map(|(i, (role, key))| KeyInfo {
+            counter: key.counter(),
+            role,
+            extra: which.get(i / per.max(1)).copied().flatten(),
+            name: *key.name(),
+        })
+        .collect();
     Ok(Rendered {
         bytes,
         keys,
@@ -220,24 +223,13 @@ pub(crate) fn render(
     })
 }
 
-/// The key names (hex) of an installed key file's content, in file order.
+/// The key names (hex) of an installed key file's content, in file order (core's
+/// [`Format::names`]).
 pub(crate) fn installed_names(format: Format, content: &[u8]) -> Vec<String> {
-    if format.base64_lines() {
-        content
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|l| match base64_decode(l) {
-                Some(raw) if raw.len() >= TICKET_NAME_LEN => hex(&raw[..TICKET_NAME_LEN]),
-                _ => "(not base64)".to_owned(),
-            })
-            .collect()
-    } else {
-        content
-            .chunks(format.strength().record_len())
-            .filter(|r| r.len() >= TICKET_NAME_LEN)
-            .map(|r| hex(&r[..TICKET_NAME_LEN]))
-            .collect()
-    }
+    format
+        .names(content)
+        .map(|name| name.map_or_else(|| "(not base64)".to_owned(), |n| hex(&n)))
+        .collect()
 }
 
 /// Where one target's keys go.

@@ -20,15 +20,7 @@ use nix::time::{ClockId, ClockNanosleepFlags, clock_gettime, clock_nanosleep};
 use zeroize::Zeroizing;
 
 /// The text of an OS error as C's `strerror` gives it (Rust appends " (os error N)").
-pub(crate) fn strerror(err: &io::Error) -> String {
-    let text = err.to_string();
-    match err.raw_os_error() {
-        Some(code) => text
-            .strip_suffix(&format!(" (os error {code})"))
-            .map_or_else(|| text.clone(), str::to_owned),
-        None => text,
-    }
-}
+pub(crate) use keywheel::strerror;
 
 pub(crate) fn errno_text(errno: Errno) -> String {
     strerror(&io::Error::from_raw_os_error(errno as i32))

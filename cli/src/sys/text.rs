@@ -1,5 +1,5 @@
-//! Hex and base64 for the public and secret bytes the CLI shows or reads back; secret text is
-//! built in place in a buffer wiped on drop.
+//! Hex of the public and secret bytes the CLI shows; secret text is built in place in a buffer
+//! wiped on drop. (Base64 of key files is the core crate's: `Format::render_key`, `Format::names`.)
 
 use zeroize::Zeroizing;
 

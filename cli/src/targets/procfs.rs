@@ -9,7 +9,9 @@ use keywheel::{MainKey, Schedule, Slot, TFO_PROCFS_TEXT_LEN, TfoKeys};
 use zeroize::Zeroizing;
 
 use crate::sys::log::{Log, concat, write_unbuffered};
-use crate::sys::main_key::{KeyError, read_main_key};
+use keywheel::KeyFileError;
+
+use crate::sys::main_key::{keywheel_text, read_main_key, tofurkey_text};
 use crate::sys::os;
 use crate::sys::utc::{utc, utc_millis};
 
@@ -46,14 +48,15 @@ impl TfoOutput {
             Dialect::Tofurkey => self.log.info(&format!("Setting keys for unix time {now}")),
             Dialect::Keywheel => self.log.info(&format!(
                 "TFO keys for unix time {now}: primary counter {}, backup counter {}",
-                slot.primary, slot.backup
+                slot.primary(),
+                slot.backup()
             )),
         }
     }
 
     /// The procfs text of `slot` (71 characters) followed by a NUL, wiped on drop.
     pub(crate) fn expected(main: &MainKey, slot: &Slot) -> Zeroizing<[u8; PROCFS_WRITE_LEN]> {
-        let keys = TfoKeys::for_slot(main, slot);
+        let keys = TfoKeys::new(main, slot);
         let text = keys.procfs_text();
         drop(keys);
         let mut bytes = Zeroizing::new([0u8; PROCFS_WRITE_LEN]);
@@ -71,7 +74,7 @@ impl TfoOutput {
         let shown = self.print_keys.then(|| concat(&[text]));
         if let Some(keys) = &shown {
             if !(self.dialect == Dialect::Keywheel && self.dry_run) {
-                let stamp = format!("[{}] ", slot.now);
+                let stamp = format!("[{}] ", slot.now());
                 self.log.info(&concat(&[
                     "Generated ASCII TFO keys for procfs write: ",
                     &stamp,
@@ -119,16 +122,17 @@ impl TfoOutput {
                 utc(end)
             )
         };
-        let which = if slot.backup > slot.primary {
+        let which = if slot.backup() > slot.primary() {
             "next"
         } else {
             "previous"
         };
         let (wake_s, wake_ns) = slot.wake_time();
-        let after = match self.schedule.at(slot.next_wake) {
+        let after = match self.schedule.at(slot.next_wake()) {
             Ok(next) => format!(
                 "then primary counter {}, backup counter {}",
-                next.primary, next.backup
+                next.primary(),
+                next.backup()
             ),
             Err(e) => format!("then out of range: {e}"),
         };
@@ -139,20 +143,20 @@ impl TfoOutput {
         ));
         out.push_str(&format!(
             "  time        {} ({}), interval {interval} s\n",
-            slot.now,
-            utc(slot.now)
+            slot.now(),
+            utc(slot.now())
         ));
-        out.push_str(&format!("  primary key {}\n", range(slot.primary)));
+        out.push_str(&format!("  primary key {}\n", range(slot.primary())));
         out.push_str(&format!(
             "  backup key  {} ({which} interval)\n",
-            range(slot.backup)
+            range(slot.backup())
         ));
         out.push_str(&format!(
             "  next write  unix time {wake_s}.{:03} ({}), 2.02 s after the half-interval \
              boundary {}; {after}\n",
             wake_ns / 1_000_000,
             utc_millis(wake_s, wake_ns / 1_000_000),
-            slot.next_wake
+            slot.next_wake()
         ));
         let keys = keys.unwrap_or("not shown (add --print-keys to show them)");
         let out = concat(&[&out, "  keys        ", keys, "\n"]);
@@ -181,20 +185,20 @@ pub(crate) fn autokey_setup(
     let blocked = os::block_all_signals()?;
     match read_main_key(path, check_mode) {
         Ok(_key) => {} // wiped on drop
-        Err(KeyError::Insecure(mode)) => {
-            return Err(KeyError::Insecure(mode).keywheel_text("autokey file", path));
+        Err(e @ KeyFileError::Insecure(_)) => {
+            return Err(keywheel_text(&e, "autokey file", path));
         }
         Err(e) => {
             match dialect {
                 Dialect::Tofurkey => {
-                    log.info(&e.tofurkey_text(path));
+                    log.info(&tofurkey_text(&e, path));
                     log.info(&format!(
                         "Could not read autokey file {p}, generating a new random one"
                     ));
                 }
                 Dialect::Keywheel => log.info(&format!(
                     "{}; generating a new random one",
-                    e.keywheel_text("autokey file", path)
+                    keywheel_text(&e, "autokey file", path)
                 )),
             }
             os::write_new_autokey(path).map_err(|e| match dialect {

@@ -97,7 +97,9 @@ impl Target for TfoTarget {
         if let Err(text) = self.out.install(main, &slot) {
             return self.failed(now, ErrorKind::Write, &text, next);
         }
-        if self.installed.map(|s| (s.primary, s.backup)) != Some((slot.primary, slot.backup)) {
+        if self.installed.map(|s| (s.primary(), s.backup()))
+            != Some((slot.primary(), slot.backup()))
+        {
             self.stats.rotations += 1;
         }
         self.installed = Some(slot);
@@ -107,8 +109,8 @@ impl Target for TfoTarget {
         self.stats.up = true;
         self.stats.failing = None;
         self.stats.last_success = Some(now);
-        self.stats.next_rotation = Some(slot.next_wake);
-        self.stats.counter = Some(slot.primary);
+        self.stats.next_rotation = Some(slot.next_wake());
+        self.stats.counter = Some(slot.primary());
         0
     }
 

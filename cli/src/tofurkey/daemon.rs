@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use keywheel::Slot;
 
 use crate::sys::log::stderr_line;
-use crate::sys::main_key::read_main_key;
+use crate::sys::main_key::{read_main_key, tofurkey_text};
 use crate::sys::os;
 use crate::targets::procfs::{Dialect, TfoOutput, autokey_setup};
 
@@ -59,7 +59,7 @@ impl Config {
         let main = match read_main_key(path, false) {
             Ok(main) => main,
             Err(e) => {
-                self.out.log.info(&e.tofurkey_text(path));
+                self.out.log.info(&tofurkey_text(&e, path));
                 let text = format!("Could not read key file {}", path.display());
                 if first {
                     self.fatal(&text);

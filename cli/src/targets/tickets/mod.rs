@@ -12,7 +12,9 @@ pub(crate) use spec::{Options, StekSpec, config_words};
 
 use std::path::{Path, PathBuf};
 
-use keywheel::{LabelKey, TicketSchedule, TicketSlot, WAKE_FUDGE_NANOS, WAKE_FUDGE_SECS};
+use keywheel::{
+    MainKey, TicketKeys, TicketSchedule, TicketSlot, WAKE_FUDGE_NANOS, WAKE_FUDGE_SECS, Window,
+};
 
 use crate::daemon::keys::{Extra, KeyRound, KeySources};
 use crate::daemon::target::{self, Describe, ErrorKind, Stats, Target};
@@ -182,19 +184,19 @@ impl StekTarget {
                 return 1;
             }
         };
-        let rotation_wake = (slot.next_rotation + WAKE_FUDGE_SECS, WAKE_FUDGE_NANOS);
+        let rotation_wake = (slot.next_rotation() + WAKE_FUDGE_SECS, WAKE_FUDGE_NANOS);
         // A retry falls before the next interval boundary; from the boundary on, the rotation
         // (2.02 s after it) does the work.
         let (retry_at, retry) = target::retry_after(
             now,
             self.state.failures,
-            slot.next_rotation,
+            slot.next_rotation(),
             "the next rotation",
         );
         let retry = if self.once { String::new() } else { retry };
         let mut errors = 0;
         let first = self.state.written.is_none();
-        if self.state.written != Some(slot.current) || self.state.haproxy_pending {
+        if self.state.written != Some(slot.current()) || self.state.haproxy_pending {
             errors += self.write_round(keys, &slot, first, &retry);
         }
         self.round = Some(Round {
@@ -217,7 +219,7 @@ impl StekTarget {
         let mut errors = 0;
         if self.state.reload_pending && !self.dry_run {
             if let Some(cmd) = &self.reload {
-                match run_reload(cmd, round.slot.current, &self.out) {
+                match run_reload(cmd, round.slot.current(), &self.out) {
                     Ok(()) => {
                         self.state.reload_pending = false;
                         self.log
@@ -232,7 +234,7 @@ impl StekTarget {
             }
         }
         let slot = round.slot;
-        let pending = self.state.written != Some(slot.current)
+        let pending = self.state.written != Some(slot.current())
             || self.state.haproxy_pending
             || self.state.reload_pending;
         self.wake = if pending {
@@ -247,7 +249,7 @@ impl StekTarget {
             self.stats.last_success = Some(now);
             self.stats.failing = None;
         }
-        self.stats.next_rotation = Some(slot.next_rotation);
+        self.stats.next_rotation = Some(slot.next_rotation());
         if self.state.written.is_some() {
             self.stats.counter = self.state.written;
         }
@@ -287,8 +289,10 @@ impl StekTarget {
             self.write(slot, &rendered).map(Some)
         };
         let window = match self.format {
-            StekFormat::Server(f) if f.current_only() => format!("{} only", slot.current),
-            _ => format!("{}..={}", slot.current - slot.keep, slot.current + 1),
+            StekFormat::Server(f) if f.window() == Window::CurrentOnly => {
+                format!("{} only", slot.current())
+            }
+            _ => format!("{}..={}", slot.current() - slot.keep(), slot.current() + 1),
         };
         let extra = if rendered.keys.iter().any(|k| k.extra.is_some()) {
             let mut which: Vec<&str> = Vec::new();
@@ -310,7 +314,8 @@ impl StekTarget {
         };
         let head = format!(
             "ticket keys for unix time {}: current counter {} (accepted {window}{extra})",
-            slot.now, slot.current
+            slot.now(),
+            slot.current()
         );
         let mut repair = None;
         match written {
@@ -348,8 +353,8 @@ impl StekTarget {
                 )),
             }
         }
-        if self.state.written != Some(slot.current) || repair.is_some() {
-            self.state.written = Some(slot.current);
+        if self.state.written != Some(slot.current()) || repair.is_some() {
+            self.state.written = Some(slot.current());
             self.state.reload_pending =
                 self.reload.is_some() && (self.server.reloads_on_rotation() || repair.is_some());
             self.state.haproxy_pending = self.haproxy_socket.is_some();
@@ -388,32 +393,30 @@ impl StekTarget {
         slot: &TicketSlot,
         keys: &mut KeyRound<'_>,
     ) -> Result<Rendered, (ErrorKind, String)> {
-        let label = LabelKey::new(
-            keys.main().map_err(|e| (ErrorKind::MainKey, e))?,
-            &self.label,
-        )
-        .map_err(|e| (ErrorKind::Write, e.to_string()))?;
+        let main = keys.main().map_err(|e| (ErrorKind::MainKey, e))?;
         let format = match self.format {
             StekFormat::Server(format) => format,
             StekFormat::Seeds(f) => {
-                let main = keys.main().map_err(|e| (ErrorKind::MainKey, e))?;
                 return go::render(f, main, &self.label, self.schedule, slot)
                     .map_err(|e| (ErrorKind::Write, e));
             }
             StekFormat::Json => {
-                return json::render(&self.label, self.schedule, slot, &label, self.print_keys)
+                return json::render(&self.label, self.schedule, slot, main, self.print_keys)
                     .map_err(|e| (ErrorKind::Write, e));
             }
         };
-        let mut labels = vec![(None, label)];
+        let ticket_keys = |main: &MainKey| {
+            TicketKeys::new(main, &self.label, format.strength(), self.schedule)
+                .map_err(|e| (ErrorKind::Write, e.to_string()))
+        };
+        let main_keys = ticket_keys(main)?;
+        let mut extra = Vec::new();
         if self.use_extra {
-            for (which, main) in keys.extra().map_err(|e| (ErrorKind::MainKey, e))? {
-                let extra = LabelKey::new(main, &self.label)
-                    .map_err(|e| (ErrorKind::Write, e.to_string()))?;
-                labels.push((Some(*which), extra));
+            for (which, other) in keys.extra().map_err(|e| (ErrorKind::MainKey, e))? {
+                extra.push((*which, ticket_keys(other)?));
             }
         }
-        servers::render(format, &labels, slot).map_err(|e| (ErrorKind::Write, e))
+        servers::render(format, &main_keys, &extra, slot.now()).map_err(|e| (ErrorKind::Write, e))
     }
 
     /// The output location must exist (nginx: its parent), be of the right kind, and (unless
@@ -429,7 +432,7 @@ impl StekTarget {
         if !json::is_stdout(&dest) {
             servers::check_out(&dest, self.allow_persistent)?;
         }
-        self.server.install(&dest, slot.current, rendered)
+        self.server.install(&dest, slot.current(), rendered)
     }
 
     /// Logs the keys' counters, roles and names (verbose), and the keys (--print-keys).

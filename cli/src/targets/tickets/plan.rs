@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use keywheel::{Layout, Strength, TicketSlot, WAKE_FUDGE_NANOS, WAKE_FUDGE_SECS};
+use keywheel::{Encoding, Layout, Strength, TicketSlot, WAKE_FUDGE_NANOS, WAKE_FUDGE_SECS};
 use zeroize::Zeroizing;
 
 use crate::servers::{KeyInfo, Rendered, StekFormat};
@@ -31,9 +31,9 @@ impl StekTarget {
         let _ = writeln!(
             o,
             "  time           {} ({}); interval {interval} s, keep {}, label {:?}",
-            slot.now,
-            utc(slot.now),
-            slot.keep,
+            slot.now(),
+            utc(slot.now()),
+            slot.keep(),
             self.label
         );
         let describe = match self.format {
@@ -47,7 +47,7 @@ impl StekTarget {
                     Strength::Aes128 => "AES-128-CBC",
                 };
                 let raw = f.strength().record_len();
-                let coding = if f.base64_lines() {
+                let coding = if f.encoding() == Encoding::Base64Lines {
                     "base64 lines"
                 } else {
                     "raw"
@@ -82,7 +82,7 @@ impl StekTarget {
             }
         };
         self.server
-            .plan(&self.dest(), slot.current, rendered, o, &key);
+            .plan(&self.dest(), slot.current(), rendered, o, &key);
         if let Some(socket) = &self.haproxy_socket {
             let _ = writeln!(
                 o,
@@ -101,15 +101,15 @@ impl StekTarget {
                 o,
                 "  next rotation  unix time {}.{:03} ({}), {WAKE_FUDGE_SECS}.{:02} s after the \
                  interval boundary {}; then current counter {}",
-                slot.next_rotation + WAKE_FUDGE_SECS,
+                slot.next_rotation() + WAKE_FUDGE_SECS,
                 WAKE_FUDGE_NANOS / 1_000_000,
                 utc_millis(
-                    slot.next_rotation + WAKE_FUDGE_SECS,
+                    slot.next_rotation() + WAKE_FUDGE_SECS,
                     WAKE_FUDGE_NANOS / 1_000_000
                 ),
                 WAKE_FUDGE_NANOS / 10_000_000,
-                slot.next_rotation,
-                slot.current + 1
+                slot.next_rotation(),
+                slot.current() + 1
             );
         }
         if !self.print_keys {

@@ -39,7 +39,9 @@ impl StekSpec {
             f.check_keep(self.keep).map_err(SpecError::FormatKeep)?;
         }
         let format = self.format.name();
-        if self.haproxy_socket.is_some() && !server.is_some_and(keywheel::Format::base64_lines) {
+        if self.haproxy_socket.is_some()
+            && !server.is_some_and(|f| f.encoding() == keywheel::Encoding::Base64Lines)
+        {
             return Err(SpecError::HaproxySocket { format });
         }
         if self.owner.is_some() && self.format != StekFormat::Seeds(SeedFormat::Caddy) {
