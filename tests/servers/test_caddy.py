@@ -489,3 +489,70 @@ def test_caddy_honours_a_lock_in_keywheels_format(tmp_path, cert, procs):
     procs.append(proc)
     harness.wait_for_port(port, proc)
     assert time.monotonic() - started < 3 and not lock.exists() and keys.stek.exists()
+
+
+def test_run_status_and_check_read_the_files_back(tmp_path, cli_only):
+    """`keywheel run` with [[stek]] targets of the caddy, go and go-json formats writes the
+    reference seeds; `keywheel status` reads each file back (Go's key names, computed here with
+    hashlib) and `keywheel check` says OK; a stek.bin that Caddy rotated on its own is reported
+    as wrong, naming the cause, and is CRITICAL."""
+    import hashlib
+
+    main_file = tmp_path / "main.key"
+    main = harness.write_main_key(main_file)
+    root, seeds, js = tmp_path / "caddy-root", tmp_path / "go.seeds", tmp_path / "go.json"
+    interval = 86400
+    conf = tmp_path / "keywheel.toml"
+    targets = [("caddy", "caddy", root), ("go", "go", seeds), ("go-json", "go-json", js)]
+    conf.write_text(f'main_key = "{main_file}"\n' + "".join(
+        f'\n[[stek]]\nname = "{name}"\nformat = "{fmt}"\nlabel = "{LABEL}"\nout = "{out}"\n'
+        f'interval = {interval}\nkeep = 2\nallow_persistent = true\n'
+        for name, fmt, out in targets))
+    kw = str(harness.keywheel_bin())
+    r = subprocess.run([kw, "run", "--config", str(conf), "--once"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    now = int(time.time())
+    window = reference.go_window(main, LABEL, now, interval, 2)
+    names = [hashlib.sha512(s).digest()[:16].hex() for s in window]
+    got = gotls.decode_stek((root / "stek" / "stek.bin").read_bytes())
+    want = gotls.expected_stek(main, LABEL, now, interval, 2)
+    assert (got.keys, got.last_rotation, got.next_rotation) == \
+        (want.keys, want.last_rotation, want.next_rotation)
+    assert seeds.read_bytes() == b"".join(window)
+    assert json.loads(js.read_text()) == gotls.go_json(main, LABEL, now, interval, 2)
+
+    def status() -> dict:
+        r = subprocess.run([kw, "status", "--json", "--config", str(conf)], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return {t["name"]: t for t in json.loads(r.stdout)["targets"]}
+
+    for name, t in status().items():
+        assert t["state"] == "fresh", (name, t)
+        assert t["installed_names"] == names, name
+        assert [k["name"] for k in t["keys"]] == names, name
+        assert t["fingerprint"] == names[0], name
+    r = subprocess.run([kw, "check", "--config", str(conf)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("KEYWHEEL OK"), r.stdout + r.stderr
+    (root / "stek" / "stek.bin").write_bytes(
+        gotls.encode_stek([os.urandom(32)] + window[:3], now, now + 43200))
+    t = status()["caddy"]
+    assert t["state"] == "wrong" and "Caddy rotated on its own" in t["problem"], t
+    r = subprocess.run([kw, "check", "--config", str(conf)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2 and "caddy CRITICAL" in r.stdout, r.stdout + r.stderr
+
+
+def test_owner_gets_the_storage_root(tmp_path, cli_only):
+    """--owner (Debian: caddy): the directories keywheel creates, stek.bin and nothing else are
+    given to that user, with certmagic's modes (0700 directories, 0600 file)."""
+    keys = Keys(tmp_path, "k")
+    harness.write_keys("caddy", LABEL, keys.main_file, INTERVAL, KEEP, keys.root,
+                       int(time.time()), ["--owner", "nobody"])
+    for p, mode in [(keys.root, 0o700), (keys.root / "stek", 0o700), (keys.stek, 0o600),
+                    (keys.root / "locks", 0o700)]:
+        st = p.stat()
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (65534, 65534, mode), p
+    assert list((keys.root / "locks").iterdir()) == []
