@@ -437,7 +437,9 @@ impl StekTarget {
 
     /// Logs the keys' counters, roles and names (verbose), and the keys (--print-keys).
     fn log_keys(&self, rendered: &Rendered) {
-        if !(self.log.is_verbose() || self.print_keys) || rendered.record_len == 0 {
+        // Seed formats (go-json, caddy) have no records, but each key is a seed of `ours`.
+        let seeds = matches!(self.format, StekFormat::Seeds(_));
+        if !(self.log.is_verbose() || self.print_keys) || (rendered.record_len == 0 && !seeds) {
             return;
         }
         for (i, key) in rendered.keys.iter().enumerate() {
@@ -448,7 +450,10 @@ impl StekTarget {
                 hex(&key.name)
             );
             if self.print_keys {
-                let record = rendered.record(i);
+                let record = match rendered.ours.get(i) {
+                    Some(seed) if seeds => &seed[..],
+                    _ => rendered.record(i),
+                };
                 let shown = self.server.show_record(record);
                 self.log.info(&concat(&[&line, ", key ", &shown]));
             } else {
