@@ -4,7 +4,7 @@
  *
  * Conventions: every fallible function returns a keywheel_result; outputs are written only on
  * success; every pointer is checked for NULL; every buffer comes with its length; handles made
- * by _new are released by _free (which wipes them). See ffi/README-C.md.
+ * by _new are released by _free (which wipes them). See ffi/README.md.
  *
  * SPDX-License-Identifier: MIT OR Apache-2.0
  */

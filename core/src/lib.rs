@@ -19,6 +19,7 @@ pub mod schedule;
 mod tfo;
 pub mod ticket;
 mod ticket_keys;
+mod utc;
 
 pub use error::Error;
 pub use fingerprint::{
@@ -44,6 +45,7 @@ pub use ticket::{
     TICKET_NAME_LEN, TicketKey,
 };
 pub use ticket_keys::TicketKeys;
+pub use utc::Utc;
 
 pub use schedule::{Schedule, Slot};
 pub use ticket::{TicketSchedule, TicketSlot};

@@ -297,7 +297,7 @@ mod formats {
             let st = f.strength();
             let keys = TicketKeys::new(&main_key(), "svc", st, schedule).unwrap();
             let key = |n| lk.ticket_key(st, n);
-            // The order DESIGN.md gives for each server.
+            // The order SPEC.md §4.4 gives for each server.
             let (order, layout, b64_lines): (Vec<u64>, Layout, bool) = match f.name() {
                 "nginx" => (vec![c, c + 1, c - 1], Layout::NameHmacAes, false),
                 "nginx48" => (vec![c, c + 1, c - 1], Layout::NameAesHmac, false),

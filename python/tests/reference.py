@@ -1,4 +1,4 @@
-"""A pure-Python keywheel written from SPEC.md and DESIGN.md alone, on hashlib.blake2b.
+"""A pure-Python keywheel written from SPEC.md alone, on hashlib.blake2b.
 
 It shares no code with keywheel (no import of it): the tests compare the binding against these
 functions. Everything raises AssertionError on inputs the spec refuses; the tests check refusals
@@ -93,7 +93,7 @@ def ticket_window(interval: int, keep: int, now: int) -> List[Tuple[int, str]]:
     return out + [(c, "current"), (c + 1, "next")]
 
 
-# DESIGN.md table / SPEC §4.4: per format, strength, layout, and which keys in which order.
+# SPEC.md §4.4 (server formats): per format, strength, layout, and which keys in which order.
 FORMATS = {
     # name: (strength, layout, order, base64)
     "nginx": ("aes256", "hmac_aes", "current_next_previous", False),

@@ -2,7 +2,8 @@
 //! §4.5) rather than name/AES/HMAC records: `--format go` writes the window's seeds
 //! concatenated (current, next, previous 1..=keep), `--format go-json` the same as JSON with
 //! base64 seeds for tooling, and `--format caddy` (servers/caddy.rs) Caddy's `stek.bin`. This
-//! file renders all three and reads them back for `keywheel status`.
+//! file renders all three and reads them back for `keywheel status`. The go formats are one
+//! file replaced atomically (the default server); Caddy's server is servers/caddy.rs.
 //!
 //! A seed's public name is Go's: the first 16 bytes of SHA-512(seed), which Go up to 1.20 puts
 //! in clear at the start of every ticket.
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha512};
 use zeroize::Zeroizing;
 
-use crate::servers::{KeyInfo, Rendered, Server, caddy};
+use crate::servers::{KeyInfo, Rendered, caddy};
 use crate::sys::text::{base64_decode, base64_secret, hex};
 
 /// The seed formats.
@@ -37,19 +38,6 @@ impl SeedFormat {
             SeedFormat::GoJson => "go-json",
             SeedFormat::Caddy => "caddy",
         }
-    }
-}
-
-/// Go's `crypto/tls` seed files.
-pub(crate) struct Go;
-
-impl Server for Go {
-    fn formats(&self) -> &'static [&'static str] {
-        &["go", "go-json"]
-    }
-
-    fn record_word(&self) -> &'static str {
-        "seed"
     }
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::ser::{CharEscape, Formatter, PrettyFormatter};
 use zeroize::Zeroizing;
 
-use crate::servers::{Installed, KeyInfo, Out, Rendered, Server, write_one_file};
+use crate::servers::{Installed, KeyInfo, Out, Rendered, Server, plan_one_file, write_one_file};
 use crate::sys::log::write_unbuffered;
 use crate::sys::text::{hex, hex_secret};
 
@@ -52,16 +52,7 @@ impl Server for Json {
             let _ = writeln!(o, "  would print    the JSON on stdout");
             return;
         }
-        let _ = writeln!(
-            o,
-            "  would write    {} ({} bytes, mode {:04o}), atomically",
-            out.path.display(),
-            keys.bytes.len(),
-            out.perms.file_mode()
-        );
-        for i in 0..keys.keys.len() {
-            key(o, &format!("    key {i:<2}     "), i);
-        }
+        plan_one_file(out, keys, self.record_word(), o, key);
     }
 }
 

@@ -7,22 +7,22 @@
 //! format's bytes for a window of keys), [`installed_names`] (an installed key file parsed
 //! back into key names) and [`parse_format`] (a format by name).
 //!
-//! A new server: a format in the core crate, a `servers/<name>.rs` implementing [`Server`]
-//! (the defaults write one file atomically), and its line in [`server`].
+//! A new server whose key file is one file replaced atomically (Apache httpd, Traffic Server,
+//! an OpenSSL-callback program) is its format in the core crate's table alone: [`OneFile`]
+//! serves every format no server claims. A server that does more (a directory of files, a
+//! push to the running server, a read-back) is a `servers/<name>.rs` implementing [`Server`]
+//! (override what differs), listed in [`SERVERS`].
 
-mod apache;
-mod ats;
 pub(crate) mod caddy;
 pub(crate) mod go;
 pub(crate) mod haproxy;
 pub(crate) mod json;
 pub(crate) mod nginx;
-mod openssl;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use keywheel::{Encoding, Format, GO_SEED_LEN, Role, TICKET_NAME_LEN, TicketKeys};
+use keywheel::{Encoding, FORMATS, Format, GO_SEED_LEN, Role, TICKET_NAME_LEN, TicketKeys};
 use zeroize::Zeroizing;
 
 use crate::daemon::keys::Extra;
@@ -30,9 +30,14 @@ use crate::sys::files::{self, Perms};
 use crate::sys::os;
 use crate::sys::text::{hex, hex_secret};
 
-/// The names `--format` accepts.
-pub(crate) const FORMAT_NAMES: &str =
-    "nginx, nginx48, haproxy, haproxy48, apache, ats, openssl, go, go-json, caddy, json";
+/// The names `--format` accepts: the core crate's formats, Go's and Caddy's seeds, then `json`.
+pub(crate) fn format_names() -> impl Iterator<Item = &'static str> {
+    FORMATS
+        .iter()
+        .map(|f| f.name())
+        .chain(SeedFormat::ALL.map(SeedFormat::name))
+        .chain(["json"])
+}
 
 pub(crate) use go::SeedFormat;
 
@@ -79,28 +84,25 @@ pub(crate) fn parse_format(s: &str) -> Result<StekFormat, String> {
     if let Some(f) = SeedFormat::ALL.into_iter().find(|f| f.name() == s) {
         return Ok(StekFormat::Seeds(f));
     }
-    Format::from_name(s)
-        .map(StekFormat::Server)
-        .ok_or_else(|| format!("format '{s}' is unknown; it must be one of {FORMAT_NAMES}"))
+    Format::from_name(s).map(StekFormat::Server).ok_or_else(|| {
+        let names: Vec<&str> = format_names().collect();
+        format!(
+            "format '{s}' is unknown; it must be one of {}",
+            names.join(", ")
+        )
+    })
 }
 
-/// Every server, each claiming its format names.
-const SERVERS: [&dyn Server; 8] = [
-    &nginx::Nginx,
-    &haproxy::Haproxy,
-    &apache::Apache,
-    &ats::Ats,
-    &openssl::Openssl,
-    &go::Go,
-    &caddy::Caddy,
-    &json::Json,
-];
+/// The servers that do more than write one file, each claiming its format names.
+const SERVERS: [&dyn Server; 4] = [&nginx::Nginx, &haproxy::Haproxy, &caddy::Caddy, &json::Json];
 
-/// A format no server claims (the test `every_format_name_has_its_server` fails then): the
-/// defaults of [`Server`].
-struct Unclaimed;
+/// The server of every format no server in [`SERVERS`] claims: the defaults of [`Server`],
+/// one file replaced atomically (then `--reload`, e.g. `apachectl -k graceful` or
+/// `traffic_ctl config reload`). A format with one file per key must be claimed (the test
+/// `one_file_per_key_formats_are_claimed` fails otherwise).
+struct OneFile;
 
-impl Server for Unclaimed {
+impl Server for OneFile {
     fn formats(&self) -> &'static [&'static str] {
         &[]
     }
@@ -112,7 +114,7 @@ pub(crate) fn server(format: StekFormat) -> &'static dyn Server {
     SERVERS
         .into_iter()
         .find(|s| s.formats().contains(&name))
-        .unwrap_or(&Unclaimed)
+        .unwrap_or(&OneFile)
 }
 
 /// Why a format does not take the decrypt-only keys of another main key, and what happens.
@@ -340,16 +342,7 @@ pub(crate) trait Server: Sync {
         o: &mut String,
         key: &dyn Fn(&mut String, &str, usize),
     ) {
-        let _ = writeln!(
-            o,
-            "  would write    {} ({} bytes, mode {:04o}), atomically",
-            out.path.display(),
-            keys.bytes.len(),
-            out.perms.file_mode()
-        );
-        for i in 0..keys.keys.len() {
-            key(o, &format!("    {} {i:<2}     ", self.record_word()), i);
-        }
+        plan_one_file(out, keys, self.record_word(), o, key);
     }
 
     /// The installed files and what each should hold (`keywheel status`).
@@ -365,6 +358,26 @@ pub(crate) trait Server: Sync {
             previous: previous.map(|r| secret(&r.bytes)),
             holds_keys: true,
         }]
+    }
+}
+
+/// The dry-run lines of one file written atomically, one line per record (`word` `i`).
+fn plan_one_file(
+    out: &Out<'_>,
+    keys: &Rendered,
+    word: &str,
+    o: &mut String,
+    key: &dyn Fn(&mut String, &str, usize),
+) {
+    let _ = writeln!(
+        o,
+        "  would write    {} ({} bytes, mode {:04o}), atomically",
+        out.path.display(),
+        keys.bytes.len(),
+        out.perms.file_mode()
+    );
+    for i in 0..keys.keys.len() {
+        key(o, &format!("    {word} {i:<2}     "), i);
     }
 }
 
@@ -442,14 +455,28 @@ mod tests {
     }
 
     #[test]
-    fn every_format_name_has_its_server() {
-        let names: Vec<&str> = FORMAT_NAMES.split(", ").collect();
+    fn every_format_name_is_parsed_and_claimed_at_most_once() {
+        let names: Vec<&str> = format_names().collect();
         for name in &names {
-            let format = parse_format(name).unwrap();
-            assert_eq!(format.name(), *name);
-            assert!(server(format).formats().contains(name), "{name}");
+            assert_eq!(parse_format(name).unwrap().name(), *name);
         }
         let claimed: Vec<&str> = SERVERS.iter().flat_map(|s| s.formats()).copied().collect();
-        assert_eq!(claimed.len(), names.len(), "{claimed:?}");
+        for name in &claimed {
+            assert!(names.contains(name), "{name} is claimed but no format");
+            assert_eq!(claimed.iter().filter(|c| *c == name).count(), 1, "{name}");
+        }
+    }
+
+    #[test]
+    fn one_file_per_key_formats_are_claimed() {
+        for f in FORMATS
+            .iter()
+            .filter(|f| f.files() == keywheel::Files::OnePerKey)
+        {
+            let server = server(StekFormat::Server(*f));
+            assert!(server.formats().contains(&f.name()), "{}", f.name());
+        }
+        assert!(server(parse_format("apache").unwrap()).formats().is_empty());
+        assert!(server(parse_format("nginx48").unwrap()).writes_directory());
     }
 }

@@ -108,16 +108,20 @@ pub(crate) fn fsync_dir(dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot fsync directory {}: {}", dir.display(), strerror(&e)))
 }
 
-/// Creates `path` (which must not exist), writes `data`, sets group and mode, fsyncs.
-pub(crate) fn create_file(path: &Path, data: &[u8], perms: Perms) -> Result<(), String> {
-    let p = path.display();
-    let mut file = OpenOptions::new()
+/// Opens a new file `path` for writing, mode 0600; fails if anything (even a link) is there.
+fn open_new(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
         .open(path)
-        .map_err(|e| format!("cannot create {p}: {}", strerror(&e)))?;
+}
+
+/// Creates `path` (which must not exist), writes `data`, sets group and mode, fsyncs.
+pub(crate) fn create_file(path: &Path, data: &[u8], perms: Perms) -> Result<(), String> {
+    let p = path.display();
+    let mut file = open_new(path).map_err(|e| format!("cannot create {p}: {}", strerror(&e)))?;
     perms.apply(&file, path, perms.file_mode())?;
     file.write_all(data)
         .map_err(|e| format!("cannot write {p}: {}", strerror(&e)))?;
@@ -157,19 +161,13 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8], perms: Perms) -> Result<(),
 /// On a write error the new file is removed.
 pub(crate) fn create_new(path: &Path, data: &[u8]) -> Result<(), String> {
     let p = path.display();
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                format!("{p} exists; refusing to overwrite a main key (pass --force to replace it)")
-            } else {
-                format!("cannot create {p}: {}", strerror(&e))
-            }
-        })?;
+    let mut file = open_new(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            format!("{p} exists; refusing to overwrite a main key (pass --force to replace it)")
+        } else {
+            format!("cannot create {p}: {}", strerror(&e))
+        }
+    })?;
     let written = file
         .write_all(data)
         .and_then(|()| file.sync_all())

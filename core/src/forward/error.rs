@@ -7,7 +7,7 @@ use core::fmt;
 
 use super::file::{HEADER_LEN, STATE_FILE_VERSION};
 use super::tree::{FS_DEPTH, FS_END, FS_SEED_LEN};
-use crate::Error;
+use crate::{Error, Utc};
 
 /// Everything that can be wrong with an input of forward-secure mode. Each variant carries the
 /// bad values so that its message can name them; times in messages are unix seconds followed
@@ -280,52 +280,7 @@ fn state_starts<W: fmt::Write + ?Sized>(w: &mut W, start: u64) -> fmt::Result {
 
 /// Writes a unix time as `T (YYYY-MM-DDTHH:MM:SSZ)`.
 fn time<W: fmt::Write + ?Sized>(w: &mut W, t: u64) -> fmt::Result {
-    decimal(w, t)?;
-    w.write_str(" (")?;
-    let (year, month, day, secs) = civil(t);
-    padded(w, year, 4)?;
-    for (sep, n) in [
-        ("-", u64::from(month)),
-        ("-", u64::from(day)),
-        ("T", secs / 3600),
-        (":", secs / 60 % 60),
-        (":", secs % 60),
-    ] {
-        w.write_str(sep)?;
-        padded(w, n, 2)?;
-    }
-    w.write_str("Z)")
-}
-
-/// The civil (proleptic Gregorian, UTC) date of unix time `t`: (year, month 1..=12,
-/// day 1..=31, seconds into the day). Howard Hinnant's `civil_from_days`, for days ≥ 0.
-const fn civil(t: u64) -> (u64, u8, u8, u64) {
-    let z = t / 86_400 + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
-    // day <= 31 and month <= 12.
-    #[allow(clippy::cast_possible_truncation)]
-    (year, month as u8, day as u8, t % 86_400)
-}
-
-/// Writes `n` in decimal with at least `width` digits (zero-padded).
-fn padded<W: fmt::Write + ?Sized>(w: &mut W, n: u64, width: u32) -> fmt::Result {
-    let mut digits = 1;
-    let mut rest = n / 10;
-    while rest > 0 {
-        digits += 1;
-        rest /= 10;
-    }
-    for _ in digits..width {
-        w.write_str("0")?;
-    }
-    decimal(w, n)
+    write!(w, "{t} ({})", Utc::new(t))
 }
 
 /// Writes a byte as two lowercase hex digits.

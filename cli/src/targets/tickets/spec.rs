@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use keywheel::TicketSchedule;
 use nix::unistd::Gid;
 
-use crate::servers::{SeedFormat, StekFormat};
+use crate::servers::haproxy::Haproxy;
+use crate::servers::{SeedFormat, Server as _, StekFormat};
 use crate::sys::log::Log;
 
 /// One ticket-key output as the command line or a `[[stek]]` table describes it.
@@ -104,7 +105,8 @@ impl fmt::Display for SpecError {
             SpecError::Schedule(e) | SpecError::FormatKeep(e) => e.fmt(f),
             SpecError::HaproxySocket { format } => write!(
                 f,
-                "--haproxy-socket needs --format haproxy or haproxy48, not {format}"
+                "--haproxy-socket needs --format {}, not {format}",
+                Haproxy.formats().join(" or ")
             ),
             SpecError::StdoutNotJson { format } => write!(
                 f,
