@@ -33,7 +33,7 @@ Examples:
       --out /run/keywheel/haproxy.keys --haproxy-socket /run/haproxy/admin.sock
   Caddy (storage root of the `distributed` session-ticket provider; README \"Caddy\"):
     keywheel stek --format caddy --label www --credential stek-main \\
-      --out /run/keywheel/caddy --owner caddy --reload 'caddy reload --force'
+      --out /run/keywheel/caddy --owner caddy --reload 'systemctl reload caddy'
   Counters, roles and key names for tooling:
     keywheel stek --format json --label www --main-key main.key --out - --once"
 );
