@@ -180,6 +180,7 @@ pub(crate) fn installed_names(format: SeedFormat, content: &[u8]) -> Vec<String>
         SeedFormat::Go => names(&mut content.chunks(GO_SEED_LEN)),
         SeedFormat::GoJson => match serde_json::from_slice::<SeedsJson>(content) {
             Ok(doc) => {
+                let doc = Zeroizing::new(doc);
                 let raw: Vec<Zeroizing<Vec<u8>>> = doc
                     .seeds
                     .iter()
