@@ -28,7 +28,7 @@ fi
 
 # Real TLS servers for the ticket-key tests. Debian must not start them as services (they would
 # take ports 80/443): a temporary policy-rc.d denies service starts during the install.
-SERVER_PACKAGES=(nginx apache2 trafficserver haproxy lighttpd lighttpd-mod-openssl h2o faketime)
+SERVER_PACKAGES=(nginx apache2 trafficserver haproxy lighttpd lighttpd-mod-openssl h2o faketime caddy golang-go)
 missing=()
 for p in "${SERVER_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -19,7 +19,8 @@ use zeroize::Zeroizing;
 
 use crate::config::{Config, TfoSpec};
 use crate::daemon::keys::{Extra, KeyRound, KeySources, LiveStates, Secret};
-use crate::servers::{self, Rendered, StekFormat, json, role_text};
+use crate::daemon::target::ErrorKind;
+use crate::servers::{self, Rendered, SeedFormat, StekFormat, caddy, go, json, role_text};
 use crate::sys::log::Log;
 use crate::sys::os;
 use crate::sys::text::hex;
@@ -271,6 +272,17 @@ fn stek_report(
             let own = own_report(t, report, now, expected.as_ref().ok(), previous.as_ref());
             return Ok(own);
         }
+        StekFormat::Seeds(f) => {
+            return Ok(seeds_report(
+                t,
+                f,
+                report,
+                now,
+                &slot,
+                &expected,
+                previous.as_ref(),
+            ));
+        }
     };
     let dest = t.dest();
     let pieces = t
@@ -363,6 +375,71 @@ fn socket_report(
             error: Some(e),
         },
     }
+}
+
+/// Go's and Caddy's seed files: byte-compared with what keywheel writes now and wrote in the
+/// previous interval; the installed seeds' Go names listed; for Caddy, a file that is neither
+/// is told apart (Caddy rotated on its own, foreign keys, unreadable).
+fn seeds_report(
+    t: &StekTarget,
+    format: SeedFormat,
+    mut report: TargetReport,
+    now: u64,
+    slot: &TicketSlot,
+    expected: &Result<Rendered, (ErrorKind, String)>,
+    previous: Option<&Rendered>,
+) -> TargetReport {
+    let dest = t.dest();
+    let pieces = t.server().pieces(&dest, expected.as_ref().ok(), previous);
+    let Some(piece) = pieces.into_iter().next() else {
+        return report;
+    };
+    let (mut st, content) = file_state(&piece.path);
+    let fresh = match (&content, &piece.now) {
+        (Some(c), Some(w)) => Some(c[..] == w[..]),
+        _ => None,
+    };
+    st.fresh = fresh;
+    if let Some(c) = &content {
+        report.installed_names = go::installed_names(format, c);
+        report.fingerprint = report.installed_names.first().cloned();
+    }
+    let was_previous = match (&content, &piece.previous) {
+        (Some(c), Some(w)) => c[..] == w[..],
+        _ => false,
+    };
+    report.state = if content.is_none() && !st.present && st.error.is_none() {
+        State::Missing
+    } else if content.is_none() || expected.is_err() {
+        State::Unknown
+    } else if fresh == Some(true) {
+        State::Fresh
+    } else if was_previous {
+        report.stale_seconds = Some(now - slot.current() * report.interval);
+        State::Stale
+    } else {
+        State::Wrong
+    };
+    if let (SeedFormat::Caddy, Some(c), Ok(r)) = (format, &content, expected) {
+        let why = match caddy::classify(Some(c), &r.bytes, &r.ours) {
+            caddy::StekState::CaddyRotated => Some(
+                "Caddy rotated on its own (the first key is not keywheel's): keywheel rewrites \
+                 stek.bin and runs the reload command at its next write (restart it to repair \
+                 now)",
+            ),
+            caddy::StekState::Foreign => Some("stek.bin holds no key of keywheel's"),
+            caddy::StekState::Corrupt => Some("stek.bin is not a Caddy STEK file"),
+            _ => None,
+        };
+        if report.state == State::Wrong {
+            report.problem = why.map(str::to_owned);
+        }
+    }
+    if let Err((_, msg)) = expected {
+        report.problem = Some(msg.clone());
+    }
+    report.files.push(st);
+    report
 }
 
 /// The JSON format: its file holds `"current": N`; fresh when N is the current counter.

@@ -571,7 +571,7 @@ fn bad_input_is_refused_with_a_clear_error_and_nothing_written() {
     usage(
         &["--format", "nginx80"],
         "invalid value 'nginx80' for '--format <FORMAT>': format 'nginx80' is unknown; it must \
-         be one of nginx, nginx48, haproxy, haproxy48, apache, ats, openssl, lighttpd, h2o, json",
+         be one of nginx, nginx48, haproxy, haproxy48, apache, ats, openssl, lighttpd, h2o, go, go-json, caddy, json",
     );
     usage(
         &["--label", ""],

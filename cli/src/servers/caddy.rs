@@ -369,11 +369,13 @@ pub enum StekState {
 
 impl StekState {
     /// Whether Caddy must be made to re-read the file after it is rewritten (`caddy reload
-    /// --force`): Caddy is using keys that are not keywheel's.
+    /// --force`): Caddy is using keys that are not keywheel's. Not for a missing file: a Caddy
+    /// that had loaded this storage root would have written one, so none has (keywheel's file
+    /// is there before Caddy starts, and no reload of a Caddy not yet running is attempted).
     pub const fn needs_reload(self) -> bool {
         matches!(
             self,
-            StekState::Missing | StekState::CaddyRotated | StekState::Foreign | StekState::Corrupt
+            StekState::CaddyRotated | StekState::Foreign | StekState::Corrupt
         )
     }
 }
@@ -397,42 +399,6 @@ pub fn classify(on_disk: Option<&[u8]>, expected: &[u8], ours: &[[u8; SEED_LEN]]
         _ if stek.keys.iter().any(is_ours) => StekState::CaddyRotated,
         _ => StekState::Foreign,
     }
-}
-
-/// The seeds of `slot`'s window in Caddy's (and Go's) order: current, next, previous 1..=keep
-/// (SPEC.md §4.5). Wiped on drop.
-pub fn window_seeds(
-    seeds: &keywheel::GoSeeds,
-    slot: &keywheel::TicketSlot,
-) -> Zeroizing<Vec<[u8; SEED_LEN]>> {
-    let mut raw = Zeroizing::new(vec![0u8; keywheel::GoSeeds::window_len(slot)]);
-    // The buffer is exactly window_len: write_window cannot fail.
-    let written = seeds.write_window(slot, &mut raw);
-    debug_assert!(written.is_ok());
-    let mut out = Zeroizing::new(Vec::with_capacity(raw.len() / SEED_LEN));
-    for chunk in raw.chunks_exact(SEED_LEN) {
-        let mut seed = [0u8; SEED_LEN];
-        seed.copy_from_slice(chunk);
-        out.push(seed);
-        zeroize::Zeroize::zeroize(&mut seed);
-    }
-    out
-}
-
-/// The `stek.bin` keywheel writes for `slot` (interval `interval`, grace `grace` seconds): the
-/// window's seeds, `LastRotation` = the interval's start, `NextRotation` = the next interval's
-/// start + grace.
-///
-/// # Errors
-/// [`CaddyError::Time`] only for times beyond keywheel's range (not for a valid slot).
-pub fn stek_for_slot(
-    seeds: &keywheel::GoSeeds,
-    slot: &keywheel::TicketSlot,
-    interval: u64,
-    grace: u64,
-) -> Result<Zeroizing<Vec<u8>>, CaddyError> {
-    let (last, next) = rotation_times(slot.current, interval, grace);
-    encode(&window_seeds(seeds, slot), last, next)
 }
 
 // --- certmagic's file lock ------------------------------------------------------------------
@@ -771,6 +737,107 @@ pub fn read_installed(root: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, CaddyEr
     }
 }
 
+// --- the Server -------------------------------------------------------------------------
+
+/// How long keywheel waits for a `stek_check` lock held by a live Caddy before it gives up (and
+/// retries at the daemon's backoff): Caddy holds it for one read or write of `stek.bin`.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Caddy's `distributed` session-ticket provider over `file_system` storage: `--out` is the
+/// storage root.
+pub(crate) struct Caddy;
+
+impl crate::servers::Server for Caddy {
+    fn formats(&self) -> &'static [&'static str] {
+        &["caddy"]
+    }
+
+    fn writes_directory(&self) -> bool {
+        true
+    }
+
+    fn reloads_on_rotation(&self) -> bool {
+        // Caddy's own timer re-reads stek.bin at NextRotation, after keywheel rewrote it.
+        false
+    }
+
+    fn install(
+        &self,
+        out: &crate::servers::Out<'_>,
+        _counter: u64,
+        keys: &crate::servers::Rendered,
+    ) -> Result<crate::servers::Installed, String> {
+        let root = out.path;
+        let target = root.join(STEK_FILE);
+        let on_disk = read_installed(root).map_err(|e| e.to_string())?;
+        let state = classify(on_disk.as_deref().map(|d| &d[..]), &keys.bytes, &keys.ours);
+        let what = target.display().to_string();
+        if state == StekState::Current {
+            return Ok(crate::servers::Installed {
+                what: format!("nothing: {what} already holds these keys"),
+                removed: Vec::new(),
+                cleanup_errors: Vec::new(),
+                repair: None,
+            });
+        }
+        install(root, &keys.bytes, out.owner, LOCK_TIMEOUT, &SystemTime::now)
+            .map_err(|e| e.to_string())?;
+        let repair = state.needs_reload().then(|| {
+            let why = match state {
+                StekState::CaddyRotated => {
+                    "showed that Caddy had rotated on its own (its first key was not keywheel's)"
+                }
+                StekState::Foreign => {
+                    "held no key of keywheel's (another label or main key, or Caddy's own keys)"
+                }
+                _ => "was not a file Caddy can read",
+            };
+            format!("{} {why}", target.display())
+        });
+        Ok(crate::servers::Installed {
+            what,
+            removed: Vec::new(),
+            cleanup_errors: Vec::new(),
+            repair,
+        })
+    }
+
+    fn plan(
+        &self,
+        out: &crate::servers::Out<'_>,
+        _counter: u64,
+        keys: &crate::servers::Rendered,
+        o: &mut String,
+        key: &dyn Fn(&mut String, &str, usize),
+    ) {
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            o,
+            "  would write    {} ({} bytes, mode 0600), atomically under {}",
+            out.path.join(STEK_FILE).display(),
+            keys.bytes.len(),
+            out.path.join(LOCK_FILE).display()
+        );
+        for i in 0..keys.keys.len() {
+            key(o, &format!("    seed {i:<2}     "), i);
+        }
+    }
+
+    fn pieces(
+        &self,
+        out: &crate::servers::Out<'_>,
+        now: Option<&crate::servers::Rendered>,
+        previous: Option<&crate::servers::Rendered>,
+    ) -> Vec<crate::servers::Piece> {
+        vec![crate::servers::Piece {
+            path: out.path.join(STEK_FILE),
+            now: now.map(|r| Zeroizing::new(r.bytes.to_vec())),
+            previous: previous.map(|r| Zeroizing::new(r.bytes.to_vec())),
+            holds_keys: true,
+        }]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
@@ -884,21 +951,23 @@ mod tests {
             StekState::Corrupt
         );
         assert!(StekState::CaddyRotated.needs_reload() && !StekState::Outdated.needs_reload());
+        assert!(StekState::Foreign.needs_reload() && StekState::Corrupt.needs_reload());
+        assert!(!StekState::Missing.needs_reload() && !StekState::Current.needs_reload());
     }
 
     #[test]
-    fn stek_for_slot_holds_the_spec_window() {
+    fn render_holds_the_spec_window() {
         // SPEC.md §4.5's example (main key bytes 0..=31, label "web", interval 86400, now
         // 1700000000, current 19675): seeds from Python hashlib (tests/servers/reference.py).
         let main: Vec<u8> = (0..32).collect();
         let main = keywheel::MainKey::from_bytes(&main).unwrap();
-        let seeds = keywheel::GoSeeds::new(&main, "web").unwrap();
-        let slot = keywheel::TicketSchedule::new(86_400, 1)
-            .unwrap()
-            .at(1_700_000_000)
-            .unwrap();
-        let data = stek_for_slot(&seeds, &slot, 86_400, 60).unwrap();
-        let stek = decode(&data).unwrap();
+        let schedule = keywheel::TicketSchedule::new(86_400, 1).unwrap();
+        let keys =
+            keywheel::TicketKeys::new(&main, "web", keywheel::Strength::Aes256, schedule).unwrap();
+        let slot = schedule.at(1_700_000_000).unwrap();
+        let r =
+            crate::servers::go::render(crate::servers::SeedFormat::Caddy, &keys, &slot).unwrap();
+        let stek = decode(&r.bytes).unwrap();
         let hex = |k: &[u8; 32]| k.iter().map(|b| format!("{b:02x}")).collect::<String>();
         let got: Vec<String> = stek.keys.iter().map(hex).collect();
         assert_eq!(

@@ -251,6 +251,7 @@ impl Server for H2o {
             keys: infos,
             record_len: 0,
             time: Some(keys.now),
+            ours: Zeroizing::new(Vec::new()),
         })
     }
 

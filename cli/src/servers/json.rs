@@ -30,6 +30,7 @@ impl Server for Json {
                 what: "the JSON to stdout".to_owned(),
                 removed: Vec::new(),
                 cleanup_errors: Vec::new(),
+                repair: None,
             });
         }
         write_one_file(out, keys)
@@ -286,6 +287,7 @@ pub(crate) fn render(
         keys,
         record_len: 0,
         time: None,
+        ours: Zeroizing::new(Vec::new()),
     })
 }
 

@@ -318,6 +318,7 @@ impl Server for Lighttpd {
             }],
             record_len: RECORD_LEN,
             time: Some(keys.now),
+            ours: Zeroizing::new(Vec::new()),
         })
     }
 

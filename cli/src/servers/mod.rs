@@ -17,6 +17,8 @@
 //! expiry, h2o's `not_before`/`not_after`) renders its file itself ([`Server::render_own`]) and
 //! has no core format: its `--format` name is [`StekFormat::Own`].
 
+pub(crate) mod caddy;
+pub(crate) mod go;
 mod h2o;
 pub(crate) mod haproxy;
 pub(crate) mod json;
@@ -26,7 +28,7 @@ pub(crate) mod nginx;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use keywheel::{Encoding, FORMATS, Format, Role, TICKET_NAME_LEN, TicketKeys};
+use keywheel::{Encoding, FORMATS, Format, GO_SEED_LEN, Role, TICKET_NAME_LEN, TicketKeys};
 use zeroize::Zeroizing;
 
 use crate::daemon::keys::Extra;
@@ -35,12 +37,13 @@ use crate::sys::os;
 use crate::sys::text::{hex, hex_secret};
 
 /// The names `--format` accepts: the core crate's formats, those of the servers that render
-/// their files themselves, then `json`.
+/// their files themselves, Go's and Caddy's seeds, then `json`.
 pub(crate) fn format_names() -> impl Iterator<Item = &'static str> {
     FORMATS
         .iter()
         .map(|f| f.name())
         .chain(own_format_names())
+        .chain(SeedFormat::ALL.map(SeedFormat::name))
         .chain(["json"])
 }
 
@@ -52,6 +55,8 @@ fn own_format_names() -> impl Iterator<Item = &'static str> {
         .flat_map(|s| s.formats().iter().copied())
 }
 
+pub(crate) use go::SeedFormat;
+
 /// What `--format` names: a server's key format, or the JSON description for tooling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StekFormat {
@@ -59,6 +64,8 @@ pub(crate) enum StekFormat {
     Server(Format),
     /// A format its server file renders itself ([`Server::render_own`]): its name.
     Own(&'static str),
+    /// Go's and Caddy's 32-byte seeds (SPEC.md §4.5).
+    Seeds(SeedFormat),
     /// Counters, roles and key names (key bytes only with --print-keys).
     Json,
 }
@@ -69,6 +76,7 @@ impl StekFormat {
         match self {
             StekFormat::Server(f) => f.name(),
             StekFormat::Own(name) => name,
+            StekFormat::Seeds(f) => f.name(),
             StekFormat::Json => "json",
         }
     }
@@ -77,7 +85,7 @@ impl StekFormat {
     pub(crate) fn server(self) -> Option<Format> {
         match self {
             StekFormat::Server(f) => Some(f),
-            StekFormat::Own(_) | StekFormat::Json => None,
+            StekFormat::Own(_) | StekFormat::Seeds(_) | StekFormat::Json => None,
         }
     }
 
@@ -95,6 +103,9 @@ pub(crate) fn parse_format(s: &str) -> Result<StekFormat, String> {
     if let Some(name) = own_format_names().find(|name| *name == s) {
         return Ok(StekFormat::Own(name));
     }
+    if let Some(f) = SeedFormat::ALL.into_iter().find(|f| f.name() == s) {
+        return Ok(StekFormat::Seeds(f));
+    }
     Format::from_name(s).map(StekFormat::Server).ok_or_else(|| {
         let names: Vec<&str> = format_names().collect();
         format!(
@@ -105,11 +116,12 @@ pub(crate) fn parse_format(s: &str) -> Result<StekFormat, String> {
 }
 
 /// The servers that do more than write one file, each claiming its format names.
-const SERVERS: [&dyn Server; 5] = [
+const SERVERS: [&dyn Server; 6] = [
     &nginx::Nginx,
     &haproxy::Haproxy,
     &lighttpd::Lighttpd,
     &h2o::H2o,
+    &caddy::Caddy,
     &json::Json,
 ];
 
@@ -149,6 +161,10 @@ pub(crate) fn extra_limitation(format: StekFormat) -> &'static str {
             "its file holds the main key's keys only, so tickets made with the other main key \
              are not resumed here (clients make one full handshake)"
         }
+        StekFormat::Seeds(_) => {
+            "the seeds are those of the main key's window only, so tickets made with the other \
+             main key are not resumed here (clients make one full handshake)"
+        }
         StekFormat::Json => "the JSON lists the main key's window only",
     }
 }
@@ -186,10 +202,13 @@ pub(crate) struct Rendered {
     pub(crate) bytes: Zeroizing<Vec<u8>>,
     /// The keys in output order.
     pub(crate) keys: Vec<KeyInfo>,
-    /// Length of one record (0 for json and for records of varying length).
+    /// Length of one record (0 for json, go-json, caddy and for records of varying length).
     pub(crate) record_len: usize,
     /// The unix time the keys were rendered for (formats whose file's mtime matters).
     pub(crate) time: Option<u64>,
+    /// Seed formats: every seed keywheel may have installed lately (the window and the
+    /// previous window's oldest), wiped on drop; empty for the other formats.
+    pub(crate) ours: Zeroizing<Vec<[u8; GO_SEED_LEN]>>,
 }
 
 impl Rendered {
@@ -238,6 +257,7 @@ pub(crate) fn render(
         keys,
         record_len: format.record_len(),
         time: None,
+        ours: Zeroizing::new(Vec::new()),
     })
 }
 
@@ -258,6 +278,8 @@ pub(crate) struct Out<'a> {
     pub(crate) abs: &'a Path,
     pub(crate) format: StekFormat,
     pub(crate) perms: Perms,
+    /// The user (uid, gid) the files are given to (`--owner`; Caddy's storage root).
+    pub(crate) owner: Option<(u32, u32)>,
 }
 
 /// What an install wrote, for the log.
@@ -268,6 +290,9 @@ pub(crate) struct Installed {
     pub(crate) removed: Vec<PathBuf>,
     /// Errors met while removing them (not fatal: the new keys are in place).
     pub(crate) cleanup_errors: Vec<String>,
+    /// The running server was found on other keys than keywheel's (why, for the log): the
+    /// reload command must run even for a server that needs none at a rotation.
+    pub(crate) repair: Option<String>,
 }
 
 impl Installed {
@@ -276,6 +301,7 @@ impl Installed {
             what,
             removed: Vec::new(),
             cleanup_errors: Vec::new(),
+            repair: None,
         }
     }
 }
@@ -386,6 +412,13 @@ pub(crate) trait Server: Sync {
     /// Checks of the output path beyond its kind (nginx: a path its configuration can name).
     fn check_path(&self, _out: &Out<'_>) -> Result<(), String> {
         Ok(())
+    }
+
+    /// Whether the reload command runs after every rotation (`false`: only when
+    /// [`Installed::repair`] says the running server is on other keys, as for Caddy, which
+    /// re-reads its file by itself).
+    fn reloads_on_rotation(&self) -> bool {
+        true
     }
 
     /// Writes the rendered keys of `counter`.
@@ -558,7 +591,7 @@ mod tests {
         assert_eq!(
             parse_format("nginx80").unwrap_err(),
             "format 'nginx80' is unknown; it must be one of nginx, nginx48, haproxy, haproxy48, \
-             apache, ats, openssl, lighttpd, h2o, json"
+             apache, ats, openssl, lighttpd, h2o, go, go-json, caddy, json"
         );
         assert_eq!(parse_format("json"), Ok(StekFormat::Json));
         assert_eq!(parse_format("lighttpd"), Ok(StekFormat::Own("lighttpd")));

@@ -19,7 +19,7 @@ use keywheel::{
 
 use crate::daemon::keys::{Extra, KeyRound, KeySources, Secret};
 use crate::daemon::target::{self, Describe, ErrorKind, Stats, Target};
-use crate::servers::{self, Installed, Out, OwnKeys, Rendered, Server, StekFormat, json};
+use crate::servers::{self, Installed, Out, OwnKeys, Rendered, Server, StekFormat, go, json};
 use crate::sys::files::{self, Perms};
 use crate::sys::log::{Log, concat};
 use crate::sys::reload::{self, Reload};
@@ -50,6 +50,7 @@ pub(crate) struct StekTarget {
     reload: Option<String>,
     haproxy_socket: Option<PathBuf>,
     perms: Perms,
+    owner: Option<(u32, u32)>,
     allow_persistent: bool,
     print_keys: bool,
     config_words: bool,
@@ -101,6 +102,7 @@ impl StekTarget {
             reload: spec.reload,
             haproxy_socket: spec.haproxy_socket,
             perms: Perms::secret(spec.group),
+            owner: spec.owner,
             allow_persistent: spec.allow_persistent,
             print_keys: options.print_keys,
             config_words: options.config_words,
@@ -169,6 +171,7 @@ impl StekTarget {
             abs: &self.out_abs,
             format: self.format,
             perms: self.perms,
+            owner: self.owner,
         }
     }
 
@@ -384,9 +387,11 @@ impl StekTarget {
             slot.now(),
             slot.current()
         );
+        let mut repair = None;
         match written {
             Ok(None) => self.log.info(&format!("{head}; dry run: nothing written")),
             Ok(Some(installed)) => {
+                repair = installed.repair.clone();
                 self.log.info(&format!("{head}; wrote {}", installed.what));
                 for path in &installed.removed {
                     self.log.verbose(&format!("removed {}", path.display()));
@@ -406,9 +411,22 @@ impl StekTarget {
         if !self.dry_run {
             self.log_keys(&rendered);
         }
-        if self.state.written != Some(due) {
+        if let Some(why) = &repair {
+            match &self.reload {
+                Some(_) => self.log.info(&format!(
+                    "{why}: rewrote it; running the reload command so that the server re-reads it"
+                )),
+                None => self.log.error(&format!(
+                    "{why}: rewrote it, but no reload command is configured (--reload, e.g. \
+                     \"caddy reload --force\"): the running server keeps other keys until it \
+                     re-reads the file"
+                )),
+            }
+        }
+        if self.state.written != Some(due) || repair.is_some() {
             self.state.written = Some(due);
-            self.state.reload_pending = self.reload.is_some();
+            self.state.reload_pending =
+                self.reload.is_some() && (self.server.reloads_on_rotation() || repair.is_some());
             self.state.haproxy_pending = self.haproxy_socket.is_some();
             self.stats.rotations += 1;
             self.stats.has_keys = true;
@@ -533,6 +551,11 @@ impl StekTarget {
                     })
                     .map_err(|e| (ErrorKind::Write, e));
             }
+            StekFormat::Seeds(f) => {
+                // Seeds do not depend on the strength.
+                let seeds = make(Strength::Aes256)?;
+                return go::render(f, &seeds, slot).map_err(|e| (ErrorKind::Write, e));
+            }
             StekFormat::Json => {
                 let json_keys = |strength| make(strength).map_err(|(_, e)| e);
                 return json::render(
@@ -581,7 +604,9 @@ impl StekTarget {
 
     /// Logs the keys' counters, roles and names (verbose), and the keys (--print-keys).
     fn log_keys(&self, rendered: &Rendered) {
-        if !(self.log.is_verbose() || self.print_keys) || rendered.record_len == 0 {
+        // Seed formats (go-json, caddy) have no records, but each key is a seed of `ours`.
+        let seeds = matches!(self.format, StekFormat::Seeds(_));
+        if !(self.log.is_verbose() || self.print_keys) || (rendered.record_len == 0 && !seeds) {
             return;
         }
         for (i, key) in rendered.keys.iter().enumerate() {
@@ -592,7 +617,10 @@ impl StekTarget {
                 hex(&key.name)
             );
             if self.print_keys {
-                let record = rendered.record(i);
+                let record = match rendered.ours.get(i) {
+                    Some(seed) if seeds => &seed[..],
+                    _ => rendered.record(i),
+                };
                 let shown = self.server.show_record(record);
                 self.log.info(&concat(&[&line, ", key ", &shown]));
             } else {

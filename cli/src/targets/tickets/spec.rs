@@ -9,7 +9,7 @@ use keywheel::TicketSchedule;
 use nix::unistd::Gid;
 
 use crate::servers::haproxy::Haproxy;
-use crate::servers::{Server as _, StekFormat};
+use crate::servers::{SeedFormat, Server as _, StekFormat};
 use crate::sys::log::Log;
 
 /// One ticket-key output as the command line or a `[[stek]]` table describes it.
@@ -25,6 +25,8 @@ pub(crate) struct StekSpec {
     pub(crate) reload: Option<String>,
     pub(crate) haproxy_socket: Option<PathBuf>,
     pub(crate) group: Option<Gid>,
+    /// The user (uid, gid) Caddy's storage root is given to (`--owner`).
+    pub(crate) owner: Option<(u32, u32)>,
     pub(crate) allow_persistent: bool,
 }
 
@@ -60,6 +62,9 @@ impl StekSpec {
         {
             return Err(SpecError::HaproxySocket { format });
         }
+        if self.owner.is_some() && self.format != StekFormat::Seeds(SeedFormat::Caddy) {
+            return Err(SpecError::Owner { format });
+        }
         if self.out.as_os_str() == "-" && self.format != StekFormat::Json {
             return Err(SpecError::StdoutNotJson { format });
         }
@@ -73,6 +78,7 @@ pub(crate) fn config_words(msg: &str) -> String {
     msg.replace("pass --allow-persistent", "set allow_persistent = true")
         .replace("--allow-persistent", "allow_persistent")
         .replace("--haproxy-socket", "haproxy_socket")
+        .replace("--owner", "owner")
         .replace("--out ", "out ")
         .replace("--format ", "format ")
 }
@@ -96,6 +102,8 @@ pub(crate) enum SpecError {
         keys: u64,
         format: &'static str,
     },
+    /// `--owner` with a format other than Caddy's.
+    Owner { format: &'static str },
 }
 
 impl SpecError {
@@ -109,6 +117,7 @@ impl SpecError {
             SpecError::Server { key, .. } => key,
             SpecError::HaproxySocket { .. } => "haproxy_socket",
             SpecError::StdoutNotJson { .. } => "out",
+            SpecError::Owner { .. } => "owner",
         }
     }
 
@@ -138,6 +147,11 @@ impl fmt::Display for SpecError {
                  {MAX_KEYS} keys, so keep must be at most {}; for longer-lived tickets use a \
                  longer interval",
                 MAX_KEYS - 2
+            ),
+            SpecError::Owner { format } => write!(
+                f,
+                "--owner is for --format caddy (the user Caddy runs as must take its storage \
+                 lock), not {format}; use --group to let a server read the key files"
             ),
         }
     }
