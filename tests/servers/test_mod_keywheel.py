@@ -605,6 +605,7 @@ def test_state_two_instances_resume_each_other(module_so, cert, base, procs, clo
                     (b, f"KeywheelStateCredential keywheel-fs {creds / 'keywheel-fs'}")):
         log = x.error_log()
         assert f'label "{LABEL}", interval {INTERVAL} s, keep 1, forward-secure' in log, log
+        log = (x.dir / "stderr.log").read_text()  # check_config runs before the error log opens
         assert re.search(re.escape(what) + r" \(\S+\): forward-secure state of root id " +
                          root_id + rf", starting at unix time {(c0 - 3) * INTERVAL} ", log), log
     for src, dst in ((a, b), (b, a)):
@@ -847,6 +848,11 @@ def test_bad_state_refuses_to_start(module_so, cert, base, case, mode, monkeypat
         make = (lambda st, k: state_directives(st))
     else:
         st, _ = new_state(base, (now // INTERVAL - 2) * INTERVAL)
+    if case == "main-key-and-state-credential":
+        creds = base / "credentials"
+        creds.mkdir(mode=0o700)
+        shutil.copy(st, creds / "keywheel-fs")
+        monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
     out = refuse(base, module_so, cert, make(st, key_file), mode)
     fragments = [f.replace("{st}", str(st)) for f in fragments]
     lines = [line for line in out.splitlines() if all(f in line for f in fragments)]
