@@ -620,6 +620,7 @@ static int fs_ticket_key_cb(SSL *ssl, unsigned char key_name[16],
  * handshakes then get no ticket key and make full handshakes), logged once per interval.
  */
 static void advance_all(server_rec *base) {
+    pthread_once(&fs_lock_once, fs_lock_init); /* also when no SSL server installed the keys */
     uint64_t now = unix_now();
     for (server_rec *s = base; s != NULL; s = s->next) {
         kw_server_conf *c = conf_of(s);

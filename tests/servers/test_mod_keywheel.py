@@ -367,22 +367,36 @@ def test_every_ssl_vhost_with_inheritance(module_so, cert, base, procs, clocks):
         harness.assert_ticket_bytes(ticket(h), main, label, STRENGTH, t // 7200, "reference")
 
 
-def test_packaged_load_and_conf(module_so, cert, base, procs, clocks):
+@pytest.mark.parametrize("source", ["main-key", "state"])
+def test_packaged_load_and_conf(module_so, cert, base, procs, clocks, source):
     """keywheel.load (its LoadModule line, path rewritten to the built module) and
-    keywheel.conf with its example directives uncommented give a working Apache."""
+    keywheel.conf with its example directives uncommented give a working Apache: the main-key
+    example, or the forward-secure one (KeywheelState in place of KeywheelMainKey)."""
     src = harness.REPO_ROOT / "apache/mod_keywheel"
     load = (src / "keywheel.load").read_text()
     assert "# Depends: ssl" in load
     m = re.search(r"^LoadModule keywheel_module (\S+)$", load, re.M)
     assert m and m.group(1) == "/usr/lib/apache2/modules/mod_keywheel.so", load
-    key_file, main = main_key(base)
+    t = fake_time(start_counter())
     conf_text = re.sub(r"^(\s*)# (Keywheel\w+|SSLSessionCacheTimeout) ", r"\1\2 ",
                        (src / "keywheel.conf").read_text(), flags=re.M)
-    conf_text = conf_text.replace("/etc/keywheel/main.key", str(key_file))
     assert conf_text.count("\n    Keywheel") == 4, conf_text
+    if source == "main-key":
+        key_file, main = main_key(base)
+        conf_text = conf_text.replace("/etc/keywheel/main.key", str(key_file))
+        check = (lambda tk: harness.assert_ticket_bytes(tk, main, "www.example.com", STRENGTH,
+                                                        t // 3600, "reference"))
+    else:
+        state, seed = new_state(base, (t // 3600 - 2) * 3600)
+        line = "    #   KeywheelState /run/keywheel/apache-fs.state\n"
+        assert line in conf_text, conf_text
+        conf_text = re.sub(r"^    KeywheelMainKey .*\n", "", conf_text, flags=re.M)
+        conf_text = conf_text.replace(line, f"    KeywheelState {state}\n")
+        check = (lambda tk: harness.check_ticket(tk, fi.fs_ticket_key(
+            seed, b"www.example.com", 3600, STRENGTH, t // 3600)).ok("reference") or
+            pytest.fail("ticket does not match the forward-secure reference key"))
     (base / "keywheel.conf").write_text(conf_text)
     clock = FakeClock(clocks / "clock")
-    t = fake_time(start_counter())
     clock.set(t)
     d = base / "pkg"
     d.mkdir()
@@ -394,8 +408,7 @@ def test_packaged_load_and_conf(module_so, cert, base, procs, clocks):
     procs.append(proc)
     harness.wait_for_port(port, proc)
     h = harness.s_client(port, "1.3", sess_out=base / "pkg.pem")
-    harness.assert_ticket_bytes(ticket(h), main, "www.example.com", STRENGTH, t // 3600,
-                                "reference")
+    check(ticket(h))
 
 
 # --- rotation without restart -------------------------------------------------------------
@@ -737,13 +750,13 @@ def test_state_old_nodes_wiped_from_every_process(module_so, cert, base, procs, 
 # --- bad directive values -----------------------------------------------------------------
 
 
-def refuse(base: Path, so: Path, cert, keywheel: str, mode: str) -> str:
+def refuse(base: Path, so: Path, cert, keywheel: str, mode: str, extra: str = "") -> str:
     """Start Apache (mode "start") or run its config test ("configtest": apache2 -t) with
     `keywheel` directives; it must exit non-zero. Returns stdout + stderr + error log."""
     d = base / "bad"
     d.mkdir()
     d.chmod(0o755)
-    conf = config(d, so, cert, harness.free_port(), keywheel)
+    conf = config(d, so, cert, harness.free_port(), keywheel, extra)
     cmd = ["apache2", "-f", str(conf)] + (["-t"] if mode == "configtest" else ["-DFOREGROUND"])
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
@@ -812,6 +825,10 @@ BAD_STATE = {
     "main-key-and-state-credential": (
         lambda st, k: directives(k) + "\nKeywheelStateCredential keywheel-fs",
         ["KeywheelMainKey", "KeywheelStateCredential keywheel-fs", "never both"]),
+    # the server config's main key, inherited by a virtual host that sets a state
+    "main-key-inherited-and-state": (lambda st, k: directives(k),
+                                     ["KeywheelMainKey", "KeywheelState {st} (", "httpd.conf:",
+                                      "never both"]),
     "state-missing": (lambda st, k: state_directives(st.with_name("absent.state")),
                       ["KeywheelState", "absent.state", "No such file"]),
     "state-checksum": (lambda st, k: (_flip_last_byte(st), state_directives(st))[1],
@@ -853,7 +870,20 @@ def test_bad_state_refuses_to_start(module_so, cert, base, case, mode, monkeypat
         creds.mkdir(mode=0o700)
         shutil.copy(st, creds / "keywheel-fs")
         monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
-    out = refuse(base, module_so, cert, make(st, key_file), mode)
+    extra = ""
+    if case == "main-key-inherited-and-state":
+        port = harness.free_port()
+        cert_file, key_pem = cert
+        extra = f"""Listen 127.0.0.1:{port}
+<VirtualHost 127.0.0.1:{port}>
+    ServerName localhost:443
+    SSLEngine on
+    SSLCertificateFile {cert_file}
+    SSLCertificateKeyFile {key_pem}
+    KeywheelState {st}
+</VirtualHost>
+"""
+    out = refuse(base, module_so, cert, make(st, key_file), mode, extra)
     fragments = [f.replace("{st}", str(st)) for f in fragments]
     lines = [line for line in out.splitlines() if all(f in line for f in fragments)]
     assert lines, f"no line with {fragments} in:\n{out}"
