@@ -417,8 +417,9 @@ def test_packaged_load_and_conf(module_so, cert, base, procs, clocks, source):
 @pytest.mark.parametrize("tls", TLS, ids=["1.2", "1.3"])
 def test_rotation_without_restart(module_so, cert, base, procs, clocks, tls):
     """Keep 1: at interval c+1, a ticket of c (previous) resumes and is renewed with c+1; at
-    c+2 it no longer resumes (while an instance with keep 2 still takes it); a ticket of c+1 made by a node already at c+1 resumes on a node
-    still at c (next key) and is renewed there with c. No signal is sent to Apache: the parent
+    c+2 it no longer resumes (while an instance with keep 2 still takes it); a ticket of c+1
+    made by a node already at c+1 resumes on a node still at c (next key) and is renewed there
+    with c. No signal is sent to Apache: the parent
     and its children are the same processes before and after."""
     key_file, main = main_key(base)
     c0 = start_counter()
