@@ -19,7 +19,8 @@ use zeroize::Zeroizing;
 
 use crate::config::{Config, TfoSpec};
 use crate::daemon::keys::{Extra, KeyRound, KeySources, LiveStates, Secret};
-use crate::servers::{self, Rendered, StekFormat, json, role_text};
+use crate::daemon::target::ErrorKind;
+use crate::servers::{self, Rendered, SeedFormat, StekFormat, caddy, go, json, role_text};
 use crate::sys::log::Log;
 use crate::sys::os;
 use crate::sys::text::hex;
@@ -264,6 +265,24 @@ fn stek_report(
     let server = match format {
         StekFormat::Server(f) => f,
         StekFormat::Json => return Ok(json_report(t, report, now, &slot)),
+        StekFormat::Own(_) => {
+            if let Err((_, msg)) = &expected {
+                report.problem = Some(msg.clone());
+            }
+            let own = own_report(t, report, now, expected.as_ref().ok(), previous.as_ref());
+            return Ok(own);
+        }
+        StekFormat::Seeds(f) => {
+            return Ok(seeds_report(
+                t,
+                f,
+                report,
+                now,
+                &slot,
+                &expected,
+                previous.as_ref(),
+            ));
+        }
     };
     let dest = t.dest();
     let pieces = t
@@ -358,6 +377,71 @@ fn socket_report(
     }
 }
 
+/// Go's and Caddy's seed files: byte-compared with what keywheel writes now and wrote in the
+/// previous interval; the installed seeds' Go names listed; for Caddy, a file that is neither
+/// is told apart (Caddy rotated on its own, foreign keys, unreadable).
+fn seeds_report(
+    t: &StekTarget,
+    format: SeedFormat,
+    mut report: TargetReport,
+    now: u64,
+    slot: &TicketSlot,
+    expected: &Result<Rendered, (ErrorKind, String)>,
+    previous: Option<&Rendered>,
+) -> TargetReport {
+    let dest = t.dest();
+    let pieces = t.server().pieces(&dest, expected.as_ref().ok(), previous);
+    let Some(piece) = pieces.into_iter().next() else {
+        return report;
+    };
+    let (mut st, content) = file_state(&piece.path);
+    let fresh = match (&content, &piece.now) {
+        (Some(c), Some(w)) => Some(c[..] == w[..]),
+        _ => None,
+    };
+    st.fresh = fresh;
+    if let Some(c) = &content {
+        report.installed_names = go::installed_names(format, c);
+        report.fingerprint = report.installed_names.first().cloned();
+    }
+    let was_previous = match (&content, &piece.previous) {
+        (Some(c), Some(w)) => c[..] == w[..],
+        _ => false,
+    };
+    report.state = if content.is_none() && !st.present && st.error.is_none() {
+        State::Missing
+    } else if content.is_none() || expected.is_err() {
+        State::Unknown
+    } else if fresh == Some(true) {
+        State::Fresh
+    } else if was_previous {
+        report.stale_seconds = Some(now - slot.current() * report.interval);
+        State::Stale
+    } else {
+        State::Wrong
+    };
+    if let (SeedFormat::Caddy, Some(c), Ok(r)) = (format, &content, expected) {
+        let why = match caddy::classify(Some(c), &r.bytes, &r.ours) {
+            caddy::StekState::CaddyRotated => Some(
+                "Caddy rotated on its own (the first key is not keywheel's): keywheel rewrites \
+                 stek.bin and runs the reload command at its next write (restart it to repair \
+                 now)",
+            ),
+            caddy::StekState::Foreign => Some("stek.bin holds no key of keywheel's"),
+            caddy::StekState::Corrupt => Some("stek.bin is not a Caddy STEK file"),
+            _ => None,
+        };
+        if report.state == State::Wrong {
+            report.problem = why.map(str::to_owned);
+        }
+    }
+    if let Err((_, msg)) = expected {
+        report.problem = Some(msg.clone());
+    }
+    report.files.push(st);
+    report
+}
+
 /// The JSON format: its file holds `"current": N`; fresh when N is the current counter.
 fn json_report(
     t: &StekTarget,
@@ -383,6 +467,45 @@ fn json_report(
         report.expected_fingerprint.clone()
     } else {
         None
+    };
+    report.files.push(st);
+    report
+}
+
+/// A format its server renders itself (lighttpd, h2o): one file, compared with what it should
+/// hold now and in the previous interval; its key names read back by the server.
+fn own_report(
+    t: &StekTarget,
+    mut report: TargetReport,
+    now: u64,
+    expected: Option<&Rendered>,
+    previous: Option<&Rendered>,
+) -> TargetReport {
+    let (mut st, content) = file_state(t.out());
+    report.state = match &content {
+        None if !st.present && st.error.is_none() => State::Missing,
+        None => State::Unknown,
+        Some(c) => {
+            let names = t.server().names(c).unwrap_or_default();
+            let current = expected.and_then(|r| {
+                r.keys
+                    .iter()
+                    .position(|k| k.role == Role::Current && k.extra.is_none())
+            });
+            report.fingerprint = current.and_then(|i| names.get(i).cloned());
+            report.installed_names = names;
+            st.fresh = expected.map(|r| r.bytes[..] == c[..]);
+            if expected.is_none() {
+                State::Unknown
+            } else if st.fresh == Some(true) {
+                State::Fresh
+            } else if previous.is_some_and(|r| r.bytes[..] == c[..]) {
+                report.stale_seconds = Some(now - report.counter * report.interval);
+                State::Stale
+            } else {
+                State::Wrong
+            }
+        }
     };
     report.files.push(st);
     report

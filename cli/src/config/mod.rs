@@ -21,7 +21,7 @@ use crate::sys::os::strerror;
 use crate::sys::paths::{Place, check_distinct};
 use crate::targets::procfs::DEFAULT_PROCFS;
 use crate::targets::tickets::{DEFAULT_KEEP, DEFAULT_STEK_INTERVAL, StekSpec, config_words};
-use crate::targets::values::{parse_group, parse_interval, parse_label};
+use crate::targets::values::{parse_group, parse_interval, parse_label, parse_owner};
 
 /// Where `keywheel run`, `status` and `check` look without `--config`.
 pub(crate) const DEFAULT_CONFIG: &str = "/etc/keywheel/keywheel.toml";
@@ -69,6 +69,7 @@ struct RawStek {
     reload: Option<Spanned<String>>,
     haproxy_socket: Option<Spanned<String>>,
     group: Option<Spanned<String>>,
+    owner: Option<Spanned<String>>,
     #[serde(default)]
     allow_persistent: bool,
 }
@@ -458,6 +459,12 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             }
             None => None,
         };
+        let owner = match &raw.owner {
+            Some(u) => {
+                Some(parse_owner(u.get_ref()).map_err(|e| ctx.err(u.span(), &at("owner"), &e))?)
+            }
+            None => None,
+        };
         let spec = StekSpec {
             name,
             format,
@@ -468,6 +475,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             reload,
             haproxy_socket,
             group,
+            owner,
             allow_persistent: raw.allow_persistent,
         };
         let schedule = spec.check().map_err(|e| {
@@ -475,6 +483,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             let span = match key {
                 "haproxy_socket" => raw.haproxy_socket.as_ref().map(Spanned::span),
                 "keep" => raw.keep.as_ref().map(Spanned::span),
+                "owner" => raw.owner.as_ref().map(Spanned::span),
                 "out" => Some(raw.out.span()),
                 _ => raw.interval.as_ref().map(Spanned::span),
             };
@@ -489,6 +498,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             abs: &spec.out,
             format,
             perms: Perms::secret(spec.group),
+            owner: spec.owner,
         };
         servers::server(format)
             .check_path(&dest)

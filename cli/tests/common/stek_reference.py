@@ -9,6 +9,7 @@ and prints a JSON list of answers:
 import base64
 import hashlib
 import json
+import struct
 import sys
 
 
@@ -77,6 +78,25 @@ def answer(q):
         return {"files": {"": rec(c).hex()}}
     if fmt == "ats":
         return {"files": {"": b"".join(rec(n) for n in [c, c + 1, *previous]).hex()}}
+    if fmt == "lighttpd":
+        # SPEC 4.4: one 92-byte record; a fresh file gets the current key c (the next one is
+        # written once lighttpd loaded c); the file holds c + 1 from W(c + 1) on.
+        def lrec(n):
+            name, aes, hmac = ticket_key(main, label, 256, n)
+            return struct.pack("<iii", 0, n * interval, (n + keep + 1) * interval - 1) + name \
+                + hmac + aes
+        load_check = ((c + 1) * interval - 60) // 64 * 64
+        return {"files": {"": lrec(c).hex()}, "next": lrec(c + 1).hex(),
+                "publish": load_check - 32, "mtime": max(now, now // 64 * 64 + 2)}
+    if fmt == "h2o":
+        text = ""
+        for n in range(c + 1, c - keep - 1, -1):
+            name, aes, hmac = ticket_key(main, label, 256, n)
+            text += (f"- name: {name.hex()}\n  cipher: aes-256-cbc\n  hash: sha256\n"
+                     f"  key: {aes.hex()}{hmac.hex()}{bytes(32).hex()}\n"
+                     f"  not_before: {n * interval}\n"
+                     f"  not_after: {(n + keep + 1) * interval - 1}\n")
+        return {"files": {"": text.encode().hex()}, "mtime": now}
     raise ValueError(fmt)
 
 

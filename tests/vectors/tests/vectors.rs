@@ -5,8 +5,8 @@
 use keywheel::schedule::Schedule;
 use keywheel::ticket::{TicketSchedule, TicketSlot};
 use keywheel::{
-    Encoding, FORMATS, Format, LabelKey, Layout, Lookup, MainKey, Role, Strength, TfoKeys,
-    TicketKeys, derive_key,
+    Encoding, FORMATS, Format, GO_SEED_LEN, GoSeeds, LabelKey, Layout, Lookup, MainKey, Role,
+    Strength, TfoKeys, TicketKeys, derive_key,
 };
 use serde_json::Value;
 
@@ -72,6 +72,7 @@ fn main_key_rules_describe_the_stored_keys() {
         "ticket_lookup",
         "format",
         "ticket_errors",
+        "go_seeds",
     ] {
         for case in cases(&v, section) {
             let Some(rule) = case.get("main_key_rule") else {
@@ -453,5 +454,48 @@ fn ticket_error_cases() {
         };
         assert_eq!(keywheel_vectors::error_kind(&error), case["kind"], "{case}");
         assert_eq!(error.to_string(), case["message"], "{case}");
+    }
+}
+
+#[test]
+fn go_seed_cases() {
+    use sha2::{Digest, Sha512};
+
+    let v = vectors();
+    let all = cases(&v, "go_seeds");
+    assert!(all.len() >= 8);
+    for case in all {
+        let slot = ticket_slot(case);
+        assert_eq!(
+            slot.next_rotation(),
+            u64_field(case, "next_rotation"),
+            "{case}"
+        );
+        let seeds = GoSeeds::new(&main_key(case), label(case)).unwrap();
+        let entries = case["seeds"].as_array().unwrap();
+        assert_eq!(entries.len() as u64, slot.keep() + 2, "{case}");
+        let mut output = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            // Go's order: current, next, previous 1, ..., previous keep.
+            let want_role = match i {
+                0 => Role::Current,
+                1 => Role::Next,
+                n => Role::Previous(n as u64 - 1),
+            };
+            assert_eq!(role(entry), want_role, "{entry}");
+            let counter = counter_field(entry, "counter");
+            assert_eq!(slot.counter(want_role), Some(counter), "{entry}");
+            let seed = seeds.seed(counter);
+            assert_eq!(seed.counter(), counter);
+            assert_eq!(hex(seed.bytes()), entry["seed"], "{entry}");
+            assert_eq!(seed.bytes().len(), GO_SEED_LEN);
+            assert_eq!(
+                hex(&Sha512::digest(seed.bytes())[..16]),
+                entry["go_name"],
+                "{entry}"
+            );
+            output.extend_from_slice(seed.bytes());
+        }
+        assert_eq!(hex(&output), case["output"], "{case}");
     }
 }
