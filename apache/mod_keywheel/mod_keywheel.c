@@ -2,9 +2,8 @@
  * mod_keywheel: Apache httpd 2.4 session-ticket keys from keywheel, rotating with no restart.
  *
  * Every SSL virtual host with a KeywheelMainKey or a KeywheelState gets keywheel's OpenSSL
- * ticket-key callback
- * (ffi/openssl/keywheel_openssl.c) through mod_ssl's optional hook `init_server`, which mod_ssl
- * runs for each server SSL_CTX at the end of its post_config. The callback reads the clock on
+ * ticket-key callback (ffi/openssl/keywheel_openssl.c) through mod_ssl's optional hook
+ * `init_server`, which mod_ssl runs for each server SSL_CTX at the end of its post_config. The callback reads the clock on
  * every call, so the server
  *   - encrypts new tickets with the current key (interval floor(now / KeywheelInterval)),
  *   - accepts tickets of the next key and of the KeywheelKeep previous ones, and renews those,
@@ -36,7 +35,7 @@
  * start of the oldest key accepted now) and wipes the loaded state. From then on the copies are
  * only advanced in memory, never written back to the file (the file is the operator's or the
  * keywheel daemon's: the module never writes it; see README): the parent advances its copies
- * from mod_mpm's monitor hook (about every 10 s), each child from a thread of its own that
+ * from the MPM's monitor hook (about every 10 s), each child from a thread of its own that
  * checks the clock every second, so that at each interval boundary every process wipes the tree
  * nodes of the key that left the window. Handshakes read the keys under a read lock; an advance
  * takes the write lock (libkeywheel requires exclusive access to advance a handle).
