@@ -3,8 +3,8 @@
  *
  * Every SSL virtual host with a KeywheelMainKey or a KeywheelState gets keywheel's OpenSSL
  * ticket-key callback (ffi/openssl/keywheel_openssl.c) through mod_ssl's optional hook
- * `init_server`, which mod_ssl runs for each server SSL_CTX at the end of its post_config. The callback reads the clock on
- * every call, so the server
+ * `init_server`, which mod_ssl runs for each server SSL_CTX at the end of its post_config. The
+ * callback reads the clock on every call, so the server
  *   - encrypts new tickets with the current key (interval floor(now / KeywheelInterval)),
  *   - accepts tickets of the next key and of the KeywheelKeep previous ones, and renews those,
  *   - refuses older tickets (full handshake),
