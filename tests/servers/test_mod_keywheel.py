@@ -141,14 +141,15 @@ def start_counter() -> int:
     return int(time.time()) // INTERVAL + 1000
 
 
-def config(d: Path, so: Path, cert, port: int, keywheel: str, extra: str = "") -> Path:
+def config(d: Path, so: Path, cert, port: int, keywheel: str, extra: str = "",
+           mpm: str = "event") -> Path:
     cert_file, key_file = cert
     (d / "www").mkdir(exist_ok=True)
     (d / "www" / "index.html").write_text("ok\n")
     conf = d / "httpd.conf"
     conf.write_text(f"""\
 ServerRoot {d}
-LoadModule mpm_event_module {MODULES}/mod_mpm_event.so
+LoadModule mpm_{mpm}_module {MODULES}/mod_mpm_{mpm}.so
 LoadModule authz_core_module {MODULES}/mod_authz_core.so
 LoadModule ssl_module {MODULES}/mod_ssl.so
 LoadModule keywheel_module {so}
@@ -194,12 +195,13 @@ def directives(key_file: Path, label: str = LABEL, interval: int | None = None,
 class Apache:
     def __init__(self, base: Path, name: str, so: Path, cert, keywheel: str, procs: list,
                  clock: FakeClock | None = None, wrapper: list[str] | None = None,
-                 single: bool = False, extra: str = "", env: dict | None = None):
+                 single: bool = False, extra: str = "", env: dict | None = None,
+                 mpm: str = "event"):
         self.dir = base / name
         self.dir.mkdir()
         self.dir.chmod(0o755)
         self.port = harness.free_port()
-        self.conf = config(self.dir, so, cert, self.port, keywheel, extra)
+        self.conf = config(self.dir, so, cert, self.port, keywheel, extra, mpm)
         env = dict(os.environ, **(clock.env() if clock else {}), **(env or {}))
         cmd = [*(wrapper or []), "apache2", "-f", str(self.conf), "-DFOREGROUND"]
         if single:
@@ -717,8 +719,9 @@ def readable_memory(pid: int) -> list[tuple[str, bytes]]:
 PAGE = 4096
 
 
-def test_state_old_nodes_wiped_from_every_process(module_so, cert, base, procs, clocks):
-    """After the rotation to c0 + 2 (keep 1: the oldest key accepted is c0 + 1), Apache's
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_state_old_nodes_wiped_from_every_process(module_so, cert, base, procs, clocks, mpm):
+    """With the event MPM (Debian's default) and with prefork: after the rotation to c0 + 2 (keep 1: the oldest key accepted is c0 + 1), Apache's
     parent (monitor hook, about every 10 s) and each child (its own thread, every second) hold
     the state's cover of (c0 + 1) * interval — each of its nodes is found in each process's
     memory — and no tree node covering an earlier second (the covers of the file's start and
@@ -729,7 +732,7 @@ def test_state_old_nodes_wiped_from_every_process(module_so, cert, base, procs, 
     path, seed = new_state(base, file_start)
     clock = FakeClock(clocks / "clock")
     clock.set(fake_time(c0))
-    a = Apache(base, "a", module_so, cert, state_directives(path), procs, clock)
+    a = Apache(base, "a", module_so, cert, state_directives(path), procs, clock, mpm=mpm)
     assert_fs_counter(ticket(harness.s_client(a.port, "1.2", sess_out=base / "s.pem")), seed, c0)
     clock.set(fake_time(c0 + 1))
     assert_fs_counter(ticket(harness.s_client(a.port, "1.3", sess_out=base / "t.pem")), seed,
@@ -765,6 +768,10 @@ def test_state_old_nodes_wiped_from_every_process(module_so, cert, base, procs, 
         report = scan()
     assert not report, f"pid: (current nodes missing, old secrets still in memory): {report}"
     assert a.proc.alive()
+    r = harness.s_client(a.port, "1.3", sess_in=base / "t.pem", sess_out=base / "t2.pem")
+    assert r.reused, "the previous interval's ticket was refused after the advance"
+    assert_fs_counter(new_ticket_after_resumption(r, "1.3"), seed, c0 + 2)
+    assert "cannot serve" not in a.error_log() and "exit signal" not in a.error_log()
 
 
 # --- bad directive values -----------------------------------------------------------------
