@@ -1109,7 +1109,8 @@ keywheel_result keywheel_ticket_keys_render(const struct keywheel_ticket_keys *k
  *
  * Thread-safety: may be called from any thread, also on one handle from many threads.
  *
- * Returns as `keywheel_ticket_keys_rendered_len`.
+ * Returns as `keywheel_ticket_keys_rendered_len`, and `KEYWHEEL_RESULT_INVALID_ARGUMENT` when
+ * the length would exceed `PTRDIFF_MAX` (no buffer holds it).
  *
  * # Safety
  * `keys` must be a live handle; `out_len` valid for one write.

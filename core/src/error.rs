@@ -17,6 +17,12 @@ pub enum Error {
         /// How many bytes were given.
         len: usize,
     },
+    /// A rollover's output with this many decrypt-only key sets would be longer than
+    /// [`crate::MAX_OUTPUT_LEN`] bytes.
+    DecryptOnlyCount {
+        /// The number of decrypt-only key sets asked for.
+        count: usize,
+    },
     /// The main key (its first [`MAIN_KEY_LEN`] bytes) is all zero bytes: an unwritten or
     /// zero-filled file, never a secret.
     MainKeyZero,
@@ -109,6 +115,12 @@ impl fmt::Display for Error {
                 f,
                 "main key is all zero bytes; it must be {MAIN_KEY_LEN} random bytes \
                  (generate them with `keywheel gen-secret`)"
+            ),
+            Error::DecryptOnlyCount { count } => write!(
+                f,
+                "decrypt-only count {count} is too large: the output would be longer than \
+                 {} bytes, more than any buffer holds",
+                crate::MAX_OUTPUT_LEN
             ),
             Error::OutputLength { len } => write!(
                 f,

@@ -52,6 +52,9 @@ pub use ticket::{TicketSchedule, TicketSlot};
 
 /// Length in bytes of the main key.
 pub const MAIN_KEY_LEN: usize = 32;
+/// Longest output a rendering may have: `isize::MAX` bytes, the most any buffer (a Rust slice,
+/// a C object) can hold; [`TicketKeys::rollover_len`] refuses longer.
+pub const MAX_OUTPUT_LEN: usize = usize::MAX >> 1;
 /// Length in bytes of a KDF context.
 pub const CONTEXT_LEN: usize = 8;
 /// Shortest derived key, in bytes.

@@ -6,7 +6,8 @@ use core::fmt;
 use crate::format::Format;
 use crate::ticket::{LabelKey, Lookup, Role, Strength, TicketKey, TicketSchedule, TicketSlot};
 use crate::{
-    Error, FS_ROOT_ID_LEN, GoSeed, MAX_LABEL_LEN, MainKey, State, StateError, TICKET_NAME_LEN,
+    Error, FS_ROOT_ID_LEN, GoSeed, MAX_LABEL_LEN, MAX_OUTPUT_LEN, MainKey, State, StateError,
+    TICKET_NAME_LEN,
 };
 
 /// Where the key of each interval counter comes from. Every per-counter key goes through
@@ -361,14 +362,20 @@ impl TicketKeys {
     /// Length of [`TicketKeys::render_rollover`]'s output with `decrypt_only` other main keys.
     ///
     /// # Errors
-    /// [`Error::FormatStrength`] or [`Error::FormatKeep`].
+    /// [`Error::FormatStrength`] or [`Error::FormatKeep`]; [`Error::DecryptOnlyCount`] when
+    /// the length would exceed [`MAX_OUTPUT_LEN`] (no buffer holds it).
     pub fn rollover_len(&self, format: Format, decrypt_only: usize) -> Result<usize, Error> {
-        let sources = if format.accepts_decrypt_only() {
-            1 + decrypt_only
-        } else {
-            1
-        };
-        Ok(self.rendered_len(format)? * sources)
+        let one = self.rendered_len(format)?;
+        if !format.accepts_decrypt_only() {
+            return Ok(one);
+        }
+        decrypt_only
+            .checked_add(1)
+            .and_then(|sources| sources.checked_mul(one))
+            .filter(|len| *len <= MAX_OUTPUT_LEN)
+            .ok_or(Error::DecryptOnlyCount {
+                count: decrypt_only,
+            })
     }
 
     /// Main-key rollover (SPEC §5.2): the keys of [`TicketKeys::render`], then, for formats

@@ -362,6 +362,40 @@ mod formats {
         }
     }
 
+    /// Found by AFL (fuzz/, target c_api): a huge decrypt-only count overflowed the length
+    /// (a panic in debug builds, a wrong small length in release builds).
+    #[test]
+    fn rollover_len_refuses_counts_no_buffer_holds() {
+        let schedule = TicketSchedule::new(3600, 1).unwrap();
+        for f in FORMATS {
+            let keys = TicketKeys::new(&main_key(), "svc", f.strength(), schedule).unwrap();
+            let one = keys.rendered_len(f).unwrap();
+            for count in [usize::MAX, usize::MAX - 1, usize::MAX / 2, usize::MAX / one] {
+                let got = keys.rollover_len(f, count);
+                if ["nginx", "nginx48", "ats"].contains(&f.name()) {
+                    let err = got.unwrap_err();
+                    assert_eq!(err, Error::DecryptOnlyCount { count }, "{}", f.name());
+                    assert_eq!(
+                        err.to_string(),
+                        format!(
+                            "decrypt-only count {count} is too large: the output would be longer \
+                             than {} bytes, more than any buffer holds",
+                            isize::MAX
+                        )
+                    );
+                } else {
+                    // The other formats hold the main key's keys alone, whatever the count.
+                    assert_eq!(got, Ok(one), "{}", f.name());
+                }
+            }
+            // The largest count that fits is still answered.
+            if ["nginx", "nginx48", "ats"].contains(&f.name()) {
+                let max = (usize::MAX >> 1) / one - 1;
+                assert_eq!(keys.rollover_len(f, max), Ok((max + 1) * one));
+            }
+        }
+    }
+
     #[test]
     fn rollover_appends_decrypt_only_windows() {
         let other_main = MainKey::from_bytes(&[7u8; 32]).unwrap();

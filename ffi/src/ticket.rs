@@ -594,7 +594,8 @@ pub unsafe extern "C" fn keywheel_ticket_keys_render(
 ///
 /// Thread-safety: may be called from any thread, also on one handle from many threads.
 ///
-/// Returns as `keywheel_ticket_keys_rendered_len`.
+/// Returns as `keywheel_ticket_keys_rendered_len`, and `KEYWHEEL_RESULT_INVALID_ARGUMENT` when
+/// the length would exceed `PTRDIFF_MAX` (no buffer holds it).
 ///
 /// # Safety
 /// `keys` must be a live handle; `out_len` valid for one write.

@@ -781,6 +781,16 @@ static void bad_inputs(const char *tmpdir) {
            KEYWHEEL_RESULT_FORMAT_KEEP, out, 0);
     keywheel_ticket_keys_free(keep2);
 
+    /* A decrypt-only count whose output no buffer holds (found by AFL, target c_api): refused,
+     * not a wrapped length or a panic. */
+    len = 7;
+    EXPECT(keywheel_ticket_keys_rollover_len(keys, KEYWHEEL_FORMAT_NGINX, SIZE_MAX, &len),
+           KEYWHEEL_RESULT_INVALID_ARGUMENT, out, 0);
+    check(len == 7 && strstr(last_message(), "decrypt-only count") != NULL,
+          "rollover_len SIZE_MAX: %zu, %s", len, last_message());
+    EXPECT(keywheel_ticket_keys_rollover_len(keys, KEYWHEEL_FORMAT_NGINX, SIZE_MAX / 80, &len),
+           KEYWHEEL_RESULT_INVALID_ARGUMENT, out, 0);
+
     /* Messages and versions. */
     for (uint32_t code = 0; code <= KEYWHEEL_RESULT_MAIN_KEY_ZERO; code++) {
         const char *m = keywheel_result_message(code);

@@ -184,6 +184,17 @@ def test_fuzz_api_under_asan_and_ubsan(build):
     assert m and m.group(1) == execs and int(m.group(3)) > 0, p.stdout
 
 
+def test_fuzz_api_replays_the_afl_corpus(build):
+    """fuzz/corpus/c_api (AFL's seeds and the inputs of every crash it found, e.g. the
+    rollover_len overflow) replayed under ASan+UBSan: each must pass every check."""
+    inputs = sorted((ROOT / "fuzz/corpus/c_api").iterdir())
+    assert any(p.name.startswith("crash-") for p in inputs), inputs
+    for path in inputs:
+        p = run([build.fuzz_api_asan, "--input", path], capture_output=True, text=True,
+                check=False, env={**os.environ, **SAN_ENV})
+        assert p.returncode == 0, (path.name, p.stdout + p.stderr)
+
+
 def test_fuzz_api_under_valgrind(build):
     if shutil.which("valgrind") is None:
         pytest.fail("valgrind is not installed (apt-get install valgrind)")
