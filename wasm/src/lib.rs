@@ -130,6 +130,14 @@ extern "C" {
     #[wasm_bindgen(constructor, js_class = "TypeError")]
     fn new(message: &JsValue) -> JsTypeError;
 
+    /// A `TextDecoder` (UTF-8).
+    type TextDecoder;
+    #[wasm_bindgen(constructor, js_class = "TextDecoder")]
+    fn new() -> TextDecoder;
+    /// `this.decode(bytes)`: the string of the UTF-8 `bytes` (a view of wasm memory).
+    #[wasm_bindgen(method, js_class = "TextDecoder")]
+    fn decode(this: &TextDecoder, bytes: &[u8]) -> JsValue;
+
     /// A `TextEncoder`: the UTF-8 bytes of strings.
     type TextEncoder;
     #[wasm_bindgen(constructor, js_class = "TextEncoder")]
@@ -546,7 +554,7 @@ fn tfo_object(keys: &kw::TfoKeys) -> Object {
     put(
         &obj,
         "procfsText",
-        JsValue::from_str(keys.procfs_text().as_str()),
+        TextDecoder::new().decode(keys.procfs_text().as_bytes()),
     );
     obj
 }
