@@ -395,3 +395,84 @@ fn run_targets_from_a_state_are_written_and_read_back() {
     let (code, text, _) = kw(&["check", "--config", config, "--time", &later]);
     assert_ne!(code, 0, "{text}");
 }
+
+#[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "KEYWHEEL_FAKE_NOW_FILE is a hook of debug builds; run without --release"
+)]
+fn the_daemon_rotates_caddy_and_h2o_from_its_state_and_then_advances_it() {
+    use common::daemon::Daemon;
+    use std::time::Duration;
+
+    // keep 0: the state reaches back to the current key only, so Caddy's previous file (whose
+    // first seed is the previous interval's) is recognised only while the daemon's state
+    // still reaches that seed: it advances the state after installing.
+    let f = StekFixture::new();
+    let interval = 3600;
+    let c = T / interval;
+    let seed = new_state(&f, "d.state", c * interval - 7200);
+    let root = f.path("caddy-root");
+    let h2o = f.path("h2o.yaml");
+    fs::create_dir(f.path("work")).unwrap();
+    let config = f.path("keywheel.toml");
+    fs::write(
+        &config,
+        format!(
+            "state = \"{}\"\nstate_dir = \"{}\"\n\
+             [[stek]]\nname = \"caddy\"\nformat = \"caddy\"\nlabel = \"www\"\nkeep = 0\n\
+             out = \"{}\"\n\
+             [[stek]]\nname = \"h2o\"\nformat = \"h2o\"\nlabel = \"www\"\nkeep = 0\n\
+             out = \"{}\"\n",
+            f.arg("d.state"),
+            f.arg("work"),
+            root.display(),
+            h2o.display()
+        ),
+    )
+    .unwrap();
+    let t1 = (c + 1) * interval + 5;
+    let queries = [
+        fs_query(&seed, "caddy", "www", interval, 0, T),
+        fs_query(&seed, "caddy", "www", interval, 0, t1),
+        fs_query(&seed, "h2o", "www", interval, 0, t1),
+    ];
+    let answers = reference(&queries);
+    let now_file = f.path("now");
+    fs::write(&now_file, T.to_string()).unwrap();
+    let mut cmd = command(KEYWHEEL);
+    cmd.args(["run", "--config", config.to_str().unwrap(), "-v"])
+        .env("KEYWHEEL_FAKE_NOW_FILE", &now_file);
+    let mut d = Daemon::spawn_command(cmd);
+    d.wait_line(Duration::from_secs(20), |l| {
+        l.contains(&format!(
+            "advanced the forward-secure state to {}",
+            c * interval
+        ))
+    });
+    let stek_bin = root.join("stek/stek.bin");
+    assert_eq!(
+        fs::read(&stek_bin).unwrap(),
+        files(&answers[0])["stek/stek.bin"]
+    );
+    // The next interval: both targets rotate, then the state moves to its start.
+    fs::write(&now_file, t1.to_string()).unwrap();
+    d.wait_line(Duration::from_secs(20), |l| {
+        l.contains(&format!(
+            "advanced the forward-secure state to {}",
+            (c + 1) * interval
+        ))
+    });
+    assert_eq!(
+        fs::read(&stek_bin).unwrap(),
+        files(&answers[1])["stek/stek.bin"]
+    );
+    assert_eq!(fs::read(&h2o).unwrap(), files(&answers[2])[""]);
+    let lines = d.terminate();
+    for l in &lines {
+        assert!(
+            !l.contains("had rotated on its own") && !l.contains("held no key of keywheel's"),
+            "keywheel's own previous stek.bin taken for another writer's: {l}"
+        );
+    }
+}
