@@ -1,6 +1,7 @@
 """Forward-secure mode with real servers (docs/forward-secrecy.md): ticket keys written by
 `keywheel stek --state` for nginx (files + reload) and HAProxy (its admin socket, no reload),
-and, on the real clock, lighttpd (its 92-byte stek file) and Caddy (seeds in its stek.bin).
+and, on the real clock, lighttpd (its 92-byte stek file), h2o (its YAML ticket file) and Caddy
+(seeds in its stek.bin).
 
 - Two nodes whose clocks differ by less than one interval, each with its own copy of the state
   advanced as its daemon would (to the oldest key it still installs), resume each other's
@@ -9,9 +10,9 @@ and, on the real clock, lighttpd (its 92-byte stek file) and Caddy (seeds in its
 - A node given a state advanced past the current key cannot serve it: `keywheel stek` exits 1
   naming the punctured key and leaves the installed keys alone.
 - A node in main-key mode does not resume forward-secure tickets (and vice versa).
-- Two lighttpd (and two Caddy) nodes, each with its own copy of the state advanced to what it
-  needs now, resume each other's tickets; lighttpd's tickets are the reference's forward-secure
-  key (name, AES, HMAC), Caddy's are made with the reference's forward-secure Go seed (Go's
+- Two lighttpd (two h2o, two Caddy) nodes, each with its own copy of the state advanced to what it
+  needs now, resume each other's tickets; lighttpd's and h2o's tickets are the reference's
+  forward-secure key (name, AES, HMAC), Caddy's are made with the reference's forward-secure Go seed (Go's
   name and HMAC), and Caddy keeps keywheel's stek.bin as written (it does not rotate itself).
 """
 
@@ -264,6 +265,14 @@ def test_main_key_and_state_together_are_refused(tmp_path):
 # --- lighttpd and Caddy, on the real clock ------------------------------------------------------
 
 
+def settled_now() -> int:
+    """Now, at least 200 s before the next boundary of INTERVAL (and so before lighttpd's early
+    publication of the next key): the keys do not change while a test runs."""
+    while (now := int(time.time())) % INTERVAL > INTERVAL - 200:
+        time.sleep(0.5)
+    return now
+
+
 @pytest.fixture
 def wwwbase():
     """A directory www-data can reach (lighttpd re-reads its key file after dropping
@@ -284,7 +293,7 @@ def test_lighttpd_nodes_from_a_state_resume_each_other(wwwbase, procs, tls):
     seed_dir = wwwbase / "seed"
     seed_dir.mkdir()
     seed = Seed(seed_dir)
-    now = int(time.time())
+    now = settled_now()
     c = now // INTERVAL
     key = seed.key("aes256", c)
     nodes = []
@@ -315,13 +324,48 @@ def test_lighttpd_nodes_from_a_state_resume_each_other(wwwbase, procs, tls):
 
 
 @pytest.mark.parametrize("tls", TLS)
+def test_h2o_nodes_from_a_state_resume_each_other(wwwbase, procs, tls):
+    harness.ensure_packages(["h2o", "openssl"])
+    from test_h2o import H2oInstance, server_group
+
+    cert = harness.make_cert(wwwbase / "cert")
+    (wwwbase / "cert").chmod(0o755)
+    seed_dir = wwwbase / "seed"
+    seed_dir.mkdir()
+    seed = Seed(seed_dir)
+    now = settled_now()
+    c = now // INTERVAL
+    key = seed.key("aes256", c)
+    nodes = []
+    for name in ("a", "b"):
+        state = seed.node_state(name, now)
+        out = wwwbase / f"{name}.yaml"
+        r = stek("h2o", state, out, now, "--group", server_group())
+        assert r.returncode == 0, r.stderr
+        names = [line.removeprefix("- name: ") for line in out.read_text().splitlines()
+                 if line.startswith("- name: ")]
+        assert names == [seed.key("aes256", n).name.hex() for n in range(c + 1, c - KEEP - 1, -1)]
+        d = wwwbase / f"h2o-{name}"
+        d.mkdir()
+        d.chmod(0o755)
+        nodes.append(H2oInstance(d, cert, out, procs))
+    a, b = nodes
+    for first, second, tag in [(a, b, "a"), (b, a, "b")]:
+        s = session(first.port, tls, wwwbase / f"{tag}.pem").session
+        assert s is not None
+        assert_ticket_of(s, key, f"h2o {tag}")
+        h = session(second.port, tls, wwwbase / f"{tag}-on-other.pem", sess_in=s)
+        assert h.reused, f"the other h2o did not resume {tag}'s ticket: {h}\n{h.output[-1500:]}"
+
+
+@pytest.mark.parametrize("tls", TLS)
 def test_caddy_nodes_from_a_state_resume_each_other(tmp_path, procs, tls):
     harness.ensure_packages(["caddy", "openssl"])
     from test_caddy import Caddy
 
     cert = harness.make_cert(tmp_path / "cert")
     seed = Seed(tmp_path)
-    now = int(time.time())
+    now = settled_now()
     c = now // INTERVAL
     go_seed = fi.fs_go_seed(seed.seed, LABEL.encode(), INTERVAL, c)
     nodes, files = [], []
