@@ -53,7 +53,7 @@ fn fs_query(seed: &[u8], format: &str, label: &str, interval: u64, keep: u64, no
 }
 
 /// `keywheel stek --format F --state STATE --time NOW` into `out`.
-fn stek(f: &StekFixture, q: &Query, state: &str, out: &str, extra: &[&str]) -> Run {
+fn stek(q: &Query, state: &str, out: &str, extra: &[&str]) -> Run {
     let (interval, keep, now) = (
         q.interval.to_string(),
         q.keep.to_string(),
@@ -77,7 +77,6 @@ fn stek(f: &StekFixture, q: &Query, state: &str, out: &str, extra: &[&str]) -> R
         &now,
     ];
     args.extend_from_slice(extra);
-    let _ = f;
     keywheel(&args)
 }
 
@@ -122,7 +121,6 @@ fn every_format_from_a_state_matches_the_reference() {
     for (i, (q, answer)) in queries.iter().zip(&answers).enumerate() {
         let out = f.path(&format!("out{i}"));
         let r = stek(
-            &f,
             q,
             &f.arg(&format!("s{i}.state")),
             out.to_str().unwrap(),
@@ -155,7 +153,7 @@ fn a_state_past_the_window_is_refused_and_nothing_is_written() {
         new_state(&f, "late.state", floor(interval, keep, T) + interval);
         let q = Query::new(format, "www", interval, keep, T);
         let out = f.arg(&format!("late-{format}"));
-        let r = stek(&f, &q, &f.arg("late.state"), &out, &[]);
+        let r = stek(&q, &f.arg("late.state"), &out, &[]);
         assert_eq!(r.code, Some(1), "{format}: {r:#?}");
         assert!(
             r.stderr.contains(": it was punctured"),
@@ -175,12 +173,12 @@ fn lighttpd_publishes_the_next_key_from_the_state() {
     let answer = &reference(std::slice::from_ref(&q))[0];
     let publish = answer["publish"].as_u64().unwrap();
     let out = f.arg("lighttpd.stek");
-    stek(&f, &q, &f.arg("l.state"), &out, &[]).assert_ok();
+    stek(&q, &f.arg("l.state"), &out, &[]).assert_ok();
     assert_eq!(fs::read(&out).unwrap(), files(answer)[""]);
     // At W(c + 1), with the same state (it still starts at c − keep), the file gets key c + 1.
     let mut at = q.clone();
     at.now = publish;
-    stek(&f, &at, &f.arg("l.state"), &out, &[]).assert_ok();
+    stek(&at, &f.arg("l.state"), &out, &[]).assert_ok();
     assert_eq!(
         fs::read(&out).unwrap(),
         unhex(answer["next"].as_str().unwrap())
@@ -250,12 +248,12 @@ fn caddy_repair_check_in_forward_secure_mode() {
         let stek_bin = root.join("stek/stek.bin");
 
         // keywheel's own previous file is outdated, not a Caddy rotation: rewritten quietly.
-        stek(&f, &prev, &state, root.to_str().unwrap(), &[]).assert_ok();
+        stek(&prev, &state, root.to_str().unwrap(), &[]).assert_ok();
         assert_eq!(
             fs::read(&stek_bin).unwrap(),
             files(&answers[1])["stek/stek.bin"]
         );
-        let r = stek(&f, &q, &state, root.to_str().unwrap(), &[]);
+        let r = stek(&q, &state, root.to_str().unwrap(), &[]);
         r.assert_ok();
         assert!(
             !r.stderr.contains(ROTATED) && !r.stderr.contains(FOREIGN),
@@ -278,7 +276,7 @@ fn caddy_repair_check_in_forward_secure_mode() {
         let mut rotated = vec![vec![0xc3u8; 32]];
         rotated.extend(prev_seeds.iter().cloned());
         fs::write(&stek_bin, caddy_file(&rotated, T - 7, T - 7 + 43_200)).unwrap();
-        let r = stek(&f, &q, &state, root.to_str().unwrap(), &[]);
+        let r = stek(&q, &state, root.to_str().unwrap(), &[]);
         assert!(r.stderr.contains(ROTATED), "keep {keep}: {}", r.stderr);
         assert_eq!(
             fs::read(&stek_bin).unwrap(),
@@ -291,7 +289,7 @@ fn caddy_repair_check_in_forward_secure_mode() {
             caddy_file(&[vec![1u8; 32], vec![0x99u8; 32]], T - 7, T - 7 + 43_200),
         )
         .unwrap();
-        let r = stek(&f, &q, &state, root.to_str().unwrap(), &[]);
+        let r = stek(&q, &state, root.to_str().unwrap(), &[]);
         assert!(r.stderr.contains(FOREIGN), "keep {keep}: {}", r.stderr);
         assert_eq!(
             fs::read(&stek_bin).unwrap(),
