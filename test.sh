@@ -15,7 +15,7 @@ step() { printf '\n==> %s\n' "$*"; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 # --- set-up -------------------------------------------------------------------------------
-APT_PACKAGES=(build-essential libsodium-dev libssl-dev openssl pkg-config python3-venv iproute2 util-linux valgrind systemd man-db ca-certificates apache2-dev faketime dpkg-dev lintian)
+APT_PACKAGES=(build-essential libsodium-dev libssl-dev openssl pkg-config python3-venv iproute2 util-linux valgrind systemd man-db ca-certificates apache2-dev faketime strace dpkg-dev lintian)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -28,7 +28,7 @@ fi
 
 # Real TLS servers for the ticket-key tests. Debian must not start them as services (they would
 # take ports 80/443): a temporary policy-rc.d denies service starts during the install.
-SERVER_PACKAGES=(nginx apache2 trafficserver haproxy lighttpd lighttpd-mod-openssl h2o faketime)
+SERVER_PACKAGES=(nginx apache2 trafficserver haproxy lighttpd lighttpd-mod-openssl h2o faketime caddy golang-go)
 missing=()
 for p in "${SERVER_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -128,13 +128,19 @@ rm -rf "$dist"
 (cd python && "$VENV/bin/maturin" build --release --locked -o "$dist" && "$VENV/bin/maturin" sdist -o "$dist")
 if [[ $(id -u) -eq 0 ]]; then
   # Installs the package on this machine and purges it again (refuses if keywheel is installed).
-  deb_status() { dpkg-query -W -f='${db:Status-Status}' keywheel 2>/dev/null || true; }
+  # (and libapache2-mod-keywheel, built next to it).
+  deb_status() { dpkg-query -W -f='${db:Status-Status}' "${1:-keywheel}" 2>/dev/null || true; }
   before=$(deb_status)
+  before_apache=$(deb_status libapache2-mod-keywheel)
   rc=0
   KEYWHEEL_DEB=$deb "$VENV/bin/python" -m pytest -q tests/packaging/test_deb.py || rc=$?
-  # Should pytest itself have died: never leave the test's package behind.
+  # Should pytest itself have died: never leave the test's packages behind.
   if [[ -z $before || $before == not-installed ]] && [[ -n "$(deb_status)" && "$(deb_status)" != not-installed ]]; then
     DEBIAN_FRONTEND=noninteractive apt-get purge -y -q keywheel
+  fi
+  a=$(deb_status libapache2-mod-keywheel)
+  if [[ -z $before_apache || $before_apache == not-installed ]] && [[ -n $a && $a != not-installed ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get purge -y -q libapache2-mod-keywheel
   fi
   ((rc == 0))
 else

@@ -6,7 +6,8 @@
 # libkeywheel: when pkg-config knows `keywheel-openssl` (installed by ffi/install.sh), the module
 # links it from there; otherwise (or with KEYWHEEL_FROM_SOURCE=1) it is built from this checkout
 # (cargo build --release -p keywheel-ffi) and linked in statically, together with the OpenSSL
-# callback ffi/openssl/keywheel_openssl.c, so the module needs nothing else at run time.
+# callback ffi/openssl/keywheel_openssl.c, so the module needs nothing else at run time. With
+# KEYWHEEL_STAGE=DIR (packaging/deb/build.sh) the static libraries staged under DIR are linked in.
 # Warnings are errors (-Wall -Wextra -Werror). Sources are copied to OUTDIR first: apxs/libtool
 # write their objects next to the sources, and nothing is written into the checkout.
 # Then:  install -m 644 OUTDIR/mod_keywheel.so "$(apxs -q LIBEXECDIR)"/
@@ -24,7 +25,16 @@ out=$(cd "$out" && pwd)
 cp "$here/mod_keywheel.c" "$out/"
 warn=(-Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-std=gnu11)
 
-if [[ ${KEYWHEEL_FROM_SOURCE:-0} != 1 ]] && pkg-config --exists keywheel-openssl 2>/dev/null; then
+if [[ -n ${KEYWHEEL_STAGE:-} ]]; then
+  # The Debian package (packaging/deb/build.sh): libkeywheel as ffi/install.sh staged it under
+  # KEYWHEEL_STAGE (DESTDIR with PREFIX=/usr), linked in statically, so that the module needs
+  # only libssl and libc at run time.
+  stage=$(cd "$KEYWHEEL_STAGE" && pwd)
+  libdir=$stage/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+  (cd "$out" && "$APXS" -c -n keywheel -o mod_keywheel.la "${warn[@]}" -I"$stage/usr/include" \
+    mod_keywheel.c "$libdir/libkeywheel_openssl.a" "$libdir/libkeywheel.a" \
+    -lssl -lcrypto -lgcc_s -lutil -lrt -lpthread -lm -ldl)
+elif [[ ${KEYWHEEL_FROM_SOURCE:-0} != 1 ]] && pkg-config --exists keywheel-openssl 2>/dev/null; then
   cflags=$(pkg-config --cflags keywheel-openssl)
   libs=$(pkg-config --libs keywheel-openssl)
   # shellcheck disable=SC2086

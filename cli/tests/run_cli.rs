@@ -607,3 +607,88 @@ fn check_is_unknown_for_key_files_it_cannot_read() {
     let r = as_nobody(&["status", "--config", &a.config, "--time", &t]);
     assert!(r.stdout.contains("tfo: UNKNOWN;"), "{r:?}");
 }
+
+#[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "KEYWHEEL_FAKE_NOW_FILE is a hook of debug builds; run without --release"
+)]
+fn lighttpd_and_h2o_targets_are_written_and_read_back() {
+    let f = StekFixture::new();
+    let config = write_config(
+        &f,
+        &format!(
+            "main_key = \"{}\"\n\
+             [[stek]]\nformat = \"lighttpd\"\nlabel = \"www\"\nout = \"{}\"\n\
+             [[stek]]\nformat = \"h2o\"\nlabel = \"www\"\nout = \"{}\"\nkeep = 2\n",
+            f.key(),
+            f.arg("lighttpd.stek"),
+            f.arg("h2o.yaml"),
+        ),
+    );
+    let queries = [
+        Query::new("lighttpd", "www", 3600, 1, T),
+        Query::new("h2o", "www", 3600, 2, T),
+    ];
+    let answers = reference(&queries);
+    let now = f.path("now");
+    fs::write(&now, T.to_string()).unwrap();
+    let mut cmd = command(KEYWHEEL);
+    cmd.args(["run", "--config", &config, "--once"])
+        .env("KEYWHEEL_FAKE_NOW_FILE", &now);
+    run(cmd).assert_ok();
+    assert_eq!(
+        fs::read(f.path("lighttpd.stek")).unwrap(),
+        files(&answers[0])[""]
+    );
+    assert_eq!(
+        fs::read(f.path("h2o.yaml")).unwrap(),
+        files(&answers[1])[""]
+    );
+
+    // status reads each file back: fresh, with the names of the keys in file order (the
+    // record's name; h2o's entries, newest first), and which of them encrypts.
+    let (code, json, err) = kw(&[
+        "status",
+        "--config",
+        &config,
+        "--json",
+        "--time",
+        &T.to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let st: Value = serde_json::from_str(&json).unwrap();
+    let targets = st["targets"].as_array().unwrap();
+    // The reference's names: the record's bytes 12..28; h2o's `- name:` lines (c+1 ..= c-2).
+    let lighttpd_name = hex(&files(&answers[0])[""][12..28]);
+    let h2o_text = String::from_utf8(files(&answers[1])[""].clone()).unwrap();
+    let h2o_names: Vec<Value> = h2o_text
+        .lines()
+        .filter_map(|l| l.strip_prefix("- name: "))
+        .map(|n| Value::from(n.to_owned()))
+        .collect();
+    assert_eq!(h2o_names.len(), 4);
+    assert_eq!(targets[0]["format"], "lighttpd");
+    assert_eq!(targets[0]["state"], "fresh", "{json}");
+    assert_eq!(
+        targets[0]["installed_names"],
+        Value::from(vec![lighttpd_name.clone()])
+    );
+    assert_eq!(targets[0]["fingerprint"], Value::from(lighttpd_name));
+    assert_eq!(targets[1]["format"], "h2o");
+    assert_eq!(targets[1]["state"], "fresh", "{json}");
+    assert_eq!(
+        targets[1]["installed_names"],
+        Value::from(h2o_names.clone())
+    );
+    assert_eq!(targets[1]["fingerprint"], h2o_names[1]);
+    // One interval later with nothing rewritten: stale; a damaged file: wrong, and check fails.
+    let later = (T + 3600).to_string();
+    let (_, text, _) = kw(&["status", "--config", &config, "--time", &later]);
+    assert!(text.contains("h2o: STALE"), "{text}");
+    fs::write(f.path("h2o.yaml"), "- name: x\n").unwrap();
+    let (_, text, _) = kw(&["status", "--config", &config, "--time", &T.to_string()]);
+    assert!(text.contains("h2o: WRONG"), "{text}");
+    let (code, _, _) = kw(&["check", "--config", &config, "--time", &T.to_string()]);
+    assert_ne!(code, 0);
+}

@@ -640,3 +640,60 @@ fn missing_haproxy_socket_is_retried_and_reported() {
     );
     d.terminate();
 }
+
+/// lighttpd takes keys on its own clock: the daemon wakes at keywheel's publication times
+/// (SPEC §4.4: W(n) = 64·floor((n·I − 60) / 64) − 32), not at the boundary, and writes the
+/// next key there, with that time as its mtime; at the boundary it writes nothing.
+#[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "KEYWHEEL_FAKE_NOW_FILE is a hook of debug builds; run without --release"
+)]
+fn lighttpd_daemon_wakes_at_its_publication_times() {
+    use std::os::unix::fs::MetadataExt;
+    let f = StekFixture::new();
+    let interval = 3600;
+    let t0 = BASE + 100; // interval c = BASE / 3600, early
+    let c = t0 / interval;
+    let answer = &reference(&[Query::new("lighttpd", "www", interval, 1, t0)])[0];
+    let publish = answer["publish"].as_u64().unwrap();
+    let after = &reference(&[Query::new("lighttpd", "www", interval, 1, publish)])[0];
+    let publish_next = (((c + 2) * interval - 60) / 64 * 64) - 32;
+    assert_eq!(publish, ((c + 1) * interval - 60) / 64 * 64 - 32);
+    let now = FakeNow::new(f.dir.path(), t0);
+    let out = f.path("lighttpd.stek");
+    let mut cmd = command(KEYWHEEL);
+    cmd.args([
+        "stek",
+        "--format",
+        "lighttpd",
+        "--label",
+        "www",
+        "--main-key",
+        &f.key(),
+        "--out",
+        out.to_str().unwrap(),
+        "--verbose",
+    ])
+    .env("KEYWHEEL_FAKE_NOW_FILE", &now.path)
+    .stdout(Stdio::null());
+    let mut d = Daemon::spawn_command(cmd);
+    let sleep = |t: u64| format!("info: sleeping until unix time {t}.000 ");
+    let within = Duration::from_secs(20);
+    let line = sleep(publish);
+    d.wait_line(within, |l| l.starts_with(&line));
+    assert_eq!(fs::read(&out).unwrap(), files(answer)[""]);
+    // At W(c + 1): key c + 1, mtime W(c + 1), then sleep until W(c + 2).
+    now.set(publish);
+    let line = sleep(publish_next);
+    d.wait_line(within, |l| l.starts_with(&line));
+    assert_eq!(
+        fs::read(&out).unwrap(),
+        unhex(after["next"].as_str().unwrap())
+    );
+    let mtime = fs::metadata(&out).unwrap().mtime();
+    assert_eq!(u64::try_from(mtime).unwrap(), publish);
+    let lines = d.terminate();
+    let writes = lines.iter().filter(|l| l.contains("; wrote ")).count();
+    assert_eq!(writes, 2, "{lines:#?}");
+}

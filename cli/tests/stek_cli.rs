@@ -571,7 +571,7 @@ fn bad_input_is_refused_with_a_clear_error_and_nothing_written() {
     usage(
         &["--format", "nginx80"],
         "invalid value 'nginx80' for '--format <FORMAT>': format 'nginx80' is unknown; it must \
-         be one of nginx, nginx48, haproxy, haproxy48, apache, ats, openssl, json",
+         be one of nginx, nginx48, haproxy, haproxy48, apache, ats, openssl, lighttpd, h2o, go, go-json, caddy, json",
     );
     usage(
         &["--label", ""],
@@ -1328,4 +1328,164 @@ fn haproxy_reload_during_the_push_is_repaired() {
     r.assert_ok();
     assert_eq!(case.fake.held(1), target);
     assert!(r.stderr.contains("pushed 3 keys (2 attempts)\n"), "{r:#?}");
+}
+
+fn mtime(path: &Path) -> u64 {
+    u64::try_from(fs::metadata(path).unwrap().mtime()).unwrap()
+}
+
+/// `--format lighttpd|h2o --label www --time now` into `out` with `interval` and `keep`.
+fn timed(f: &StekFixture, format: &str, out: &str, interval: u64, keep: u64, now: u64) -> Run {
+    timed_label(f, format, "www", out, interval, keep, now)
+}
+
+fn timed_label(
+    f: &StekFixture,
+    format: &str,
+    label: &str,
+    out: &str,
+    interval: u64,
+    keep: u64,
+    now: u64,
+) -> Run {
+    let (interval, keep, now) = (interval.to_string(), keep.to_string(), now.to_string());
+    run_stek(
+        f,
+        format,
+        label,
+        out,
+        &["--interval", &interval, "--keep", &keep, "--time", &now],
+    )
+}
+
+#[test]
+fn lighttpd_and_h2o_match_the_reference() {
+    let mut queries = Vec::new();
+    for format in ["lighttpd", "h2o"] {
+        queries.push(Query::new(format, "www", 3600, 1, T));
+        queries.push(Query::new(format, "www", 86400, 0, 1_000_000));
+        queries.push(Query::new(
+            format,
+            "ünïcode λ",
+            if format == "h2o" { 10 } else { 256 },
+            1,
+            1_700_000_001,
+        ));
+    }
+    queries.push(Query::new("h2o", "www", 7200, 3, T));
+    queries.push(Query::new("h2o", "www", 10, 0, 100_000_000_000));
+    let answers = reference(&queries);
+    for (q, answer) in queries.iter().zip(&answers) {
+        let f = StekFixture::new();
+        let out = f.arg("keys");
+        let r = timed_label(&f, &q.format, &q.label, &out, q.interval, q.keep, q.now);
+        r.assert_ok();
+        assert_eq!(r.stdout, "");
+        assert_eq!(
+            fs::read(f.path("keys")).unwrap(),
+            files(answer)[""],
+            "{q:?}"
+        );
+        assert_eq!(mode(&f.path("keys")), 0o600);
+        assert_eq!(mtime(&f.path("keys")), answer["mtime"].as_u64().unwrap());
+        assert_eq!(f.listing(""), ["keys", "main.key"]);
+    }
+}
+
+#[test]
+fn lighttpd_publishes_the_next_key_once_the_current_one_is_loaded() {
+    let q = Query::new("lighttpd", "www", 3600, 1, T);
+    let answer = &reference(std::slice::from_ref(&q))[0];
+    let publish = answer["publish"].as_u64().unwrap();
+    let f = StekFixture::new();
+    let out = f.arg("keys");
+    let file = f.path("keys");
+    // Before W(c + 1): the current key, whatever the file held.
+    timed(&f, "lighttpd", &out, 3600, 1, publish - 1).assert_ok();
+    assert_eq!(fs::read(&file).unwrap(), files(answer)[""]);
+    // A second run finds it in place and leaves the file alone (a rewrite would push a
+    // duplicate into lighttpd's three slots).
+    let before = mtime(&file);
+    let r = timed(&f, "lighttpd", &out, 3600, 1, publish - 1);
+    r.assert_ok();
+    assert!(r.stderr.contains("already holds key"), "{r:#?}");
+    assert_eq!(mtime(&file), before);
+    // From W(c + 1) on: the next key, with an mtime past the old one.
+    timed(&f, "lighttpd", &out, 3600, 1, publish).assert_ok();
+    assert_eq!(
+        fs::read(&file).unwrap(),
+        unhex(answer["next"].as_str().unwrap())
+    );
+    assert_eq!(mtime(&file), publish);
+    // A fresh file inside the publication window gets the current key first.
+    fs::remove_file(&file).unwrap();
+    timed(&f, "lighttpd", &out, 3600, 1, publish + 5).assert_ok();
+    assert_eq!(fs::read(&file).unwrap(), files(answer)[""]);
+}
+
+#[test]
+fn h2o_rewrites_always_advance_the_mtime() {
+    let f = StekFixture::new();
+    let out = f.arg("keys");
+    let file = f.path("keys");
+    timed(&f, "h2o", &out, 3600, 1, T).assert_ok();
+    assert_eq!(mtime(&file), T);
+    timed(&f, "h2o", &out, 3600, 1, T).assert_ok();
+    assert_eq!(mtime(&file), T + 1);
+    timed(&f, "h2o", &out, 3600, 1, T - 100).assert_ok();
+    assert_eq!(mtime(&file), T + 2);
+}
+
+#[test]
+fn lighttpd_refuses_what_it_cannot_hold() {
+    let f = StekFixture::new();
+    let key = f.key();
+    let out = f.arg("keys");
+    let args = |extra: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = ["--format", "lighttpd", "--label", "www", "--main-key", &key]
+            .map(String::from)
+            .to_vec();
+        v.extend(["--out".to_owned(), out.clone()]);
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let check = |extra: &[&'static str], status: i32, line: &str| {
+        let a = args(extra);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        bad(&f, &a, status, line);
+    };
+    // Key 596523 of interval 3600 is accepted until 2147489999, past 2^31 - 1.
+    check(
+        &["--time", "2147482900"],
+        1,
+        "expiry time 2147489999 does not fit format lighttpd: lighttpd stores times as signed \
+         32-bit numbers, so every time must be at most 2147483647 (2038-01-19T03:14:07Z)",
+    );
+    check(
+        &["--time", "2147486400", "--keep", "0"],
+        1,
+        "activation time 2147486400 does not fit format lighttpd: lighttpd stores times as \
+         signed 32-bit numbers, so every time must be at most 2147483647 (2038-01-19T03:14:07Z)",
+    );
+    check(
+        &["--interval", "254", "--time", "1700000000"],
+        2,
+        "interval 254 is too short for format lighttpd: lighttpd reads its key file every 64 s \
+         and keywheel publishes each key 92 to 155 s before it starts encrypting, so interval \
+         must be at least 256",
+    );
+    check(
+        &["--keep", "2", "--time", "1700000000"],
+        2,
+        "keep 2 does not fit format lighttpd: lighttpd holds 3 keys (previous, current, next), \
+         so keep must be 0 or 1",
+    );
+    // The last hour with the defaults still works.
+    let r = stek(
+        &args(&["--time", "2147479300", "--keep", "0"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    r.assert_ok();
 }

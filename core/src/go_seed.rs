@@ -8,21 +8,17 @@ use core::fmt;
 
 use zeroize::ZeroizeOnDrop;
 
-use crate::blake2b::{self, Params};
-use crate::{
-    Error, LABEL_PERSONAL, MAIN_KEY_LEN, MAX_LABEL_LEN, MainKey, Role, TicketSlot, derive_key,
-};
+use crate::{Error, LabelKey, MainKey, Role, TicketSlot};
 
 /// Length in bytes of one Go session-ticket seed.
 pub const GO_SEED_LEN: usize = 32;
 /// The KDF context of Go session-ticket seeds: "keywheel ticket seed, Go, 32 bytes".
 pub const GO_SEED_CONTEXT: [u8; 8] = *b"kwts-g32";
 
-/// The Go seeds of one label: holds the label key (SPEC.md §4.1). Wiped on drop; `Debug` shows
-/// no key bytes.
-#[derive(ZeroizeOnDrop)]
+/// The Go seeds of one label: holds the label key (SPEC.md §4.1), wiped on drop; `Debug` shows
+/// no key bytes. (Forward-secure mode: [`crate::TicketKeys::go_seed`].)
 pub struct GoSeeds {
-    label_key: [u8; MAIN_KEY_LEN],
+    label_key: LabelKey,
 }
 
 /// One 32-byte seed. Wiped on drop; `Debug` shows the counter only.
@@ -39,37 +35,14 @@ impl GoSeeds {
     /// # Errors
     /// [`Error::LabelLength`] when `label` is empty or longer than [`MAX_LABEL_LEN`] bytes.
     pub fn new(main: &MainKey, label: &str) -> Result<Self, Error> {
-        let len = label.len();
-        if !(1..=MAX_LABEL_LEN).contains(&len) {
-            return Err(Error::LabelLength { len });
-        }
-        let mut seeds = GoSeeds {
-            label_key: [0; MAIN_KEY_LEN],
-        };
-        let params = Params {
-            key: Some(main.bytes()),
-            salt: &[0; 16],
-            personal: &blake2b::pad16(LABEL_PERSONAL),
-        };
-        blake2b::hash(&params, label.as_bytes(), &mut seeds.label_key);
-        Ok(seeds)
+        Ok(GoSeeds {
+            label_key: LabelKey::new(main, label)?,
+        })
     }
 
     /// The seed of interval `counter`: `derive_key(LK, "kwts-g32", counter, 32)`.
     pub fn seed(&self, counter: u64) -> GoSeed {
-        let mut seed = GoSeed {
-            counter,
-            seed: [0; GO_SEED_LEN],
-        };
-        // GO_SEED_LEN is within 16..=64: this cannot fail.
-        let derived = derive_key(
-            &MainKey::from_array(&self.label_key),
-            &GO_SEED_CONTEXT,
-            counter,
-            &mut seed.seed,
-        );
-        debug_assert!(derived.is_ok());
-        seed
+        self.label_key.go_seed(counter)
     }
 
     /// The role of the `i`-th seed of a window in Go's order: current, next, then previous
@@ -121,6 +94,16 @@ impl fmt::Debug for GoSeeds {
 }
 
 impl GoSeed {
+    /// A seed of interval `counter` whose 32 bytes `derive` writes in place.
+    pub(crate) fn derived(counter: u64, derive: impl FnOnce(&mut [u8; GO_SEED_LEN])) -> Self {
+        let mut seed = GoSeed {
+            counter,
+            seed: [0; GO_SEED_LEN],
+        };
+        derive(&mut seed.seed);
+        seed
+    }
+
     /// The interval counter of this seed.
     pub fn counter(&self) -> u64 {
         self.counter

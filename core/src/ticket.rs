@@ -7,7 +7,7 @@ use zeroize::ZeroizeOnDrop;
 
 use crate::blake2b::{self, Params};
 use crate::schedule::Schedule;
-use crate::{Error, MAIN_KEY_LEN, MainKey, derive_key};
+use crate::{Error, GO_SEED_CONTEXT, GoSeed, MAIN_KEY_LEN, MainKey, derive_key};
 
 /// Length in bytes of a ticket key name.
 pub const TICKET_NAME_LEN: usize = 16;
@@ -229,6 +229,21 @@ impl LabelKey {
         );
         debug_assert!(keyed.is_ok());
         key
+    }
+
+    /// The Go/Caddy session-ticket seed of interval `counter` (SPEC.md §4.5):
+    /// `derive_key(LK, "kwts-g32", counter, 32)`.
+    pub fn go_seed(&self, counter: u64) -> GoSeed {
+        GoSeed::derived(counter, |out| {
+            // GO_SEED_LEN is within DERIVE_MIN_LEN..=DERIVE_MAX_LEN: this cannot fail.
+            let derived = derive_key(
+                &MainKey::from_array(&self.key),
+                &GO_SEED_CONTEXT,
+                counter,
+                out,
+            );
+            debug_assert!(derived.is_ok());
+        })
     }
 
     /// The key name only (cheaper than [`LabelKey::ticket_key`] when matching names).

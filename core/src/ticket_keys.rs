@@ -5,7 +5,9 @@ use core::fmt;
 
 use crate::format::Format;
 use crate::ticket::{LabelKey, Lookup, Role, Strength, TicketKey, TicketSchedule, TicketSlot};
-use crate::{Error, FS_ROOT_ID_LEN, MAX_LABEL_LEN, MainKey, State, StateError, TICKET_NAME_LEN};
+use crate::{
+    Error, FS_ROOT_ID_LEN, GoSeed, MAX_LABEL_LEN, MainKey, State, StateError, TICKET_NAME_LEN,
+};
 
 /// Where the key of each interval counter comes from. Every per-counter key goes through
 /// [`Source::key`] and [`Source::name`].
@@ -46,6 +48,17 @@ impl Source {
             } => Ok(state
                 .fs_label_key(self.label_bytes(), *interval, counter)?
                 .ticket_name(strength, counter)),
+        }
+    }
+
+    fn go_seed(&self, counter: u64) -> Result<GoSeed, Error> {
+        match self {
+            Source::Main(label) => Ok(label.go_seed(counter)),
+            Source::Forward {
+                state, interval, ..
+            } => Ok(state
+                .fs_label_key(self.label(), *interval, counter)?
+                .go_seed(counter)),
         }
     }
 
@@ -232,6 +245,15 @@ impl TicketKeys {
     /// As [`TicketKeys::by_counter`].
     pub fn name_by_counter(&self, counter: u64) -> Result<[u8; TICKET_NAME_LEN], Error> {
         self.source.name(self.strength, counter)
+    }
+
+    /// The Go/Caddy session-ticket seed of interval `counter` (SPEC.md §4.5; forward-secure
+    /// mode: from the label key of §6.3). The seed does not depend on the strength.
+    ///
+    /// # Errors
+    /// As [`TicketKeys::by_counter`].
+    pub fn go_seed(&self, counter: u64) -> Result<GoSeed, Error> {
+        self.source.go_seed(counter)
     }
 
     /// Looks a ticket's key `name` up among the keys accepted at `now`.

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the Debian package of keywheel with cargo-deb (metadata: [package.metadata.deb] in
-# cli/Cargo.toml) and prints its path: target/debian/keywheel_<version>-1_<arch>.deb.
+# Builds the Debian packages of keywheel with cargo-deb (metadata: [package.metadata.deb] in
+# cli/Cargo.toml) and prints their paths, keywheel's last:
+# target/debian/libapache2-mod-keywheel_<version>-1_<arch>.deb (the Apache module, built with
+# apxs) and target/debian/keywheel_<version>-1_<arch>.deb.
 #
 #   packaging/deb/build.sh [cargo-deb options, e.g. --deb-version 0.1.1-1]
 #
@@ -54,9 +56,32 @@ License: Apache-2.0
 TAIL
 } > "$stage/copyright"
 
-# TODO(lead, after merging apache/mod_keywheel): build the module with apxs into
-# packaging/deb/stage-apache/ here, then (after the keywheel package below) run
-#   cargo deb -p keywheel-cli --variant apache --no-build
-# to make libapache2-mod-keywheel_<version>-1_<arch>.deb (see cli/Cargo.toml).
+main_deb=$(cargo deb -p keywheel-cli --locked --variant keywheel "$@" | tail -n 1)
 
-cargo deb -p keywheel-cli --locked "$@"
+# The Apache module as its own package, libapache2-mod-keywheel ([package.metadata.deb.variants.
+# apache] in cli/Cargo.toml): built with apxs against the staged libkeywheel (linked in
+# statically: libkeywheel.so has no SONAME for dpkg-shlibdeps to depend on), then assembled by
+# cargo-deb without building anything (--no-build is always given), next to the keywheel
+# package (an --output naming the keywheel .deb file is replaced by its directory).
+command -v apxs >/dev/null || {
+  echo "error: apxs is not installed; run: apt-get install apache2-dev" >&2
+  exit 1
+}
+rm -rf packaging/deb/stage-apache
+KEYWHEEL_STAGE=$stage apache/mod_keywheel/build.sh packaging/deb/stage-apache >/dev/null
+strip --strip-unneeded --remove-section=.comment --remove-section=.note \
+  packaging/deb/stage-apache/mod_keywheel.so
+args=()
+skip=0
+for a in "$@"; do
+  if [[ $skip == 1 ]]; then skip=0; continue; fi
+  case $a in
+    --output|-o) skip=1 ;;
+    --output=*|--no-build) ;;
+    *) args+=("$a") ;;
+  esac
+done
+cargo deb -p keywheel-cli --locked --variant apache --no-build ${args[@]+"${args[@]}"} \
+  --output "$(dirname "$main_deb")"
+# The keywheel package last (tests take the last line).
+echo "$main_deb"

@@ -697,6 +697,25 @@ impl TicketKeys {
         })
     }
 
+    /// The Go ``crypto/tls`` / Caddy session-ticket seed of interval ``counter`` (32 bytes,
+    /// what ``Config.SetSessionTicketKeys`` takes; SPEC.md 4.5, from a state 6.3). It does not
+    /// depend on the strength.
+    fn go_seed<'py>(
+        &self,
+        py: Python<'py>,
+        counter: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let counter = counter_arg(counter, "counter")?;
+        PyBytes::new_with(py, kw::GO_SEED_LEN, |out| {
+            scrubbed(self.forward(), || {
+                let seed = self.inner.go_seed(counter)?;
+                out.copy_from_slice(seed.bytes());
+                Ok(())
+            })
+            .map_err(err)
+        })
+    }
+
     /// Looks a ticket's 16-byte key ``name`` up among the keys accepted at ``now``. A name
     /// of another length is simply not found.
     #[pyo3(signature = (name, now = None))]

@@ -7,6 +7,10 @@ compared with the hashlib reference), the man pages, `systemd-analyze verify` on
 units, the C example built against the installed header and library with pkg-config (shared and
 static), the file list, the conffile across a reinstall and upgrades from a previous build,
 remove and purge. Whatever happens, the package is purged at the end.
+
+The Apache module's package libapache2-mod-keywheel (built by the same build.sh, next to it):
+its control fields, its files, `a2enmod keywheel` and `apache2ctl -M` in a copy of the Apache
+configuration (the system's /etc/apache2 is left as it is), and purge.
 """
 
 import os
@@ -21,6 +25,7 @@ import reference as ref
 from conftest import ROOT, run
 
 PKG = "keywheel"
+APACHE_PKG = "libapache2-mod-keywheel"
 CONFFILE = Path("/etc/keywheel/keywheel.toml")
 APT = ["apt-get", "-y", "-q", "-o", "DPkg::Lock::Timeout=300"]
 ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -45,9 +50,9 @@ ALLOWED = [
 ]
 
 
-def status():
+def status(pkg=PKG):
     """dpkg's status of the package: 'installed', 'config-files' or 'not-installed'."""
-    p = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Status}", PKG], capture_output=True, text=True)
+    p = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Status}", pkg], capture_output=True, text=True)
     return p.stdout.strip() if p.returncode == 0 and p.stdout.strip() else "not-installed"
 
 
@@ -86,6 +91,11 @@ def debs(tmp_path_factory):
     original = Path(current)
     current = out / original.name
     shutil.copyfile(original, current)
+    # The Apache module's package of the same build, next to it.
+    deb_version = run(["dpkg-deb", "-f", original, "Version"]).stdout.strip()
+    apache = sorted(original.parent.glob(f"{APACHE_PKG}_{deb_version}_*.deb"))
+    assert len(apache) == 1, (original, apache)
+    shutil.copyfile(apache[0], out / apache[0].name)
     # A previous build: the same build at a lower version, made by cargo-deb itself.
     run([ROOT / "packaging/deb/build.sh", "--no-build", "--deb-version", "0.1.0~prev1-1",
          "--output", out / "prev1.deb"])
@@ -339,3 +349,111 @@ def test_remove_then_purge(installed):
     for state in Path("/var/lib/systemd").glob("deb-systemd-helper-*/**/*"):
         assert "keywheel" not in state.name and "tofurkey" not in state.name, state
     assert not list(Path("/var/lib/dpkg/info").glob("keywheel.*"))
+
+
+# --- libapache2-mod-keywheel ------------------------------------------------------------------
+
+APACHE_FILES = [
+    "/usr/lib/apache2/modules/mod_keywheel.so",
+    f"/usr/share/lintian/overrides/{APACHE_PKG}",
+    "/etc/apache2/mods-available/keywheel.load",
+    "/etc/apache2/mods-available/keywheel.conf",
+    f"/usr/share/doc/{APACHE_PKG}/copyright",
+    f"/usr/share/doc/{APACHE_PKG}/changelog.Debian.gz",
+]
+
+
+@pytest.fixture(scope="module")
+def apache_deb(debs):
+    """The module's package of the same build (copied next to the keywheel package by `debs`)."""
+    version = run(["dpkg-deb", "-f", debs[0], "Version"]).stdout.strip()
+    found = sorted(debs[0].parent.glob(f"{APACHE_PKG}_{version}_*.deb"))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_apache_module_lintian_clean(apache_deb):
+    """As for keywheel: no tag but those overridden, with reasons, in
+    packaging/deb/apache/lintian-overrides."""
+    p = subprocess.run(["lintian", "-E", "-I", "-L", "+pedantic", "--fail-on", "error,warning,info,pedantic",
+                        apache_deb], capture_output=True, text=True)
+    tags = [line for line in p.stdout.splitlines() if not line.startswith("N:")]
+    assert p.returncode == 0 and tags == [], p.stdout + p.stderr
+
+
+def test_apache_module_control_fields(apache_deb):
+    fields = run(["dpkg-deb", "-f", apache_deb, "Package", "Section", "Depends"]).stdout
+    assert f"Package: {APACHE_PKG}\n" in fields and "Section: httpd\n" in fields
+    # None of keywheel's own fields (Conflicts/Replaces/Provides tofurkey).
+    control = run(["dpkg-deb", "-f", apache_deb]).stdout
+    for field in ("Conflicts", "Replaces", "Provides", "Breaks", "Suggests"):
+        assert not re.search(rf"^{field}:", control, re.M), control
+    depends = re.search(r"^Depends: (.*)$", fields, re.M).group(1).split(", ")
+    # What dpkg-shlibdeps finds for the module (libc6, libssl3), libgcc-s1 (which cargo-deb
+    # drops from it), and Apache 2.4's module ABI; not keywheel: libkeywheel is linked in.
+    shl = apache_deb.parent / "shlibdeps-apache"
+    (shl / "debian").mkdir(parents=True)
+    (shl / "debian/control").write_text("")
+    tree = shl / "tree"
+    run(["dpkg-deb", "-x", apache_deb, tree])
+    module = tree / "usr/lib/apache2/modules/mod_keywheel.so"
+    computed = run(["dpkg-shlibdeps", "-O", module], cwd=shl).stdout
+    computed = re.search(r"^shlibs:Depends=(.*)$", computed, re.M).group(1).split(", ")
+    assert "apache2-api-20120211" in depends
+    assert not any(d.startswith("keywheel") for d in depends), depends
+    rest = [d for d in depends if d != "apache2-api-20120211" and not d.startswith("libgcc-s1")]
+    assert sorted(rest) == sorted(d for d in computed if not d.startswith("libgcc-s1")), (depends, computed)
+    assert any(d.startswith("libssl3") for d in depends), depends
+    needed = run(["objdump", "-p", module]).stdout
+    assert "libkeywheel" not in needed and "NEEDED               libssl.so.3" in needed, needed
+
+
+def test_apache_module_enables_and_purges(apache_deb, tmp_path):
+    if status(APACHE_PKG) != "not-installed":
+        pytest.fail(f"{APACHE_PKG} is already on this machine ({status(APACHE_PKG)}); remove it first")
+    system_enabled = sorted(os.listdir("/etc/apache2/mods-enabled"))
+    try:
+        apt_install(apache_deb)
+        assert status(APACHE_PKG) == "installed"
+        paths = run(["dpkg", "-L", APACHE_PKG]).stdout.splitlines()
+        files = [p for p in paths if not os.path.isdir(p) or os.path.islink(p)]
+        assert sorted(files) == sorted(APACHE_FILES), files
+        conffiles = run(["dpkg-query", "-W", "-f=${Conffiles}", APACHE_PKG]).stdout.splitlines()
+        conffiles = [line.split()[0] for line in conffiles if line.strip()]  # " path md5sum"
+        assert sorted(conffiles) == sorted(f for f in APACHE_FILES if f.startswith("/etc/"))
+        assert Path("/etc/apache2/mods-available/keywheel.load").read_text() == \
+            (ROOT / "apache/mod_keywheel/keywheel.load").read_text()
+        # The package enables nothing by itself.
+        assert sorted(os.listdir("/etc/apache2/mods-enabled")) == system_enabled
+
+        # a2enmod and apache2ctl on a copy of the configuration (APACHE_CONFDIR), with the
+        # installed mods-available.
+        conf = tmp_path / "apache2"
+        shutil.copytree("/etc/apache2", conf, symlinks=True)
+        env = {**ENV, "APACHE_CONFDIR": str(conf)}
+        p = subprocess.run(["a2enmod", "keywheel"], env=env, capture_output=True, text=True)
+        assert p.returncode == 0, p.stdout + p.stderr
+        load = conf / "mods-enabled/keywheel.load"
+        assert os.readlink(load) == "../mods-available/keywheel.load"
+        assert (conf / "mods-enabled/ssl.load").exists()  # keywheel.load: "Depends: ssl"
+        p = subprocess.run(["apache2ctl", "-M"], env=env, capture_output=True, text=True)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert re.search(r"^ keywheel_module \(shared\)$", p.stdout, re.M), p.stdout
+        assert re.search(r"^ ssl_module \(shared\)$", p.stdout, re.M), p.stdout
+        # Disabled again: Apache no longer loads it.
+        run(["a2dismod", "-q", "keywheel"], env=env)
+        p = subprocess.run(["apache2ctl", "-M"], env=env, capture_output=True, text=True)
+        assert p.returncode == 0 and "keywheel_module" not in p.stdout, p.stdout + p.stderr
+        assert sorted(os.listdir("/etc/apache2/mods-enabled")) == system_enabled
+
+        run([*APT, "purge", APACHE_PKG], env=ENV)
+        assert status(APACHE_PKG) == "not-installed"
+        leftovers = [f for f in APACHE_FILES if os.path.lexists(f)]
+        assert leftovers == [], leftovers
+        assert not os.path.lexists(f"/usr/share/doc/{APACHE_PKG}")
+        assert not list(Path("/var/lib/dpkg/info").glob(f"{APACHE_PKG}.*"))
+        assert not [p for p in Path("/var/lib/apache2").rglob("keywheel*")], "apache2 state left"
+        assert sorted(os.listdir("/etc/apache2/mods-enabled")) == system_enabled
+    finally:
+        if status(APACHE_PKG) != "not-installed":
+            subprocess.run([*APT, "purge", APACHE_PKG], env=ENV, capture_output=True)

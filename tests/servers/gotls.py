@@ -4,20 +4,16 @@
   decoded through the bootstrap types wireType/arrayType/sliceType/structType/fieldType/
   gobEncoderType, then values by their wire types). It shares nothing with keywheel's Rust
   encoder (cli/src/servers/caddy.rs) and reads what Caddy itself writes.
-- A reference `stek.bin` and seed-file writer (used only with KEYWHEEL_STEK_WRITER=reference,
-  to develop tests before the CLI has `--format caddy` / `--format go`).
-- format_wired(): whether the real `keywheel stek` accepts a format yet (the tests are strict
-  expected failures until it does, see test_caddy.py).
+- A reference `stek.bin` and seed-file writer (used only with KEYWHEEL_STEK_WRITER=reference:
+  the tests run against it without the CLI; tests/servers/run.sh always uses the real CLI).
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import os
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -318,22 +314,6 @@ def go_json(main: bytes, label: str, now: int, interval: int, keep: int) -> dict
 # --- the real CLI ---------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
-def format_wired(fmt: str) -> bool:
-    """Whether `keywheel stek --format fmt` works (a one-shot write into a scratch dir)."""
-    if not harness.stek_cli_available():
-        return False
-    with tempfile.TemporaryDirectory() as d:
-        key = Path(d) / "main.key"
-        harness.write_main_key(key)
-        r = subprocess.run(
-            [str(harness.keywheel_bin()), "stek", "--format", fmt, "--label", "probe",
-             "--main-key", str(key), "--interval", "86400", "--keep", "1", "--out",
-             str(Path(d) / "out"), "--once", "--time", "1700000000", "--allow-persistent"],
-            capture_output=True, text=True)
-        return r.returncode == 0
-
-
 def write(fmt: str, label: str, main_key_file: Path, interval: int, keep: int, out: Path,
           now: int, extra: list[str] | None = None) -> subprocess.CompletedProcess | None:
     """Write fmt's keys with the writer in use (the CLI: harness.write_keys' command line)."""
@@ -343,17 +323,6 @@ def write(fmt: str, label: str, main_key_file: Path, interval: int, keep: int, o
         return None
     harness.write_keys(fmt, label, main_key_file, interval, keep, out, now, extra)
     return None
-
-
-def not_wired_mark(*formats: str):
-    """Strict expected failure while the CLI lacks one of `formats` (then every test must fail
-    with the CLI's error; once the format exists the mark is inert and the tests run as is)."""
-    import pytest
-
-    missing = [f for f in formats if harness.WRITER == "cli" and not format_wired(f)]
-    return pytest.mark.xfail(
-        bool(missing), strict=True, raises=RuntimeError,
-        reason=f"keywheel stek --format {', '.join(missing)} is not wired into the CLI yet")
 
 
 # --- Go 1.19 tickets --------------------------------------------------------------------------
@@ -388,13 +357,6 @@ def assert_go_ticket(ticket: bytes, main: bytes, label: str, counter: int) -> No
         raise AssertionError(f"ticket ({len(ticket)} bytes, name {ticket[:16].hex()}) is not "
                              f"made with seed {counter} of label {label!r}; its name matches "
                              f"counters {found}")
-
-
-def require_wired(fmt: str) -> None:
-    """Raise the RuntimeError not_wired_mark expects when the CLI lacks fmt (for tests that
-    check the CLI's own errors, which would otherwise fail in another way first)."""
-    if not format_wired(fmt):
-        raise RuntimeError(f"keywheel stek --format {fmt} is not wired into the CLI yet")
 
 
 def build_goserver(workdir: Path) -> Path:

@@ -32,7 +32,7 @@ FORMATS = {
     "apache": ("aes128", "name-hmac-aes"),
     "ats": ("aes128", "name-hmac-aes"),
     "openssl": ("aes256", "name-hmac-aes"),
-    # docs/servers-lighttpd-h2o.md: 92-byte record (times, name, hmac, aes) / YAML entries
+    # SPEC.md §4.4: 92-byte record (times, name, hmac, aes) / YAML entries
     "lighttpd": ("aes256", "name-hmac-aes"),
     "h2o": ("aes256", "name-aes-hmac"),
 }
@@ -181,7 +181,7 @@ def go_ticket_name(seed: bytes) -> bytes:
     return hashlib.sha512(seed).digest()[:16]
 
 
-# --- lighttpd (docs/servers-lighttpd-h2o.md) ---------------------------------------------------
+# --- lighttpd (SPEC.md §4.4, README "lighttpd") -------------------------------------
 # One 92-byte record per file: LE int32 version 0, activation, expiry, name16, hmac32, aes32.
 # Key n: activation n*I, expiry (n+keep+1)*I - 1. lighttpd checks the file when unix time is a
 # multiple of 64; key n is written 32 s before C(n), the last such check >= 60 s before n*I.
@@ -245,7 +245,7 @@ def lighttpd_render(main: bytes, label: str, now: int, interval: int, keep: int,
     return n
 
 
-# --- h2o (docs/servers-lighttpd-h2o.md) --------------------------------------------------------
+# --- h2o (SPEC.md §4.4, README "h2o") -------------------------------------------
 # YAML sequence, newest first: c+1, c, c-1 .. c-keep; key = hex(aes32 | hmac32 | 0^32): h2o
 # passes 64 bytes (SHA-256's block size) to HMAC, and HMAC zero-pads shorter keys to the block.
 

@@ -10,16 +10,16 @@ reference seeds (reference.py); every ticket Caddy issues is checked against the
 1.19 puts SHA-512(seed)[0:16] in clear at the start of each ticket, followed by IV, ciphertext
 and an HMAC-SHA256 whose key is SHA-512(seed)[32:48].
 
-Until `keywheel stek --format caddy` exists every test that writes keys is a strict expected
-failure (@NOT_WIRED, see gotls.not_wired_mark): once the CLI has it, they run and must pass. To develop them without the
-CLI: KEYWHEEL_STEK_WRITER=reference.
+Without the CLI (to develop the tests): KEYWHEEL_STEK_WRITER=reference.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -29,8 +29,6 @@ import pytest
 import gotls
 import harness
 import reference
-
-NOT_WIRED = gotls.not_wired_mark("caddy")  # on every test that writes keys with the CLI
 
 TLS = ["1.2", "1.3"]
 LABEL = "caddy-cluster"
@@ -160,7 +158,6 @@ def client(tmp_path):
     return Client(tmp_path)
 
 
-@NOT_WIRED
 def test_validate_loads_the_file_and_leaves_it_byte_identical(tmp_path, cert):
     keys = Keys(tmp_path, "k")
     data = keys.write()
@@ -189,7 +186,6 @@ def test_validate_loads_the_file_and_leaves_it_byte_identical(tmp_path, cert):
     assert r.returncode != 0 and "STEK gob corrupted" in r.stderr, r.stderr
 
 
-@NOT_WIRED
 @pytest.mark.parametrize("tls", TLS)
 def test_two_caddies_resume_each_other(tmp_path, cert, procs, client, tls):
     main = os.urandom(32)
@@ -205,7 +201,6 @@ def test_two_caddies_resume_each_other(tmp_path, cert, procs, client, tls):
     assert ka.stek.read_bytes() == kb.stek.read_bytes()
 
 
-@NOT_WIRED
 @pytest.mark.parametrize("tls", TLS)
 def test_another_label_does_not_resume(tmp_path, cert, procs, client, tls):
     main = os.urandom(32)
@@ -221,7 +216,6 @@ def test_another_label_does_not_resume(tmp_path, cert, procs, client, tls):
     gotls.assert_go_ticket(harness.session_ticket(h.session), kb.main, kb.label, kb.counter())
 
 
-@NOT_WIRED
 @pytest.mark.parametrize("tls", TLS)
 def test_rotation_keeps_previous_interval_tickets(tmp_path, cert, procs, client, tls):
     """Fake time: interval c, then c + 1 (rewrite + caddy reload): c's ticket still resumes
@@ -243,7 +237,6 @@ def test_rotation_keeps_previous_interval_tickets(tmp_path, cert, procs, client,
     assert not h.reused, "a ticket older than keep intervals was resumed"
 
 
-@NOT_WIRED
 def test_every_kept_key_is_used_beyond_caddys_max_keys(tmp_path, cert, procs, client):
     """keep 5: 7 seeds, more than Caddy's max_keys (4), which Caddy applies only to keys it
     rotates itself: a ticket of the oldest kept interval (the 7th seed) still resumes."""
@@ -264,7 +257,6 @@ def test_every_kept_key_is_used_beyond_caddys_max_keys(tmp_path, cert, procs, cl
     assert not client.connect(inst, "1.2", sess_in=old).reused
 
 
-@NOT_WIRED
 def test_caddy_never_writes_a_key_of_its_own(tmp_path, cert, procs, client):
     """Through Caddy's own NextRotation timer: keywheel rewrites the file 2 s after the
     boundary (as its daemon does); when the timer fires (boundary + grace) Caddy re-reads the
@@ -286,7 +278,6 @@ def test_caddy_never_writes_a_key_of_its_own(tmp_path, cert, procs, client):
     assert keys.stek.read_bytes() == written
 
 
-@NOT_WIRED
 def test_a_caddy_that_rotated_is_repaired(tmp_path, cert, procs, client):
     """A Caddy that found NextRotation past rotated on its own (random key first, keywheel's
     keys after it); keywheel's rewrite and `caddy reload --force` put it back on the cluster's
@@ -325,12 +316,18 @@ def cli_only():
         pytest.skip("checks the CLI's errors: needs KEYWHEEL_STEK_WRITER=cli")
 
 
-@NOT_WIRED
 def test_bad_values_are_refused_and_nothing_is_written(tmp_path, cli_only):
-    gotls.require_wired("caddy")
     keys = Keys(tmp_path, "k")
     common = ["--format", "caddy", "--label", LABEL, "--main-key", str(keys.main_file),
               "--once", "--allow-persistent", "--time", str(int(time.time()))]
+    r = _cli("--format", "caddy2", "--label", LABEL, "--main-key", str(keys.main_file),
+             "--once", "--allow-persistent", "--out", str(keys.root))
+    assert r.returncode == 2 and "format 'caddy2' is unknown" in r.stderr, r.stderr
+    assert "go, go-json, caddy" in r.stderr, r.stderr
+    assert not keys.root.exists()
+    r = _cli(*common, "--owner", "no-such-user-kw", "--out", str(keys.root))
+    assert r.returncode == 2 and "user 'no-such-user-kw' does not exist" in r.stderr, r.stderr
+    assert not keys.root.exists()
     r = _cli(*common, "--interval", "86400", "--keep", "7", "--out", str(keys.root))
     assert r.returncode != 0 and "keep 7" in r.stderr and "0..=6" in r.stderr, r.stderr
     assert not keys.root.exists()
@@ -341,7 +338,69 @@ def test_bad_values_are_refused_and_nothing_is_written(tmp_path, cli_only):
     assert not_a_dir.read_bytes() == b"x"
 
 
-@NOT_WIRED
+def test_a_storage_root_that_is_not_writable_is_refused(cli_only):
+    """keywheel running as a user that may not write the storage root (nobody; the root is
+    root's, 0755): an error naming the directory, a non-zero exit, nothing written."""
+    base = Path(tempfile.mkdtemp(prefix="keywheel-caddy-"))  # nobody must reach it: not tmp_path
+    try:
+        base.chmod(0o755)
+        main = base / "main.key"
+        harness.write_main_key(main)
+        os.chown(main, 65534, 65534)
+        root = base / "root"
+        root.mkdir(mode=0o755)
+        r = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                            str(harness.keywheel_bin()), "stek", "--format", "caddy", "--label",
+                            LABEL, "--main-key", str(main), "--out", str(root), "--once",
+                            "--allow-persistent"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1, r.stderr
+        assert f"creating directory {root}/stek: Permission denied" in r.stderr, r.stderr
+        assert list(root.iterdir()) == []
+    finally:
+        shutil.rmtree(base)
+
+
+def test_the_cli_repairs_a_caddy_that_rotated_and_reloads_only_then(tmp_path, cli_only):
+    """The reload command runs only to repair: not at a rotation (Caddy's own timer re-reads
+    keywheel's next file), but when stek.bin shows that Caddy rotated on its own or holds
+    foreign keys; the file is rewritten with keywheel's keys either way."""
+    keys = Keys(tmp_path, "k")
+    now = int(time.time())
+    keys.write(now - INTERVAL)  # keywheel's file of the previous interval
+    marker = tmp_path / "reloads"
+    want = gotls.expected_stek(keys.main, LABEL, now, INTERVAL, KEEP)
+
+    def run(t: int) -> subprocess.CompletedProcess:
+        r = _cli("--format", "caddy", "--label", LABEL, "--main-key", str(keys.main_file),
+                 "--interval", str(INTERVAL), "--keep", str(KEEP), "--out", str(keys.root),
+                 "--once", "--allow-persistent", "--time", str(t),
+                 "--reload", f"echo $KEYWHEEL_COUNTER >> {marker}")
+        assert r.returncode == 0, r.stderr
+        got = gotls.decode_stek(keys.stek.read_bytes())
+        assert (got.keys, got.last_rotation, got.next_rotation) == \
+            (want.keys, want.last_rotation, want.next_rotation)
+        assert [p.name for p in keys.stek.parent.iterdir()] == ["stek.bin"]
+        return r
+
+    run(now)
+    assert not marker.exists(), "a rotation ran the reload command"
+    c = keys.counter(now)
+    # What Caddy writes when it rotates on its own: a random key first, then the old ones.
+    rotated = [os.urandom(32)] + want.keys[:3]
+    keys.stek.write_bytes(gotls.encode_stek(rotated, now, now + 43200))
+    r = run(now)
+    assert "Caddy had rotated on its own" in r.stderr, r.stderr
+    assert marker.read_text() == f"{c}\n"
+    foreign = reference.go_window(keys.main, "another-label", now, INTERVAL, KEEP)
+    keys.stek.write_bytes(gotls.encode_stek(foreign, now, now + 43200))
+    r = run(now)
+    assert "held no key of keywheel's" in r.stderr, r.stderr
+    assert marker.read_text() == f"{c}\n{c}\n"
+    r = run(now)  # keywheel's file already: nothing to write, nothing to reload
+    assert "already holds these keys" in r.stderr, r.stderr
+    assert marker.read_text() == f"{c}\n{c}\n"
+
+
 def test_a_lock_held_by_a_live_caddy_is_not_broken(tmp_path, cli_only):
     """A fresh `stek_check` lock refreshed every 2 s (as a live Caddy does every 5 s): keywheel
     waits, gives up with an error naming the lock, and leaves stek.bin as it was."""
@@ -370,14 +429,11 @@ def test_a_lock_held_by_a_live_caddy_is_not_broken(tmp_path, cli_only):
     assert [p.name for p in keys.stek.parent.iterdir()] == ["stek.bin"]
 
 
-@NOT_WIRED
 @pytest.mark.parametrize("tls", TLS)
 def test_caddy_and_the_go_example_share_tickets(tmp_path, workdir, cert, procs, client, tls):
     """One label's seeds serve Caddy (stek.bin) and a Go 1.19 server (--format go) alike."""
     import test_go
 
-    if harness.WRITER == "cli":
-        gotls.require_wired("go")
     binary = gotls.build_goserver(workdir)
     keys = Keys(tmp_path, "caddy")
     keys.write()
@@ -433,3 +489,70 @@ def test_caddy_honours_a_lock_in_keywheels_format(tmp_path, cert, procs):
     procs.append(proc)
     harness.wait_for_port(port, proc)
     assert time.monotonic() - started < 3 and not lock.exists() and keys.stek.exists()
+
+
+def test_run_status_and_check_read_the_files_back(tmp_path, cli_only):
+    """`keywheel run` with [[stek]] targets of the caddy, go and go-json formats writes the
+    reference seeds; `keywheel status` reads each file back (Go's key names, computed here with
+    hashlib) and `keywheel check` says OK; a stek.bin that Caddy rotated on its own is reported
+    as wrong, naming the cause, and is CRITICAL."""
+    import hashlib
+
+    main_file = tmp_path / "main.key"
+    main = harness.write_main_key(main_file)
+    root, seeds, js = tmp_path / "caddy-root", tmp_path / "go.seeds", tmp_path / "go.json"
+    interval = 86400
+    conf = tmp_path / "keywheel.toml"
+    targets = [("caddy", "caddy", root), ("go", "go", seeds), ("go-json", "go-json", js)]
+    conf.write_text(f'main_key = "{main_file}"\n' + "".join(
+        f'\n[[stek]]\nname = "{name}"\nformat = "{fmt}"\nlabel = "{LABEL}"\nout = "{out}"\n'
+        f'interval = {interval}\nkeep = 2\nallow_persistent = true\n'
+        for name, fmt, out in targets))
+    kw = str(harness.keywheel_bin())
+    r = subprocess.run([kw, "run", "--config", str(conf), "--once"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    now = int(time.time())
+    window = reference.go_window(main, LABEL, now, interval, 2)
+    names = [hashlib.sha512(s).digest()[:16].hex() for s in window]
+    got = gotls.decode_stek((root / "stek" / "stek.bin").read_bytes())
+    want = gotls.expected_stek(main, LABEL, now, interval, 2)
+    assert (got.keys, got.last_rotation, got.next_rotation) == \
+        (want.keys, want.last_rotation, want.next_rotation)
+    assert seeds.read_bytes() == b"".join(window)
+    assert json.loads(js.read_text()) == gotls.go_json(main, LABEL, now, interval, 2)
+
+    def status() -> dict:
+        r = subprocess.run([kw, "status", "--json", "--config", str(conf)], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return {t["name"]: t for t in json.loads(r.stdout)["targets"]}
+
+    for name, t in status().items():
+        assert t["state"] == "fresh", (name, t)
+        assert t["installed_names"] == names, name
+        assert [k["name"] for k in t["keys"]] == names, name
+        assert t["fingerprint"] == names[0], name
+    r = subprocess.run([kw, "check", "--config", str(conf)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("KEYWHEEL OK"), r.stdout + r.stderr
+    (root / "stek" / "stek.bin").write_bytes(
+        gotls.encode_stek([os.urandom(32)] + window[:3], now, now + 43200))
+    t = status()["caddy"]
+    assert t["state"] == "wrong" and "Caddy rotated on its own" in t["problem"], t
+    r = subprocess.run([kw, "check", "--config", str(conf)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2 and "caddy CRITICAL" in r.stdout, r.stdout + r.stderr
+
+
+def test_owner_gets_the_storage_root(tmp_path, cli_only):
+    """--owner (Debian: caddy): the directories keywheel creates, stek.bin and nothing else are
+    given to that user, with certmagic's modes (0700 directories, 0600 file)."""
+    keys = Keys(tmp_path, "k")
+    harness.write_keys("caddy", LABEL, keys.main_file, INTERVAL, KEEP, keys.root,
+                       int(time.time()), ["--owner", "nobody"])
+    for p, mode in [(keys.root, 0o700), (keys.root / "stek", 0o700), (keys.stek, 0o600),
+                    (keys.root / "locks", 0o700)]:
+        st = p.stat()
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (65534, 65534, mode), p
+    assert list((keys.root / "locks").iterdir()) == []

@@ -6,8 +6,7 @@ Config.SetSessionTicketKeys; it re-reads the file when it changes.
 Go 1.19 puts the key name SHA-512(seed)[0:16] in clear at the start of every ticket: each
 ticket is checked against the reference seed of the expected counter (name and HMAC).
 
-Until `keywheel stek --format go` exists every test that writes seeds is a strict expected
-failure (@NOT_WIRED, see gotls.not_wired_mark). To develop them without the CLI: KEYWHEEL_STEK_WRITER=reference.
+Without the CLI (to develop the tests): KEYWHEEL_STEK_WRITER=reference.
 """
 
 from __future__ import annotations
@@ -24,8 +23,6 @@ import pytest
 import gotls
 import harness
 import reference
-
-NOT_WIRED = gotls.not_wired_mark("go")  # on every test that writes seeds with the CLI
 
 TLS = ["1.2", "1.3"]
 LABEL = "go-cluster"
@@ -100,7 +97,6 @@ def new_session(base: Path, inst: GoServer, tls: str, counter: int) -> Path:
     return h.session
 
 
-@NOT_WIRED
 @pytest.mark.parametrize("tls", TLS)
 def test_two_servers_resume_each_other(tmp_path, goserver, cert, procs, tls):
     main = os.urandom(32)
@@ -115,7 +111,6 @@ def test_two_servers_resume_each_other(tmp_path, goserver, cert, procs, tls):
         assert h.reused, f"{first.dir.name}'s ticket not resumed by {second.dir.name}: {h}"
 
 
-@NOT_WIRED
 @pytest.mark.parametrize("tls", TLS)
 def test_a_seed_of_another_label_does_not_resume(tmp_path, goserver, cert, procs, tls):
     main = os.urandom(32)
@@ -129,7 +124,6 @@ def test_a_seed_of_another_label_does_not_resume(tmp_path, goserver, cert, procs
     assert not h.reused, "a ticket resumed under another label"
 
 
-@NOT_WIRED
 @pytest.mark.parametrize("tls", TLS)
 def test_rotation_is_picked_up_and_keeps_previous_tickets(tmp_path, goserver, cert, procs, tls):
     """The server re-reads the rewritten file: new tickets use the next counter, tickets of
@@ -149,7 +143,6 @@ def test_rotation_is_picked_up_and_keeps_previous_tickets(tmp_path, goserver, ce
         assert h.reused == resumes, f"after {step} rotation(s): {h}"
 
 
-@NOT_WIRED
 def test_a_bad_seed_file_keeps_the_keys_in_use(tmp_path, goserver, cert, procs):
     seeds = Seeds(tmp_path, "k")
     seeds.write()
@@ -164,11 +157,8 @@ def test_a_bad_seed_file_keeps_the_keys_in_use(tmp_path, goserver, cert, procs):
     new_session(tmp_path, inst, "1.2", seeds.counter)
 
 
-@NOT_WIRED
 def test_json_form_matches_the_reference(tmp_path):
     """`--format go-json`: SPEC 4.5's JSON (base64 seeds in Go's order) for tooling."""
-    if gotls.harness.WRITER == "cli" and not gotls.format_wired("go-json"):
-        pytest.xfail("keywheel stek --format go-json is not wired into the CLI yet")
     seeds = Seeds(tmp_path, "k")
     out = tmp_path / "seeds.json"
     now = int(time.time())

@@ -8,8 +8,7 @@ time with a 20-second interval and never reloads or restarts h2o.
 
 FILE PRODUCER: `keywheel stek --format h2o` (KEYWHEEL_STEK_WRITER=cli, what run.sh uses) or, with
 KEYWHEEL_STEK_WRITER=reference, the independent reference (reference.h2o_render), which proved
-the server facts before the format was wired. Until it is wired the module is xfail(strict)
-under the CLI: see `pytestmark` below (one line to delete).
+the server facts before the format was wired; with the CLI the same tests check keywheel's files.
 """
 
 from __future__ import annotations
@@ -53,12 +52,6 @@ def cli_writer(ks: scenarios.KeySet, now: int, interval: int,
 
 
 PRODUCER = cli_writer if harness.WRITER == "cli" else reference_writer
-
-# NOT WIRED YET: `keywheel stek --format h2o` does not exist, so with the CLI every test fails at
-# its first write (RuntimeError). Delete this line when the format is wired (strict: the tests
-# then pass and an XPASS would fail the run, so it cannot be forgotten).
-pytestmark = pytest.mark.xfail(harness.WRITER == "cli", raises=RuntimeError, strict=True,
-                               reason="--format h2o is not wired into keywheel stek yet")
 
 LOADED = "session ticket secrets have been (re)loaded"
 FAILED = "failed to load session ticket secrets from file:"

@@ -12,8 +12,8 @@ its `--time`), and the servers are never reloaded or restarted.
 
 FILE PRODUCER: `keywheel stek --format lighttpd` (KEYWHEEL_STEK_WRITER=cli, what run.sh uses) or,
 with KEYWHEEL_STEK_WRITER=reference, the independent reference (reference.lighttpd_render), which
-proved the server facts before the format was wired. Until it is wired the module is
-xfail(strict) under the CLI: see `pytestmark` below (one line to delete).
+proved the server facts before the format was wired; with the CLI the same tests check keywheel's
+files.
 """
 
 from __future__ import annotations
@@ -55,12 +55,6 @@ def cli_writer(ks: scenarios.KeySet, now: int, group: str | None = SERVER_GROUP)
 # The real runs (run.sh: KEYWHEEL_STEK_WRITER=cli) use the CLI; KEYWHEEL_STEK_WRITER=reference
 # runs the same tests with the independent reference writing the files.
 PRODUCER = cli_writer if harness.WRITER == "cli" else reference_writer
-
-# NOT WIRED YET: `keywheel stek --format lighttpd` does not exist, so with the CLI every test
-# fails at its first write (RuntimeError). Delete this line when the format is wired (strict:
-# the tests then pass and an XPASS would fail the run, so it cannot be forgotten).
-pytestmark = pytest.mark.xfail(harness.WRITER == "cli", raises=RuntimeError, strict=True,
-                               reason="--format lighttpd is not wired into keywheel stek yet")
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -14,7 +14,9 @@ use crate::sys::log::Log;
 use crate::sys::os;
 use crate::sys::paths::{Place, check_distinct};
 use crate::targets::tickets::{DEFAULT_KEEP, DEFAULT_STEK_INTERVAL, Options, StekSpec, StekTarget};
-use crate::targets::values::{parse_group, parse_interval, parse_keep, parse_label, parse_time};
+use crate::targets::values::{
+    parse_group, parse_interval, parse_keep, parse_label, parse_owner, parse_time,
+};
 
 pub(crate) const EXAMPLES: &str = concat!(
     exit_status_help!(),
@@ -30,6 +32,12 @@ Examples:
   HAProxy (`bind ... tls-ticket-keys /run/keywheel/haproxy.keys`), no reload:
     keywheel stek --format haproxy --label www --credential stek-main \\
       --out /run/keywheel/haproxy.keys --haproxy-socket /run/haproxy/admin.sock
+  lighttpd (`ssl.stek-file = /run/keywheel/lighttpd.stek`), no reload:
+    keywheel stek --format lighttpd --label www --credential stek-main \\
+      --out /run/keywheel/lighttpd.stek --group www-data
+  Caddy (storage root of the `distributed` session-ticket provider; README \"Caddy\"):
+    keywheel stek --format caddy --label www --credential stek-main \\
+      --out /run/keywheel/caddy --owner caddy --reload 'systemctl reload caddy'
   Counters, roles and key names for tooling:
     keywheel stek --format json --label www --main-key main.key --out - --once"
 );
@@ -63,7 +71,11 @@ struct StekKeyArgs {
 pub(crate) struct StekArgs {
     /// Output format: nginx (80-byte files), nginx48, haproxy (base64 lines, 80-byte keys),
     /// haproxy48, apache (48 bytes, current key only), ats (48-byte records), openssl (80
-    /// bytes, current key only), json (counters, roles, key names).
+    /// bytes, current key only), lighttpd (ssl.stek-file: one 92-byte record, the next key
+    /// published ahead of lighttpd's 64-s check; no reload), h2o (YAML ticket file with the
+    /// whole window; no reload), go (32-byte seeds for Go's crypto/tls), go-json (the seeds
+    /// as JSON, base64), caddy (stek/stek.bin under Caddy's storage root), json (counters,
+    /// roles, key names).
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     format: StekFormat,
 
@@ -90,8 +102,9 @@ pub(crate) struct StekArgs {
     next_main_key: Option<PathBuf>,
 
     /// Where to write: a directory for nginx/nginx48 (keys.<counter>/N.key, the `current`
-    /// symlink and the nginx.conf include snippet; created if missing), a file for the other
-    /// formats, or - (stdout) for json. Must be on tmpfs or ramfs unless --allow-persistent.
+    /// symlink and the nginx.conf include snippet; created if missing), Caddy's storage root
+    /// for caddy (stek/stek.bin, locks/; created if missing), a file for the other formats,
+    /// or - (stdout) for json. Must be on tmpfs or ramfs unless --allow-persistent.
     #[arg(long, value_name = "PATH")]
     out: PathBuf,
 
@@ -133,6 +146,11 @@ pub(crate) struct StekArgs {
     /// owner only (0600, 0700).
     #[arg(long, value_name = "GROUP", value_parser = parse_group)]
     group: Option<Gid>,
+
+    /// --format caddy: give the storage root's directories, stek.bin and its lock to this
+    /// user (name or uid; Debian: caddy), which Caddy runs as and needs to take the lock.
+    #[arg(long, value_name = "USER", value_parser = parse_owner)]
+    owner: Option<(u32, u32)>,
 
     /// Allow writing keys to a filesystem other than tmpfs or ramfs (they may then reach disk).
     #[arg(long)]
@@ -193,6 +211,7 @@ fn from_args(args: StekArgs) -> Result<(StekTarget, KeySources, Option<u64>), (u
         reload: args.reload,
         haproxy_socket: args.haproxy_socket,
         group: args.group,
+        owner: args.owner,
         allow_persistent: args.allow_persistent,
     };
     let schedule = spec.check().map_err(|e| usage(e.to_string()))?;

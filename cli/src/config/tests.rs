@@ -30,7 +30,7 @@ fn errors_name_file_line_key_and_allowed_values() {
             "{MAIN}[[stek]]\nformat = \"nginx80\"\nlabel = \"w\"\nout = \"/run/k\"\n"
         )),
         "/etc/kw.toml:3: stek[0].format: format 'nginx80' is unknown; it must be one of nginx, \
-         nginx48, haproxy, haproxy48, apache, ats, openssl, json"
+         nginx48, haproxy, haproxy48, apache, ats, openssl, lighttpd, h2o, go, go-json, caddy, json"
     );
     assert_eq!(
         err(&format!(

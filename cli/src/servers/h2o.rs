@@ -26,6 +26,11 @@ use std::fmt;
 use std::fmt::Write as _;
 use zeroize::Zeroizing;
 
+use crate::servers::{
+    Installed, KeyInfo, Out, OwnKeys, Rendered, Server, role_of, write_one_file_at,
+};
+use crate::sys::text::hex as hex_string;
+
 /// The cipher keywheel's aes256 keys are for.
 pub const CIPHER: &str = "aes-256-cbc";
 /// The HMAC hash.
@@ -34,8 +39,6 @@ pub const HASH: &str = "sha256";
 pub const HASH_BLOCK: usize = 64;
 /// AES-256 key length.
 pub const AES_LEN: usize = 32;
-/// Seconds between two of h2o's looks at the file.
-pub const STAT_PERIOD: u64 = 10;
 
 /// Why h2o cannot take a key set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,12 +199,75 @@ pub fn file_mtime(now: u64, old: Option<u64>) -> u64 {
 
 /// Which entry h2o encrypts with at `now` (the newest entry with `not_before ≤ now`, if
 /// `now ≤ not_after`): used by status to say what h2o does right now.
+#[cfg(test)]
 pub fn encrypting(entries: &[EntryInfo], now: u64) -> Option<&EntryInfo> {
     let newest = entries
         .iter()
         .filter(|e| e.not_before <= now)
         .max_by_key(|e| e.not_before)?;
     (now <= newest.not_after).then_some(newest)
+}
+
+/// h2o: the YAML ticket file with the whole window, newest first, written 2.02 s after each
+/// boundary with an mtime that always advances.
+pub(crate) struct H2o;
+
+impl Server for H2o {
+    fn formats(&self) -> &'static [&'static str] {
+        &["h2o"]
+    }
+
+    fn renders_itself(&self) -> bool {
+        true
+    }
+
+    fn describe_own(&self) -> &'static str {
+        "h2o: YAML entries newest first (name, cipher aes-256-cbc, hash sha256, key = \
+         aes|hmac|32 zero bytes, not_before, not_after)"
+    }
+
+    fn render_own(&self, keys: &OwnKeys<'_>) -> Result<Rendered, String> {
+        // next, current, previous 1, ..., previous keep (h2o's own order, newest first).
+        let schedule = keys.keys.schedule();
+        let (interval, keep) = (schedule.interval(), schedule.keep());
+        let c = keys.counter;
+        let ticket_keys: Vec<TicketKey> = (c.saturating_sub(keep)..=c + 1)
+            .rev()
+            .map(|n| keys.keys.by_counter(n))
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?;
+        let text = render(&ticket_keys, interval, keep).map_err(|e| e.to_string())?;
+        let infos = ticket_keys
+            .iter()
+            .map(|k| KeyInfo {
+                counter: k.counter(),
+                role: role_of(k.counter(), keys.now, interval),
+                extra: None,
+                name: *k.name(),
+            })
+            .collect();
+        Ok(Rendered {
+            bytes: Zeroizing::new(text.as_bytes().to_vec()),
+            keys: infos,
+            record_len: 0,
+            time: Some(keys.now),
+            ours: Zeroizing::new(Vec::new()),
+        })
+    }
+
+    fn names(&self, content: &[u8]) -> Option<Vec<String>> {
+        let parsed = std::str::from_utf8(content)
+            .map_err(|_| "not UTF-8".to_owned())
+            .and_then(parse_public);
+        Some(match parsed {
+            Ok(entries) => entries.iter().map(|e| hex_string(&e.name)).collect(),
+            Err(e) => vec![format!("(not keywheel's h2o file: {e})")],
+        })
+    }
+
+    fn install(&self, out: &Out<'_>, _counter: u64, keys: &Rendered) -> Result<Installed, String> {
+        write_one_file_at(out, keys, file_mtime)
+    }
 }
 
 #[cfg(test)]

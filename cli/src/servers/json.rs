@@ -30,6 +30,7 @@ impl Server for Json {
                 what: "the JSON to stdout".to_owned(),
                 removed: Vec::new(),
                 cleanup_errors: Vec::new(),
+                repair: None,
             });
         }
         write_one_file(out, keys)
@@ -285,6 +286,8 @@ pub(crate) fn render(
         bytes,
         keys,
         record_len: 0,
+        time: None,
+        ours: Zeroizing::new(Vec::new()),
     })
 }
 

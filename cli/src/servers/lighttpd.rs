@@ -26,9 +26,15 @@
 //! The interval must be at least [`MIN_INTERVAL`] so that one key is published per interval,
 //! at a point between two checks.
 
-use keywheel::{Strength, TicketKey};
+use keywheel::{Strength, TICKET_NAME_LEN, TicketKey};
 use std::fmt;
 use zeroize::Zeroizing;
+
+use crate::servers::{
+    Installed, KeyInfo, Out, OwnKeys, Rendered, Server, Step as ServerStep, role_of,
+    write_one_file_at,
+};
+use crate::sys::text::hex;
 
 /// Bytes lighttpd reads from `ssl.stek-file`.
 pub const RECORD_LEN: usize = 92;
@@ -261,6 +267,102 @@ pub fn file_mtime(now: u64, old: Option<u64>) -> u64 {
         t = t.max(old + 1);
     }
     t
+}
+
+/// lighttpd (`mod_openssl`): one 92-byte record, the key chosen by [`step`], written ahead of
+/// lighttpd's 64-second check with an mtime it will see.
+pub(crate) struct Lighttpd;
+
+impl Server for Lighttpd {
+    fn formats(&self) -> &'static [&'static str] {
+        &["lighttpd"]
+    }
+
+    fn renders_itself(&self) -> bool {
+        true
+    }
+
+    fn check_schedule(&self, interval: u64, keep: u64) -> Result<(), (&'static str, String)> {
+        check_schedule(interval, keep).map_err(|e| {
+            let key = if matches!(e, LighttpdError::Keep(_)) {
+                "keep"
+            } else {
+                "interval"
+            };
+            (key, e.to_string())
+        })
+    }
+
+    fn describe_own(&self) -> &'static str {
+        "lighttpd: one 92-byte record: version 0, activation, expiry (little-endian signed \
+         32-bit), name|hmac|aes (AES-256-CBC + HMAC-SHA256)"
+    }
+
+    fn render_own(&self, keys: &OwnKeys<'_>) -> Result<Rendered, String> {
+        let schedule = keys.keys.schedule();
+        let interval = schedule.interval();
+        let key = keys
+            .keys
+            .by_counter(keys.counter)
+            .map_err(|e| e.to_string())?;
+        let times =
+            key_times(keys.counter, interval, schedule.keep()).map_err(|e| e.to_string())?;
+        let record = encode(&key, times).map_err(|e| e.to_string())?;
+        Ok(Rendered {
+            bytes: Zeroizing::new(record.to_vec()),
+            keys: vec![KeyInfo {
+                counter: keys.counter,
+                role: role_of(keys.counter, keys.now, interval),
+                extra: None,
+                name: *key.name(),
+            }],
+            record_len: RECORD_LEN,
+            time: Some(keys.now),
+            ours: Zeroizing::new(Vec::new()),
+        })
+    }
+
+    fn file_counter(&self, now: u64, interval: u64) -> Option<u64> {
+        Some(key_in_file(now, interval))
+    }
+
+    fn step(
+        &self,
+        out: &Out<'_>,
+        now: u64,
+        interval: u64,
+        name: &dyn Fn(u64) -> Option<[u8; TICKET_NAME_LEN]>,
+    ) -> Option<ServerStep> {
+        // The key the file holds: one of the label's keys around now (another label's, another
+        // main key's or a damaged file holds none).
+        let c = now / interval;
+        let holds = std::fs::read(out.path)
+            .ok()
+            .and_then(|data| decode_public(&data))
+            .and_then(|info| (c.saturating_sub(2)..=c + 2).find(|&n| name(n) == Some(info.name)));
+        let s = step(now, interval, holds);
+        Some(ServerStep {
+            due: s.write.unwrap_or_else(|| key_in_file(now, interval)),
+            write: s.write.is_some(),
+            wake: s.wake,
+        })
+    }
+
+    fn names(&self, content: &[u8]) -> Option<Vec<String>> {
+        Some(vec![decode_public(content).map_or_else(
+            || {
+                format!(
+                    "(not a lighttpd record: {} bytes, not {RECORD_LEN})",
+                    content.len()
+                )
+            },
+            |info| hex(&info.name),
+        )])
+    }
+
+    fn install(&self, out: &Out<'_>, _counter: u64, keys: &Rendered) -> Result<Installed, String> {
+        write_one_file_at(out, keys, file_mtime)
+    }
 }
 
 #[cfg(test)]

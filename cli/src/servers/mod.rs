@@ -12,15 +12,23 @@
 //! serves every format no server claims. A server that does more (a directory of files, a
 //! push to the running server, a read-back) is a `servers/<name>.rs` implementing [`Server`]
 //! (override what differs), listed in [`SERVERS`].
+//!
+//! A server whose records hold times derived from the schedule (lighttpd's activation and
+//! expiry, h2o's `not_before`/`not_after`) renders its file itself ([`Server::render_own`]) and
+//! has no core format: its `--format` name is [`StekFormat::Own`].
 
+pub(crate) mod caddy;
+pub(crate) mod go;
+mod h2o;
 pub(crate) mod haproxy;
 pub(crate) mod json;
+mod lighttpd;
 pub(crate) mod nginx;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use keywheel::{Encoding, FORMATS, Format, Role, TICKET_NAME_LEN, TicketKeys};
+use keywheel::{Encoding, FORMATS, Format, GO_SEED_LEN, Role, TICKET_NAME_LEN, TicketKeys};
 use zeroize::Zeroizing;
 
 use crate::daemon::keys::Extra;
@@ -28,16 +36,36 @@ use crate::sys::files::{self, Perms};
 use crate::sys::os;
 use crate::sys::text::{hex, hex_secret};
 
-/// The names `--format` accepts: the core crate's formats, then `json`.
+/// The names `--format` accepts: the core crate's formats, those of the servers that render
+/// their files themselves, Go's and Caddy's seeds, then `json`.
 pub(crate) fn format_names() -> impl Iterator<Item = &'static str> {
-    FORMATS.iter().map(|f| f.name()).chain(["json"])
+    FORMATS
+        .iter()
+        .map(|f| f.name())
+        .chain(own_format_names())
+        .chain(SeedFormat::ALL.map(SeedFormat::name))
+        .chain(["json"])
 }
+
+/// The formats of the servers that render their files themselves.
+fn own_format_names() -> impl Iterator<Item = &'static str> {
+    SERVERS
+        .into_iter()
+        .filter(|s| s.renders_itself())
+        .flat_map(|s| s.formats().iter().copied())
+}
+
+pub(crate) use go::SeedFormat;
 
 /// What `--format` names: a server's key format, or the JSON description for tooling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StekFormat {
     /// A server format from the core crate.
     Server(Format),
+    /// A format its server file renders itself ([`Server::render_own`]): its name.
+    Own(&'static str),
+    /// Go's and Caddy's 32-byte seeds (SPEC.md §4.5).
+    Seeds(SeedFormat),
     /// Counters, roles and key names (key bytes only with --print-keys).
     Json,
 }
@@ -47,6 +75,8 @@ impl StekFormat {
     pub(crate) fn name(self) -> &'static str {
         match self {
             StekFormat::Server(f) => f.name(),
+            StekFormat::Own(name) => name,
+            StekFormat::Seeds(f) => f.name(),
             StekFormat::Json => "json",
         }
     }
@@ -55,7 +85,7 @@ impl StekFormat {
     pub(crate) fn server(self) -> Option<Format> {
         match self {
             StekFormat::Server(f) => Some(f),
-            StekFormat::Json => None,
+            StekFormat::Own(_) | StekFormat::Seeds(_) | StekFormat::Json => None,
         }
     }
 
@@ -70,6 +100,12 @@ pub(crate) fn parse_format(s: &str) -> Result<StekFormat, String> {
     if s == "json" {
         return Ok(StekFormat::Json);
     }
+    if let Some(name) = own_format_names().find(|name| *name == s) {
+        return Ok(StekFormat::Own(name));
+    }
+    if let Some(f) = SeedFormat::ALL.into_iter().find(|f| f.name() == s) {
+        return Ok(StekFormat::Seeds(f));
+    }
     Format::from_name(s).map(StekFormat::Server).ok_or_else(|| {
         let names: Vec<&str> = format_names().collect();
         format!(
@@ -80,7 +116,14 @@ pub(crate) fn parse_format(s: &str) -> Result<StekFormat, String> {
 }
 
 /// The servers that do more than write one file, each claiming its format names.
-const SERVERS: [&dyn Server; 3] = [&nginx::Nginx, &haproxy::Haproxy, &json::Json];
+const SERVERS: [&dyn Server; 6] = [
+    &nginx::Nginx,
+    &haproxy::Haproxy,
+    &lighttpd::Lighttpd,
+    &h2o::H2o,
+    &caddy::Caddy,
+    &json::Json,
+];
 
 /// The server of every format no server in [`SERVERS`] claims: the defaults of [`Server`],
 /// one file replaced atomically (then `--reload`, e.g. `apachectl -k graceful` or
@@ -113,6 +156,14 @@ pub(crate) fn extra_limitation(format: StekFormat) -> &'static str {
         StekFormat::Server(_) => {
             "this server holds a single key, so tickets made with the other main key are not \
              resumed here (clients make one full handshake)"
+        }
+        StekFormat::Own(_) => {
+            "its file holds the main key's keys only, so tickets made with the other main key \
+             are not resumed here (clients make one full handshake)"
+        }
+        StekFormat::Seeds(_) => {
+            "the seeds are those of the main key's window only, so tickets made with the other \
+             main key are not resumed here (clients make one full handshake)"
         }
         StekFormat::Json => "the JSON lists the main key's window only",
     }
@@ -151,8 +202,13 @@ pub(crate) struct Rendered {
     pub(crate) bytes: Zeroizing<Vec<u8>>,
     /// The keys in output order.
     pub(crate) keys: Vec<KeyInfo>,
-    /// Length of one record (0 for json).
+    /// Length of one record (0 for json, go-json, caddy and for records of varying length).
     pub(crate) record_len: usize,
+    /// The unix time the keys were rendered for (formats whose file's mtime matters).
+    pub(crate) time: Option<u64>,
+    /// Seed formats: every seed keywheel may have installed lately (the window and the
+    /// previous window's oldest), wiped on drop; empty for the other formats.
+    pub(crate) ours: Zeroizing<Vec<[u8; GO_SEED_LEN]>>,
 }
 
 impl Rendered {
@@ -200,6 +256,8 @@ pub(crate) fn render(
         bytes,
         keys,
         record_len: format.record_len(),
+        time: None,
+        ours: Zeroizing::new(Vec::new()),
     })
 }
 
@@ -220,6 +278,8 @@ pub(crate) struct Out<'a> {
     pub(crate) abs: &'a Path,
     pub(crate) format: StekFormat,
     pub(crate) perms: Perms,
+    /// The user (uid, gid) the files are given to (`--owner`; Caddy's storage root).
+    pub(crate) owner: Option<(u32, u32)>,
 }
 
 /// What an install wrote, for the log.
@@ -230,6 +290,9 @@ pub(crate) struct Installed {
     pub(crate) removed: Vec<PathBuf>,
     /// Errors met while removing them (not fatal: the new keys are in place).
     pub(crate) cleanup_errors: Vec<String>,
+    /// The running server was found on other keys than keywheel's (why, for the log): the
+    /// reload command must run even for a server that needs none at a rotation.
+    pub(crate) repair: Option<String>,
 }
 
 impl Installed {
@@ -238,6 +301,7 @@ impl Installed {
             what,
             removed: Vec::new(),
             cleanup_errors: Vec::new(),
+            repair: None,
         }
     }
 }
@@ -252,6 +316,38 @@ pub(crate) struct Piece {
     pub(crate) holds_keys: bool,
 }
 
+/// What a server that renders its own file ([`Server::render_own`]) gets.
+pub(crate) struct OwnKeys<'a> {
+    /// The label's AES-256 ticket keys under the main key, with the target's schedule.
+    pub(crate) keys: &'a TicketKeys,
+    /// The counter the file is for: the key it holds (lighttpd), the current key (h2o).
+    pub(crate) counter: u64,
+    /// The unix time of the rendering.
+    pub(crate) now: u64,
+}
+
+/// What a server that picks up keys on its own clock does at a wake-up ([`Server::step`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Step {
+    /// The counter the file must hold now.
+    pub(crate) due: u64,
+    /// It must be (re)written now (`false`: the file already holds it; rewriting it would
+    /// disturb the server).
+    pub(crate) write: bool,
+    /// The next wake-up (unix seconds).
+    pub(crate) wake: u64,
+}
+
+/// The role of key `counter` at `now`: current, next, or previous.
+pub(crate) fn role_of(counter: u64, now: u64, interval: u64) -> Role {
+    let c = now / interval;
+    match counter.cmp(&c) {
+        std::cmp::Ordering::Equal => Role::Current,
+        std::cmp::Ordering::Greater => Role::Next,
+        std::cmp::Ordering::Less => Role::Previous(c - counter),
+    }
+}
+
 /// A copy of key bytes that is wiped on drop.
 fn secret(bytes: &[u8]) -> Zeroizing<Vec<u8>> {
     Zeroizing::new(bytes.to_vec())
@@ -262,6 +358,52 @@ pub(crate) trait Server: Sync {
     /// The `--format` names this server takes.
     fn formats(&self) -> &'static [&'static str];
 
+    /// It renders its files itself ([`Server::render_own`]): its formats are not core formats.
+    fn renders_itself(&self) -> bool {
+        false
+    }
+
+    /// Checks of the interval and keep beyond the schedule's own: `Err((setting, message))`
+    /// with the setting at fault ("interval" or "keep").
+    fn check_schedule(&self, _interval: u64, _keep: u64) -> Result<(), (&'static str, String)> {
+        Ok(())
+    }
+
+    /// What the dry run says of the format (servers that render themselves).
+    fn describe_own(&self) -> &'static str {
+        ""
+    }
+
+    /// Renders the file for `keys` (servers that render themselves).
+    fn render_own(&self, _keys: &OwnKeys<'_>) -> Result<Rendered, String> {
+        Err("this format has no renderer of its own".to_owned())
+    }
+
+    /// The counter its file should hold at `now` in the steady state (`None`: the current
+    /// one). Used by `keywheel status` and for the rendering when no [`Server::step`] decides.
+    fn file_counter(&self, _now: u64, _interval: u64) -> Option<u64> {
+        None
+    }
+
+    /// A server that picks up keys on its own clock (lighttpd): what to write at `now` given
+    /// the installed file (`name(n)` is the name of key `n`), and when to wake next. `None`
+    /// (the default): the current window, written 2.02 s after every interval boundary.
+    fn step(
+        &self,
+        _out: &Out<'_>,
+        _now: u64,
+        _interval: u64,
+        _name: &dyn Fn(u64) -> Option<[u8; TICKET_NAME_LEN]>,
+    ) -> Option<Step> {
+        None
+    }
+
+    /// The key names (hex) of an installed file in file order, for servers that render
+    /// themselves (`None`: the core format's [`installed_names`]).
+    fn names(&self, _content: &[u8]) -> Option<Vec<String>> {
+        None
+    }
+
     /// The output is a directory of files rather than one file.
     fn writes_directory(&self) -> bool {
         false
@@ -270,6 +412,13 @@ pub(crate) trait Server: Sync {
     /// Checks of the output path beyond its kind (nginx: a path its configuration can name).
     fn check_path(&self, _out: &Out<'_>) -> Result<(), String> {
         Ok(())
+    }
+
+    /// Whether the reload command runs after every rotation (`false`: only when
+    /// [`Installed::repair`] says the running server is on other keys, as for Caddy, which
+    /// re-reads its file by itself).
+    fn reloads_on_rotation(&self) -> bool {
+        true
     }
 
     /// Writes the rendered keys of `counter`.
@@ -352,6 +501,22 @@ fn write_one_file(out: &Out<'_>, keys: &Rendered) -> Result<Installed, String> {
     Ok(Installed::wrote(out.path.display().to_string()))
 }
 
+/// Replaces `--out` atomically, the new file's mtime `mtime(time, old mtime)` (`time`: the
+/// time the keys were rendered for): for servers that reload their file when its mtime changes.
+fn write_one_file_at(
+    out: &Out<'_>,
+    keys: &Rendered,
+    mtime: fn(u64, Option<u64>) -> u64,
+) -> Result<Installed, String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let old = std::fs::metadata(out.path)
+        .ok()
+        .and_then(|m| u64::try_from(m.mtime()).ok());
+    let mtime = keys.time.map(|now| mtime(now, old));
+    files::write_atomic_at(out.path, &keys.bytes, out.perms, mtime)?;
+    Ok(Installed::wrote(out.path.display().to_string()))
+}
+
 /// The output location must exist (a directory: its parent), be of the right kind, and
 /// (unless `allow_persistent`) be on tmpfs or ramfs. Worded for the command line.
 pub(crate) fn check_out(out: &Out<'_>, allow_persistent: bool) -> Result<(), String> {
@@ -426,9 +591,11 @@ mod tests {
         assert_eq!(
             parse_format("nginx80").unwrap_err(),
             "format 'nginx80' is unknown; it must be one of nginx, nginx48, haproxy, haproxy48, \
-             apache, ats, openssl, json"
+             apache, ats, openssl, lighttpd, h2o, go, go-json, caddy, json"
         );
         assert_eq!(parse_format("json"), Ok(StekFormat::Json));
+        assert_eq!(parse_format("lighttpd"), Ok(StekFormat::Own("lighttpd")));
+        assert_eq!(parse_format("h2o"), Ok(StekFormat::Own("h2o")));
     }
 
     #[test]

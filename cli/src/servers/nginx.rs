@@ -56,6 +56,7 @@ impl Server for Nginx {
             ),
             removed: published.removed,
             cleanup_errors: published.cleanup_errors,
+            repair: None,
         })
     }
 

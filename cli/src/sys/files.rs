@@ -268,11 +268,26 @@ fn open_new(path: &Path) -> io::Result<File> {
 
 /// Creates `path` (which must not exist), writes `data`, sets group and mode, fsyncs.
 pub(crate) fn create_file(path: &Path, data: &[u8], perms: Perms) -> Result<(), String> {
+    create_file_at(path, data, perms, None)
+}
+
+/// [`create_file`], with the modification time set to `mtime` (unix seconds) when given.
+fn create_file_at(
+    path: &Path,
+    data: &[u8],
+    perms: Perms,
+    mtime: Option<u64>,
+) -> Result<(), String> {
     let p = path.display();
     let mut file = open_new(path).map_err(|e| format!("cannot create {p}: {}", strerror(&e)))?;
     perms.apply(&file, path, perms.file_mode())?;
     file.write_all(data)
         .map_err(|e| format!("cannot write {p}: {}", strerror(&e)))?;
+    if let Some(t) = mtime {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t);
+        file.set_times(fs::FileTimes::new().set_accessed(t).set_modified(t))
+            .map_err(|e| format!("cannot set the mtime of {p}: {}", strerror(&e)))?;
+    }
     file.sync_all()
         .map_err(|e| format!("cannot fsync {p}: {}", strerror(&e)))
 }
@@ -281,6 +296,17 @@ pub(crate) fn create_file(path: &Path, data: &[u8], perms: Perms) -> Result<(), 
 /// directory (mode 0600 or 0640, fsynced) renamed over it, then the directory is fsynced. On
 /// any error the temporary file is removed and `path` is untouched.
 pub(crate) fn write_atomic(path: &Path, data: &[u8], perms: Perms) -> Result<(), String> {
+    write_atomic_at(path, data, perms, None)
+}
+
+/// [`write_atomic`], the new file's mtime set to `mtime` (unix seconds) before the rename, for
+/// servers that reload their key file when its mtime changes (lighttpd, h2o).
+pub(crate) fn write_atomic_at(
+    path: &Path,
+    data: &[u8],
+    perms: Perms,
+    mtime: Option<u64>,
+) -> Result<(), String> {
     let dir = parent_dir(path);
     let Some(name) = path.file_name() else {
         return Err(format!("--out {} does not name a file", path.display()));
@@ -288,7 +314,7 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8], perms: Perms) -> Result<(),
     let tmp = dir.join(temp_name(name, "file"));
     // Leftovers of this file's earlier writers that were killed mid-write (and of this pid).
     let _ = remove_stale_temps(dir, Some(&temp_tail(name, "file")));
-    let result = create_file(&tmp, data, perms).and_then(|()| {
+    let result = create_file_at(&tmp, data, perms, mtime).and_then(|()| {
         fs::rename(&tmp, path).map_err(|e| {
             format!(
                 "cannot rename {} to {}: {}",

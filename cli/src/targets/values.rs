@@ -2,7 +2,7 @@
 //! messages: interval, unix time, label, keep, group.
 
 use keywheel::{MAX_INTERVAL, MAX_LABEL_LEN, MAX_TIME, MIN_INTERVAL, MIN_TIME, Schedule};
-use nix::unistd::{Gid, Group};
+use nix::unistd::{Gid, Group, Uid, User};
 
 /// A rotation interval in seconds: even, 10..=604800.
 pub(crate) fn parse_interval(s: &str) -> Result<u64, String> {
@@ -63,6 +63,23 @@ pub(crate) fn parse_group(s: &str) -> Result<Gid, String> {
     }
 }
 
+/// A user by name or numeric id (`--owner`, `owner =`): its uid and primary group id.
+pub(crate) fn parse_owner(s: &str) -> Result<(u32, u32), String> {
+    let found = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        let uid: u32 = s
+            .parse()
+            .map_err(|e| format!("user id {s} is out of range ({e})"))?;
+        User::from_uid(Uid::from_raw(uid))
+    } else {
+        User::from_name(s)
+    };
+    match found {
+        Ok(Some(user)) => Ok((user.uid.as_raw(), user.gid.as_raw())),
+        Ok(None) => Err(format!("user '{s}' does not exist")),
+        Err(e) => Err(format!("cannot look user '{s}' up: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +116,11 @@ mod tests {
             "group 'no-such-group-kw' does not exist"
         );
         assert_eq!(parse_group("0"), Ok(Gid::from_raw(0)));
+        assert_eq!(
+            parse_owner("no-such-user-kw").unwrap_err(),
+            "user 'no-such-user-kw' does not exist"
+        );
+        assert_eq!(parse_owner("0"), Ok((0, 0)));
+        assert_eq!(parse_owner("root"), Ok((0, 0)));
     }
 }

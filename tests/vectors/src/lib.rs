@@ -18,8 +18,10 @@
 //! Sections: `derive_key`, `tfo` and `errors` (the KDF and TCP Fast Open keys), `ticket_key`,
 //! `ticket_schedule`, `ticket_lookup`, `format` and `ticket_errors` (TLS session-ticket keys,
 //! SPEC.md §4; the cases are built in the `ticket` module); `fs_state`, `fs_leaf`,
-//! `fs_ticket_key`, `fs_tfo`, `fs_advance`, `fs_errors` and `fs_state_file_errors`
-//! (forward-secure mode; the `forward` module).
+//! `fs_ticket_key`, `fs_ticket_keys`, `fs_go_seeds`, `fs_tfo`, `fs_advance`, `fs_errors` and
+//! `fs_state_file_errors`
+//! (forward-secure mode; the `forward` module); `go_seeds` (the seeds of Go's crypto/tls and
+//! Caddy, SPEC.md §4.5; the `go` module).
 
 use blake2::Blake2bMac;
 use blake2::digest::consts::U32;
@@ -34,10 +36,12 @@ use keywheel::{
 };
 use serde::Serialize;
 
+mod go;
 mod ticket;
 
 mod forward;
 pub use forward::{ForwardSections, state_error_kind};
+pub use go::{GoSeedEntry, GoSeedsCase};
 use ticket::{
     FORMAT_COMMENT, TICKET_ERRORS_COMMENT, TICKET_KEY_COMMENT, TICKET_LOOKUP_COMMENT,
     TICKET_SCHEDULE_COMMENT, format_cases, ticket_error_cases, ticket_key_cases,
@@ -115,6 +119,8 @@ pub struct Vectors {
     pub format: Section<FormatCase>,
     /// Bad ticket-key inputs and their errors.
     pub ticket_errors: Section<TicketErrorCase>,
+    /// Go's and Caddy's session-ticket seeds.
+    pub go_seeds: Section<go::GoSeedsCase>,
     /// The forward-secure sections (`fs_*`).
     #[serde(flatten)]
     pub forward: ForwardSections,
@@ -587,6 +593,10 @@ pub fn generate() -> Vectors {
         ticket_errors: Section {
             comment: TICKET_ERRORS_COMMENT,
             cases: ticket_error_cases(),
+        },
+        go_seeds: Section {
+            comment: go::GO_SEEDS_COMMENT,
+            cases: go::go_seed_cases(),
         },
         forward: forward::forward_sections(),
     }

@@ -6,17 +6,16 @@
 //! report is in [`plan`]. README "TLS session tickets" describes the behaviour.
 
 mod plan;
+mod render;
 mod spec;
 
 pub(crate) use spec::{Options, StekSpec, config_words};
 
 use std::path::{Path, PathBuf};
 
-use keywheel::{
-    MainKey, TicketKeys, TicketSchedule, TicketSlot, WAKE_FUDGE_NANOS, WAKE_FUDGE_SECS, Window,
-};
+use keywheel::{TicketSchedule, TicketSlot, WAKE_FUDGE_NANOS, WAKE_FUDGE_SECS, Window};
 
-use crate::daemon::keys::{Extra, KeyRound, KeySources, Secret};
+use crate::daemon::keys::{Extra, KeyRound, KeySources};
 use crate::daemon::target::{self, Describe, ErrorKind, Stats, Target};
 use crate::servers::{self, Installed, Out, Rendered, Server, StekFormat, json};
 use crate::sys::files::{self, Perms};
@@ -49,6 +48,7 @@ pub(crate) struct StekTarget {
     reload: Option<String>,
     haproxy_socket: Option<PathBuf>,
     perms: Perms,
+    owner: Option<(u32, u32)>,
     allow_persistent: bool,
     print_keys: bool,
     config_words: bool,
@@ -68,6 +68,9 @@ pub(crate) struct StekTarget {
 /// What `install` leaves for `finish`.
 struct Round {
     slot: TicketSlot,
+    /// The counter the files must hold (the current one, except for a server that takes keys
+    /// on its own clock: [`Server::step`]).
+    due: u64,
     rotation_wake: (u64, u32),
     retry_wake: Option<(u64, u32)>,
     retry: String,
@@ -97,6 +100,7 @@ impl StekTarget {
             reload: spec.reload,
             haproxy_socket: spec.haproxy_socket,
             perms: Perms::secret(spec.group),
+            owner: spec.owner,
             allow_persistent: spec.allow_persistent,
             print_keys: options.print_keys,
             config_words: options.config_words,
@@ -165,6 +169,7 @@ impl StekTarget {
             abs: &self.out_abs,
             format: self.format,
             perms: self.perms,
+            owner: self.owner,
         }
     }
 
@@ -188,23 +193,36 @@ impl StekTarget {
                 return 1;
             }
         };
-        let rotation_wake = (slot.next_rotation() + WAKE_FUDGE_SECS, WAKE_FUDGE_NANOS);
+        let mut rotation_wake = (slot.next_rotation() + WAKE_FUDGE_SECS, WAKE_FUDGE_NANOS);
+        let mut due = slot.current();
+        let mut must_write = self.state.written != Some(due);
         // A retry falls before the next interval boundary; from the boundary on, the rotation
-        // (2.02 s after it) does the work.
-        let (retry_at, retry) = target::retry_after(
-            now,
-            self.state.failures,
-            slot.next_rotation(),
-            "the next rotation",
-        );
+        // (2.02 s after it) does the work. lighttpd: before its next step.
+        let mut retry_limit = slot.next_rotation();
+        if let Some(step) = self.own_step(now, keys) {
+            // lighttpd: the key its file must hold now, written only when it holds another.
+            (due, must_write, rotation_wake) = (step.due, step.write, (step.wake, 0));
+            retry_limit = step.wake;
+            if !must_write && self.state.written != Some(due) {
+                self.log.info(&format!(
+                    "{} already holds key {due}; not rewritten",
+                    self.out.display()
+                ));
+                self.state.written = Some(due);
+                self.stats.has_keys = true;
+            }
+        }
+        let (retry_at, retry) =
+            target::retry_after(now, self.state.failures, retry_limit, "the next rotation");
         let retry = if self.once { String::new() } else { retry };
         let mut errors = 0;
         let first = self.state.written.is_none();
-        if self.state.written != Some(slot.current()) || self.state.haproxy_pending {
-            errors += self.write_round(keys, &slot, first, &retry);
+        if must_write || self.state.haproxy_pending {
+            errors += self.write_round(keys, &slot, due, first, &retry);
         }
         self.round = Some(Round {
             slot,
+            due,
             rotation_wake,
             retry_wake: retry_at.map(|t| (t, 0)),
             retry,
@@ -226,7 +244,7 @@ impl StekTarget {
         }
         let slot = round.slot;
         let running = self.running.is_some();
-        let pending = self.state.written != Some(slot.current())
+        let pending = self.state.written != Some(round.due)
             || self.state.haproxy_pending
             || (self.state.reload_pending && !running);
         self.wake = if pending {
@@ -311,6 +329,7 @@ impl StekTarget {
         &mut self,
         keys: &mut KeyRound<'_>,
         slot: &TicketSlot,
+        due: u64,
         first: bool,
         retry: &str,
     ) -> u32 {
@@ -322,7 +341,7 @@ impl StekTarget {
         } else {
             ("; keeping the installed keys", retry)
         };
-        let rendered = match self.render(slot, keys) {
+        let rendered = match self.render_due(slot, due, keys) {
             Ok(r) => r,
             Err((kind, msg)) => {
                 self.log.error(&format!("{msg}{keeping}{write_retry}"));
@@ -334,12 +353,13 @@ impl StekTarget {
             self.print_plan(slot, &rendered);
             Ok(None)
         } else {
-            self.write(slot, &rendered).map(Some)
+            self.write(due, &rendered).map(Some)
         };
         let window = match self.format {
             StekFormat::Server(f) if f.window() == Window::CurrentOnly => {
                 format!("{} only", slot.current())
             }
+            StekFormat::Own(_) if rendered.keys.len() == 1 => format!("{due} only"),
             _ => format!("{}..={}", slot.current() - slot.keep(), slot.current() + 1),
         };
         let extra = if rendered.keys.iter().any(|k| k.extra.is_some()) {
@@ -365,9 +385,11 @@ impl StekTarget {
             slot.now(),
             slot.current()
         );
+        let mut repair = None;
         match written {
             Ok(None) => self.log.info(&format!("{head}; dry run: nothing written")),
             Ok(Some(installed)) => {
+                repair = installed.repair.clone();
                 self.log.info(&format!("{head}; wrote {}", installed.what));
                 for path in &installed.removed {
                     self.log.verbose(&format!("removed {}", path.display()));
@@ -387,9 +409,22 @@ impl StekTarget {
         if !self.dry_run {
             self.log_keys(&rendered);
         }
-        if self.state.written != Some(slot.current()) {
-            self.state.written = Some(slot.current());
-            self.state.reload_pending = self.reload.is_some();
+        if let Some(why) = &repair {
+            match &self.reload {
+                Some(_) => self.log.info(&format!(
+                    "{why}: rewrote it; running the reload command so that the server re-reads it"
+                )),
+                None => self.log.error(&format!(
+                    "{why}: rewrote it, but no reload command is configured (--reload, e.g. \
+                     \"caddy reload --force\"): the running server keeps other keys until it \
+                     re-reads the file"
+                )),
+            }
+        }
+        if self.state.written != Some(due) || repair.is_some() {
+            self.state.written = Some(due);
+            self.state.reload_pending =
+                self.reload.is_some() && (self.server.reloads_on_rotation() || repair.is_some());
             self.state.haproxy_pending = self.haproxy_socket.is_some();
             self.stats.rotations += 1;
             self.stats.has_keys = true;
@@ -418,69 +453,6 @@ impl StekTarget {
         }
     }
 
-    /// Renders the keys of `slot` in the output format: the main key's window, then (during a
-    /// rollover, for formats that hold any number of keys) the same window of each
-    /// decrypt-only main key.
-    pub(crate) fn render(
-        &self,
-        slot: &TicketSlot,
-        keys: &mut KeyRound<'_>,
-    ) -> Result<Rendered, (ErrorKind, String)> {
-        let now = slot.now();
-        let extra_states = keys.extra_states();
-        let secret = keys.secret().map_err(|e| (ErrorKind::MainKey, e))?;
-        // Forward-secure mode: each key from the leaf of its interval in a copy of the state
-        // (core's TicketKeys::from_state); a key the state cannot reach is a State error.
-        let from_state = |state: &keywheel::State, strength| {
-            TicketKeys::from_state(state, &self.label, strength, self.schedule, now).map_err(|e| {
-                (
-                    ErrorKind::State,
-                    format!(
-                        "the forward-secure state (root id {}) cannot derive the ticket keys: \
-                         {e}; the clock is behind the state (or the state was advanced too \
-                         far): fix the clock, or start from an older copy of the state",
-                        hex(&state.root_id())
-                    ),
-                )
-            })
-        };
-        let from_main = |main: &MainKey, strength| {
-            TicketKeys::new(main, &self.label, strength, self.schedule)
-                .map_err(|e| (ErrorKind::Write, e.to_string()))
-        };
-        let make = |strength| match &secret {
-            Secret::Main(main) => from_main(main, strength),
-            Secret::State(state) => from_state(state, strength),
-        };
-        let format = match self.format {
-            StekFormat::Server(format) => format,
-            StekFormat::Json => {
-                let json_keys = |strength| make(strength).map_err(|(_, e)| e);
-                return json::render(
-                    &self.label,
-                    self.schedule,
-                    slot,
-                    &json_keys,
-                    self.print_keys,
-                )
-                .map_err(|e| (ErrorKind::Write, e));
-            }
-        };
-        let main_keys = make(format.strength())?;
-        let main_key_mode = matches!(secret, Secret::Main(_));
-        let mut extra = Vec::new();
-        if self.use_extra && main_key_mode {
-            for (which, other) in keys.extra().map_err(|e| (ErrorKind::MainKey, e))? {
-                extra.push((*which, from_main(other, format.strength())?));
-            }
-        } else if self.use_extra {
-            for (which, state) in extra_states {
-                extra.push((which, from_state(state, format.strength())?));
-            }
-        }
-        servers::render(format, &main_keys, &extra, now).map_err(|e| (ErrorKind::Write, e))
-    }
-
     /// The output location must exist (nginx: its parent), be of the right kind, and (unless
     /// --allow-persistent) be on tmpfs or ramfs.
     pub(crate) fn check_out(&self) -> Result<(), String> {
@@ -489,17 +461,19 @@ impl StekTarget {
 
     /// Checks the output location and installs the rendered keys (the JSON on stdout needs no
     /// location).
-    fn write(&self, slot: &TicketSlot, rendered: &Rendered) -> Result<Installed, String> {
+    fn write(&self, due: u64, rendered: &Rendered) -> Result<Installed, String> {
         let dest = self.dest();
         if !json::is_stdout(&dest) {
             servers::check_out(&dest, self.allow_persistent)?;
         }
-        self.server.install(&dest, slot.current(), rendered)
+        self.server.install(&dest, due, rendered)
     }
 
     /// Logs the keys' counters, roles and names (verbose), and the keys (--print-keys).
     fn log_keys(&self, rendered: &Rendered) {
-        if !(self.log.is_verbose() || self.print_keys) || rendered.record_len == 0 {
+        // Seed formats (go-json, caddy) have no records, but each key is a seed of `ours`.
+        let seeds = matches!(self.format, StekFormat::Seeds(_));
+        if !(self.log.is_verbose() || self.print_keys) || (rendered.record_len == 0 && !seeds) {
             return;
         }
         for (i, key) in rendered.keys.iter().enumerate() {
@@ -510,7 +484,10 @@ impl StekTarget {
                 hex(&key.name)
             );
             if self.print_keys {
-                let record = rendered.record(i);
+                let record = match rendered.ours.get(i) {
+                    Some(seed) if seeds => &seed[..],
+                    _ => rendered.record(i),
+                };
                 let shown = self.server.show_record(record);
                 self.log.info(&concat(&[&line, ", key ", &shown]));
             } else {

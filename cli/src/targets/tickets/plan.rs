@@ -57,7 +57,13 @@ impl StekTarget {
                     f.name()
                 )
             }
+            StekFormat::Seeds(f) => format!(
+                "{}: 32-byte seeds for Go's SetSessionTicketKeys (Go hashes each: name = \
+                 SHA-512(seed)[0:16], AES-128 + HMAC-SHA256)",
+                f.name()
+            ),
             StekFormat::Json => "json: counters, roles and key names".to_owned(),
+            StekFormat::Own(_) => self.server.describe_own().to_owned(),
         };
         let _ = writeln!(o, "  format         {describe}");
         let key_line = |o: &mut String, prefix: &str, key: &KeyInfo| {

@@ -9,7 +9,7 @@ use keywheel::TicketSchedule;
 use nix::unistd::Gid;
 
 use crate::servers::haproxy::Haproxy;
-use crate::servers::{Server as _, StekFormat};
+use crate::servers::{SeedFormat, Server as _, StekFormat};
 use crate::sys::log::Log;
 
 /// One ticket-key output as the command line or a `[[stek]]` table describes it.
@@ -25,6 +25,8 @@ pub(crate) struct StekSpec {
     pub(crate) reload: Option<String>,
     pub(crate) haproxy_socket: Option<PathBuf>,
     pub(crate) group: Option<Gid>,
+    /// The user (uid, gid) Caddy's storage root is given to (`--owner`).
+    pub(crate) owner: Option<(u32, u32)>,
     pub(crate) allow_persistent: bool,
 }
 
@@ -41,6 +43,9 @@ impl StekSpec {
         if let Some(f) = server {
             f.check_keep(self.keep).map_err(SpecError::FormatKeep)?;
         }
+        crate::servers::server(self.format)
+            .check_schedule(self.interval, self.keep)
+            .map_err(|(key, msg)| SpecError::Server { key, msg })?;
         let format = self.format.name();
         let keys = server.map_or(self.keep.saturating_add(2), |f| {
             f.key_count(self.keep) as u64
@@ -57,7 +62,10 @@ impl StekSpec {
         {
             return Err(SpecError::HaproxySocket { format });
         }
-        if self.out.as_os_str() == "-" && server.is_some() {
+        if self.owner.is_some() && self.format != StekFormat::Seeds(SeedFormat::Caddy) {
+            return Err(SpecError::Owner { format });
+        }
+        if self.out.as_os_str() == "-" && self.format != StekFormat::Json {
             return Err(SpecError::StdoutNotJson { format });
         }
         Ok(schedule)
@@ -70,6 +78,7 @@ pub(crate) fn config_words(msg: &str) -> String {
     msg.replace("pass --allow-persistent", "set allow_persistent = true")
         .replace("--allow-persistent", "allow_persistent")
         .replace("--haproxy-socket", "haproxy_socket")
+        .replace("--owner", "owner")
         .replace("--out ", "out ")
         .replace("--format ", "format ")
 }
@@ -81,6 +90,8 @@ pub(crate) enum SpecError {
     Schedule(keywheel::Error),
     /// The format holds another number of keys.
     FormatKeep(keywheel::Error),
+    /// The server cannot follow this interval or keep (lighttpd); `key` is the setting.
+    Server { key: &'static str, msg: String },
     /// `--haproxy-socket` with a format other than HAProxy's.
     HaproxySocket { format: &'static str },
     /// `--out -` with a format that writes key files.
@@ -91,6 +102,8 @@ pub(crate) enum SpecError {
         keys: u64,
         format: &'static str,
     },
+    /// `--owner` with a format other than Caddy's.
+    Owner { format: &'static str },
 }
 
 impl SpecError {
@@ -101,8 +114,10 @@ impl SpecError {
             | SpecError::FormatKeep(_)
             | SpecError::TooManyKeys { .. } => "keep",
             SpecError::Schedule(_) => "interval",
+            SpecError::Server { key, .. } => key,
             SpecError::HaproxySocket { .. } => "haproxy_socket",
             SpecError::StdoutNotJson { .. } => "out",
+            SpecError::Owner { .. } => "owner",
         }
     }
 
@@ -116,6 +131,7 @@ impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SpecError::Schedule(e) | SpecError::FormatKeep(e) => e.fmt(f),
+            SpecError::Server { msg, .. } => f.write_str(msg),
             SpecError::HaproxySocket { format } => write!(
                 f,
                 "--haproxy-socket needs --format {}, not {format}",
@@ -131,6 +147,11 @@ impl fmt::Display for SpecError {
                  {MAX_KEYS} keys, so keep must be at most {}; for longer-lived tickets use a \
                  longer interval",
                 MAX_KEYS - 2
+            ),
+            SpecError::Owner { format } => write!(
+                f,
+                "--owner is for --format caddy (the user Caddy runs as must take its storage \
+                 lock), not {format}; use --group to let a server read the key files"
             ),
         }
     }

@@ -7,25 +7,25 @@
 //! the previous slot: a rotation is in progress or overdue), `wrong` (anything else), `missing`
 //! (a file is missing), `unknown` (the main key cannot be read, so nothing can be compared).
 
+mod stek;
+mod tfo;
+
+use stek::stek_report;
+use tfo::tfo_report;
+
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use keywheel::{
-    Files, MIN_TIME, Role, TFO_KEY_LEN, TFO_PROCFS_TEXT_LEN, TicketSlot, tfo_key_fingerprint,
-};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::config::{Config, TfoSpec};
-use crate::daemon::keys::{Extra, KeyRound, KeySources, LiveStates, Secret};
-use crate::servers::{self, Rendered, StekFormat, json, role_text};
+use crate::config::Config;
+use crate::daemon::keys::{Extra, KeyRound, KeySources, LiveStates};
 use crate::sys::log::Log;
 use crate::sys::os;
 use crate::sys::text::hex;
 use crate::sys::utc::utc;
-use crate::targets::procfs::TfoOutput;
-use crate::targets::tfo::fs_tfo_keys;
 use crate::targets::tickets::{Options, StekTarget};
 
 /// A main key's state.
@@ -160,7 +160,9 @@ pub(crate) struct TargetReport {
 pub(crate) struct Report {
     pub(crate) config: PathBuf,
     pub(crate) time: u64,
-    pub(crate) main_key: KeyState,
+    /// Main-key mode: the main key (absent in forward-secure mode, which has `states`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) main_key: Option<KeyState>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) previous_main_key: Option<KeyState>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -206,272 +208,6 @@ fn file_state(path: &Path) -> (FileState, Option<Zeroizing<Vec<u8>>>) {
     }
 }
 
-/// Everything `status` needs for one ticket target, computed at `now`.
-fn stek_report(
-    t: &StekTarget,
-    name: &str,
-    now: u64,
-    keys: &mut KeyRound<'_>,
-) -> Result<TargetReport, String> {
-    let schedule = t.schedule();
-    let interval = schedule.interval();
-    let slot = schedule.at(now).map_err(|e| e.to_string())?;
-    let format = t.format();
-    let expected = t.render(&slot, keys);
-    let previous = now
-        .checked_sub(interval)
-        .filter(|&p| p >= MIN_TIME)
-        .and_then(|p| schedule.at(p).ok())
-        .and_then(|s| t.render(&s, keys).ok());
-    let mut report = TargetReport {
-        name: name.to_owned(),
-        kind: "stek",
-        format: format.name().to_owned(),
-        label: Some(t.label().to_owned()),
-        interval,
-        keep: Some(schedule.keep()),
-        counter: slot.current(),
-        backup: None,
-        next_rotation: slot.next_rotation(),
-        state: State::Unknown,
-        stale_seconds: None,
-        fingerprint: None,
-        expected_fingerprint: None,
-        keys: Vec::new(),
-        installed_names: Vec::new(),
-        files: Vec::new(),
-        haproxy: None,
-        problem: None,
-    };
-    if let Ok(r) = &expected {
-        report.keys = r
-            .keys
-            .iter()
-            .map(|k| KeyName {
-                counter: k.counter,
-                role: role_text(k.role),
-                main_key: k.extra.map_or("main", |e| e.name()),
-                name: hex(&k.name),
-            })
-            .collect();
-        report.expected_fingerprint = r
-            .keys
-            .iter()
-            .find(|k| k.role == Role::Current && k.extra.is_none())
-            .map(|k| hex(&k.name));
-    }
-    // The files and their expected contents (when known).
-    let server = match format {
-        StekFormat::Server(f) => f,
-        StekFormat::Json => return Ok(json_report(t, report, now, &slot)),
-    };
-    let dest = t.dest();
-    let pieces = t
-        .server()
-        .pieces(&dest, expected.as_ref().ok(), previous.as_ref());
-    let mut all_now = expected.is_ok();
-    let mut all_prev = previous.is_some();
-    let mut missing = false;
-    let mut unreadable = false;
-    let mut installed_current: Option<String> = None;
-    let current_index = server.roles(slot.keep()).position(|r| r == Role::Current);
-    for (i, piece) in pieces.into_iter().enumerate() {
-        let (want_now, want_prev) = (piece.now, piece.previous);
-        let (mut st, content) = file_state(&piece.path);
-        match &content {
-            None => {
-                // Present but unreadable (not root?) is not "missing": nothing can be said.
-                if st.present || st.error.is_some() {
-                    unreadable = true;
-                } else {
-                    missing = true;
-                }
-                all_now = false;
-                all_prev = false;
-            }
-            Some(c) => {
-                if piece.holds_keys {
-                    let names = servers::installed_names(server, c);
-                    if server.files() == Files::OnePerKey {
-                        if Some(i) == current_index {
-                            installed_current = names.first().cloned();
-                        }
-                    } else if let Some(ci) = current_index {
-                        installed_current = names.get(ci).cloned();
-                    }
-                    report.installed_names.extend(names);
-                }
-                let fresh = want_now.as_ref().map(|w| w[..] == c[..]);
-                st.fresh = fresh;
-                all_now &= fresh == Some(true);
-                all_prev &= want_prev.as_ref().is_some_and(|w| w[..] == c[..]);
-            }
-        }
-        report.files.push(st);
-    }
-    report.fingerprint = installed_current;
-    report.state = if missing {
-        State::Missing
-    } else if expected.is_err() || unreadable {
-        State::Unknown
-    } else if all_now {
-        State::Fresh
-    } else if all_prev {
-        report.stale_seconds = Some(now - slot.current() * interval);
-        State::Stale
-    } else {
-        State::Wrong
-    };
-    if let Err((_, msg)) = &expected {
-        report.problem = Some(msg.clone());
-    }
-    if let Some(socket) = t.haproxy_socket() {
-        report.haproxy = Some(socket_report(t, server, socket, expected.as_ref().ok()));
-    }
-    Ok(report)
-}
-
-/// What the running server holds, read through its admin socket.
-fn socket_report(
-    t: &StekTarget,
-    server: keywheel::Format,
-    socket: &Path,
-    expected: Option<&Rendered>,
-) -> SocketState {
-    let held = t
-        .server()
-        .held(&t.dest(), socket)
-        .unwrap_or_else(|| Err(format!("{} has no admin socket", socket.display())));
-    match held {
-        Ok(held) => SocketState {
-            socket: socket.to_owned(),
-            fresh: expected.map(|r| r.bytes[..] == held[..]),
-            names: servers::installed_names(server, &held),
-            error: None,
-        },
-        Err(e) => SocketState {
-            socket: socket.to_owned(),
-            fresh: None,
-            names: Vec::new(),
-            error: Some(e),
-        },
-    }
-}
-
-/// The JSON format: its file holds `"current": N`; fresh when N is the current counter.
-fn json_report(
-    t: &StekTarget,
-    mut report: TargetReport,
-    now: u64,
-    slot: &TicketSlot,
-) -> TargetReport {
-    let (mut st, content) = file_state(t.out());
-    let current = content.as_deref().and_then(|c| json::installed_counter(c));
-    st.fresh = current.map(|c| c == slot.current());
-    report.state = match current {
-        None if content.is_none() && !st.present && st.error.is_none() => State::Missing,
-        None if content.is_none() => State::Unknown,
-        None => State::Wrong,
-        Some(c) if c == slot.current() => State::Fresh,
-        Some(c) if c + 1 == slot.current() => {
-            report.stale_seconds = Some(now - slot.current() * report.interval);
-            State::Stale
-        }
-        Some(_) => State::Wrong,
-    };
-    report.fingerprint = if report.state == State::Fresh {
-        report.expected_fingerprint.clone()
-    } else {
-        None
-    };
-    report.files.push(st);
-    report
-}
-
-/// The TFO target's report at `now`.
-fn tfo_report(spec: &TfoSpec, now: u64, keys: &mut KeyRound<'_>) -> Result<TargetReport, String> {
-    let schedule = spec.schedule;
-    let interval = schedule.interval();
-    let slot = schedule.at(now).map_err(|e| e.to_string())?;
-    let prev_slot = now
-        .checked_sub(interval / 2)
-        .filter(|&p| p >= MIN_TIME)
-        .and_then(|p| schedule.at(p).ok());
-    let (main, expected, previous) = match keys.secret() {
-        Ok(Secret::Main(m)) => (
-            Ok(()),
-            Some(TfoOutput::expected(m, &slot)),
-            prev_slot.map(|s| TfoOutput::expected(m, &s)),
-        ),
-        Ok(Secret::State(state)) => match fs_tfo_keys(state, &schedule, now) {
-            Ok(k) => (
-                Ok(()),
-                Some(TfoOutput::text_of(k)),
-                prev_slot
-                    .and_then(|s| fs_tfo_keys(state, &schedule, s.now()).ok())
-                    .map(TfoOutput::text_of),
-            ),
-            Err(e) => (Err(e), None, None),
-        },
-        Err(e) => (Err(e), None, None),
-    };
-    let fp = |text: &[u8]| -> Option<String> {
-        let primary: Vec<u8> = text
-            .get(..35)?
-            .iter()
-            .copied()
-            .filter(|&b| b != b'-')
-            .collect();
-        let mut key = Zeroizing::new([0u8; TFO_KEY_LEN]);
-        for (i, pair) in primary.chunks(2).enumerate() {
-            let s = std::str::from_utf8(pair).ok()?;
-            *key.get_mut(i)? = u8::from_str_radix(s, 16).ok()?;
-        }
-        Some(hex(&tfo_key_fingerprint(&key)))
-    };
-    let (mut st, content) = file_state(&spec.procfs);
-    let mut report = TargetReport {
-        name: "tfo".to_owned(),
-        kind: "tfo",
-        format: "tfo".to_owned(),
-        label: None,
-        interval,
-        keep: None,
-        counter: slot.primary(),
-        backup: Some(slot.backup()),
-        next_rotation: slot.next_wake(),
-        state: State::Unknown,
-        stale_seconds: None,
-        fingerprint: content.as_ref().and_then(|c| fp(c)),
-        expected_fingerprint: expected.as_ref().and_then(|e| fp(&e[..])),
-        keys: Vec::new(),
-        installed_names: Vec::new(),
-        files: Vec::new(),
-        haproxy: None,
-        problem: main.as_ref().err().cloned(),
-    };
-    let same = |want: &Option<Zeroizing<[u8; TFO_PROCFS_TEXT_LEN + 1]>>| match (want, &content) {
-        (Some(w), Some(c)) => c.get(..TFO_PROCFS_TEXT_LEN) == Some(&w[..TFO_PROCFS_TEXT_LEN]),
-        _ => false,
-    };
-    st.fresh = expected.as_ref().map(|_| same(&expected));
-    report.state = if content.is_none() && !st.present && st.error.is_none() {
-        State::Missing
-    } else if expected.is_none() || content.is_none() {
-        State::Unknown
-    } else if same(&expected) {
-        State::Fresh
-    } else if same(&previous) {
-        let half_start = slot.next_wake() - interval / 2;
-        report.stale_seconds = Some(now - half_start);
-        State::Stale
-    } else {
-        State::Wrong
-    };
-    report.files.push(st);
-    Ok(report)
-}
-
 /// The report of every target of `config` at `now`.
 pub(crate) fn report(config: &Config, keys: &KeySources, now: u64) -> Result<Report, String> {
     let (live, states) = open_states(keys);
@@ -487,12 +223,9 @@ pub(crate) fn report(config: &Config, keys: &KeySources, now: u64) -> Result<Rep
         },
     };
     let main_key = if keys.state.is_some() {
-        KeyState {
-            fingerprint: None,
-            error: None,
-        }
+        None
     } else {
-        key_state(round.main().map(|m| m.fingerprint()))
+        Some(key_state(round.main().map(|m| m.fingerprint())))
     };
     let mut previous_main_key = None;
     let mut next_main_key = None;
