@@ -17,8 +17,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 WASM_BINDGEN_VERSION=0.2.130 # = the exact version of the wasm-bindgen crate in Cargo.toml
-MAX_WASM_BYTES=57344 # 56 KiB, raw: 40 KiB before forward-secure State (about 20 KiB more, spread over
-# many functions); see README "Size and speed". The gzip -9 size is printed too.
+MAX_WASM_BYTES=56320 # 55 KiB raw (module: 54 797 bytes). Issue 10 asks for 40 KiB with the whole API;
+# not reached: the core's messages (core::fmt, 8.3 KiB) and forward-secure mode (State and
+# TicketKeys.fromState/advance, 12 KiB) alone exceed the gap; see README "Size and speed".
+# The gzip -9 size is printed too.
 
 UPDATE_TYPES=0
 [[ "${1:-}" == "--update-types" ]] && UPDATE_TYPES=1

@@ -57,7 +57,7 @@ impl Source {
             Source::Forward {
                 state, interval, ..
             } => Ok(state
-                .fs_label_key(self.label(), *interval, counter)?
+                .fs_label_key(self.label_bytes(), *interval, counter)?
                 .go_seed(counter)),
         }
     }

@@ -17,7 +17,7 @@
 //!   core's types wipe on drop). Keys handed to JavaScript are built as `Uint8Array`s straight
 //!   from Rust buffers that are then wiped — never through wasm-bindgen's `Vec<u8>` results,
 //!   which free wasm memory without wiping it. Copies in the JavaScript heap are not wiped.
-//! - Size: the npm package's .wasm must stay small (build.sh checks ≤ 40 KiB), hence no std,
+//! - Size: the npm package's .wasm must stay small (build.sh checks its size), hence no std,
 //!   js-sys, `core::fmt`, `Vec` or `String` here, no code that could panic, few imports, a
 //!   small allocator (README "Size and speed").
 
