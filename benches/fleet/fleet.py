@@ -6,32 +6,42 @@ TCP load balancer, through key rotations, reloads and clock skew (issue 15).
     python3 benches/fleet/fleet.py --quick    # N = 4, short interval, <= 60 s (./test.sh)
 
 What runs (127.0.0.1 only; every process is started here and stopped by its pid):
-- For each fleet size N and each mode, N nginx nodes and N HAProxy nodes (Debian's packages).
-  Resumption never works across products (README "Across products"), so each product is its
-  own service: its own label and its own frontend on the load balancer, N nodes behind it. All
-  nodes of a product share one certificate (nginx binds sessions to it).
+- For each fleet size N and each mode, N nodes of each product (Debian's packages): nginx and
+  HAProxy (quick and full), h2o and Caddy (full; `--products` chooses). Resumption never works
+  across products (README "Across products"; checked again for nginx, HAProxy and h2o sharing
+  one label's keys), so each product is its own service: its own label and its own frontend
+  on the load balancer, N nodes behind it. All nodes share one certificate (nginx binds
+  sessions to it).
 - Every node has its own clock: node i runs under libfaketime (Debian `faketime`) with a fixed
   offset, spread evenly over +-(interval/2 - margin). The whole node is skewed - its keywheel
   daemon (whose absolute CLOCK_REALTIME timerfd sleeps libfaketime shifts, checked: a +4 s
   node rotates 4 s early in real time) and its server - as on a real machine whose clock is off.
+  Caddy nodes are not skewed: Go reads the clock through the vDSO, not libc, so libfaketime
+  cannot move Caddy's clock, and skewing only its daemon would make a node whose keywheel and
+  Caddy disagree about the time (seen: Caddy then drops the previous key one interval early).
 - Modes, all running at the same time so machine load hits them alike:
   (a) keywheel: one `keywheel run` daemon per node (as deployed); nginx is reloaded by the
       daemon after each rotation (`nginx -s reload`), HAProxy gets its keys through its admin
-      socket (no reload). Before the server starts, `keywheel stek --once` writes the first
+      socket (no reload), h2o re-reads its file by itself (every 10 s) and Caddy by its own
+      timer (no reload). Before the server starts, `keywheel stek --once` writes the first
       keys (README: the file must exist before HAProxy starts).
   (b) keywheel forward-secure mode: as (a), but each node serves from its own copy of one
       forward-secure state (`keywheel state new`; `--state`/`state =`), which its daemon
       advances after every rotation; checked against the same targets as (a), with key names
       from the independent reference of forward-secure mode (tests/cross).
   (c) each server's default: no ticket-key configuration, random keys per instance.
-  (d) one static key shared by every node of the product, never rotated.
+  (d) one static key shared by every node of the product, never rotated (h2o, Caddy: one
+      `keywheel stek --once` of a random main key with a 3.5-day interval, never rewritten).
 - A rolling "deploy" reload of every node of every mode once per fleet (nginx: `nginx -s
-  reload`; HAProxy: SIGUSR2 to the master, as `systemctl reload haproxy`), half an interval
-  away from any rotation.
+  reload`; HAProxy: SIGUSR2 to the master, as `systemctl reload haproxy`, then in the keywheel
+  modes one `keywheel stek --once --haproxy-socket` for the new worker; h2o: SIGHUP to its
+  master; Caddy: `caddy reload --force` through its admin socket), starting half an interval
+  away from a rotation, node i of every mode at about the same moment.
 - Clients: one process per (mode, product), several threads, each thread owning some clients;
   each client keeps its latest session (Python's ssl = OpenSSL) and reconnects through the load
   balancer, offering it; half the clients speak TLS 1.2, half TLS 1.3 (they read the response,
-  so the TLS 1.3 ticket arrives). Connections are paced at the same rate for every group.
+  so the TLS 1.3 ticket arrives); the version belongs to the thread, so every group makes the
+  same mix in every round. Connections are paced at the same rate for every group.
   The next client of a thread is chosen at random, so whether a reconnection lands on the same
   backend is random too (probability about 1/N, measured and reported).
 
