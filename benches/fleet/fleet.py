@@ -93,6 +93,7 @@ PRODUCTS = ("nginx", "haproxy", "h2o", "caddy")  # every product the benchmark k
 UNSKEWED = ("caddy",)
 H2O_USER = "debian-h2o"  # Debian's h2o.conf runs h2o as this user; it reads the keys after
 H2O_POLL = 10.0  # h2o 2.2.5 stats its ticket file every 10 s
+LOG_LAG = 0.3  # how late a log line may be seen (0.1 s polls, the line follows the change)
 STATIC_INTERVAL = 302400  # "static" for Caddy and h2o: keywheel --once, (1 + 1) x 302400 s = 7 d
 KEYWHEEL_MODES = ("keywheel", "forward-secure")  # the modes whose daemons rotate keys
 WRITE_DELAY = 2.02  # the daemon writes 2.02 s after each (node-local) interval boundary
@@ -759,7 +760,8 @@ ssl-session-resumption:
                     "tls_connection_policies": [{}],
                     "logs": {},
                     "routes": [{"handle": [{"handler": "static_response",
-                                            "body": f"{self.idx} {{http.request.tls.resumed}}\n"}]}],
+                                            "body": f"{self.idx} "
+                                                    "{http.request.tls.resumed}\n"}]}],
                 }}}},
             }
             self.conf.write_text(json.dumps(cfg))
@@ -1431,6 +1433,17 @@ def explain(r, product, names, nodes_by, installs, deploys, fleet, t_start,
     counter = names.get(name)
     served = nodes_by.get((mode, product, node))
     held = window_at(installs[served.name], t0) if served else None
+    # A key change seen in a log is timed when the benchmark reads the line (up to ~0.2 s
+    # after it happened): the window installed by the end of the connection counts too.
+    later = window_at(installs[served.name], r[1] + LOG_LAG) if served else None
+    if held is not None and later is not None and later != held and counter is not None \
+            and held - 1 <= counter <= held + 1 and not later - 1 <= counter <= later + 1:
+        t_change = max(ti for ti, _ in installs[served.name] if ti <= r[1] + LOG_LAG)
+        why_later = (f" until t={t_change - t_start:+.2f} s; then [{later - 1}, {later}, {later + 1}], logged during this connection "
+                     f"(t={t0 - t_start:+.2f}..{r[1] - t_start:+.2f} s)")
+        held_is_later = True
+    else:
+        why_later, held_is_later = "", False
     near_reload = []
     if served:
         near_reload += [f"deploy reload of {nm}" for t, nm in deploys
@@ -1457,6 +1470,10 @@ def explain(r, product, names, nodes_by, installs, deploys, fleet, t_start,
         why = "ticket name is no keywheel key of this label near this time"
     elif held is None:
         why = "serving node had no key install recorded before this moment"
+    elif held_is_later:
+        why = (f"ticket counter {counter} outside the serving node's window: "
+               f"[{held - 1}, {held}, {held + 1}]{why_later}")
+        held = later
     elif held - 1 <= counter <= held + 1:
         why = (f"ticket counter {counter} inside the serving node's window "
                f"[{held - 1}, {held}, {held + 1}]: not explained by the key schedule"
