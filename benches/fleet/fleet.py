@@ -1593,7 +1593,7 @@ def report(results: list[dict], s: Settings, quick: bool, modes_off: dict, elaps
     fails, notes = [], []
     for res in results:
         n = res["n"]
-        log(f"\n=== N = {n} nodes per product (nginx service and HAProxy service), interval "
+        log(f"\n=== N = {n} nodes per product (services: {', '.join(s.products)}), interval "
             f"{s.interval} s, clock offsets {', '.join(f'{o:+.2f}' for o in res['offsets'])} s, "
             f"{s.phase:g} s of traffic")
         log("client: resumed/attempted (attempt = a session offered); all conns: resumed/all "
