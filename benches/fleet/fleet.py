@@ -477,7 +477,8 @@ class KeywheelMode(Mode):
             lines.append(f'group = "{h2o_group()}"')  # h2o re-reads the file itself: no reload
         elif node.product == "caddy":
             # Caddy re-reads stek.bin by its own timer; the reload only repairs (README "Caddy")
-            lines.append(f'reload = "{" ".join(node.caddy_reload_argv())}"')
+            lines.append(f'reload = "env -u LD_PRELOAD -u FAKETIME '
+                         f'{" ".join(node.caddy_reload_argv())}"')
         conf.write_text("\n".join(lines) + "\n")
         node.daemon = f.procs.start(f"keywheel run {node.name}",
                                     [str(f.keywheel), "run", "--config", str(conf), "--verbose"],
@@ -605,6 +606,7 @@ class Node:
     h2o_events: list = field(default_factory=list)  # h2o: (real time, "ready" | "loaded")
     deploy_times: list = field(default_factory=list)  # real times of deploy reloads
     pushes: list = field(default_factory=list)  # HAProxy: (real time, current counter) held
+    server_env: dict = field(default_factory=dict)  # the server's environment
 
     @property
     def name(self) -> str:
@@ -767,6 +769,7 @@ ssl-session-resumption:
             self.conf.write_text(json.dumps(cfg))
             argv = ["caddy", "run", "--config", str(self.conf)]
             log = self.dir / "caddy.log"
+        self.server_env = server_env
         self.proc = f.procs.start(f"{self.product} {self.name}", argv, log, env=server_env)
         wait_port(self.port, self.proc, self.name)
         if self.product == "h2o" and src is not None:
@@ -784,7 +787,9 @@ ssl-session-resumption:
             subprocess.run(["nginx", "-c", str(self.conf), "-s", "reload"], env=self.env,
                            check=True, capture_output=True, timeout=30)
         elif self.product == "caddy":
-            r = subprocess.run(self.caddy_reload_argv(), env=self.env, capture_output=True,
+            # not under libfaketime (Go ignores it, and a Go program exits without the library's
+            # clean-up, leaving its /dev/shm objects behind)
+            r = subprocess.run(self.caddy_reload_argv(), env=self.server_env, capture_output=True,
                                text=True, timeout=30)
             if r.returncode != 0:
                 raise RuntimeError(f"{self.name}: caddy reload exited {r.returncode}: "
