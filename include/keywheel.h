@@ -128,6 +128,11 @@
 #define KEYWHEEL_TICKET_NAME_LEN 16
 
 /**
+ * Length in bytes of a Go/Caddy session-ticket seed.
+ */
+#define KEYWHEEL_GO_SEED_LEN 32
+
+/**
  * The result of every keywheel function that can fail.
  *
  * The numbers are part of the ABI: they are fixed and never reused; new codes get new numbers.
@@ -1008,6 +1013,28 @@ keywheel_result keywheel_ticket_keys_current(const struct keywheel_ticket_keys *
 keywheel_result keywheel_ticket_keys_by_counter(const struct keywheel_ticket_keys *keys,
                                                 uint64_t counter,
                                                 struct keywheel_ticket_key *out);
+
+/**
+ * The Go `crypto/tls` / Caddy session-ticket seed of interval `counter` (SPEC.md §4.5; from a
+ * state: §6.3's label key), `KEYWHEEL_GO_SEED_LEN` (32) bytes written to `out`: what Go's
+ * `Config.SetSessionTicketKeys` takes. The seed does not depend on the handle's strength.
+ *
+ * Ownership: `out` stays the caller's; it holds a secret: wipe it when done.
+ *
+ * Thread-safety: as `keywheel_ticket_keys_current`.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`,
+ * `KEYWHEEL_RESULT_BUFFER_TOO_SMALL` (`out_len` below 32) or, for a handle made from a state,
+ * `KEYWHEEL_RESULT_PUNCTURED` or `KEYWHEEL_RESULT_TREE_TIME`. On failure nothing is
+ * written.
+ *
+ * # Safety
+ * `keys` must be a live handle; `out` valid for writes of `out_len` bytes.
+ */
+keywheel_result keywheel_ticket_keys_go_seed(const struct keywheel_ticket_keys *keys,
+                                             uint64_t counter,
+                                             uint8_t *out,
+                                             size_t out_len);
 
 /**
  * Looks up a ticket's key name among the keys accepted at unix time `now`:

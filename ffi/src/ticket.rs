@@ -100,6 +100,10 @@ pub struct keywheel_ticket_slot {
 pub const KEYWHEEL_TICKET_NAME_LEN: usize = 16;
 const _: () = assert!(KEYWHEEL_TICKET_NAME_LEN == TICKET_NAME_LEN);
 
+/// Length in bytes of a Go/Caddy session-ticket seed.
+pub const KEYWHEEL_GO_SEED_LEN: usize = 32;
+const _: () = assert!(KEYWHEEL_GO_SEED_LEN == keywheel::GO_SEED_LEN);
+
 /// The ticket keys of one label, interval, keep and strength (opaque). Made by
 /// `keywheel_ticket_keys_new`, freed (and wiped) by `keywheel_ticket_keys_free`.
 ///
@@ -425,6 +429,41 @@ pub unsafe extern "C" fn keywheel_ticket_keys_by_counter(
         let key = keys.keys.by_counter(counter)?;
         // SAFETY: `out` is not NULL and valid for a write (caller's contract).
         unsafe { write_key(&key, out) };
+        Ok(())
+    })
+}
+
+/// The Go `crypto/tls` / Caddy session-ticket seed of interval `counter` (SPEC.md §4.5; from a
+/// state: §6.3's label key), `KEYWHEEL_GO_SEED_LEN` (32) bytes written to `out`: what Go's
+/// `Config.SetSessionTicketKeys` takes. The seed does not depend on the handle's strength.
+///
+/// Ownership: `out` stays the caller's; it holds a secret: wipe it when done.
+///
+/// Thread-safety: as `keywheel_ticket_keys_current`.
+///
+/// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`,
+/// `KEYWHEEL_RESULT_BUFFER_TOO_SMALL` (`out_len` below 32) or, for a handle made from a state,
+/// `KEYWHEEL_RESULT_PUNCTURED` or `KEYWHEEL_RESULT_TREE_TIME`. On failure nothing is
+/// written.
+///
+/// # Safety
+/// `keys` must be a live handle; `out` valid for writes of `out_len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keywheel_ticket_keys_go_seed(
+    keys: *const keywheel_ticket_keys,
+    counter: u64,
+    out: *mut u8,
+    out_len: usize,
+) -> keywheel_result {
+    guard_forward("keywheel_ticket_keys_go_seed", false, |forward| {
+        // SAFETY: forwarded caller's contract.
+        let keys = unsafe { ptr::object(keys, "keys") }?;
+        *forward = keys.keys.state_start().is_some();
+        ptr::out(out, "out")?;
+        ptr::room(out_len, KEYWHEEL_GO_SEED_LEN)?;
+        let seed = keys.keys.go_seed(counter)?;
+        // SAFETY: `out` is valid for writes of `out_len >= 32` bytes (caller's contract).
+        unsafe { core::ptr::copy_nonoverlapping(seed.bytes().as_ptr(), out, KEYWHEEL_GO_SEED_LEN) };
         Ok(())
     })
 }
