@@ -17,8 +17,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 WASM_BINDGEN_VERSION=0.2.130 # = the exact version of the wasm-bindgen crate in Cargo.toml
-MAX_WASM_BYTES=57344 # 56 KiB, raw: 40 KiB before forward-secure State (about 20 KiB more, spread over
-# many functions); see README "Size and speed". The gzip -9 size is printed too.
+MAX_WASM_BYTES=56320 # 55 KiB raw (module: 54 797 bytes). Issue 10 asks for 40 KiB with the whole API;
+# not reached: the core's messages (core::fmt, 8.3 KiB) and forward-secure mode (State and
+# TicketKeys.fromState/advance, 12 KiB) alone exceed the gap; see README "Size and speed".
+# The gzip -9 size is printed too.
 
 UPDATE_TYPES=0
 [[ "${1:-}" == "--update-types" ]] && UPDATE_TYPES=1
@@ -52,7 +54,10 @@ profile=(
 # .wasm is the same wherever it is built.
 repo=$(cd .. && pwd)
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
-export RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$repo=keywheel --remap-path-prefix=$cargo_home/registry/src=crates"
+# SIMD (128-bit, in every engine the package targets: Node >= 16.4, workerd, browsers since
+# 2023) makes the module about 0.8 KiB smaller: 16-byte copies and wipes become single
+# instructions.
+export RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+simd128 --remap-path-prefix=$repo=keywheel --remap-path-prefix=$cargo_home/registry/src=crates"
 cargo build -p keywheel-wasm --target wasm32-unknown-unknown --no-default-features --locked "${profile[@]}"
 
 target_dir=${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps |
@@ -72,9 +77,11 @@ cmp -s "$tmp/module/keywheel.d.ts" "$tmp/node/keywheel.d.ts" ||
 mkdir -p pkg
 # --low-memory-unused: the module never touches the first KiB of its memory (Rust's stack runs
 # down from 1 MiB to 0 and uses a few KiB; the data starts at 1 MiB), which lets wasm-opt fold
-# more address arithmetic.
-"$WASM_OPT" -Oz --converge --low-memory-unused --strip-debug --strip-producers \
-  --strip-target-features "$tmp/module/keywheel_bg.wasm" -o pkg/keywheel_bg.wasm
+# more address arithmetic. A second round after --flatten --rereloop (control flow rebuilt from
+# scratch) saves about 0.3 KiB more.
+"$WASM_OPT" -Oz --converge --flatten --rereloop -Oz --converge --low-memory-unused \
+  --strip-debug --strip-producers --strip-target-features "$tmp/module/keywheel_bg.wasm" \
+  -o pkg/keywheel_bg.wasm
 cp "$tmp/module/keywheel.js" pkg/keywheel.js
 cp "$tmp/node/keywheel.js" pkg/keywheel.node.js
 

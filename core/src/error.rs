@@ -126,17 +126,14 @@ impl fmt::Display for Error {
                 f,
                 "output length {len} is out of range; it must be in {DERIVE_MIN_LEN}..={DERIVE_MAX_LEN}"
             ),
-            Error::Interval { value } => {
-                let problem = if value % 2 == 1 {
-                    "is odd"
-                } else {
-                    "is out of range"
-                };
-                write!(
-                    f,
-                    "interval {value} {problem}; it must be even and in {MIN_INTERVAL}..={MAX_INTERVAL}"
-                )
-            }
+            Error::Interval { value } if value % 2 == 1 => write!(
+                f,
+                "interval {value} is odd; it must be even and in {MIN_INTERVAL}..={MAX_INTERVAL}"
+            ),
+            Error::Interval { value } => write!(
+                f,
+                "interval {value} is out of range; it must be even and in {MIN_INTERVAL}..={MAX_INTERVAL}"
+            ),
             Error::LabelLength { len } => write!(
                 f,
                 "label is {len} bytes; it must be 1..={MAX_LABEL_LEN} bytes of UTF-8"
@@ -154,13 +151,16 @@ impl fmt::Display for Error {
                      so keep must be in 0..={max_keep}"
                 )
             }
-            Error::FormatKeep { format, keep } => write!(
-                f,
-                "keep {keep} does not fit format {format}: HAProxy uses exactly 3 keys \
-                 (previous, current, next), so keep must be 1"
-            ),
+            Error::FormatKeep { format, keep } => {
+                write!(f, "keep {keep} does not fit format ")?;
+                f.write_str(format)?;
+                f.write_str(
+                    ": HAProxy uses exactly 3 keys (previous, current, next), so keep must be 1",
+                )
+            }
             Error::FormatStrength { format } => {
-                write!(f, "the key's strength does not match format {format}")
+                f.write_str("the key's strength does not match format ")?;
+                f.write_str(format)
             }
             Error::BufferTooSmall { len, needed } => write!(
                 f,

@@ -180,7 +180,7 @@ impl LabelKey {
     }
 
     /// Checks a label's length (1..=[`MAX_LABEL_LEN`] bytes).
-    pub(crate) fn check_label(label: &str) -> Result<(), Error> {
+    pub(crate) fn check_label(label: &[u8]) -> Result<(), Error> {
         let len = label.len();
         if !(1..=MAX_LABEL_LEN).contains(&len) {
             return Err(Error::LabelLength { len });
@@ -188,9 +188,10 @@ impl LabelKey {
         Ok(())
     }
 
-    /// A label key whose 32 bytes `derive` writes in place (the forward-secure label key).
+    /// A label key whose 32 bytes `derive` writes in place (the forward-secure label key);
+    /// `label` is the UTF-8 of a `&str`.
     pub(crate) fn derived(
-        label: &str,
+        label: &[u8],
         derive: impl FnOnce(&mut [u8; MAIN_KEY_LEN]),
     ) -> Result<Self, Error> {
         Self::check_label(label)?;
@@ -201,7 +202,7 @@ impl LabelKey {
             label: [0; MAX_LABEL_LEN],
         };
         derive(&mut key.key);
-        key.label[..len].copy_from_slice(label.as_bytes());
+        key.label[..len].copy_from_slice(label);
         Ok(key)
     }
 

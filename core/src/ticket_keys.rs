@@ -36,7 +36,7 @@ impl Source {
             Source::Forward {
                 state, interval, ..
             } => Ok(state
-                .fs_label_key(self.label(), *interval, counter)?
+                .fs_label_key(self.label_bytes(), *interval, counter)?
                 .ticket_key(strength, counter)),
         }
     }
@@ -47,7 +47,7 @@ impl Source {
             Source::Forward {
                 state, interval, ..
             } => Ok(state
-                .fs_label_key(self.label(), *interval, counter)?
+                .fs_label_key(self.label_bytes(), *interval, counter)?
                 .ticket_name(strength, counter)),
         }
     }
@@ -58,7 +58,7 @@ impl Source {
             Source::Forward {
                 state, interval, ..
             } => Ok(state
-                .fs_label_key(self.label(), *interval, counter)?
+                .fs_label_key(self.label_bytes(), *interval, counter)?
                 .go_seed(counter)),
         }
     }
@@ -76,9 +76,17 @@ impl Source {
     fn label(&self) -> &str {
         match self {
             Source::Main(label) => label.label(),
+            Source::Forward { .. } => core::str::from_utf8(self.label_bytes()).unwrap_or_default(),
+        }
+    }
+
+    /// Forward-secure mode: the label's UTF-8 (the keys need no `&str`); main-key mode: empty.
+    fn label_bytes(&self) -> &[u8] {
+        match self {
+            Source::Main(_) => &[],
             Source::Forward {
                 label, label_len, ..
-            } => core::str::from_utf8(&label[..*label_len]).unwrap_or_default(),
+            } => label.get(..*label_len).unwrap_or_default(),
         }
     }
 }
@@ -135,7 +143,7 @@ impl TicketKeys {
         schedule: TicketSchedule,
         now: u64,
     ) -> Result<Self, StateError> {
-        LabelKey::check_label(label)?;
+        LabelKey::check_label(label.as_bytes())?;
         let mut text = [0u8; MAX_LABEL_LEN];
         text[..label.len()].copy_from_slice(label.as_bytes());
         let mut keys = TicketKeys {

@@ -17,7 +17,7 @@
 //!   core's types wipe on drop). Keys handed to JavaScript are built as `Uint8Array`s straight
 //!   from Rust buffers that are then wiped — never through wasm-bindgen's `Vec<u8>` results,
 //!   which free wasm memory without wiping it. Copies in the JavaScript heap are not wiped.
-//! - Size: the npm package's .wasm must stay small (build.sh checks ≤ 40 KiB), hence no std,
+//! - Size: the npm package's .wasm must stay small (build.sh checks its size), hence no std,
 //!   js-sys, `core::fmt`, `Vec` or `String` here, no code that could panic, few imports, a
 //!   small allocator (README "Size and speed").
 
@@ -129,6 +129,14 @@ extern "C" {
     type JsTypeError;
     #[wasm_bindgen(constructor, js_class = "TypeError")]
     fn new(message: &JsValue) -> JsTypeError;
+
+    /// A `TextDecoder` (UTF-8).
+    type TextDecoder;
+    #[wasm_bindgen(constructor, js_class = "TextDecoder")]
+    fn new() -> TextDecoder;
+    /// `this.decode(bytes)`: the string of the UTF-8 `bytes` (a view of wasm memory).
+    #[wasm_bindgen(method, js_class = "TextDecoder")]
+    fn decode(this: &TextDecoder, bytes: &[u8]) -> JsValue;
 
     /// A `TextEncoder`: the UTF-8 bytes of strings.
     type TextEncoder;
@@ -546,7 +554,7 @@ fn tfo_object(keys: &kw::TfoKeys) -> Object {
     put(
         &obj,
         "procfsText",
-        JsValue::from_str(keys.procfs_text().as_str()),
+        TextDecoder::new().decode(keys.procfs_text().as_bytes()),
     );
     obj
 }
@@ -696,6 +704,17 @@ impl TicketKeys {
         let key = self.0.by_counter(c);
         self.scrub();
         Ok(ticket_key(&key.map_err(error)?))
+    }
+
+    /// The Go crypto/tls / Caddy session-ticket seed (32 bytes) of interval `counter`.
+    #[wasm_bindgen(js_name = goSeed, unchecked_return_type = "Uint8Array")]
+    pub fn go_seed(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "bigint | number")] counter: JsValue,
+    ) -> JsResult<JsValue> {
+        let seed = self.0.go_seed(self::counter(&counter, "counter")?);
+        self.scrub();
+        Ok(to_js(seed.map_err(error)?.bytes()))
     }
 
     /// Looks a ticket's 16-byte key name up among the keys accepted at unix time `now`

@@ -160,7 +160,9 @@ pub(crate) struct TargetReport {
 pub(crate) struct Report {
     pub(crate) config: PathBuf,
     pub(crate) time: u64,
-    pub(crate) main_key: KeyState,
+    /// Main-key mode: the main key (absent in forward-secure mode, which has `states`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) main_key: Option<KeyState>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) previous_main_key: Option<KeyState>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -221,12 +223,9 @@ pub(crate) fn report(config: &Config, keys: &KeySources, now: u64) -> Result<Rep
         },
     };
     let main_key = if keys.state.is_some() {
-        KeyState {
-            fingerprint: None,
-            error: None,
-        }
+        None
     } else {
-        key_state(round.main().map(|m| m.fingerprint()))
+        Some(key_state(round.main().map(|m| m.fingerprint())))
     };
     let mut previous_main_key = None;
     let mut next_main_key = None;

@@ -318,20 +318,14 @@ impl State {
     /// The forward-secure label key (see [`State::label_key`]) with the errors of the inputs.
     pub(crate) fn fs_label_key(
         &self,
-        label: &str,
+        label: &[u8],
         interval: u64,
         counter: u64,
     ) -> Result<LabelKey, Error> {
         LabelKey::check_label(label)?;
         let leaf = self.interval_leaf(interval, counter)?;
         LabelKey::derived(label, |out| {
-            tree::keyed(
-                leaf.bytes(),
-                interval,
-                FS_LABEL_PERSONAL,
-                label.as_bytes(),
-                out,
-            );
+            tree::keyed(leaf.bytes(), interval, FS_LABEL_PERSONAL, label, out);
         })
     }
 
@@ -366,7 +360,7 @@ impl State {
         interval: u64,
         counter: u64,
     ) -> Result<LabelKey, StateError> {
-        Ok(self.fs_label_key(label, interval, counter)?)
+        Ok(self.fs_label_key(label.as_bytes(), interval, counter)?)
     }
 
     /// The forward-secure ticket key of `label` for interval `counter`:
