@@ -256,7 +256,7 @@ static void cleanup_paths(void) {
 /* ---- one call of a randomly chosen entry point ---- */
 static void one_call(void) {
     keywheel_result r;
-    switch (below(42)) {
+    switch (below(44)) {
     case 0: {
         current_call = "keywheel_main_key_new";
         /* Random material; sometimes 32+ zero bytes (refused: SPEC.md 1). */
@@ -595,6 +595,12 @@ static void one_call(void) {
         if (b.p && b.real == b.len && b.len == strlen(name)) memcpy(b.p, name, b.len);
         buf o = output_of(sizeof(uint32_t), 1);
         check_result(keywheel_format_from_name(b.p, b.len, (uint32_t *)(void *)o.p));
+        break;
+    }
+    case 42: {
+        current_call = "keywheel_ticket_keys_go_seed";
+        buf o = output_of(chance(2) ? KEYWHEEL_GO_SEED_LEN : length(), 1);
+        check_result(keywheel_ticket_keys_go_seed(PICK(ticket_keys), number(), o.p, o.len));
         break;
     }
     default: {
