@@ -102,19 +102,30 @@ multiarch_same() {  # Multi-Arch: same (Debian's multiarch spec: co-installable 
   # architectures; the files outside /usr/lib/<multiarch> are the same on each)
   sed -i "/^Description:/i Multi-Arch: same" "$1/DEBIAN/control"
 }
-repack() {  # repack TREE DEB
+repack() {  # repack TREE DEB, with DEBIAN/md5sums (dh_md5sums' file; cargo-deb writes none)
+  (cd "$1" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0r md5sum) \
+    > "$1/DEBIAN/md5sums"
+  chmod 0644 "$1/DEBIAN/md5sums"
   dpkg-deb --root-owner-group -Zxz -b "$1" "$2" >/dev/null
 }
 
+# keywheel: cargo-deb's package plus md5sums.
+dpkg-deb -R "$main_deb" "$work/keywheel"
+repack "$work/keywheel" "$main_deb"
+
 # libkeywheel0: the symbols file (every function of the C API since this version; what
 # dpkg-shlibdeps turns into `libkeywheel0 (>= <version>)` for programs linked against it, and
-# Build-Depends-Package names the -dev package), Depends from dpkg-shlibdeps (libc6, libgcc-s1).
+# Build-Depends-Package names the -dev package), the shlibs file policy 8.6 still asks for (the
+# same dependency, for tools that do not read symbols files), Depends from dpkg-shlibdeps
+# (libc6, libgcc-s1).
 lib_deb=$(other libkeywheel0)
 dpkg-deb -R "$lib_deb" "$work/libkeywheel0"
 (cd "$work/shlibs" && dpkg-gensymbols -q -plibkeywheel0 -v"${deb_version%-*}" -P"$work/libkeywheel0" \
   -O"$work/libkeywheel0/DEBIAN/symbols")
 sed -i '1a * Build-Depends-Package: libkeywheel-dev' "$work/libkeywheel0/DEBIAN/symbols"
-chmod 0644 "$work/libkeywheel0/DEBIAN/symbols"
+soname=$(objdump -p "$work/libkeywheel0/usr/lib/$multiarch"/libkeywheel.so.*.*.* | sed -n 's/^ *SONAME *libkeywheel\.so\.\([0-9]*\)$/\1/p')
+echo "libkeywheel $soname libkeywheel0 (>= ${deb_version%-*})" > "$work/libkeywheel0/DEBIAN/shlibs"
+chmod 0644 "$work/libkeywheel0/DEBIAN/symbols" "$work/libkeywheel0/DEBIAN/shlibs"
 deps=$(shlibdeps "$work/libkeywheel0/usr/lib/$multiarch"/libkeywheel.so.*.*.*)
 set_depends "$work/libkeywheel0" "$deps"
 multiarch_same "$work/libkeywheel0"
