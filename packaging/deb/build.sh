@@ -62,26 +62,33 @@ License: Apache-2.0
 TAIL
 } > "$stage/copyright"
 
-# Options for the packages after keywheel's: no --output (they go next to keywheel's package)
-# and no --no-build (always given).
+# cargo-deb options: --output and --no-build apply to keywheel's package only (the others go
+# next to it and are never built), --fast is always given.
 args=()
+out_opt=()
+no_build=
 skip=0
 for a in "$@"; do
-  if [[ $skip == 1 ]]; then skip=0; continue; fi
+  if [[ $skip == 1 ]]; then out_opt+=("$a"); skip=0; continue; fi
   case $a in
-    --output|-o) skip=1 ;;
-    --output=*|--no-build) ;;
+    --output|-o) out_opt=("$a"); skip=1 ;;
+    --output=*) out_opt=("$a") ;;
+    --no-build) no_build=--no-build ;;
+    --fast) ;;
     *) args+=("$a") ;;
   esac
 done
 
-main_deb=$(cargo deb -p keywheel-cli --locked --variant keywheel "$@" | tail -n 1)
+# --fast: cargo-deb's compression is thrown away, every package is unpacked and packed again
+# (xz) by repack below.
+main_deb=$(cargo deb -p keywheel-cli --locked --fast --variant keywheel ${args[@]+"${args[@]}"} \
+  "${out_opt[@]}" $no_build | tail -n 1)
 outdir=$(dirname "$main_deb")
 deb_version=$(dpkg-deb -f "$main_deb" Version)
 other() {  # other VARIANT [cargo-deb options]: builds a variant next to keywheel's package
   local variant=$1
   shift
-  cargo deb -p keywheel-cli --locked --variant "$variant" --no-build ${args[@]+"${args[@]}"} "$@" \
+  cargo deb -p keywheel-cli --locked --fast --variant "$variant" --no-build ${args[@]+"${args[@]}"} "$@" \
     --output "$outdir" | tail -n 1
 }
 
