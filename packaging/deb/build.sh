@@ -105,6 +105,10 @@ set_depends() {  # set_depends TREE DEPENDS: the control file's Depends (kept be
   [[ -n $2 && $2 != ,* && $2 != *, ]] || { echo "error: no Depends computed for $1" >&2; exit 1; }
   sed -i -e '/^Depends:/d' -e "/^Description:/i Depends: $2" "$1/DEBIAN/control"
 }
+summary() {  # summary TREE TEXT: the Description's first line (cargo-deb takes the crate's
+  # description for every variant)
+  sed -i "s/^Description: .*/Description: $2/" "$1/DEBIAN/control"
+}
 multiarch_same() {  # Multi-Arch: same (Debian's multiarch spec: co-installable for several
   # architectures; the files outside /usr/lib/<multiarch> are the same on each)
   sed -i "/^Description:/i Multi-Arch: same" "$1/DEBIAN/control"
@@ -136,6 +140,7 @@ chmod 0644 "$work/libkeywheel0/DEBIAN/symbols" "$work/libkeywheel0/DEBIAN/shlibs
 deps=$(shlibdeps "$work/libkeywheel0/usr/lib/$multiarch"/libkeywheel.so.*.*.*)
 set_depends "$work/libkeywheel0" "$deps"
 multiarch_same "$work/libkeywheel0"
+summary "$work/libkeywheel0" "keywheel's C library: rotating TCP Fast Open and TLS ticket keys"
 repack "$work/libkeywheel0" "$lib_deb"
 
 # libkeywheel-dev: the library of exactly this build (its libkeywheel.so link points there), and
@@ -144,6 +149,7 @@ dev_deb=$(other libkeywheel-dev)
 dpkg-deb -R "$dev_deb" "$work/libkeywheel-dev"
 set_depends "$work/libkeywheel-dev" "libkeywheel0 (= $deb_version), libssl-dev"
 multiarch_same "$work/libkeywheel-dev"
+summary "$work/libkeywheel-dev" "keywheel's C library: development files"
 repack "$work/libkeywheel-dev" "$dev_deb"
 
 # libapache2-mod-keywheel ([package.metadata.deb.variants.apache] in cli/Cargo.toml): built with
@@ -163,6 +169,7 @@ dpkg-deb -R "$apache_deb" "$work/apache"
 abi=$(sed -n 's/^Depends: //p' "$work/apache/DEBIAN/control")
 deps=$(shlibdeps "$work/apache/usr/lib/apache2/modules/mod_keywheel.so")
 set_depends "$work/apache" "$deps, $abi"
+summary "$work/apache" "Apache module: TLS session-ticket keys from keywheel, rotated in place"
 repack "$work/apache" "$apache_deb"
 
 echo "$lib_deb"
