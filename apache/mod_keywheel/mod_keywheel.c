@@ -1,10 +1,10 @@
 /*
  * mod_keywheel: Apache httpd 2.4 session-ticket keys from keywheel, rotating with no restart.
  *
- * Every SSL virtual host with a KeywheelMainKey gets keywheel's OpenSSL ticket-key callback
- * (ffi/openssl/keywheel_openssl.c) through mod_ssl's optional hook `init_server`, which mod_ssl
- * runs for each server SSL_CTX at the end of its post_config. The callback reads the clock on
- * every call, so the server
+ * Every SSL virtual host with a KeywheelMainKey or a KeywheelState gets keywheel's OpenSSL
+ * ticket-key callback (ffi/openssl/keywheel_openssl.c) through mod_ssl's optional hook
+ * `init_server`, which mod_ssl runs for each server SSL_CTX at the end of its post_config. The
+ * callback reads the clock on every call, so the server
  *   - encrypts new tickets with the current key (interval floor(now / KeywheelInterval)),
  *   - accepts tickets of the next key and of the KeywheelKeep previous ones, and renews those,
  *   - refuses older tickets (full handshake),
@@ -14,6 +14,9 @@
  *
  * Directives (server config and <VirtualHost>; a virtual host inherits what it does not set):
  *   KeywheelMainKey  path   the cluster's main key (at least 32 bytes, mode 0600 or stricter)
+ *   KeywheelState    path   or: a forward-secure state file (docs/forward-secrecy.md), mode 0600
+ *   KeywheelStateCredential name   or: the state as systemd credential
+ *                           ($CREDENTIALS_DIRECTORY/name); exclusive with KeywheelMainKey
  *   KeywheelLabel    text   the ticket label (the same on every server of the cluster)
  *   KeywheelInterval secs   rotation interval (default 3600)
  *   KeywheelKeep     n      previous keys still accepted (default 1)
@@ -26,6 +29,17 @@
  * the ticket keys are derived from it and it is wiped and freed at once. Children only hold the
  * derived per-label keys.
  *
+ * Forward-secure mode (KeywheelState): the parent reads the state file the same way (once per
+ * configuration load, libkeywheel's strict loader, mode 0600), makes each label's ticket keys
+ * from it (keywheel_ticket_keys_from_state: a private copy of the state moved forward to the
+ * start of the oldest key accepted now) and wipes the loaded state. From then on the copies are
+ * only advanced in memory, never written back to the file (the file is the operator's or the
+ * keywheel daemon's: the module never writes it; see README): the parent advances its copies
+ * from the MPM's monitor hook (about every 10 s), each child from a thread of its own that
+ * checks the clock every second, so that at each interval boundary every process wipes the tree
+ * nodes of the key that left the window. Handshakes read the keys under a read lock; an advance
+ * takes the write lock (libkeywheel requires exclusive access to advance a handle).
+ *
  * SPDX-License-Identifier: MIT OR Apache-2.0
  */
 
@@ -34,8 +48,13 @@
 #endif
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "httpd.h"
 #include "http_config.h"
@@ -46,6 +65,7 @@
 #include "apr_strings.h"
 #include "apu.h"
 #include "apr_optional_hooks.h"
+#include "mpm_common.h"
 
 #include <openssl/ssl.h>
 
@@ -73,12 +93,18 @@ typedef struct {
 
 typedef struct {
     /*
-     * Where the keys come from. Today only KeywheelMainKey (the main key file). KeywheelState
-     * (forward-secure mode, a ratcheted state file) will be a second source here, exclusive with
-     * the main key; load_ticket_keys() is the one place that turns a source into keys.
+     * Where the keys come from: KeywheelMainKey (a main key file) or KeywheelState /
+     * KeywheelStateCredential (a forward-secure state file), never both. check_config() sets
+     * `source` and `fs` from them; load_ticket_keys() is the one place that turns a source
+     * into keys.
      */
-    const char *main_key; /* absolute path, or NULL: keywheel is off for this server */
+    const char *main_key; /* absolute path, or NULL */
     kw_origin main_key_at;
+    const char *state; /* absolute path (a credential resolved already), or NULL */
+    kw_origin state_at;
+    const char *state_directive; /* "KeywheelState" or "KeywheelStateCredential NAME" */
+    const char *source;          /* main_key or state, or NULL: keywheel is off for this server */
+    int fs;                      /* source is a forward-secure state */
     const char *label;
     kw_origin label_at;
     apr_uint64_t interval;
@@ -87,6 +113,9 @@ typedef struct {
     kw_origin keep_at;
     /* Built in check_config (parent); shared by servers with the same source and parameters. */
     keywheel_ticket_keys *keys;
+    /* Forward-secure mode: the interval counter `keys` was last advanced to, in this process. */
+    uint64_t advanced_to;
+    int advance_failed;
 } kw_server_conf;
 
 static kw_server_conf *conf_of(server_rec *s) {
@@ -98,7 +127,8 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s) {
     kw_server_conf *c = apr_pcalloc(p, sizeof *c);
     c->interval = DEFAULT_INTERVAL;
     c->keep = DEFAULT_KEEP;
-    c->main_key_at.where = c->label_at.where = "not set";
+    c->main_key_at.where = c->state_at.where = c->label_at.where = "not set";
+    c->state_directive = "KeywheelState";
     c->interval_at.where = c->keep_at.where = "default";
     return c;
 }
@@ -114,6 +144,8 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv) {
         c->field##_at = from->field##_at;                                                           \
     } while (0)
     INHERIT(main_key);
+    INHERIT(state);
+    c->state_directive = (add->state_at.set ? add : base)->state_directive;
     INHERIT(label);
     INHERIT(interval);
     INHERIT(keep);
@@ -139,6 +171,42 @@ static const char *set_main_key(cmd_parms *cmd, void *dconf, const char *arg) {
     c->main_key = path;
     c->main_key_at.set = 1;
     c->main_key_at.where = where(cmd);
+    return NULL;
+}
+
+static const char *set_state(cmd_parms *cmd, void *dconf, const char *arg) {
+    (void)dconf;
+    kw_server_conf *c = conf_of(cmd->server);
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    if (path == NULL || *arg == '\0') {
+        return apr_psprintf(cmd->pool, "KeywheelState \"%s\": not a valid path", arg);
+    }
+    c->state = path;
+    c->state_directive = "KeywheelState";
+    c->state_at.set = 1;
+    c->state_at.where = where(cmd);
+    return NULL;
+}
+
+/* As the CLI's --state-credential: one file name inside $CREDENTIALS_DIRECTORY. */
+static const char *set_state_credential(cmd_parms *cmd, void *dconf, const char *arg) {
+    (void)dconf;
+    kw_server_conf *c = conf_of(cmd->server);
+    if (*arg == '\0' || strcmp(arg, ".") == 0 || strcmp(arg, "..") == 0 ||
+        strchr(arg, '/') != NULL) {
+        return apr_psprintf(cmd->pool, "KeywheelStateCredential \"%s\" is not a credential name "
+                            "(a file name without '/')", arg);
+    }
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+    if (dir == NULL || *dir == '\0') {
+        return apr_psprintf(cmd->pool, "KeywheelStateCredential %s: $CREDENTIALS_DIRECTORY is "
+                            "not set; systemd sets it for services with LoadCredential= or "
+                            "SetCredential= (use KeywheelState FILE otherwise)", arg);
+    }
+    c->state = apr_pstrcat(cmd->pool, dir, "/", arg, NULL);
+    c->state_directive = apr_pstrcat(cmd->pool, "KeywheelStateCredential ", arg, NULL);
+    c->state_at.set = 1;
+    c->state_at.where = where(cmd);
     return NULL;
 }
 
@@ -214,7 +282,8 @@ static const char *server_name(apr_pool_t *p, server_rec *s) {
  */
 typedef struct carried_keys {
     struct carried_keys *next;
-    char *main_key;
+    char *source;
+    int fs;
     char *label;
     apr_uint64_t interval;
     apr_uint64_t keep;
@@ -228,7 +297,7 @@ static int first_start_pass(void) {
 }
 
 static void free_carried(carried_keys *k) {
-    free(k->main_key);
+    free(k->source);
     free(k->label);
     free(k);
 }
@@ -255,14 +324,15 @@ static apr_status_t carry_ticket_keys(void *conf) {
     kw_server_conf *c = conf;
     carried_keys *k = calloc(1, sizeof *k);
     if (k != NULL) {
-        k->main_key = strdup(c->main_key);
+        k->source = strdup(c->source);
         k->label = strdup(c->label);
+        k->fs = c->fs;
     }
-    if (k == NULL || k->main_key == NULL || k->label == NULL) {
+    if (k == NULL || k->source == NULL || k->label == NULL) {
         if (k != NULL) {
             free_carried(k);
         }
-        return free_ticket_keys(conf); /* the second pass reads the main key again */
+        return free_ticket_keys(conf); /* the second pass reads the source again */
     }
     k->interval = c->interval;
     k->keep = c->keep;
@@ -277,8 +347,8 @@ static apr_status_t carry_ticket_keys(void *conf) {
 static int take_carried(apr_pool_t *pconf, kw_server_conf *c) {
     for (carried_keys **p = &carried; *p != NULL; p = &(*p)->next) {
         carried_keys *k = *p;
-        if (strcmp(k->main_key, c->main_key) == 0 && strcmp(k->label, c->label) == 0 &&
-            k->interval == c->interval && k->keep == c->keep) {
+        if (k->fs == c->fs && strcmp(k->source, c->source) == 0 &&
+            strcmp(k->label, c->label) == 0 && k->interval == c->interval && k->keep == c->keep) {
             c->keys = k->keys;
             *p = k->next;
             free_carried(k);
@@ -290,20 +360,47 @@ static int take_carried(apr_pool_t *pconf, kw_server_conf *c) {
 }
 
 static int same_parameters(const kw_server_conf *a, const kw_server_conf *b) {
-    return strcmp(a->main_key, b->main_key) == 0 && strcmp(a->label, b->label) == 0 &&
-           a->interval == b->interval && a->keep == b->keep;
+    return a->fs == b->fs && strcmp(a->source, b->source) == 0 &&
+           strcmp(a->label, b->label) == 0 && a->interval == b->interval && a->keep == b->keep;
 }
 
+/* The unix time (what the ticket callback's clock says). */
+static uint64_t unix_now(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0) {
+        return 0;
+    }
+    return (uint64_t)ts.tv_sec;
+}
+
+/* "KeywheelMainKey /path (file:line)" or "KeywheelState /path (file:line)", for messages. */
+static const char *source_text(apr_pool_t *p, const kw_server_conf *c) {
+    if (c->fs) {
+        return apr_psprintf(p, "%s %s (%s)", c->state_directive, c->state, c->state_at.where);
+    }
+    return apr_psprintf(p, "KeywheelMainKey %s (%s)", c->main_key, c->main_key_at.where);
+}
+
+/* A loaded key source: a main key, or a forward-secure state. */
+typedef struct {
+    keywheel_main_key *main_key;
+    keywheel_state *state;
+} kw_source;
+
 /*
- * The ticket keys of one server, derived from a loaded main key. Logs and returns non-zero on
+ * The ticket keys of one server, derived from a loaded source. Logs and returns non-zero on
  * a bad value.
  */
-static int derive_for(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
-                      const keywheel_main_key *main_key) {
+static int derive_for(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, const kw_source *src) {
     kw_server_conf *c = conf_of(s);
+    uint64_t now = unix_now();
     keywheel_result r =
-        keywheel_ticket_keys_new(main_key, (const uint8_t *)c->label, strlen(c->label),
-                                 KEYWHEEL_STRENGTH_AES256, c->interval, c->keep, &c->keys);
+        c->fs ? keywheel_ticket_keys_from_state(src->state, (const uint8_t *)c->label,
+                                                strlen(c->label), KEYWHEEL_STRENGTH_AES256,
+                                                c->interval, c->keep, now, &c->keys)
+              : keywheel_ticket_keys_new(src->main_key, (const uint8_t *)c->label,
+                                         strlen(c->label), KEYWHEEL_STRENGTH_AES256, c->interval,
+                                         c->keep, &c->keys);
     if (r == KEYWHEEL_RESULT_OK) {
         apr_pool_cleanup_register(pconf, c, first_start_pass() ? carry_ticket_keys
                                                                : free_ticket_keys,
@@ -328,6 +425,13 @@ static int derive_for(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
         directive = apr_psprintf(ptemp, "KeywheelLabel \"%s\" (%s)",
                                  ap_escape_logitem(ptemp, c->label), c->label_at.where);
         break;
+    case KEYWHEEL_RESULT_PUNCTURED:
+    case KEYWHEEL_RESULT_TIME:
+        directive = apr_psprintf(ptemp, "%s with KeywheelInterval %" APR_UINT64_T_FMT
+                                 " and KeywheelKeep %" APR_UINT64_T_FMT " at unix time %"
+                                 APR_UINT64_T_FMT, source_text(ptemp, c), c->interval, c->keep,
+                                 (apr_uint64_t)now);
+        break;
     default:
         directive = "mod_keywheel";
         break;
@@ -348,7 +452,7 @@ static int reuse_keys(apr_pool_t *pconf, server_rec *base, server_rec *s) {
     }
     for (server_rec *u = base; u != s; u = u->next) {
         kw_server_conf *cu = conf_of(u);
-        if (cu->keys != NULL && cu->main_key != NULL && same_parameters(cu, c)) {
+        if (cu->keys != NULL && cu->source != NULL && same_parameters(cu, c)) {
             c->keys = cu->keys;
             return 1;
         }
@@ -363,40 +467,78 @@ static int reuse_keys(apr_pool_t *pconf, server_rec *base, server_rec *s) {
 static int load_ticket_keys(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *base) {
     for (server_rec *s = base; s != NULL; s = s->next) {
         kw_server_conf *c = conf_of(s);
-        if (c->main_key == NULL || c->keys != NULL || reuse_keys(pconf, base, s)) {
+        if (c->source == NULL || c->keys != NULL || reuse_keys(pconf, base, s)) {
             continue;
         }
-        keywheel_main_key *main_key = NULL;
-        keywheel_result r = keywheel_main_key_from_file(c->main_key, &main_key);
+        kw_source src = {NULL, NULL};
+        keywheel_result r = c->fs ? keywheel_state_from_file(c->source, &src.state)
+                                  : keywheel_main_key_from_file(c->source, &src.main_key);
         if (r != KEYWHEEL_RESULT_OK) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "mod_keywheel: KeywheelMainKey %s (%s), "
-                         "server %s: %s", c->main_key, c->main_key_at.where,
-                         server_name(ptemp, s), last_message(ptemp, r));
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "mod_keywheel: %s, server %s: %s",
+                         source_text(ptemp, c), server_name(ptemp, s), last_message(ptemp, r));
             return 1;
+        }
+        if (c->fs) {
+            uint8_t id[KEYWHEEL_ROOT_ID_LEN];
+            uint64_t s0 = 0;
+            if (keywheel_state_root_id(src.state, id, sizeof id) == KEYWHEEL_RESULT_OK &&
+                keywheel_state_s0(src.state, &s0) == KEYWHEEL_RESULT_OK) {
+                char hex[2 * KEYWHEEL_ROOT_ID_LEN + 1];
+                for (size_t i = 0; i < sizeof id; i++) {
+                    apr_snprintf(hex + 2 * i, 3, "%02x", id[i]);
+                }
+                ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "mod_keywheel: %s: forward-secure "
+                             "state of root id %s, starting at unix time %" APR_UINT64_T_FMT
+                             " (read only: the module advances copies in memory, never the file)",
+                             source_text(ptemp, c), hex, (apr_uint64_t)s0);
+            }
         }
         int failed = 0;
         for (server_rec *t = s; t != NULL && !failed; t = t->next) {
             kw_server_conf *ct = conf_of(t);
-            if (ct->main_key == NULL || ct->keys != NULL || strcmp(ct->main_key, c->main_key)) {
+            if (ct->source == NULL || ct->keys != NULL || ct->fs != c->fs ||
+                strcmp(ct->source, c->source) != 0) {
                 continue;
             }
             if (ct->label == NULL) {
-                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, t, "mod_keywheel: KeywheelMainKey %s "
-                             "(%s) but no KeywheelLabel for server %s: set the label every "
-                             "server of the cluster uses (1..=%d bytes of UTF-8)", ct->main_key,
-                             ct->main_key_at.where, server_name(ptemp, t),
-                             KEYWHEEL_MAX_LABEL_LEN);
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, t, "mod_keywheel: %s but no "
+                             "KeywheelLabel for server %s: set the label every server of the "
+                             "cluster uses (1..=%d bytes of UTF-8)", source_text(ptemp, ct),
+                             server_name(ptemp, t), KEYWHEEL_MAX_LABEL_LEN);
                 failed = 1;
                 break;
             }
             if (!reuse_keys(pconf, base, t)) {
-                failed = derive_for(pconf, ptemp, t, main_key);
+                failed = derive_for(pconf, ptemp, t, &src);
             }
         }
-        keywheel_main_key_free(main_key); /* wipes it: only the derived keys stay */
+        /* wiped: only the derived keys (forward-secure: their own advanced copies) stay */
+        keywheel_main_key_free(src.main_key);
+        keywheel_state_free(src.state);
         if (failed) {
             return 1;
         }
+    }
+    return 0;
+}
+
+/*
+ * Each server's key source, from its directives (after merging): a main key or a state, never
+ * both (logs and returns non-zero then).
+ */
+static int resolve_sources(apr_pool_t *ptemp, server_rec *base) {
+    for (server_rec *s = base; s != NULL; s = s->next) {
+        kw_server_conf *c = conf_of(s);
+        if (c->main_key != NULL && c->state != NULL) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "mod_keywheel: KeywheelMainKey %s (%s) "
+                         "and %s %s (%s) both apply to server %s: a server takes its keys from "
+                         "a main key or from a forward-secure state, never both; remove one",
+                         c->main_key, c->main_key_at.where, c->state_directive, c->state,
+                         c->state_at.where, server_name(ptemp, s));
+            return 1;
+        }
+        c->fs = c->state != NULL;
+        c->source = c->fs ? c->state : c->main_key;
     }
     return 0;
 }
@@ -417,7 +559,7 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     if (first) {
         drop_carried();
     }
-    int failed = load_ticket_keys(pconf, ptemp, base);
+    int failed = resolve_sources(ptemp, base) || load_ticket_keys(pconf, ptemp, base);
     if (!first) {
         drop_carried(); /* keys of the first pass that the second did not use */
     }
@@ -432,13 +574,163 @@ static int post_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     (void)ptemp;
     for (server_rec *s = base; s != NULL; s = s->next) {
         if (conf_of(s)->keys != NULL && installed_count == 0) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "mod_keywheel: KeywheelMainKey is set "
-                         "(%s) but no SSL virtual host was initialised by mod_ssl "
-                         "(is mod_ssl loaded and SSLEngine on?)", conf_of(s)->main_key_at.where);
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "mod_keywheel: %s is set but no SSL "
+                         "virtual host was initialised by mod_ssl (is mod_ssl loaded and "
+                         "SSLEngine on?)", source_text(ptemp, conf_of(s)));
             break;
         }
     }
     return OK;
+}
+
+/*
+ * Forward-secure mode: moving the keys' copies of the state forward.
+ *
+ * libkeywheel needs exclusive access to advance a handle, while handshakes read it from many
+ * threads: handshakes hold fs_lock for reading (fs_ticket_key_cb), an advance holds it for
+ * writing, once per interval and handle. Writers are preferred so that a busy server cannot
+ * delay the wipe.
+ */
+static pthread_rwlock_t fs_lock;
+static pthread_once_t fs_lock_once = PTHREAD_ONCE_INIT;
+
+static void fs_lock_init(void) {
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&fs_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+}
+
+static int fs_ticket_key_cb(SSL *ssl, unsigned char key_name[16],
+                            unsigned char iv[EVP_MAX_IV_LENGTH], EVP_CIPHER_CTX *cipher,
+                            EVP_MAC_CTX *mac, int enc) {
+    pthread_rwlock_rdlock(&fs_lock);
+    int r = keywheel_openssl_ticket_key_cb(ssl, key_name, iv, cipher, mac, enc);
+    pthread_rwlock_unlock(&fs_lock);
+    return r;
+}
+
+/*
+ * Advances every forward-secure handle of this process whose interval changed since its last
+ * advance, to the start of the oldest key accepted now: the tree nodes that derived the key
+ * that just left the window are wiped. A handle shared by several servers is advanced once
+ * (the call is idempotent anyway). Clock behind the state: the keys stay as they are (the
+ * handshakes then get no ticket key and make full handshakes), logged once per interval.
+ */
+static void advance_all(server_rec *base) {
+    pthread_once(&fs_lock_once, fs_lock_init); /* also when no SSL server installed the keys */
+    uint64_t now = unix_now();
+    for (server_rec *s = base; s != NULL; s = s->next) {
+        kw_server_conf *c = conf_of(s);
+        if (!c->fs || c->keys == NULL) {
+            continue;
+        }
+        uint64_t counter = now / c->interval;
+        if (counter == c->advanced_to) {
+            continue;
+        }
+        pthread_rwlock_wrlock(&fs_lock);
+        keywheel_result r = keywheel_ticket_keys_advance(c->keys, now);
+        pthread_rwlock_unlock(&fs_lock);
+        if (r == KEYWHEEL_RESULT_OK) {
+            c->advanced_to = counter;
+            c->advance_failed = 0;
+        } else if (!c->advance_failed) {
+            char buf[KEYWHEEL_MESSAGE_MAX_LEN];
+            size_t len = 0;
+            const char *msg = keywheel_result_message(r);
+            if (keywheel_last_error_message(buf, sizeof buf, &len) == KEYWHEEL_RESULT_OK &&
+                len > 0 && len < sizeof buf) {
+                buf[len] = '\0';
+                msg = buf;
+            }
+            c->advance_failed = 1;
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "mod_keywheel: %s: cannot serve the keys "
+                         "of unix time %" APR_UINT64_T_FMT " (pid %ld): %s", c->state,
+                         (apr_uint64_t)now, (long)getpid(), msg);
+        }
+    }
+}
+
+/* The parent: its copies move forward too (mod_mpm runs monitor about every 10 s). */
+static int monitor(apr_pool_t *p, server_rec *s) {
+    (void)p;
+    advance_all(s);
+    return DECLINED;
+}
+
+/* A child: a thread of its own wakes every second and advances at each boundary. */
+typedef struct {
+    server_rec *base;
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    pthread_t thread;
+    int stop;
+} fs_ticker;
+
+static void *fs_ticker_main(void *arg) {
+    fs_ticker *t = arg;
+    pthread_mutex_lock(&t->mutex);
+    while (!t->stop) {
+        pthread_mutex_unlock(&t->mutex);
+        advance_all(t->base);
+        pthread_mutex_lock(&t->mutex);
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += 1;
+        while (!t->stop &&
+               pthread_cond_timedwait(&t->cond, &t->mutex, &deadline) != ETIMEDOUT) {
+        }
+    }
+    pthread_mutex_unlock(&t->mutex);
+    return NULL;
+}
+
+static apr_status_t fs_ticker_stop(void *arg) {
+    fs_ticker *t = arg;
+    pthread_mutex_lock(&t->mutex);
+    t->stop = 1;
+    pthread_cond_signal(&t->cond);
+    pthread_mutex_unlock(&t->mutex);
+    pthread_join(t->thread, NULL);
+    pthread_cond_destroy(&t->cond);
+    pthread_mutex_destroy(&t->mutex);
+    return APR_SUCCESS;
+}
+
+static void child_init(apr_pool_t *pchild, server_rec *base) {
+    int any = 0;
+    for (server_rec *s = base; s != NULL && !any; s = s->next) {
+        any = conf_of(s)->fs && conf_of(s)->keys != NULL;
+    }
+    if (!any) {
+        return;
+    }
+    fs_ticker *t = apr_pcalloc(pchild, sizeof *t);
+    t->base = base;
+    pthread_condattr_t cattr;
+    pthread_condattr_init(&cattr);
+    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+    pthread_cond_init(&t->cond, &cattr);
+    pthread_condattr_destroy(&cattr);
+    pthread_mutex_init(&t->mutex, NULL);
+    /* The thread takes no signal: the MPM's own threads handle them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&t->thread, NULL, fs_ticker_main, t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        pthread_cond_destroy(&t->cond);
+        pthread_mutex_destroy(&t->mutex);
+        ap_log_error(APLOG_MARK, APLOG_ERR, rc, base, "mod_keywheel: cannot start the thread "
+                     "that advances the forward-secure keys; they advance at each new "
+                     "configuration load only");
+        advance_all(base);
+        return;
+    }
+    apr_pool_cleanup_register(pchild, t, fs_ticker_stop, apr_pool_cleanup_null);
 }
 
 static int init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx) {
@@ -458,11 +750,21 @@ static int init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx)
                      server_name(p, s));
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    if (c->fs) {
+        pthread_once(&fs_lock_once, fs_lock_init);
+        if (!SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, fs_ticket_key_cb)) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "mod_keywheel: cannot install the "
+                         "ticket-key callback for server %s", server_name(p, s));
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        c->advanced_to = unix_now() / c->interval; /* from_state advanced it to now */
+    }
     installed_count++;
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "mod_keywheel: server %s: session tickets with "
                  "keywheel keys of label \"%s\", interval %" APR_UINT64_T_FMT " s, keep "
-                 "%" APR_UINT64_T_FMT " (libkeywheel %s)", server_name(p, s),
-                 ap_escape_logitem(p, c->label), c->interval, c->keep, keywheel_version());
+                 "%" APR_UINT64_T_FMT "%s (libkeywheel %s)", server_name(p, s),
+                 ap_escape_logitem(p, c->label), c->interval, c->keep,
+                 c->fs ? ", forward-secure" : "", keywheel_version());
     return OK;
 }
 
@@ -495,6 +797,8 @@ static void register_hooks(apr_pool_t *p) {
     ap_hook_check_config(check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config_check, after_ssl, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ssl, init_server, init_server, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_monitor(monitor, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 #define STR_(x) #x
@@ -503,6 +807,12 @@ static void register_hooks(apr_pool_t *p) {
 static const command_rec commands[] = {
     AP_INIT_TAKE1("KeywheelMainKey", set_main_key, NULL, RSRC_CONF,
                   "file holding the cluster's main key (its first 32 bytes; owner-only mode)"),
+    AP_INIT_TAKE1("KeywheelState", set_state, NULL, RSRC_CONF,
+                  "forward-secure state file (keywheel state new; owner-only mode); read, never "
+                  "written; not with KeywheelMainKey"),
+    AP_INIT_TAKE1("KeywheelStateCredential", set_state_credential, NULL, RSRC_CONF,
+                  "the forward-secure state as systemd credential: a name in "
+                  "$CREDENTIALS_DIRECTORY"),
     AP_INIT_TAKE1("KeywheelLabel", set_label, NULL, RSRC_CONF,
                   "ticket label shared by the cluster (1.." STR(KEYWHEEL_MAX_LABEL_LEN)
                   " bytes of UTF-8)"),

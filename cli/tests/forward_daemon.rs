@@ -195,6 +195,20 @@ fn a_clock_behind_the_state_keeps_the_keys_and_is_reported() {
         "{}",
         r.stdout
     );
+    // The JSON form: the states, and no main key (there is none in forward-secure mode).
+    let mut cmd = command(KEYWHEEL);
+    cmd.args([
+        "status",
+        "--json",
+        "--config",
+        config.to_str().unwrap(),
+        "--time",
+        &t0.to_string(),
+    ]);
+    let r = run(cmd);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("status --json");
+    assert_eq!(doc["states"][0]["root_id"], serde_json::json!(id), "{doc}");
+    assert!(doc.get("main_key").is_none(), "{doc}");
     d.terminate();
     // A one-shot run at that time: exit 1 with the message, nothing written.
     let mut cmd = command(KEYWHEEL);

@@ -46,6 +46,19 @@ fn usage(pid: u32) -> (u64, usize) {
     (rss, fds)
 }
 
+/// Waits (up to `limit`) until process `pid` has no child process (its reload commands ended).
+fn settle(pid: u32, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let children = format!("/proc/{pid}/task/{pid}/children");
+    while Instant::now() < deadline {
+        match fs::read_to_string(&children) {
+            Ok(list) if list.trim().is_empty() => return,
+            Ok(_) => std::thread::sleep(Duration::from_millis(10)),
+            Err(_) => return,
+        }
+    }
+}
+
 #[test]
 fn soak_with_faults_keeps_time_memory_and_descriptors() {
     // The disk-full fault needs root (a tmpfs mount in the daemon's own namespace); without
@@ -207,7 +220,10 @@ fn soak_with_faults_keeps_time_memory_and_descriptors() {
             fs::remove_file(f.path("FAIL_RELOAD")).unwrap();
             faults += 1;
         }
-        // Transients (a reload command's pipe) aside: the least over 10 steps.
+        // Transients aside: a reload command runs asynchronously and holds its output pipes
+        // while it lives, so measure once the daemon has no child left (up to 2 s), and take
+        // the least over 10 steps.
+        settle(pid, Duration::from_secs(2));
         let u = usage(pid);
         let least = |a: Option<(u64, usize)>| a.map_or(u, |(r, n)| (r.min(u.0), n.min(u.1)));
         if (rotations.min(100).saturating_sub(10)..rotations.min(100)).contains(&step) {

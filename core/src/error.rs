@@ -179,29 +179,6 @@ pub(crate) struct UnixTime(pub(crate) u64);
 
 impl fmt::Display for UnixTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let t = self.0;
-        let (year, month, day, secs) = civil(t);
-        write!(
-            f,
-            "{t} ({year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z)",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        )
+        write!(f, "{} ({})", self.0, crate::Utc::new(self.0))
     }
-}
-
-/// The civil (proleptic Gregorian, UTC) date of unix time `t`: (year, month 1..=12,
-/// day 1..=31, seconds into the day). Howard Hinnant's `civil_from_days`, for days ≥ 0.
-const fn civil(t: u64) -> (u64, u64, u64, u64) {
-    let z = t / 86_400 + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
-    (year, month, day, t % 86_400)
 }

@@ -5,7 +5,7 @@
 # Needs root: installs the servers from apt if missing (no service is started), runs them on
 # 127.0.0.1 only with their own config/ports/pid files/logs under a temp dir, stops them by pid.
 #
-#   tests/servers/run.sh [pytest args]
+#   tests/servers/run.sh [pytest args, e.g. test_nginx.py or -k haproxy]
 #
 # Environment: PYTHON (default: .venv/bin/python of the repository, made from
 # tests/requirements.txt), KEYWHEEL_BIN_DIR (default: target/debug; holds `keywheel`).
@@ -26,4 +26,5 @@ fi
 export KEYWHEEL_STEK_WRITER=cli  # the key files must come from the real CLI
 
 cd "$here"
-exec "$PY" -m pytest -v -p no:cacheprovider "$@" .
+# testpaths (pytest.ini) is ".": no file arguments run every test file, file arguments run those.
+exec "$PY" -m pytest -v -p no:cacheprovider "$@"

@@ -101,7 +101,7 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
     let mut problems = Vec::new();
     let mut perf = Vec::new();
     let mut ok = 0;
-    if let Some(e) = &report.main_key.error {
+    if let Some(e) = report.main_key.as_ref().and_then(|k| k.error.as_ref()) {
         worst = Nagios::Critical;
         problems.push(format!("main key: {e}"));
     }
@@ -151,7 +151,7 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
             State::Unknown if forward_secure && t.problem.is_some() => {
                 (Nagios::Critical, t.problem.clone().unwrap_or_default())
             }
-            State::Unknown if report.main_key.error.is_some() => (
+            State::Unknown if report.main_key.as_ref().is_some_and(|k| k.error.is_some()) => (
                 Nagios::Critical,
                 "cannot compute the expected keys (main key unreadable)".to_owned(),
             ),

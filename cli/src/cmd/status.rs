@@ -48,8 +48,8 @@ fn human(report: &Report) -> String {
         (None, Some(e)) => format!("{name}: {e}"),
         (None, None) => format!("{name}: ?"),
     };
-    if report.states.is_empty() {
-        o.push_str(&key("main key", &report.main_key));
+    if let Some(main_key) = &report.main_key {
+        o.push_str(&key("main key", main_key));
     } else {
         let lines: Vec<String> = report
             .states

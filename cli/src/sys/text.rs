@@ -1,6 +1,9 @@
 //! Hex of the public and secret bytes the CLI shows; secret text is built in place in a buffer
-//! wiped on drop. (Base64 of key files is the core crate's: `Format::render_key`, `Format::names`.)
+//! wiped on drop; base64 (the `base64` crate) for Go's seeds in JSON. (Base64 of key files is the
+//! core crate's: `Format::render_key`, `Format::names`.)
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
 /// Lowercase hex of public bytes (key names, fingerprints).
@@ -26,52 +29,22 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
     }
 }
 
-/// Standard base64 (RFC 4648 §4, with padding) of secret bytes, wiped on drop.
+/// Standard base64 (RFC 4648 §4, with padding) of secret bytes, wiped on drop (encoded in place
+/// into the returned buffer: no other copy).
 pub(crate) fn base64_secret(bytes: &[u8]) -> Zeroizing<String> {
-    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = Zeroizing::new(String::with_capacity(bytes.len().div_ceil(3) * 4));
-    for group in bytes.chunks(3) {
-        let b = |k: usize| u32::from(group.get(k).copied().unwrap_or(0));
-        let v = (b(0) << 16) | (b(1) << 8) | b(2);
-        let sextet = |shift: u32| char::from(B64[((v >> shift) & 63) as usize]);
-        s.push(sextet(18));
-        s.push(sextet(12));
-        s.push(if group.len() > 1 { sextet(6) } else { '=' });
-        s.push(if group.len() > 2 { sextet(0) } else { '=' });
-    }
-    s
+    let len = base64::encoded_len(bytes.len(), true).unwrap_or(0);
+    let mut buf = Zeroizing::new(vec![0u8; len]);
+    let written = STANDARD.encode_slice(bytes, &mut buf[..]).unwrap_or(0);
+    buf.truncate(written);
+    // Base64 is ASCII: the conversion takes the buffer over without copying it.
+    Zeroizing::new(String::from_utf8(std::mem::take(&mut *buf)).unwrap_or_default())
 }
 
 /// Standard base64 (with padding) decoded, wiped on drop; `None` when malformed.
 pub(crate) fn base64_decode(text: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(u32::from(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        }))
-    };
-    if text.len() % 4 != 0 {
-        return None;
-    }
-    let mut out = Zeroizing::new(Vec::with_capacity(text.len() / 4 * 3));
-    for chunk in text.chunks(4) {
-        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 {
-            return None;
-        }
-        let mut v = 0u32;
-        for &c in &chunk[..4 - pad] {
-            v = (v << 6) | val(c)?;
-        }
-        for _ in 0..pad {
-            v <<= 6;
-        }
-        out.extend_from_slice(&v.to_be_bytes()[1..4 - pad]);
-    }
+    let mut out = Zeroizing::new(vec![0u8; text.len() / 4 * 3 + 3]);
+    let n = STANDARD.decode_slice(text, &mut out[..]).ok()?;
+    out.truncate(n);
     Some(out)
 }
 
