@@ -128,6 +128,11 @@
 #define KEYWHEEL_TICKET_NAME_LEN 16
 
 /**
+ * Length in bytes of a Go/Caddy session-ticket seed.
+ */
+#define KEYWHEEL_GO_SEED_LEN 32
+
+/**
  * The result of every keywheel function that can fail.
  *
  * The numbers are part of the ABI: they are fixed and never reused; new codes get new numbers.
@@ -469,6 +474,144 @@ typedef struct keywheel_ticket_key {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * The length `keywheel_ticket_keys_render` writes for `format` (a `keywheel_format`) with the
+ * keep of `keys`, into `*out_len`.
+ *
+ * Thread-safety: may be called from any thread, also on one handle from many threads.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`, `KEYWHEEL_RESULT_UNKNOWN_FORMAT`,
+ * `KEYWHEEL_RESULT_FORMAT_STRENGTH` or `KEYWHEEL_RESULT_FORMAT_KEEP`. On failure `*out_len` is
+ * untouched.
+ *
+ * # Safety
+ * `keys` must be a live handle; `out_len` valid for one write.
+ */
+keywheel_result keywheel_ticket_keys_rendered_len(const struct keywheel_ticket_keys *keys,
+                                                  uint32_t format,
+                                                  size_t *out_len);
+
+/**
+ * The length of one record of `format` (a `keywheel_format`) into `*out_len`: 80 or 48 raw
+ * bytes, or a base64 line with its newline (109 or 65) for HAProxy. For nginx, which takes one
+ * key per file, file `i` is record `i` of `keywheel_ticket_keys_render`.
+ *
+ * Thread-safety: may be called from any thread.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
+ * `KEYWHEEL_RESULT_UNKNOWN_FORMAT`. On failure `*out_len` is untouched.
+ *
+ * # Safety
+ * `out_len` must be valid for one write.
+ */
+keywheel_result keywheel_format_record_len(uint32_t format, size_t *out_len);
+
+/**
+ * Renders every key of `format` (a `keywheel_format`) at unix time `now`, in the format's
+ * order, into `out`, and its length into `*out_written`: the key file for single-file formats;
+ * for nginx the concatenation of its per-key files (file `i` is record `i`; see
+ * `keywheel_format_record_len`). `keywheel_ticket_keys_rendered_len` gives the length needed.
+ *
+ * Ownership: `out` stays the caller's; it holds keys: wipe it when done.
+ *
+ * Thread-safety: may be called from any thread, also on one handle from many threads.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`,
+ * `KEYWHEEL_RESULT_UNKNOWN_FORMAT`, `KEYWHEEL_RESULT_FORMAT_STRENGTH` (the handle's strength
+ * is not the format's), `KEYWHEEL_RESULT_FORMAT_KEEP`, `KEYWHEEL_RESULT_TIME` or
+ * `KEYWHEEL_RESULT_BUFFER_TOO_SMALL`. On failure nothing is written.
+ *
+ * # Safety
+ * `keys` must be a live handle; `out` valid for writes of `out_len` bytes; `out_written` valid
+ * for one write.
+ */
+keywheel_result keywheel_ticket_keys_render(const struct keywheel_ticket_keys *keys,
+                                            uint32_t format,
+                                            uint64_t now,
+                                            uint8_t *out,
+                                            size_t out_len,
+                                            size_t *out_written);
+
+/**
+ * The length `keywheel_ticket_keys_render_rollover` writes for `format` with
+ * `decrypt_only_len` decrypt-only handles, into `*out_len`.
+ *
+ * Thread-safety: may be called from any thread, also on one handle from many threads.
+ *
+ * Returns as `keywheel_ticket_keys_rendered_len`.
+ *
+ * # Safety
+ * `keys` must be a live handle; `out_len` valid for one write.
+ */
+keywheel_result keywheel_ticket_keys_rollover_len(const struct keywheel_ticket_keys *keys,
+                                                  uint32_t format,
+                                                  size_t decrypt_only_len,
+                                                  size_t *out_len);
+
+/**
+ * Main-key rollover (SPEC.md §5.2): renders as `keywheel_ticket_keys_render`, then, for
+ * formats that hold any number of keys (nginx, nginx48, ats), the same window of each of the
+ * `decrypt_only_len` handles in `decrypt_only` (the same label under the previous main key,
+ * then the next) as decrypt-only keys. Other formats get the keys of `keys` alone.
+ * `keywheel_ticket_keys_rollover_len` gives the length needed.
+ *
+ * Ownership: `out` stays the caller's; it holds keys: wipe it when done. The handles stay
+ * the caller's.
+ *
+ * Thread-safety: may be called from any thread, also on one handle from many threads.
+ *
+ * Returns as `keywheel_ticket_keys_render`. On failure nothing is written.
+ *
+ * # Safety
+ * `keys` must be a live handle; `decrypt_only` valid for reads of `decrypt_only_len` live
+ * handles (NULL when `decrypt_only_len` is 0 is allowed); `out` valid for writes of `out_len`
+ * bytes; `out_written` valid for one write.
+ */
+keywheel_result keywheel_ticket_keys_render_rollover(const struct keywheel_ticket_keys *keys,
+                                                     uint32_t format,
+                                                     uint64_t now,
+                                                     const struct keywheel_ticket_keys *const *decrypt_only,
+                                                     size_t decrypt_only_len,
+                                                     uint8_t *out,
+                                                     size_t out_len,
+                                                     size_t *out_written);
+
+/**
+ * How many formats there are: the `keywheel_format` values are `1..=keywheel_format_count()`.
+ */
+uint32_t keywheel_format_count(void);
+
+/**
+ * The name of `format` (a `keywheel_format`) as the CLI and every binding spell it ("nginx",
+ * "haproxy48", ...), NUL-terminated, into `*out_name`. The string is static: do not free it.
+ *
+ * Thread-safety: may be called from any thread.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
+ * `KEYWHEEL_RESULT_UNKNOWN_FORMAT`. On failure `*out_name` is untouched.
+ *
+ * # Safety
+ * `out_name` must be valid for one write.
+ */
+keywheel_result keywheel_format_name(uint32_t format, const char **out_name);
+
+/**
+ * The `keywheel_format` value of the format called `name` (`name_len` bytes, not
+ * NUL-terminated), into `*out_format`.
+ *
+ * Thread-safety: may be called from any thread.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
+ * `KEYWHEEL_RESULT_UNKNOWN_FORMAT` (the message lists the names). On failure `*out_format` is
+ * untouched.
+ *
+ * # Safety
+ * `name` must be valid for reads of `name_len` bytes; `out_format` valid for one write.
+ */
+keywheel_result keywheel_format_from_name(const uint8_t *name,
+                                          size_t name_len,
+                                          uint32_t *out_format);
 
 /**
  * Makes a main key from the first `KEYWHEEL_MAIN_KEY_LEN` (32) bytes of `material` (longer
@@ -1010,6 +1153,28 @@ keywheel_result keywheel_ticket_keys_by_counter(const struct keywheel_ticket_key
                                                 struct keywheel_ticket_key *out);
 
 /**
+ * The Go `crypto/tls` / Caddy session-ticket seed of interval `counter` (SPEC.md §4.5; from a
+ * state: §6.3's label key), `KEYWHEEL_GO_SEED_LEN` (32) bytes written to `out`: what Go's
+ * `Config.SetSessionTicketKeys` takes. The seed does not depend on the handle's strength.
+ *
+ * Ownership: `out` stays the caller's; it holds a secret: wipe it when done.
+ *
+ * Thread-safety: as `keywheel_ticket_keys_current`.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`,
+ * `KEYWHEEL_RESULT_BUFFER_TOO_SMALL` (`out_len` below 32) or, for a handle made from a state,
+ * `KEYWHEEL_RESULT_PUNCTURED` or `KEYWHEEL_RESULT_TREE_TIME`. On failure nothing is
+ * written.
+ *
+ * # Safety
+ * `keys` must be a live handle; `out` valid for writes of `out_len` bytes.
+ */
+keywheel_result keywheel_ticket_keys_go_seed(const struct keywheel_ticket_keys *keys,
+                                             uint64_t counter,
+                                             uint8_t *out,
+                                             size_t out_len);
+
+/**
  * Looks up a ticket's key name among the keys accepted at unix time `now`:
  * `current - keep ..= current + 1`. Names are `KEYWHEEL_TICKET_NAME_LEN` (16) bytes; a name of
  * another length matches no key (as in every binding). Writes the outcome to
@@ -1037,144 +1202,6 @@ keywheel_result keywheel_ticket_keys_lookup(const struct keywheel_ticket_keys *k
                                             size_t name_len,
                                             keywheel_lookup *found,
                                             struct keywheel_ticket_key *key);
-
-/**
- * The length `keywheel_ticket_keys_render` writes for `format` (a `keywheel_format`) with the
- * keep of `keys`, into `*out_len`.
- *
- * Thread-safety: may be called from any thread, also on one handle from many threads.
- *
- * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`, `KEYWHEEL_RESULT_UNKNOWN_FORMAT`,
- * `KEYWHEEL_RESULT_FORMAT_STRENGTH` or `KEYWHEEL_RESULT_FORMAT_KEEP`. On failure `*out_len` is
- * untouched.
- *
- * # Safety
- * `keys` must be a live handle; `out_len` valid for one write.
- */
-keywheel_result keywheel_ticket_keys_rendered_len(const struct keywheel_ticket_keys *keys,
-                                                  uint32_t format,
-                                                  size_t *out_len);
-
-/**
- * The length of one record of `format` (a `keywheel_format`) into `*out_len`: 80 or 48 raw
- * bytes, or a base64 line with its newline (109 or 65) for HAProxy. For nginx, which takes one
- * key per file, file `i` is record `i` of `keywheel_ticket_keys_render`.
- *
- * Thread-safety: may be called from any thread.
- *
- * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
- * `KEYWHEEL_RESULT_UNKNOWN_FORMAT`. On failure `*out_len` is untouched.
- *
- * # Safety
- * `out_len` must be valid for one write.
- */
-keywheel_result keywheel_format_record_len(uint32_t format, size_t *out_len);
-
-/**
- * Renders every key of `format` (a `keywheel_format`) at unix time `now`, in the format's
- * order, into `out`, and its length into `*out_written`: the key file for single-file formats;
- * for nginx the concatenation of its per-key files (file `i` is record `i`; see
- * `keywheel_format_record_len`). `keywheel_ticket_keys_rendered_len` gives the length needed.
- *
- * Ownership: `out` stays the caller's; it holds keys: wipe it when done.
- *
- * Thread-safety: may be called from any thread, also on one handle from many threads.
- *
- * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER`,
- * `KEYWHEEL_RESULT_UNKNOWN_FORMAT`, `KEYWHEEL_RESULT_FORMAT_STRENGTH` (the handle's strength
- * is not the format's), `KEYWHEEL_RESULT_FORMAT_KEEP`, `KEYWHEEL_RESULT_TIME` or
- * `KEYWHEEL_RESULT_BUFFER_TOO_SMALL`. On failure nothing is written.
- *
- * # Safety
- * `keys` must be a live handle; `out` valid for writes of `out_len` bytes; `out_written` valid
- * for one write.
- */
-keywheel_result keywheel_ticket_keys_render(const struct keywheel_ticket_keys *keys,
-                                            uint32_t format,
-                                            uint64_t now,
-                                            uint8_t *out,
-                                            size_t out_len,
-                                            size_t *out_written);
-
-/**
- * The length `keywheel_ticket_keys_render_rollover` writes for `format` with
- * `decrypt_only_len` decrypt-only handles, into `*out_len`.
- *
- * Thread-safety: may be called from any thread, also on one handle from many threads.
- *
- * Returns as `keywheel_ticket_keys_rendered_len`.
- *
- * # Safety
- * `keys` must be a live handle; `out_len` valid for one write.
- */
-keywheel_result keywheel_ticket_keys_rollover_len(const struct keywheel_ticket_keys *keys,
-                                                  uint32_t format,
-                                                  size_t decrypt_only_len,
-                                                  size_t *out_len);
-
-/**
- * Main-key rollover (SPEC.md §5.2): renders as `keywheel_ticket_keys_render`, then, for
- * formats that hold any number of keys (nginx, nginx48, ats), the same window of each of the
- * `decrypt_only_len` handles in `decrypt_only` (the same label under the previous main key,
- * then the next) as decrypt-only keys. Other formats get the keys of `keys` alone.
- * `keywheel_ticket_keys_rollover_len` gives the length needed.
- *
- * Ownership: `out` stays the caller's; it holds keys: wipe it when done. The handles stay
- * the caller's.
- *
- * Thread-safety: may be called from any thread, also on one handle from many threads.
- *
- * Returns as `keywheel_ticket_keys_render`. On failure nothing is written.
- *
- * # Safety
- * `keys` must be a live handle; `decrypt_only` valid for reads of `decrypt_only_len` live
- * handles (NULL when `decrypt_only_len` is 0 is allowed); `out` valid for writes of `out_len`
- * bytes; `out_written` valid for one write.
- */
-keywheel_result keywheel_ticket_keys_render_rollover(const struct keywheel_ticket_keys *keys,
-                                                     uint32_t format,
-                                                     uint64_t now,
-                                                     const struct keywheel_ticket_keys *const *decrypt_only,
-                                                     size_t decrypt_only_len,
-                                                     uint8_t *out,
-                                                     size_t out_len,
-                                                     size_t *out_written);
-
-/**
- * How many formats there are: the `keywheel_format` values are `1..=keywheel_format_count()`.
- */
-uint32_t keywheel_format_count(void);
-
-/**
- * The name of `format` (a `keywheel_format`) as the CLI and every binding spell it ("nginx",
- * "haproxy48", ...), NUL-terminated, into `*out_name`. The string is static: do not free it.
- *
- * Thread-safety: may be called from any thread.
- *
- * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
- * `KEYWHEEL_RESULT_UNKNOWN_FORMAT`. On failure `*out_name` is untouched.
- *
- * # Safety
- * `out_name` must be valid for one write.
- */
-keywheel_result keywheel_format_name(uint32_t format, const char **out_name);
-
-/**
- * The `keywheel_format` value of the format called `name` (`name_len` bytes, not
- * NUL-terminated), into `*out_format`.
- *
- * Thread-safety: may be called from any thread.
- *
- * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
- * `KEYWHEEL_RESULT_UNKNOWN_FORMAT` (the message lists the names). On failure `*out_format` is
- * untouched.
- *
- * # Safety
- * `name` must be valid for reads of `name_len` bytes; `out_format` valid for one write.
- */
-keywheel_result keywheel_format_from_name(const uint8_t *name,
-                                          size_t name_len,
-                                          uint32_t *out_format);
 
 /**
  * Wipes (zeroes) a `keywheel_ticket_key` with writes the compiler cannot remove. NULL does

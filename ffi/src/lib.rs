@@ -17,6 +17,8 @@
 // denies `unsafe_code` and allows it only in the modules below, which hold the entry points and
 // the pointer helpers; each unsafe block is small and has a SAFETY comment.
 #[allow(unsafe_code)]
+mod format;
+#[allow(unsafe_code)]
 mod main_key;
 #[allow(unsafe_code)]
 mod ptr;
@@ -29,6 +31,11 @@ mod tfo;
 #[allow(unsafe_code)]
 mod ticket;
 
+pub use format::{
+    keywheel_format, keywheel_format_count, keywheel_format_from_name, keywheel_format_name,
+    keywheel_format_record_len, keywheel_ticket_keys_render, keywheel_ticket_keys_render_rollover,
+    keywheel_ticket_keys_rendered_len, keywheel_ticket_keys_rollover_len,
+};
 pub use main_key::{
     keywheel_main_key, keywheel_main_key_fingerprint, keywheel_main_key_free,
     keywheel_main_key_from_file, keywheel_main_key_from_file_allow_insecure, keywheel_main_key_new,
@@ -48,14 +55,12 @@ pub use tfo::{
     keywheel_tfo_keys, keywheel_tfo_procfs_text,
 };
 pub use ticket::{
-    KEYWHEEL_TICKET_NAME_LEN, keywheel_format, keywheel_format_count, keywheel_format_from_name,
-    keywheel_format_name, keywheel_format_record_len, keywheel_lookup, keywheel_strength,
+    KEYWHEEL_GO_SEED_LEN, KEYWHEEL_TICKET_NAME_LEN, keywheel_lookup, keywheel_strength,
     keywheel_ticket_key, keywheel_ticket_key_wipe, keywheel_ticket_keys,
     keywheel_ticket_keys_advance, keywheel_ticket_keys_by_counter, keywheel_ticket_keys_current,
-    keywheel_ticket_keys_free, keywheel_ticket_keys_from_state, keywheel_ticket_keys_lookup,
-    keywheel_ticket_keys_new, keywheel_ticket_keys_render, keywheel_ticket_keys_render_rollover,
-    keywheel_ticket_keys_rendered_len, keywheel_ticket_keys_rollover_len,
-    keywheel_ticket_keys_slot, keywheel_ticket_slot,
+    keywheel_ticket_keys_free, keywheel_ticket_keys_from_state, keywheel_ticket_keys_go_seed,
+    keywheel_ticket_keys_lookup, keywheel_ticket_keys_new, keywheel_ticket_keys_slot,
+    keywheel_ticket_slot,
 };
 
 /// Length in bytes of the main key (longer material is accepted; its first 32 bytes are used).

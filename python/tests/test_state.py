@@ -240,3 +240,29 @@ def test_no_copy_or_pickle():
         pickle.dumps(st)
     with pytest.raises(TypeError):
         copy.copy(st)
+
+
+@pytest.mark.parametrize("case", cases("fs_go_seeds"), ids=lambda c: f"{c['s0']}-{c['time']}")
+def test_go_seeds(case):
+    """TicketKeys.from_state(...).go_seed: the forward-secure Go/Caddy seeds of the window, and
+    the core's messages for the punctured counter before it and one past the tree."""
+    st = keywheel.State(bytes.fromhex(case["seed"]), case["s0"])
+    args = (st, case["label"], "aes128", case["interval"], case["keep"], case["time"])
+    if "error" in case:
+        with pytest.raises(keywheel.KeywheelError) as e:
+            keywheel.TicketKeys.from_state(*args)
+        assert str(e.value) == case["error"]["message"]
+        return
+    keys = keywheel.TicketKeys.from_state(*args)
+    assert keys.state_start == case["state_start"]
+    out = b""
+    for e in case["seeds"]:
+        out += keys.go_seed(int(e["counter"]))
+    assert out.hex() == case["output"]
+    for r in case["refused"]:
+        with pytest.raises(keywheel.KeywheelError) as e:
+            keys.go_seed(int(r["counter"]))
+        assert str(e.value) == r["error"]["message"]
+    for bad in (-1, 2**64, "1", 1.0):
+        with pytest.raises((ValueError, TypeError)):
+            keys.go_seed(bad)

@@ -189,3 +189,17 @@ def test_format(case):
         if "output_text" in case:
             record = base64.b64decode(record[:-1])
         assert record[:16] == keys.by_counter(int(k["counter"])).name
+
+
+@pytest.mark.parametrize("case", cases("go_seeds"),
+                         ids=lambda c: f"{c['label']}/{c['interval']}/{c['keep']}")
+def test_go_seeds(case):
+    """TicketKeys.go_seed gives the Go/Caddy seeds of the shared vectors, in either strength."""
+    for strength in ("aes256", "aes128"):
+        keys = ticket_keys(case, strength)
+        out = b""
+        for e in case["seeds"]:
+            seed = keys.go_seed(int(e["counter"]))
+            assert isinstance(seed, bytes) and seed.hex() == e["seed"]
+            out += seed
+        assert out.hex() == case["output"]

@@ -146,6 +146,12 @@ def fs_ticket_key(seed: bytes, label: bytes, interval: int, strength: str,
     return TicketKey(name, material[:s.key_len], material[s.key_len:])
 
 
+def fs_go_seed(seed: bytes, label: bytes, interval: int, counter: int) -> bytes:
+    """Go/Caddy session-ticket seed in forward-secure mode: SPEC.md 4.5 with the label key of
+    6.3, derive_key(LK, "kwts-g32", counter, 32)."""
+    return derive_both(fs_label_key(seed, interval, counter, label), b"kwts-g32", counter, 32)
+
+
 def fs_tfo_key(seed: bytes, interval: int, counter: int) -> bytes:
     inner = _h(leaf(seed, counter * interval), interval, b"keywheel.fstfo")
     return derive_both(inner, b"tofurkey", counter, 16)

@@ -5,7 +5,9 @@ near its edges, through the test tool `forward` of tests/vectors — leaves, cov
 advances, ticket keys, TFO keys, error messages (with dates computed by Python's datetime) and
 thousands of malformed state files."""
 
+import hashlib
 import json
+from hashlib import blake2b
 import subprocess
 
 import pytest
@@ -123,6 +125,62 @@ def test_vector_ticket_keys_in_formats(vectors):
             out += base64.b64encode(record) + b"\n" if f.base64_lines else record
         assert c["output"] == out.hex(), c["format"]
     assert errors > 0
+
+
+def test_vector_go_seeds(vectors):
+    """fs_go_seeds: the Go/Caddy seeds of a window, from a state through TicketKeys, recomputed
+    here from the seed (hashlib, libsodium, SHA-512 for Go's names), in Go's order; the counter
+    before the window is punctured, one past the tree refused."""
+    cases = vectors["fs_go_seeds"]["cases"]
+    made = refused = 0
+    for c in cases:
+        seed, i, keep, s0 = bytes.fromhex(c["seed"]), c["interval"], c["keep"], c["s0"]
+        label = c["label"].encode()
+        assert c["label_hex"] == label.hex()
+        slot = ticket_slot(i, keep, c["time"])
+        assert (int(c["current"]), c["next_rotation"]) == (slot.current, slot.next_rotation)
+        oldest = slot.current - keep
+        if s0 > oldest * i:
+            refused += 1
+            assert "seeds" not in c and "output" not in c
+            assert c["error"] == {"kind": "KeyPunctured",
+                                  "message": key_punctured_message(s0, oldest, i)}
+            continue
+        made += 1
+        assert c["state_start"] == max(s0, oldest * i)
+        want = [(slot.current, "current", None), (slot.current + 1, "next", None)]
+        want += [(slot.current - a, "previous", a) for a in range(1, keep + 1)]
+        assert [(int(e["counter"]), e["role"], e.get("age")) for e in c["seeds"]] == want
+        out = b""
+        for e in c["seeds"]:
+            n = int(e["counter"])
+            assert e["label_key"] == fs.fs_label_key(seed, i, n, label).hex()
+            go = fs.fs_go_seed(seed, label, i, n)
+            assert e["seed"] == go.hex()
+            assert e["go_name"] == hashlib.sha512(go).digest()[:16].hex()
+            out += go
+        assert c["output"] == out.hex()
+        start = c["state_start"]
+        before, past = c["refused"]
+        assert int(before["counter"]) == oldest - 1
+        assert before["error"] == {"kind": "KeyPunctured",
+                                   "message": key_punctured_message(start, oldest - 1, i)}
+        assert int(past["counter"]) * i >= fs.END > (int(past["counter"]) - 1) * i
+        assert past["error"]["kind"] == "KeyTime"
+    assert made >= 5 and refused >= 1
+
+
+def test_fs_go_seed_of_the_worked_example():
+    """The worked example's state, label "example.com", I = 3600, n = 486111 (SPEC 6.5), Python
+    alone: the seed SPEC 4.5 + 6.3 define."""
+    go = fs.fs_go_seed(EXAMPLE_SEED, b"example.com", 3600, 486111)
+    lk = blake2b(b"example.com", digest_size=32, key=fs.leaf(EXAMPLE_SEED, 486111 * 3600),
+                 salt=(3600).to_bytes(8, "little") + bytes(8),
+                 person=b"keywheel.fslabel").digest()
+    assert go == blake2b(b"", digest_size=32, key=lk,
+                         salt=(486111).to_bytes(8, "little") + bytes(8),
+                         person=b"kwts-g32" + bytes(8)).digest()
+    assert go.hex() == "5fe42e56dfba2ecdfb0a27153e4fdf2990acbc66ae568e6b9a00a0aa04eff233"
 
 
 def test_vector_tfo(vectors):

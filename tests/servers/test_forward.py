@@ -1,5 +1,7 @@
 """Forward-secure mode with real servers (docs/forward-secrecy.md): ticket keys written by
-`keywheel stek --state` for nginx (files + reload) and HAProxy (its admin socket, no reload).
+`keywheel stek --state` for nginx (files + reload) and HAProxy (its admin socket, no reload),
+and, on the real clock, lighttpd (its 92-byte stek file), h2o (its YAML ticket file) and Caddy
+(seeds in its stek.bin).
 
 - Two nodes whose clocks differ by less than one interval, each with its own copy of the state
   advanced as its daemon would (to the oldest key it still installs), resume each other's
@@ -8,6 +10,10 @@
 - A node given a state advanced past the current key cannot serve it: `keywheel stek` exits 1
   naming the punctured key and leaves the installed keys alone.
 - A node in main-key mode does not resume forward-secure tickets (and vice versa).
+- Two lighttpd (two h2o, two Caddy) nodes, each with its own copy of the state advanced to what it
+  needs now, resume each other's tickets; lighttpd's and h2o's tickets are the reference's
+  forward-secure key (name, AES, HMAC), Caddy's are made with the reference's forward-secure Go seed (Go's
+  name and HMAC), and Caddy keeps keywheel's stek.bin as written (it does not rotate itself).
 """
 
 from __future__ import annotations
@@ -16,10 +22,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+import gotls
 import harness
 from test_haproxy import HaproxyInstance
 from test_nginx import NginxInstance
@@ -251,3 +260,142 @@ def test_main_key_and_state_together_are_refused(tmp_path):
     r = kw("tfo", "--state", str(seed.first), "--credential", "x", "--once")
     assert r.returncode == 2 and "cannot be used with" in r.stderr, r.stderr
     assert not out.exists()
+
+
+# --- lighttpd and Caddy, on the real clock ------------------------------------------------------
+
+
+def settled_now() -> int:
+    """Now, at least 200 s before the next boundary of INTERVAL (and so before lighttpd's early
+    publication of the next key): the keys do not change while a test runs."""
+    while (now := int(time.time())) % INTERVAL > INTERVAL - 200:
+        time.sleep(0.5)
+    return now
+
+
+@pytest.fixture
+def wwwbase():
+    """A directory www-data can reach (lighttpd re-reads its key file after dropping
+    privileges); requested before `procs`, so removed after the servers stopped."""
+    d = Path(tempfile.mkdtemp(prefix="keywheel-fs-servers-"))
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.parametrize("tls", TLS)
+def test_lighttpd_nodes_from_a_state_resume_each_other(wwwbase, procs, tls):
+    harness.ensure_packages(["lighttpd", "lighttpd-mod-openssl", "openssl"])
+    from test_lighttpd import LighttpdInstance
+
+    cert = harness.make_cert(wwwbase / "cert")
+    (wwwbase / "cert").chmod(0o755)
+    seed_dir = wwwbase / "seed"
+    seed_dir.mkdir()
+    seed = Seed(seed_dir)
+    now = settled_now()
+    c = now // INTERVAL
+    key = seed.key("aes256", c)
+    nodes = []
+    for name in ("a", "b"):
+        state = seed.node_state(name, now)
+        out = wwwbase / f"{name}.stek"
+        r = stek("lighttpd", state, out, now, "--group", "www-data")
+        assert r.returncode == 0, r.stderr
+        data = out.read_bytes()
+        assert data[12:] == key.name + key.hmac + key.aes, "not the reference's key c"
+        d = wwwbase / f"lighttpd-{name}"
+        d.mkdir()
+        d.chmod(0o755)
+        nodes.append(LighttpdInstance(d, cert, out, procs, None))
+    a, b = nodes
+    s_a = session(a.port, tls, wwwbase / "a.pem").session
+    assert s_a is not None
+    assert_ticket_of(s_a, key, "lighttpd A")
+    h = session(b.port, tls, wwwbase / "a-on-b.pem", sess_in=s_a)
+    assert h.reused, f"lighttpd B did not resume A's ticket: {h}\n{h.output[-1500:]}"
+    s_b = session(b.port, tls, wwwbase / "b.pem").session
+    assert s_b is not None
+    assert_ticket_of(s_b, key, "lighttpd B")
+    h = session(a.port, tls, wwwbase / "b-on-a.pem", sess_in=s_b)
+    assert h.reused, f"lighttpd A did not resume B's ticket: {h}\n{h.output[-1500:]}"
+    for n in nodes:
+        assert n.proc.alive(), n.proc.log_tail()
+
+
+@pytest.mark.parametrize("tls", TLS)
+def test_h2o_nodes_from_a_state_resume_each_other(wwwbase, procs, tls):
+    harness.ensure_packages(["h2o", "openssl"])
+    from test_h2o import H2oInstance, server_group
+
+    cert = harness.make_cert(wwwbase / "cert")
+    (wwwbase / "cert").chmod(0o755)
+    seed_dir = wwwbase / "seed"
+    seed_dir.mkdir()
+    seed = Seed(seed_dir)
+    now = settled_now()
+    c = now // INTERVAL
+    key = seed.key("aes256", c)
+    nodes = []
+    for name in ("a", "b"):
+        state = seed.node_state(name, now)
+        out = wwwbase / f"{name}.yaml"
+        r = stek("h2o", state, out, now, "--group", server_group())
+        assert r.returncode == 0, r.stderr
+        names = [line.removeprefix("- name: ") for line in out.read_text().splitlines()
+                 if line.startswith("- name: ")]
+        assert names == [seed.key("aes256", n).name.hex() for n in range(c + 1, c - KEEP - 1, -1)]
+        d = wwwbase / f"h2o-{name}"
+        d.mkdir()
+        d.chmod(0o755)
+        nodes.append(H2oInstance(d, cert, out, procs))
+    a, b = nodes
+    for first, second, tag in [(a, b, "a"), (b, a, "b")]:
+        s = session(first.port, tls, wwwbase / f"{tag}.pem").session
+        assert s is not None
+        assert_ticket_of(s, key, f"h2o {tag}")
+        h = session(second.port, tls, wwwbase / f"{tag}-on-other.pem", sess_in=s)
+        assert h.reused, f"the other h2o did not resume {tag}'s ticket: {h}\n{h.output[-1500:]}"
+
+
+@pytest.mark.parametrize("tls", TLS)
+def test_caddy_nodes_from_a_state_resume_each_other(tmp_path, procs, tls):
+    harness.ensure_packages(["caddy", "openssl"])
+    from test_caddy import Caddy
+
+    cert = harness.make_cert(tmp_path / "cert")
+    seed = Seed(tmp_path)
+    now = settled_now()
+    c = now // INTERVAL
+    go_seed = fi.fs_go_seed(seed.seed, LABEL.encode(), INTERVAL, c)
+    nodes, files = [], []
+    for name in ("a", "b"):
+        state = seed.node_state(name, now)
+        root = tmp_path / f"{name}-root"
+        r = stek("caddy", state, root, now)
+        assert r.returncode == 0, r.stderr
+        stek_bin = root / "stek" / "stek.bin"
+        got = gotls.decode_stek(stek_bin.read_bytes())
+        want = [fi.fs_go_seed(seed.seed, LABEL.encode(), INTERVAL, n)
+                for n in [c, c + 1, *range(c - 1, c - KEEP - 1, -1)]]
+        assert got.keys == want, "stek.bin does not hold the reference's forward-secure seeds"
+        files.append((stek_bin, stek_bin.read_bytes()))
+        nodes.append(Caddy(tmp_path / f"caddy-{name}", cert, SimpleNamespace(root=root), procs))
+    a, b = nodes
+
+    def connect(inst, name, sess_in=None):
+        h = harness.s_client(inst.port, tls, sess_out=tmp_path / f"{name}.pem", sess_in=sess_in,
+                             servername="localhost")
+        assert h.protocol == f"TLSv{tls}", f"handshake failed:\n{h.output[-2000:]}"
+        return h
+
+    for first, second, tag in [(a, b, "a"), (b, a, "b")]:
+        h = connect(first, tag)
+        assert not h.reused and h.session is not None, h.output[-2000:]
+        ticket = harness.session_ticket(h.session)
+        assert gotls.go_ticket_matches(ticket, go_seed), \
+            f"Caddy {tag}'s ticket is not made with the reference's forward-secure seed {c}"
+        h = connect(second, f"{tag}-on-other", sess_in=h.session)
+        assert h.reused, f"the other Caddy did not resume {tag}'s ticket: {h}"
+    for path, data in files:
+        assert path.read_bytes() == data, "Caddy rewrote keywheel's stek.bin (rotated itself)"

@@ -156,6 +156,10 @@ export class TicketKeys {
      */
     static fromState(state: State, label: string, strength: Strength, interval: number, keep?: number, now?: number): TicketKeys;
     /**
+     * The Go crypto/tls / Caddy session-ticket seed (32 bytes) of interval `counter`.
+     */
+    goSeed(counter: bigint | number): Uint8Array;
+    /**
      * Looks a ticket's 16-byte key name up among the keys accepted at unix time `now`
      * (default: now). A name of another length is never found.
      */

@@ -698,6 +698,17 @@ impl TicketKeys {
         Ok(ticket_key(&key.map_err(error)?))
     }
 
+    /// The Go crypto/tls / Caddy session-ticket seed (32 bytes) of interval `counter`.
+    #[wasm_bindgen(js_name = goSeed, unchecked_return_type = "Uint8Array")]
+    pub fn go_seed(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "bigint | number")] counter: JsValue,
+    ) -> JsResult<JsValue> {
+        let seed = self.0.go_seed(self::counter(&counter, "counter")?);
+        self.scrub();
+        Ok(to_js(seed.map_err(error)?.bytes()))
+    }
+
     /// Looks a ticket's 16-byte key name up among the keys accepted at unix time `now`
     /// (default: now). A name of another length is never found.
     #[wasm_bindgen(unchecked_return_type = "Lookup")]

@@ -87,10 +87,13 @@ struct SeedsJson {
 }
 
 /// Renders `slot`'s seeds of the label of `keys` (main key or forward-secure state) in
-/// `format`.
+/// `format`. `previous` (forward-secure mode: the keys of the previous interval, when the
+/// state still reaches them) gives the previous window's oldest seed that `keys`, punctured to
+/// this window, no longer derives.
 pub(crate) fn render(
     format: SeedFormat,
     keys: &TicketKeys,
+    previous: Option<&TicketKeys>,
     slot: &TicketSlot,
 ) -> Result<Rendered, String> {
     let schedule = keys.schedule();
@@ -145,11 +148,15 @@ pub(crate) fn render(
     };
     // Every seed keywheel may have installed lately: this window and the previous one's
     // oldest (Caddy's repair tells keywheel's files from Caddy's own keys with them). A
-    // forward-secure state punctured to this window no longer has that one.
+    // forward-secure state punctured to this window no longer has that one: `previous` does
+    // while the state reaches it.
     let mut ours: Zeroizing<Vec<[u8; GO_SEED_LEN]>> =
         Zeroizing::new(window.iter().map(|(_, _, s)| **s).collect());
     if let Some(older) = current.checked_sub(keep + 1) {
-        if let Ok(seed) = keys.go_seed(older) {
+        let seed = keys
+            .go_seed(older)
+            .or_else(|e| previous.map_or(Err(e), |p| p.go_seed(older)));
+        if let Ok(seed) = seed {
             ours.push(*seed.bytes());
         }
     }
@@ -227,7 +234,7 @@ mod tests {
         let schedule = keywheel::TicketSchedule::new(86_400, 1).unwrap();
         let keys = TicketKeys::new(&main, "web", keywheel::Strength::Aes256, schedule).unwrap();
         let slot = schedule.at(1_700_000_000).unwrap();
-        let r = render(SeedFormat::GoJson, &keys, &slot).unwrap();
+        let r = render(SeedFormat::GoJson, &keys, None, &slot).unwrap();
         let doc: serde_json::Value = serde_json::from_slice(&r.bytes).unwrap();
         assert_eq!(
             doc,
@@ -241,7 +248,7 @@ mod tests {
             })
         );
         assert_eq!(r.bytes.last(), Some(&b'\n'));
-        let raw = render(SeedFormat::Go, &keys, &slot).unwrap();
+        let raw = render(SeedFormat::Go, &keys, None, &slot).unwrap();
         assert_eq!(raw.bytes.len(), 96);
         assert_eq!(
             installed_names(SeedFormat::GoJson, &r.bytes),

@@ -34,6 +34,8 @@ pub const SERVER_FORMATS: [&str; 7] = [
 #[derive(Clone, Debug)]
 pub struct Query {
     pub main: Vec<u8>,
+    /// Forward-secure mode: the seed of the state (the keys then come from it, not `main`).
+    pub seed: Option<Vec<u8>>,
     pub label: String,
     pub format: String,
     pub interval: u64,
@@ -45,6 +47,7 @@ impl Query {
     pub fn new(format: &str, label: &str, interval: u64, keep: u64, now: u64) -> Query {
         Query {
             main: test_key(),
+            seed: None,
             label: label.to_owned(),
             format: format.to_owned(),
             interval,
@@ -59,12 +62,18 @@ pub fn reference(queries: &[Query]) -> Vec<Value> {
     let input: Vec<Value> = queries
         .iter()
         .map(|q| {
-            json!({"main": hex(&q.main), "label": q.label, "format": q.format,
-                   "interval": q.interval, "keep": q.keep, "now": q.now})
+            let mut v = json!({"main": hex(&q.main), "label": q.label, "format": q.format,
+                   "interval": q.interval, "keep": q.keep, "now": q.now});
+            if let Some(seed) = &q.seed {
+                v["seed"] = Value::from(hex(seed));
+            }
+            v
         })
         .collect();
+    let cross = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cross");
     let mut child = Command::new("python3")
         .args(["-c", REFERENCE])
+        .env("KEYWHEEL_CROSS_DIR", cross)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

@@ -161,6 +161,8 @@ static void run_vector(char *line) {
     else if (strncmp(line, "fs_advance_error ", 17) == 0) max = 6;
     else if (strncmp(line, "fs_file_error ", 14) == 0) max = 4;
     else if (strncmp(line, "fs_new_error ", 13) == 0) max = 5;
+    else if (strncmp(line, "fs_go_seed_error ", 17) == 0) max = 10;
+    else if (strncmp(line, "fs_go_seeds_error ", 18) == 0) max = 9;
     int n = split(line, f, max);
     if (n == 0) return;
     vector_lines++;
@@ -278,6 +280,70 @@ static void run_vector(char *line) {
         free(want);
         free(label);
         keywheel_ticket_keys_free(keys);
+    } else if ((strcmp(f[0], "fs_go_seed") == 0 || strcmp(f[0], "fs_go_seed_error") == 0 ||
+                strcmp(f[0], "go_seed") == 0) &&
+               n >= 7) {
+        /* fs_go_seed seed s0 label interval keep time counter seed
+         * fs_go_seed_error seed s0 label interval keep time counter kind message
+         * go_seed main label interval keep counter seed */
+        int fs = f[0][0] == 'f', err = strcmp(f[0], "fs_go_seed_error") == 0;
+        size_t label_len, want_len = 0;
+        uint8_t *label = unhex(f[fs ? 3 : 2], &label_len);
+        uint64_t interval = u64(f[fs ? 4 : 3]), keep = u64(f[fs ? 5 : 4]);
+        uint64_t counter = u64(f[fs ? 7 : 5]);
+        keywheel_ticket_keys *keys = NULL;
+        keywheel_result r;
+        if (fs) {
+            keywheel_state *state = state_of(f[1], u64(f[2]));
+            r = keywheel_ticket_keys_from_state(state, label, label_len, KEYWHEEL_STRENGTH_AES128,
+                                                interval, keep, u64(f[6]), &keys);
+            keywheel_state_free(state);
+        } else {
+            size_t main_len;
+            uint8_t *main = unhex(f[1], &main_len);
+            keywheel_main_key *mk = NULL;
+            check(keywheel_main_key_new(main, main_len, &mk) == KEYWHEEL_RESULT_OK, "main key");
+            free(main);
+            r = keywheel_ticket_keys_new(mk, label, label_len, KEYWHEEL_STRENGTH_AES256, interval,
+                                         keep, &keys);
+            keywheel_main_key_free(mk);
+        }
+        check(r == KEYWHEEL_RESULT_OK, "%s keys: %s", f[0], last_message());
+        uint8_t seed[KEYWHEEL_GO_SEED_LEN + 1];
+        memset(seed, SENTINEL, sizeof seed);
+        r = keywheel_ticket_keys_go_seed(keys, counter, seed, sizeof seed);
+        if (err) {
+            expect_error(r, f[8], f[9], seed, sizeof seed, "fs_go_seed_error");
+        } else {
+            uint8_t *want = unhex(f[fs ? 8 : 6], &want_len);
+            check(r == KEYWHEEL_RESULT_OK && want_len == KEYWHEEL_GO_SEED_LEN &&
+                      memcmp(seed, want, want_len) == 0 && seed[KEYWHEEL_GO_SEED_LEN] == SENTINEL,
+                  "%s counter %" PRIu64 ": seed differs (%s)", f[0], counter, last_message());
+            free(want);
+            /* A buffer one byte short: refused, untouched. */
+            memset(seed, SENTINEL, sizeof seed);
+            r = keywheel_ticket_keys_go_seed(keys, counter, seed, KEYWHEEL_GO_SEED_LEN - 1);
+            check(r == KEYWHEEL_RESULT_BUFFER_TOO_SMALL && untouched(seed, sizeof seed) &&
+                      ends_with(last_message(),
+                                "output buffer is 31 bytes; it must be at least 32 bytes"),
+                  "%s short buffer: result %u, %s", f[0], (unsigned)r, last_message());
+            r = keywheel_ticket_keys_go_seed(keys, counter, NULL, sizeof seed);
+            check(r == KEYWHEEL_RESULT_NULL_POINTER, "%s NULL out: result %u", f[0], (unsigned)r);
+        }
+        keywheel_ticket_keys_free(keys);
+        free(label);
+    } else if (strcmp(f[0], "fs_go_seeds_error") == 0 && n == 9) {
+        keywheel_state *state = state_of(f[1], u64(f[2]));
+        size_t label_len;
+        uint8_t *label = unhex(f[3], &label_len);
+        keywheel_ticket_keys *keys = (keywheel_ticket_keys *)(void *)out; /* sentinel */
+        keywheel_result r =
+            keywheel_ticket_keys_from_state(state, label, label_len, KEYWHEEL_STRENGTH_AES256,
+                                            u64(f[4]), u64(f[5]), u64(f[6]), &keys);
+        check(keys == (keywheel_ticket_keys *)(void *)out, "fs go seeds: out written");
+        expect_error(r, f[7], f[8], out, sizeof out, "fs_go_seeds_error");
+        keywheel_state_free(state);
+        free(label);
     } else if (strcmp(f[0], "fs_ticket_keys_error") == 0 && n == 11) {
         keywheel_state *state = state_of(f[3], u64(f[4]));
         size_t label_len;

@@ -73,4 +73,5 @@ def test_every_fs_section_is_used(state_build):
     kinds = {line.split(" ", 1)[0] for line in state_build["vectors"].read_text().splitlines()}
     assert kinds == {"fs_state", "fs_ticket_key", "fs_ticket_keys", "fs_ticket_keys_error",
                      "fs_tfo", "fs_advance", "fs_advance_error", "fs_file_error",
-                     "fs_new_error", "fs_ticket_key_error"}
+                     "fs_new_error", "fs_ticket_key_error", "fs_go_seed", "fs_go_seed_error",
+                     "fs_go_seeds_error", "go_seed"}

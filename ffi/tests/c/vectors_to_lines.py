@@ -100,6 +100,20 @@ def forward_lines(path):
             out.append(["fs_ticket_keys_error", *fixed, c["error"]["kind"], c["error"]["message"]])
         else:
             out.append(["fs_ticket_keys", *fixed, c["state_start"], c["output"]])
+    for c in v["fs_go_seeds"]["cases"]:
+        fixed = [c["seed"], c["s0"], h(c["label_hex"]), c["interval"], c["keep"], c["time"]]
+        if "error" in c:
+            out.append(["fs_go_seeds_error", *fixed, c["error"]["kind"], c["error"]["message"]])
+            continue
+        for e in c["seeds"]:
+            out.append(["fs_go_seed", *fixed, e["counter"], e["seed"]])
+        for r in c["refused"]:
+            out.append(["fs_go_seed_error", *fixed, r["counter"], r["error"]["kind"],
+                        r["error"]["message"]])
+    for c in v["go_seeds"]["cases"]:
+        for e in c["seeds"]:
+            out.append(["go_seed", c["main_key"], h(c["label_hex"]), c["interval"], c["keep"],
+                        e["counter"], e["seed"]])
     for c in v["fs_tfo"]["cases"]:
         out.append(["fs_tfo", c["seed"], c["s0"], c["interval"], c["time"], c["primary_key"],
                     c["backup_key"]])

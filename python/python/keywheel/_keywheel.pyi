@@ -200,6 +200,8 @@ class TicketKeys:
         """The key that encrypts new tickets at ``now``."""
     def by_counter(self, counter: int) -> TicketKey:
         """The key of interval ``counter``."""
+    def go_seed(self, counter: int) -> bytes:
+        """The Go crypto/tls / Caddy session-ticket seed (32 bytes) of interval ``counter``."""
     def lookup(self, name: _Bytes, now: Optional[int] = None) -> Lookup:
         """Looks a ticket's 16-byte key name up among the keys accepted at ``now``."""
     def render(self, format: _FormatName, now: Optional[int] = None) -> bytes:

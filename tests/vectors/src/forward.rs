@@ -10,8 +10,8 @@ use blake2::digest::{FixedOutput, Update};
 use keywheel::schedule::Schedule;
 use keywheel::ticket::TicketSchedule;
 use keywheel::{
-    FORMATS, FS_END, FS_LABEL_PERSONAL, Format, Layout, STATE_FILE_MAX_LEN, State, StateError,
-    Strength, TfoKeys, TicketKeys,
+    FORMATS, FS_END, FS_LABEL_PERSONAL, Format, Layout, Role, STATE_FILE_MAX_LEN, State,
+    StateError, Strength, TfoKeys, TicketKeys,
 };
 use serde::Serialize;
 
@@ -29,6 +29,8 @@ pub struct ForwardSections {
     pub fs_ticket_key: Section<FsTicketKeyCase>,
     /// Ticket keys of a state through `TicketKeys`, rendered in each server format.
     pub fs_ticket_keys: Section<FsTicketKeysCase>,
+    /// Go's and Caddy's session-ticket seeds of a state through `TicketKeys`.
+    pub fs_go_seeds: Section<FsGoSeedsCase>,
     /// TFO keys from a state.
     pub fs_tfo: Section<FsTfoCase>,
     /// Advances: the resulting file, or the error.
@@ -72,6 +74,21 @@ key of its counter (leaf(counter * interval) of the state at s0), records in the
 'state_start' = max(s0, oldest counter of the window * interval). When s0 is after the start of \
 the oldest key accepted at 'time' the object cannot be made: 'error' (kind KeyPunctured) instead \
 of 'output'.";
+
+const GO_SEEDS_COMMENT: &str = "Forward-secure session-ticket seeds for Go's crypto/tls and \
+Caddy (SPEC.md 4.5 with the label key of 6.3) through TicketKeys made from a state (C \
+keywheel_ticket_keys_from_state + keywheel_ticket_keys_go_seed, Python TicketKeys.from_state + \
+go_seed, JS TicketKeys.fromState + goSeed) with (label, interval, keep) at unix time 'time' (the \
+strength does not matter: aes256 here): seed(counter) = derive_key(label_key, 'kwts-g32', \
+counter, 32) with label_key = BLAKE2b(key = leaf(counter * interval), salt = LE64(interval) || \
+0^8, personal = 'keywheel.fslabel', message = label, 32 bytes) as in fs_ticket_key. 'seeds' is \
+the window in Go's order (current, next, previous 1, ..., previous keep) with each seed's \
+label_key and go_name = SHA-512(seed)[0:16]; 'output' their concatenation (the 'go' format, \
+Caddy's Keys). The object's copy of the state starts at 'state_start' = max(s0, oldest counter \
+of the window * interval); 'refused' lists counters whose seed the object refuses (the one \
+before the window: punctured; one past the tree: KeyTime) with the error kind (core Error \
+variant) and exact message. When s0 is after the start of the oldest key accepted at 'time' \
+the object cannot be made: 'error' (kind KeyPunctured) instead of the rest.";
 
 const TFO_COMMENT: &str = "Forward-secure TCP Fast Open keys (not tofurkey's): key(counter) = \
 derive_key(BLAKE2b(key = leaf(counter * interval), salt = LE64(interval) || 0^8, personal = \
@@ -203,6 +220,76 @@ pub struct FsTicketKeysCase {
     /// The rendered content, hex.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// The error when the object cannot be made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<FsError>,
+    /// Why the case is there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'static str>,
+}
+
+/// One forward-secure Go seed of a window.
+#[derive(Debug, Serialize)]
+pub struct FsGoSeedEntry {
+    /// Interval counter, decimal.
+    pub counter: String,
+    /// `current`, `next` or `previous`.
+    pub role: &'static str,
+    /// For a previous seed: how many intervals ago.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age: Option<u64>,
+    /// The forward-secure label key of the counter, hex.
+    pub label_key: String,
+    /// The seed, hex (32 bytes).
+    pub seed: String,
+    /// SHA-512(seed)[0:16], hex.
+    pub go_name: String,
+}
+
+/// A seed the object refuses, and why.
+#[derive(Debug, Serialize)]
+pub struct FsGoSeedRefusal {
+    /// Interval counter, decimal.
+    pub counter: String,
+    /// The error.
+    pub error: FsError,
+}
+
+/// The Go seeds of a state's window through `TicketKeys`, or the error.
+#[derive(Debug, Serialize)]
+pub struct FsGoSeedsCase {
+    /// Seed of the state, hex.
+    pub seed: String,
+    /// The rule that produced the seed.
+    pub seed_rule: MainKeyRule,
+    /// The state's start.
+    pub s0: u64,
+    /// The label.
+    pub label: String,
+    /// The label's UTF-8 bytes, hex.
+    pub label_hex: String,
+    /// Rotation interval, seconds.
+    pub interval: u64,
+    /// Number of previous seeds accepted.
+    pub keep: u64,
+    /// Unix time, seconds.
+    pub time: u64,
+    /// Counter of the encrypting seed, decimal.
+    pub current: String,
+    /// Start of the next interval.
+    pub next_rotation: u64,
+    /// The start of the object's copy of the state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_start: Option<u64>,
+    /// The window in Go's order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<FsGoSeedEntry>,
+    /// The seeds concatenated, hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Counters whose seed is refused.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<FsGoSeedRefusal>,
     /// The error when the object cannot be made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<FsError>,
@@ -729,6 +816,122 @@ fn ticket_keys_cases() -> Vec<FsTicketKeysCase> {
     cases
 }
 
+fn go_seeds_case(
+    seed: usize,
+    s0: u64,
+    (label, interval, keep, time): TicketKeysInput,
+    note: Option<&'static str>,
+) -> FsGoSeedsCase {
+    let rule = SEEDS[seed];
+    let st = state(&rule, s0);
+    let schedule = TicketSchedule::new(interval, keep).expect("valid interval and keep");
+    let slot = schedule.at(time).expect("valid time");
+    let mut case = FsGoSeedsCase {
+        seed: hex(&rule.bytes()),
+        seed_rule: rule,
+        s0,
+        label: label.to_owned(),
+        label_hex: hex(label.as_bytes()),
+        interval,
+        keep,
+        time,
+        current: slot.current().to_string(),
+        next_rotation: slot.next_rotation(),
+        state_start: None,
+        seeds: Vec::new(),
+        output: None,
+        refused: Vec::new(),
+        error: None,
+        note,
+    };
+    let keys = match TicketKeys::from_state(&st, label, Strength::Aes256, schedule, time) {
+        Ok(keys) => keys,
+        Err(e) => {
+            case.error = Some(fs_error(&e));
+            return case;
+        }
+    };
+    case.state_start = keys.state_start().map(|(s, _)| s);
+    let roles = [Role::Current, Role::Next]
+        .into_iter()
+        .chain((1..=keep).map(Role::Previous));
+    let mut output = String::new();
+    for role in roles {
+        let counter = slot.counter(role).expect("a role of the window");
+        let go = keys.go_seed(counter).expect("a seed of the window");
+        let leaf = st.leaf(counter * interval).expect("a key after s0");
+        output.push_str(&hex(go.bytes()));
+        case.seeds.push(FsGoSeedEntry {
+            counter: counter.to_string(),
+            role: role.as_str(),
+            age: role.age(),
+            label_key: hex(&fs_label_key(leaf.bytes(), interval, label)),
+            seed: hex(go.bytes()),
+            go_name: crate::go::go_name(go.bytes()),
+        });
+    }
+    case.output = Some(output);
+    let oldest = slot.current() - keep;
+    for counter in [oldest - 1, FS_END.div_ceil(interval)] {
+        let e = keys
+            .go_seed(counter)
+            .expect_err("a punctured or absent seed");
+        case.refused.push(FsGoSeedRefusal {
+            counter: counter.to_string(),
+            error: fs_error(&StateError::Input(e)),
+        });
+    }
+    case
+}
+
+fn go_seeds_cases() -> Vec<FsGoSeedsCase> {
+    // (seed, s0, (label, interval, keep, time), note)
+    let inputs: [(usize, u64, TicketKeysInput, Option<&'static str>); 6] = [
+        (
+            0,
+            EXAMPLE_S0,
+            ("example.com", 3600, 1, 1_750_000_000),
+            Some("the worked example's state, counter 486111 current"),
+        ),
+        (
+            1,
+            0,
+            ("web", 86_400, 1, 1_700_000_000),
+            Some(
+                "a state at 0 (the copy is advanced to the oldest key); SPEC 4.5's label and time",
+            ),
+        ),
+        (
+            2,
+            1_700_000_000 - 1_700_000_000 % 43_200 - 3 * 43_200,
+            ("ünïcødé.example", 43_200, 3, 1_700_000_000),
+            Some("s0 is exactly the start of the oldest key"),
+        ),
+        (
+            3,
+            1_749_978_000,
+            ("caddy.example", 3600, 0, 1_749_980_000),
+            Some("keep 0: the current and next seeds only"),
+        ),
+        (
+            0,
+            1_000_000,
+            ("svc", 10, 5, 1_000_099),
+            Some("the shortest interval"),
+        ),
+        (
+            3,
+            1_749_978_000,
+            ("late.example", 3600, 1, 1_749_980_000),
+            Some("s0 is after the start of the previous seed: it was punctured"),
+        ),
+    ];
+    inputs
+        .into_iter()
+        .map(|(seed, s0, input, note)| go_seeds_case(seed, s0, input, note))
+        .collect()
+}
+
 fn error_cases() -> Vec<FsErrorCase> {
     let rule = SEEDS[1];
     let seed = rule.bytes();
@@ -919,6 +1122,10 @@ pub fn forward_sections() -> ForwardSections {
         fs_ticket_keys: Section {
             comment: TICKET_KEYS_COMMENT,
             cases: ticket_keys_cases(),
+        },
+        fs_go_seeds: Section {
+            comment: GO_SEEDS_COMMENT,
+            cases: go_seeds_cases(),
         },
         fs_tfo: Section {
             comment: TFO_COMMENT,

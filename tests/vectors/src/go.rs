@@ -61,7 +61,7 @@ pub struct GoSeedsCase {
 }
 
 /// Go's name of a seed's ticket key: SHA-512(seed)[0:16].
-fn go_name(seed: &[u8]) -> String {
+pub(crate) fn go_name(seed: &[u8]) -> String {
     hex(&Sha512::digest(seed)[..16])
 }
 

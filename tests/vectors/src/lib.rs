@@ -18,7 +18,8 @@
 //! Sections: `derive_key`, `tfo` and `errors` (the KDF and TCP Fast Open keys), `ticket_key`,
 //! `ticket_schedule`, `ticket_lookup`, `format` and `ticket_errors` (TLS session-ticket keys,
 //! SPEC.md §4; the cases are built in the `ticket` module); `fs_state`, `fs_leaf`,
-//! `fs_ticket_key`, `fs_tfo`, `fs_advance`, `fs_errors` and `fs_state_file_errors`
+//! `fs_ticket_key`, `fs_ticket_keys`, `fs_go_seeds`, `fs_tfo`, `fs_advance`, `fs_errors` and
+//! `fs_state_file_errors`
 //! (forward-secure mode; the `forward` module); `go_seeds` (the seeds of Go's crypto/tls and
 //! Caddy, SPEC.md §4.5; the `go` module).
 

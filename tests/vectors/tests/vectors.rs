@@ -6,7 +6,7 @@ use keywheel::schedule::Schedule;
 use keywheel::ticket::{TicketSchedule, TicketSlot};
 use keywheel::{
     Encoding, FORMATS, Format, GO_SEED_LEN, GoSeeds, LabelKey, Layout, Lookup, MainKey, Role,
-    Strength, TfoKeys, TicketKeys, derive_key,
+    State, Strength, TfoKeys, TicketKeys, derive_key,
 };
 use serde_json::Value;
 
@@ -498,4 +498,72 @@ fn go_seed_cases() {
         }
         assert_eq!(hex(&output), case["output"], "{case}");
     }
+}
+
+#[test]
+fn fs_go_seed_cases() {
+    use sha2::{Digest, Sha512};
+
+    let v = vectors();
+    let all = cases(&v, "fs_go_seeds");
+    let (mut made, mut refused) = (0, 0);
+    for case in all {
+        let state = State::new(&bytes_field(case, "seed"), case["s0"].as_u64().unwrap()).unwrap();
+        let schedule =
+            TicketSchedule::new(u64_field(case, "interval"), u64_field(case, "keep")).unwrap();
+        let time = u64_field(case, "time");
+        let slot = schedule.at(time).unwrap();
+        assert_eq!(slot.current(), counter_field(case, "current"), "{case}");
+        assert_eq!(slot.next_rotation(), u64_field(case, "next_rotation"));
+        // The seed does not depend on the strength: both give the same seeds.
+        for strength in [Strength::Aes256, Strength::Aes128] {
+            let keys = match TicketKeys::from_state(&state, label(case), strength, schedule, time) {
+                Ok(keys) => keys,
+                Err(e) => {
+                    assert_eq!(case["error"]["kind"], "KeyPunctured", "{case}");
+                    assert_eq!(e.to_string(), case["error"]["message"], "{case}");
+                    refused += 1;
+                    continue;
+                }
+            };
+            made += 1;
+            assert!(case.get("error").is_none(), "{case}");
+            assert_eq!(
+                keys.state_start().map(|(s, _)| s),
+                case["state_start"].as_u64(),
+                "{case}"
+            );
+            let entries = case["seeds"].as_array().unwrap();
+            assert_eq!(entries.len() as u64, slot.keep() + 2, "{case}");
+            let mut output = Vec::new();
+            for (i, entry) in entries.iter().enumerate() {
+                let want_role = match i {
+                    0 => Role::Current,
+                    1 => Role::Next,
+                    n => Role::Previous(n as u64 - 1),
+                };
+                assert_eq!(role(entry), want_role, "{entry}");
+                let counter = counter_field(entry, "counter");
+                assert_eq!(slot.counter(want_role), Some(counter), "{entry}");
+                let seed = keys.go_seed(counter).unwrap();
+                assert_eq!(seed.counter(), counter);
+                assert_eq!(hex(seed.bytes()), entry["seed"], "{entry}");
+                assert_eq!(
+                    hex(&Sha512::digest(seed.bytes())[..16]),
+                    entry["go_name"],
+                    "{entry}"
+                );
+                output.extend_from_slice(seed.bytes());
+            }
+            assert_eq!(hex(&output), case["output"], "{case}");
+            let refusals = case["refused"].as_array().unwrap();
+            assert_eq!(refusals.len(), 2, "{case}");
+            for r in refusals {
+                let e = keys.go_seed(counter_field(r, "counter")).unwrap_err();
+                assert_eq!(keywheel_vectors::error_kind(&e), r["error"]["kind"], "{r}");
+                assert_eq!(e.to_string(), r["error"]["message"], "{r}");
+            }
+        }
+    }
+    assert!(made >= 10 && refused >= 2, "{made} made, {refused} refused");
 }

@@ -161,3 +161,24 @@ test("bad arguments", () => {
   assert.equal(main.stateStart, undefined);
   main.advance(1750000000);
 });
+
+test("fs_go_seeds: TicketKeys.fromState(...).goSeed", () => {
+  let made = 0;
+  for (const c of cases("fs_go_seeds")) {
+    const st = new State(unhex(c.seed), c.s0);
+    const make = () => TicketKeys.fromState(st, c.label, "aes128", c.interval, c.keep, c.time);
+    if (c.error) {
+      assert.throws(make, { message: c.error.message });
+      continue;
+    }
+    const keys = make();
+    assert.equal(keys.stateStart, c.state_start);
+    assert.equal(c.seeds.map((e) => hex(keys.goSeed(BigInt(e.counter)))).join(""), c.output);
+    for (const r of c.refused) {
+      assert.throws(() => keys.goSeed(BigInt(r.counter)), { message: r.error.message });
+    }
+    assert.throws(() => keys.goSeed(-1), /counter/);
+    made++;
+  }
+  assert.ok(made >= 5);
+});

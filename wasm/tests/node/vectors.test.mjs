@@ -148,3 +148,20 @@ test("ticket_errors", () => {
     assert.throws(run, (e) => e.constructor === Error && e.message === c.message, JSON.stringify(c));
   }
 });
+
+test("go_seeds: TicketKeys.goSeed", () => {
+  for (const c of cases("go_seeds")) {
+    for (const strength of ["aes256", "aes128"]) {
+      const keys = ticketKeys(c, strength);
+      let out = "";
+      for (const e of c.seeds) {
+        const seed = keys.goSeed(BigInt(e.counter));
+        assert.ok(seed instanceof Uint8Array && seed.length === 32);
+        assert.equal(hex(seed), e.seed, JSON.stringify(e));
+        assert.equal(hex(keys.goSeed(Number(e.counter))), e.seed);
+        out += hex(seed);
+      }
+      assert.equal(out, c.output);
+    }
+  }
+});

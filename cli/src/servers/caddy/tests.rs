@@ -127,7 +127,8 @@ fn render_holds_the_spec_window() {
     let keys =
         keywheel::TicketKeys::new(&main, "web", keywheel::Strength::Aes256, schedule).unwrap();
     let slot = schedule.at(1_700_000_000).unwrap();
-    let r = crate::servers::go::render(crate::servers::SeedFormat::Caddy, &keys, &slot).unwrap();
+    let r =
+        crate::servers::go::render(crate::servers::SeedFormat::Caddy, &keys, None, &slot).unwrap();
     let stek = decode(&r.bytes).unwrap();
     let hex = |k: &[u8; 32]| k.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let got: Vec<String> = stek.keys.iter().map(hex).collect();

@@ -109,7 +109,18 @@ impl StekTarget {
             StekFormat::Seeds(f) => {
                 // Seeds do not depend on the strength.
                 let seeds = make(Strength::Aes256)?;
-                return go::render(f, &seeds, slot).map_err(|e| (ErrorKind::Write, e));
+                // Forward-secure mode: `seeds` is punctured to this window, so the previous
+                // window's oldest seed (Caddy's check for its own rotation) comes from a copy
+                // made for the previous interval, while the state still reaches it (the
+                // daemon advances its state only after installing).
+                let previous = match secret {
+                    Secret::State(_) => now
+                        .checked_sub(self.schedule.interval())
+                        .and_then(|t| self.ticket_keys(&secret, Strength::Aes256, t).ok()),
+                    Secret::Main(_) => None,
+                };
+                return go::render(f, &seeds, previous.as_ref(), slot)
+                    .map_err(|e| (ErrorKind::Write, e));
             }
             StekFormat::Json => {
                 let json_keys = |strength| make(strength).map_err(|(_, e)| e);
