@@ -118,7 +118,7 @@ if [[ -f tests/kernel/tfo_kernel_test.py ]]; then
   python3 tests/kernel/tfo_kernel_test.py "$ROOT/target/debug/tofurkey"
 fi
 
-step "packages: Debian package (lintian, install, upgrade, purge), wheel + sdist, crate"
+step "packages: Debian packages (lintian, install, upgrade, purge), wheel + sdist, crate"
 CARGO_DEB_VERSION=3.8.0
 [[ "$(cargo deb --version 2>/dev/null)" == "cargo-deb $CARGO_DEB_VERSION" ]] ||
   cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
@@ -127,20 +127,24 @@ dist=$ROOT/target/packaging/dist
 rm -rf "$dist"
 (cd python && "$VENV/bin/maturin" build --release --locked -o "$dist" && "$VENV/bin/maturin" sdist -o "$dist")
 if [[ $(id -u) -eq 0 ]]; then
-  # Installs the package on this machine and purges it again (refuses if keywheel is installed).
-  # (and libapache2-mod-keywheel, built next to it).
-  deb_status() { dpkg-query -W -f='${db:Status-Status}' "${1:-keywheel}" 2>/dev/null || true; }
-  before=$(deb_status)
-  before_apache=$(deb_status libapache2-mod-keywheel)
+  # Installs the packages on this machine and purges them again (refuses if one is installed):
+  # keywheel, libkeywheel0, libkeywheel-dev, libapache2-mod-keywheel (built next to keywheel's).
+  deb_packages=(keywheel libkeywheel0 libkeywheel-dev libapache2-mod-keywheel)
+  deb_status() { dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true; }
+  before=()
+  for p in "${deb_packages[@]}"; do before+=("$(deb_status "$p")"); done
   rc=0
   KEYWHEEL_DEB=$deb "$VENV/bin/python" -m pytest -q tests/packaging/test_deb.py || rc=$?
   # Should pytest itself have died: never leave the test's packages behind.
-  if [[ -z $before || $before == not-installed ]] && [[ -n "$(deb_status)" && "$(deb_status)" != not-installed ]]; then
-    DEBIAN_FRONTEND=noninteractive apt-get purge -y -q keywheel
-  fi
-  a=$(deb_status libapache2-mod-keywheel)
-  if [[ -z $before_apache || $before_apache == not-installed ]] && [[ -n $a && $a != not-installed ]]; then
-    DEBIAN_FRONTEND=noninteractive apt-get purge -y -q libapache2-mod-keywheel
+  leftover=()
+  for i in "${!deb_packages[@]}"; do
+    b=${before[$i]} a=$(deb_status "${deb_packages[$i]}")
+    if [[ -z $b || $b == not-installed ]] && [[ -n $a && $a != not-installed ]]; then
+      leftover+=("${deb_packages[$i]}")
+    fi
+  done
+  if ((${#leftover[@]})); then
+    DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "${leftover[@]}"
   fi
   ((rc == 0))
 else

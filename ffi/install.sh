@@ -2,7 +2,9 @@
 # Builds libkeywheel in release mode and installs it for C programs:
 #
 #   PREFIX/include/keywheel.h, keywheel_openssl.h
-#   LIBDIR/libkeywheel.so, libkeywheel.a          (the C API)
+#   LIBDIR/libkeywheel.so.VERSION                 (the C API, shared; SONAME libkeywheel.so.0)
+#   LIBDIR/libkeywheel.so.0 -> libkeywheel.so.VERSION, libkeywheel.so -> libkeywheel.so.0
+#   LIBDIR/libkeywheel.a                          (the C API, static)
 #   LIBDIR/libkeywheel_openssl.a                  (the OpenSSL ticket-key callback, ffi/openssl)
 #   LIBDIR/pkgconfig/keywheel.pc, keywheel-openssl.pc
 #
@@ -27,6 +29,11 @@ release=$target/release
 # The version the header was generated for (tests check it equals Cargo.toml's).
 version=$(sed -n 's/^#define KEYWHEEL_VERSION_STRING "\(.*\)"$/\1/p' include/keywheel.h)
 [[ -n $version ]] || { echo "error: no KEYWHEEL_VERSION_STRING in include/keywheel.h" >&2; exit 1; }
+
+# The SONAME ffi/build.rs gave the shared library (libkeywheel.so.<ABI version>): the name
+# programs record as NEEDED, a symlink to the real file libkeywheel.so.<version>.
+soname=$(objdump -p "$release/libkeywheel.so" | sed -n 's/^ *SONAME *\(libkeywheel\.so\.[0-9]*\)$/\1/p')
+[[ -n $soname ]] || { echo "error: $release/libkeywheel.so has no SONAME libkeywheel.so.N (see ffi/build.rs)" >&2; exit 1; }
 
 build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT
@@ -62,7 +69,9 @@ PC
 
 install -d "$DESTDIR$INCLUDEDIR" "$DESTDIR$LIBDIR/pkgconfig"
 install -m 0644 include/keywheel.h ffi/openssl/keywheel_openssl.h "$DESTDIR$INCLUDEDIR/"
-install -m 0755 "$release/libkeywheel.so" "$DESTDIR$LIBDIR/"
+install -m 0755 "$release/libkeywheel.so" "$DESTDIR$LIBDIR/libkeywheel.so.$version"
+ln -sfn "libkeywheel.so.$version" "$DESTDIR$LIBDIR/$soname"
+ln -sfn "$soname" "$DESTDIR$LIBDIR/libkeywheel.so"
 install -m 0644 "$release/libkeywheel.a" "$build/libkeywheel_openssl.a" "$DESTDIR$LIBDIR/"
 install -m 0644 "$build/keywheel.pc" "$build/keywheel-openssl.pc" "$DESTDIR$LIBDIR/pkgconfig/"
 echo "installed keywheel $version into $DESTDIR$PREFIX"

@@ -7,7 +7,8 @@
 # links it from there; otherwise (or with KEYWHEEL_FROM_SOURCE=1) it is built from this checkout
 # (cargo build --release -p keywheel-ffi) and linked in statically, together with the OpenSSL
 # callback ffi/openssl/keywheel_openssl.c, so the module needs nothing else at run time. With
-# KEYWHEEL_STAGE=DIR (packaging/deb/build.sh) the static libraries staged under DIR are linked in.
+# KEYWHEEL_STAGE=DIR (packaging/deb/build.sh) it links the shared libkeywheel.so.0 staged under
+# DIR (and the OpenSSL callback's static library), as the Debian package libkeywheel0 installs it.
 # Warnings are errors (-Wall -Wextra -Werror). Sources are copied to OUTDIR first: apxs/libtool
 # write their objects next to the sources, and nothing is written into the checkout.
 # Then:  install -m 644 OUTDIR/mod_keywheel.so "$(apxs -q LIBEXECDIR)"/
@@ -27,13 +28,13 @@ warn=(-Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-std=gnu11)
 
 if [[ -n ${KEYWHEEL_STAGE:-} ]]; then
   # The Debian package (packaging/deb/build.sh): libkeywheel as ffi/install.sh staged it under
-  # KEYWHEEL_STAGE (DESTDIR with PREFIX=/usr), linked in statically, so that the module needs
-  # only libssl and libc at run time.
+  # KEYWHEEL_STAGE (DESTDIR with PREFIX=/usr): the module records NEEDED libkeywheel.so.0 (the
+  # library's SONAME), which the package libkeywheel0 provides; the small OpenSSL callback
+  # (libkeywheel_openssl.a, only built static) is linked in.
   stage=$(cd "$KEYWHEEL_STAGE" && pwd)
   libdir=$stage/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)
   (cd "$out" && "$APXS" -c -n keywheel -o mod_keywheel.la "${warn[@]}" -I"$stage/usr/include" \
-    mod_keywheel.c "$libdir/libkeywheel_openssl.a" "$libdir/libkeywheel.a" \
-    -lssl -lcrypto -lgcc_s -lutil -lrt -lpthread -lm -ldl)
+    mod_keywheel.c "$libdir/libkeywheel_openssl.a" -L"$libdir" -lkeywheel -lssl -lcrypto)
 elif [[ ${KEYWHEEL_FROM_SOURCE:-0} != 1 ]] && pkg-config --exists keywheel-openssl 2>/dev/null; then
   cflags=$(pkg-config --cflags keywheel-openssl)
   libs=$(pkg-config --libs keywheel-openssl)

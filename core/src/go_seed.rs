@@ -33,7 +33,7 @@ impl GoSeeds {
     /// The seeds of `label` (1..=64 bytes of UTF-8) under `main`.
     ///
     /// # Errors
-    /// [`Error::LabelLength`] when `label` is empty or longer than [`MAX_LABEL_LEN`] bytes.
+    /// [`Error::LabelLength`] when `label` is empty or longer than [`crate::MAX_LABEL_LEN`] bytes.
     pub fn new(main: &MainKey, label: &str) -> Result<Self, Error> {
         Ok(GoSeeds {
             label_key: LabelKey::new(main, label)?,

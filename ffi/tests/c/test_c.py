@@ -464,6 +464,15 @@ def test_install_and_pkg_config(build, main_key, tmp_path):
               "lib/libkeywheel.a", "lib/libkeywheel_openssl.a", "lib/pkgconfig/keywheel.pc",
               "lib/pkgconfig/keywheel-openssl.pc"):
         assert (prefix / f).is_file(), f
+    # The shared library under its version, with the SONAME link programs load and the link
+    # -lkeywheel finds.
+    version = re.search(r'#define KEYWHEEL_VERSION_STRING "([^"]+)"', (ROOT / "include/keywheel.h").read_text()).group(1)
+    lib = prefix / "lib"
+    assert os.readlink(lib / "libkeywheel.so") == "libkeywheel.so.0"
+    assert os.readlink(lib / "libkeywheel.so.0") == f"libkeywheel.so.{version}"
+    assert not (lib / f"libkeywheel.so.{version}").is_symlink()
+    dynamic = run(["objdump", "-p", lib / f"libkeywheel.so.{version}"], capture_output=True, text=True).stdout
+    assert re.search(r"^\s+SONAME\s+libkeywheel\.so\.0$", dynamic, re.M), dynamic
     # DESTDIR stages the files but the .pc files name the real prefix.
     staged = tmp_path / "stage"
     run([ROOT / "ffi/install.sh"], env={**env, "PREFIX": "/opt/kw", "DESTDIR": str(staged)},
@@ -479,6 +488,8 @@ def test_install_and_pkg_config(build, main_key, tmp_path):
     names = tmp_path / "ticket_names"
     run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", ROOT / "examples/c/ticket_names.c",
          *pkg("--cflags", "--libs", "keywheel"), "-o", names])
+    assert re.search(r"^\s+NEEDED\s+libkeywheel\.so\.0$",
+                     run(["objdump", "-p", names], capture_output=True, text=True).stdout, re.M)
     out = run([names, key_file, LABEL, INTERVAL, 1, T0], capture_output=True, text=True,
               env={**os.environ, "LD_LIBRARY_PATH": str(prefix / "lib")}).stdout
     assert f"current  counter {C0} name {ticket_name(key, LABEL, C0).hex()}\n" in out, out
