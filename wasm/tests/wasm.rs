@@ -186,7 +186,7 @@ fn ticket_key_vectors() {
 fn ticket_schedule_vectors() {
     for case in cases("ticket_schedule") {
         let keys = TicketKeys::new(
-            &MainKey::new(js_bytes(&"00".repeat(32))).unwrap(),
+            &MainKey::new(js_bytes(&"01".repeat(32))).unwrap(),
             "schedule".into(),
             "aes256".into(),
             num(&case["interval"]),
@@ -277,7 +277,7 @@ fn ticket_error_vectors() {
                 JsValue::UNDEFINED,
             )),
             "ticket_schedule" => message(TicketKeys::new(
-                &MainKey::new(js_bytes(&"00".repeat(32))).unwrap(),
+                &MainKey::new(js_bytes(&"01".repeat(32))).unwrap(),
                 "x".into(),
                 "aes256".into(),
                 num(&case["interval"]),
@@ -285,7 +285,7 @@ fn ticket_error_vectors() {
             )),
             "ticket_schedule_at" => {
                 let keys = TicketKeys::new(
-                    &MainKey::new(js_bytes(&"00".repeat(32))).unwrap(),
+                    &MainKey::new(js_bytes(&"01".repeat(32))).unwrap(),
                     "x".into(),
                     "aes256".into(),
                     num(&case["interval"]),
