@@ -107,7 +107,7 @@ if [[ -d tests/cross ]]; then
   KEYWHEEL_BIN_DIR=$ROOT/target/debug "$VENV/bin/python" -m pytest -q tests/cross
 fi
 
-step "real-server TLS ticket tests (nginx, apache2, mod_keywheel, trafficserver, haproxy, lighttpd, h2o)"
+step "real-server TLS ticket tests (nginx, apache2, mod_keywheel, trafficserver, haproxy, lighttpd, h2o, caddy, go, forward-secure mode)"
 PYTHON=$VENV/bin/python KEYWHEEL_BIN_DIR=$ROOT/target/debug tests/servers/run.sh
 
 step "systemd units: verify, security exposure, sandboxed privileges"
