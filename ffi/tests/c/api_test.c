@@ -906,7 +906,9 @@ int main(int argc, char **argv) {
     unlink(path);
     snprintf(path, sizeof path, "%s/long.key", tmpdir);
     unlink(path);
-    rmdir(tmpdir);
+    snprintf(path, sizeof path, "%s/zero.key", tmpdir);
+    unlink(path);
+    check(rmdir(tmpdir) == 0, "temporary directory %s removed", tmpdir);
 
     threads();
 
