@@ -46,16 +46,17 @@ fn usage(pid: u32) -> (u64, usize) {
     (rss, fds)
 }
 
+/// Whether process `pid` has a child process now (a reload command running).
+fn has_children(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .is_ok_and(|list| !list.trim().is_empty())
+}
+
 /// Waits (up to `limit`) until process `pid` has no child process (its reload commands ended).
 fn settle(pid: u32, limit: Duration) {
     let deadline = Instant::now() + limit;
-    let children = format!("/proc/{pid}/task/{pid}/children");
-    while Instant::now() < deadline {
-        match fs::read_to_string(&children) {
-            Ok(list) if list.trim().is_empty() => return,
-            Ok(_) => std::thread::sleep(Duration::from_millis(10)),
-            Err(_) => return,
-        }
+    while has_children(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -217,6 +218,13 @@ fn soak_with_faults_keeps_time_memory_and_descriptors() {
             None => late.push(step),
         }
         if fault == Some(1) {
+            // The reload runs after the install, asynchronously: let it start (up to 1 s) and
+            // end before the fault is lifted, or it may find FAIL_RELOAD gone.
+            let started = Instant::now();
+            while !has_children(pid) && started.elapsed() < Duration::from_secs(1) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            settle(pid, Duration::from_secs(5));
             fs::remove_file(f.path("FAIL_RELOAD")).unwrap();
             faults += 1;
         }
