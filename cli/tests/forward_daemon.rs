@@ -10,7 +10,6 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use common::daemon::Daemon;
@@ -19,29 +18,9 @@ use common::{KEYWHEEL, command, keywheel, run};
 const I: u64 = 600;
 const N: u64 = 2_900_000;
 
-fn python(code: &str) -> String {
-    let cross = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cross");
-    let out = Command::new("python3")
-        .current_dir(&cross)
-        .args([
-            "-c",
-            &format!(
-                "import sys; sys.path.insert(0, '.'); import forward_independent as fi\n{code}"
-            ),
-        ])
-        .output()
-        .expect("python3 is needed for the independent reference");
-    assert!(
-        out.status.success(),
-        "python3: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 /// The nginx record (name, HMAC, AES) of the reference's forward-secure key `n` of label "www".
 fn nginx_record(seed: &[u8], n: u64) -> Vec<u8> {
-    common::unhex(&python(&format!(
+    common::unhex(&common::forward_reference(&format!(
         "k = fi.fs_ticket_key(bytes.fromhex('{}'), b'www', {I}, 'aes256', {n})\n\
          print((k.name + k.hmac + k.aes).hex())",
         common::hex(seed)
@@ -183,7 +162,7 @@ fn a_clock_behind_the_state_keeps_the_keys_and_is_reported() {
         &t0.to_string(),
     ]);
     let r = run(cmd);
-    let id = python(&format!(
+    let id = common::forward_reference(&format!(
         "print(fi.root_id(bytes.fromhex('{}')).hex())",
         common::hex(&seed)
     ));

@@ -16,33 +16,15 @@ mod common;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use common::daemon::Daemon;
-use common::{KEYWHEEL, command, keywheel};
+use common::{KEYWHEEL, command, forward_reference, keywheel};
 
 /// Named byte strings computed by the Python reference: `code` must print lines
 /// "name hex".
 fn python_needles(code: &str) -> Vec<(String, Vec<u8>)> {
-    let cross = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cross");
-    let out = Command::new("python3")
-        .current_dir(&cross)
-        .args([
-            "-c",
-            &format!(
-                "import sys; sys.path.insert(0, '.'); import forward_independent as fi\n{code}"
-            ),
-        ])
-        .output()
-        .expect("python3 is needed for the independent reference");
-    assert!(
-        out.status.success(),
-        "python3: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
+    forward_reference(code)
         .lines()
         .map(|l| {
             let (name, hex) = l.rsplit_once(' ').unwrap();

@@ -22,35 +22,15 @@ fn shm() -> TempDir {
 
 /// Runs `expr` in Python with tests/cross on the path and `forward_independent` imported as
 /// `fi`; returns its stdout, trimmed.
-fn python(expr: &str) -> String {
-    let cross = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cross");
-    let out = Command::new("python3")
-        .current_dir(&cross)
-        .args([
-            "-c",
-            &format!(
-                "import sys; sys.path.insert(0, '.'); import forward_independent as fi; {expr}"
-            ),
-        ])
-        .output()
-        .expect("python3 is needed for the independent reference");
-    assert!(
-        out.status.success(),
-        "python3: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 fn reference_state(seed: &[u8], s0: u64) -> Vec<u8> {
-    hex_decode(&python(&format!(
+    hex_decode(&common::forward_reference(&format!(
         "print(fi.state_file(bytes.fromhex('{}'), {s0}).hex())",
         common::hex(seed)
     )))
 }
 
 fn reference_root_id(seed: &[u8]) -> String {
-    python(&format!(
+    common::forward_reference(&format!(
         "print(fi.root_id(bytes.fromhex('{}')).hex())",
         common::hex(seed)
     ))
@@ -151,7 +131,7 @@ fn new_and_advance_write_the_reference_bytes() {
         "{}",
         show.stdout
     );
-    let nodes = python("print(len(fi.cover(1750113600)))");
+    let nodes = common::forward_reference("print(len(fi.cover(1750113600)))");
     assert!(
         show.stdout.contains(&format!("nodes {nodes} (")),
         "{}",

@@ -54,6 +54,27 @@ This is tofurkey v1.3.4
 tofurkey is a tool for distributed sync of Linux TCP Fastopen key rotations
 More info is available at https://github.com/blblack/tofurkey
 ";
+/// Runs `code` in python3 with tests/cross/forward_independent.py imported as `fi` (the
+/// forward-secure reference written from SPEC §6 with hashlib alone); its stdout, trimmed.
+pub fn forward_reference(code: &str) -> String {
+    let cross = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cross");
+    let out = Command::new("python3")
+        .current_dir(&cross)
+        .args([
+            "-c",
+            &format!(
+                "import sys; sys.path.insert(0, '.'); import forward_independent as fi\n{code}"
+            ),
+        ])
+        .output()
+        .expect("python3 is needed for the independent reference");
+    assert!(
+        out.status.success(),
+        "python3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
 
 pub fn unhex(s: &str) -> Vec<u8> {
     (0..s.len())
