@@ -82,14 +82,13 @@ mkdir -p pkg
 "$WASM_OPT" -Oz --converge --flatten --rereloop -Oz --converge --low-memory-unused \
   --strip-debug --strip-producers --strip-target-features "$tmp/module/keywheel_bg.wasm" \
   -o pkg/keywheel_bg.wasm
-cp "$tmp/module/keywheel.js" pkg/keywheel.js
-cp "$tmp/node/keywheel.js" pkg/keywheel.node.js
-
-if ((UPDATE_TYPES)); then
-  cp "$tmp/module/keywheel.d.ts" pkg/keywheel.d.ts
-elif ! diff -u pkg/keywheel.d.ts "$tmp/module/keywheel.d.ts" >&2; then
-  die "pkg/keywheel.d.ts differs from what wasm-bindgen generates now (diff above); run: wasm/build.sh --update-types, and commit it"
-fi
+# The public API (js/keywheel.mjs) over each target's wasm-bindgen glue.
+cp "$tmp/module/keywheel.js" pkg/keywheel_raw.js
+cp "$tmp/node/keywheel.js" pkg/keywheel_raw.node.js
+cp js/keywheel.mjs pkg/keywheel.js
+sed 's|^import \* as raw from "./keywheel_raw.js";$|import * as raw from "./keywheel_raw.node.js";|' js/keywheel.mjs >pkg/keywheel.node.js
+cmp -s pkg/keywheel.js pkg/keywheel.node.js &&
+  die "js/keywheel.mjs does not start its imports with: import * as raw from \"./keywheel_raw.js\";"
 
 bytes=$(stat -c %s pkg/keywheel_bg.wasm)
 gz=$(node -e 'const z=require("zlib"),fs=require("fs");process.stdout.write(String(z.gzipSync(fs.readFileSync(process.argv[1]),{level:9}).length))' pkg/keywheel_bg.wasm)
