@@ -85,6 +85,14 @@ mkdir -p pkg
 # The public API (js/keywheel.mjs) over each target's wasm-bindgen glue.
 cp "$tmp/module/keywheel.js" pkg/keywheel_raw.js
 cp "$tmp/node/keywheel.js" pkg/keywheel_raw.node.js
+# js/keywheel.mjs reads and writes the exchange buffer in the module's memory, which the glue
+# keeps to itself (an export returning it as a JsValue costs the module wasm-bindgen's table
+# of JavaScript values, 1 KiB): one line, appended to each glue, exports it.
+for glue in pkg/keywheel_raw.js pkg/keywheel_raw.node.js; do
+  grep -qx 'let wasm = wasmInstance.exports;' "$glue" ||
+    die "$glue has no line 'let wasm = wasmInstance.exports;' (wasm-bindgen changed?); cannot export its memory"
+  printf '\n// Added by wasm/build.sh: the memory, for the exchange buffer of keywheel.js.\nexport const memory = wasm.memory;\n' >>"$glue"
+done
 cp js/keywheel.mjs pkg/keywheel.js
 sed 's|^import \* as raw from "./keywheel_raw.js";$|import * as raw from "./keywheel_raw.node.js";|' js/keywheel.mjs >pkg/keywheel.node.js
 cmp -s pkg/keywheel.js pkg/keywheel.node.js &&

@@ -32,7 +32,7 @@ const DERIVE_MAX_LEN = 64;
 /** One byte more than the longest state file (version 1: 41 + 32 × 40 bytes). */
 const STATE_FILE_READ = 41 + 32 * 40 + 1;
 
-const memory = raw.wasm_memory();
+const memory = raw.memory;
 const ioPtr = raw.io();
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -421,16 +421,14 @@ export class TicketKeys extends Handle {
     super();
     const m = own(main, MainKey);
     const [l, s, i, k] = ticketArgs(label, strength, intervalValue, keep);
-    put(l);
-    this[RAW] = check(raw.ticket_keys_new(m, l.length, s, i, k));
+    this[RAW] = check(raw.ticket_keys_new(m, label, s, i, k));
   }
 
   static fromState(state, label, strength, intervalValue, keep, now) {
     const st = own(state, State);
     const [l, s, i, k] = ticketArgs(label, strength, intervalValue, keep);
     const t = time(now);
-    put(l);
-    return wrap(TicketKeys, raw.ticket_keys_from_state(st, l.length, s, i, k, t));
+    return wrap(TicketKeys, raw.ticket_keys_from_state(st, label, s, i, k, t));
   }
 
   advance(now) {

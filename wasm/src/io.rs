@@ -30,12 +30,6 @@ pub fn io() -> u32 {
     }
 }
 
-/// The module's memory (a `WebAssembly.Memory`; `memory` is the name of its export).
-#[wasm_bindgen]
-pub fn wasm_memory() -> JsValue {
-    wasm_bindgen::memory()
-}
-
 /// Copies the first bytes of the buffer into `buf` (as many as `buf` holds).
 pub(crate) fn read(buf: &mut [u8]) {
     for (b, cell) in buf.iter_mut().zip(&IO) {
@@ -95,9 +89,15 @@ impl fmt::Write for Io {
     }
 }
 
-impl Put for Vec<u8> {
+/// Writes into `.0` from offset `.1` on (what does not fit is dropped).
+pub(crate) struct Cursor<'a>(pub(crate) &'a mut [u8], pub(crate) usize);
+
+impl Put for Cursor<'_> {
     fn put(&mut self, data: &[u8]) {
-        self.extend_from_slice(data);
+        for (d, b) in self.0.iter_mut().skip(self.1).zip(data) {
+            *d = *b;
+        }
+        self.1 += data.len();
     }
 }
 

@@ -26,7 +26,7 @@ mod tfo;
 mod ticket_keys;
 
 pub use format::{format_record_len, names};
-pub use io::{Out, io, wasm_memory};
+pub use io::{Out, io};
 pub use main_key::{MainKey, derive_key, main_key_new};
 pub use state::{State, state_from_bytes, state_new};
 pub use tfo::{schedule_at, schedule_check, tfo_key_fingerprint, tfo_keys};

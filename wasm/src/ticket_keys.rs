@@ -7,9 +7,8 @@ use zeroize::Zeroizing;
 
 extern crate alloc;
 use alloc::vec;
-use alloc::vec::Vec;
 
-use crate::io::{Io, Out, Put, error, ok, read, state_ok};
+use crate::io::{Cursor, Io, Out, Put, error, ok, read, state_ok};
 use crate::main_key::MainKey;
 use crate::state::State;
 
@@ -43,60 +42,39 @@ pub fn max_keep(interval: u64) -> u64 {
         .saturating_sub(1)
 }
 
-/// The label (`label_len` bytes of the buffer, UTF-8 of a string: checked by JavaScript and
-/// `label_check`), strength number `strength` and schedule of a new `TicketKeys`.
-fn args(label_len: usize, strength: usize, interval: u64, keep: u64) -> Option<Args> {
-    let mut label = [0u8; kw::MAX_LABEL_LEN];
-    read(&mut label);
-    Some(Args {
-        label,
-        len: label_len,
-        strength: *kw::Strength::ALL.get(strength)?,
-        schedule: ok(TicketSchedule::new(interval, keep))?,
-    })
-}
-
-struct Args {
-    label: [u8; kw::MAX_LABEL_LEN],
-    len: usize,
-    strength: kw::Strength,
-    schedule: TicketSchedule,
-}
-
-impl Args {
-    fn text(&self) -> &str {
-        self.label
-            .get(..self.len)
-            .and_then(|b| core::str::from_utf8(b).ok())
-            .unwrap_or_default()
-    }
+/// The strength number `strength` (of `names`) and the schedule of a new `TicketKeys`.
+fn args(strength: usize, interval: u64, keep: u64) -> Option<(kw::Strength, TicketSchedule)> {
+    Some((
+        *kw::Strength::ALL.get(strength)?,
+        ok(TicketSchedule::new(interval, keep))?,
+    ))
 }
 
 /// `new TicketKeys(main, label, strength, interval, keep)`.
 #[wasm_bindgen]
 pub fn ticket_keys_new(
     main: &MainKey,
-    label_len: usize,
+    label: &str,
     strength: usize,
     interval: u64,
     keep: u64,
 ) -> Option<TicketKeys> {
-    let a = args(label_len, strength, interval, keep)?;
-    ok(kw::TicketKeys::new(&main.0, a.text(), a.strength, a.schedule)).map(TicketKeys)
+    let (strength, schedule) = args(strength, interval, keep)?;
+    ok(kw::TicketKeys::new(&main.0, label, strength, schedule)).map(TicketKeys)
 }
 
 /// `TicketKeys.fromState(state, label, strength, interval, keep, now)`.
 #[wasm_bindgen]
 pub fn ticket_keys_from_state(
     state: &State,
-    label_len: usize,
+    label: &str,
     strength: usize,
     interval: u64,
     keep: u64,
     now: u64,
 ) -> Option<TicketKeys> {
-    let a = args(label_len, strength, interval, keep)?;
-    let keys = kw::TicketKeys::from_state(&state.0, a.text(), a.strength, a.schedule, now);
+    let (strength, schedule) = args(strength, interval, keep)?;
+    let keys = kw::TicketKeys::from_state(&state.0, label, strength, schedule, now);
     kw::scrub_stack();
     state_ok(keys).map(TicketKeys)
 }
@@ -122,19 +100,23 @@ impl TicketKeys {
     pub fn slot(&self, now: u64) -> Option<Out> {
         let slot = ok(self.0.slot(now))?;
         let schedule = self.0.schedule();
-        let mut w = Vec::new();
+        // 7 numbers, then per key a counter, a role name and an age.
+        let count = slot.window().count();
+        let keys: usize = slot.window().map(|(_, r)| 8 + 1 + r.as_str().len() + 8).sum();
+        let mut out = Zeroizing::new(vec![0u8; 7 * 8 + keys]);
+        let mut w = Cursor(&mut out[..], 0);
         w.u64(slot.now());
         w.u64(schedule.interval());
         w.u64(slot.keep());
         w.u64(schedule.max_ticket_age());
         w.u64(slot.current());
         w.u64(slot.next_rotation());
-        w.u64(slot.window().count() as u64);
+        w.u64(count as u64);
         for (counter, role) in slot.window() {
             w.u64(counter);
             w.role(role);
         }
-        Some(Out(Zeroizing::new(w)))
+        Some(Out(out))
     }
 
     /// Writes the key that encrypts new tickets at `now`.
