@@ -97,29 +97,19 @@ class Reader {
   }
   /** A role into `obj`: `role`, and `age` for "previous". */
   role(obj) {
-    obj.role = this.text();
+    obj.role = ROLES[this.b[this.at++]];
     const age = this.num();
     if (age !== 0) obj.age = age;
     return obj;
   }
 }
 
-/** The bytes of an `Out` (copied), which is then freed (wiped). */
-function take(out) {
-  if (mem.buffer !== memory.buffer) mem = new Uint8Array(memory.buffer);
-  try {
-    return mem.slice(out.ptr(), out.ptr() + out.size());
-  } finally {
-    out.free();
-  }
-}
-
-/** The core's names: formats and strengths, in the core's order. */
-const [FORMATS, STRENGTHS] = (() => {
+/** The core's names: formats, strengths and roles (by their numbers in the module). */
+const [FORMATS, STRENGTHS, ROLES] = (() => {
   raw.names();
   const r = new Reader(io());
   const list = () => Array.from({ length: r.num() }, () => r.text());
-  return [list(), list()];
+  return [list(), list(), list()];
 })();
 
 // Argument checks.
@@ -199,34 +189,54 @@ function put(src, max = src.length) {
   io().set(src.length > max ? src.subarray(0, max) : src);
 }
 
-// Handles: each public object holds the module's object (a wasm-bindgen class instance).
+// Objects: each public object holds the handle of its object in the module (0 once freed).
 
-const RAW = Symbol("keywheel-wasm object");
+const HANDLE = Symbol("keywheel handle");
+/** Frees the module's object of a garbage-collected public object (its secrets are wiped). */
+const registry = new FinalizationRegistry((handle) => raw.free(handle));
 
-/** The module's object of `obj`, which must be a `Class` (the messages are wasm-bindgen's). */
+/** The handle of `obj`, which must be a live `Class` object. */
 function own(obj, Class) {
   if (!(obj instanceof Class)) throw new Error(`expected instance of ${Class.name}`);
-  const r = obj[RAW];
-  if (!r.__wbg_ptr) throw new Error("null pointer passed to rust");
-  return r;
+  const h = obj[HANDLE];
+  if (!h) throw new Error("null pointer passed to rust");
+  return h;
 }
 
-/** A new `Class` object holding `r`, or the core's error if `r` is undefined. */
-function wrap(Class, r) {
-  check(r);
-  const obj = Object.create(Class.prototype);
-  obj[RAW] = r;
+/** `obj` holding the module's object `handle`, or the core's error if `handle` is 0. */
+function adopt(obj, handle) {
+  check(handle);
+  obj[HANDLE] = handle;
+  registry.register(obj, handle, obj);
   return obj;
 }
+
+/** A new `Class` object holding `handle`. */
+const wrap = (Class, handle) => adopt(Object.create(Class.prototype), handle);
 
 class Handle {
   /** Wipes the object's secrets in wasm memory and frees it. */
   free() {
-    this[RAW].free();
+    const h = this[HANDLE];
+    if (!h) return;
+    this[HANDLE] = 0;
+    registry.unregister(this);
+    raw.free(h);
   }
   [Symbol.dispose]() {
     this.free();
   }
+}
+
+/** The result a call left in wasm memory (a window, a key file), copied; then wiped there. */
+function takeOut() {
+  const r = new Reader(io());
+  const ptr = r.num();
+  const len = r.num();
+  if (mem.buffer !== memory.buffer) mem = new Uint8Array(memory.buffer);
+  const data = mem.slice(ptr, ptr + len);
+  raw.out_clear();
+  return data;
 }
 
 /**
@@ -240,14 +250,14 @@ export class MainKey extends Handle {
     const n = Math.min(m.length, MAIN_KEY_LEN);
     put(m, n);
     try {
-      this[RAW] = check(raw.main_key_new(n));
+      adopt(this, raw.main_key_new(n));
     } finally {
       wipe(MAIN_KEY_LEN);
     }
   }
 
   fingerprint() {
-    own(this, MainKey).fingerprint();
+    raw.main_key_fingerprint(own(this, MainKey));
     return io().slice(0, 8);
   }
 }
@@ -333,7 +343,7 @@ export class State extends Handle {
     const start = uint(s0, "time", TREE_TIME_RULE);
     if (s.length === SEED_LEN) put(s);
     try {
-      this[RAW] = check(raw.state_new(s.length, start));
+      adopt(this, raw.state_new(s.length, start));
     } finally {
       wipe(SEED_LEN);
     }
@@ -351,7 +361,7 @@ export class State extends Handle {
   }
 
   toBytes() {
-    const n = own(this, State).to_bytes();
+    const n = raw.state_to_bytes(own(this, State));
     try {
       return io().slice(0, n);
     } finally {
@@ -360,27 +370,31 @@ export class State extends Handle {
   }
 
   advance(s1) {
-    const r = own(this, State);
-    check(r.advance(uint(s1, "time", TREE_TIME_RULE)));
+    const h = own(this, State);
+    check(raw.state_advance(h, uint(s1, "time", TREE_TIME_RULE)));
   }
 
   get s0() {
-    return own(this, State).s0();
+    raw.state_info(own(this, State));
+    return new Reader(io()).num();
   }
 
   get rootId() {
-    own(this, State).root_id();
-    return io().slice(0, 8);
+    raw.state_info(own(this, State));
+    return io().slice(16, 24);
   }
 
   get nodeCount() {
-    return own(this, State).node_count();
+    raw.state_info(own(this, State));
+    const r = new Reader(io());
+    r.u64();
+    return r.num();
   }
 
   tfoKeys(intervalValue, now) {
-    const r = own(this, State);
+    const h = own(this, State);
     const i = tfoInterval(intervalValue);
-    check(r.tfo_keys(i, time(now)));
+    check(raw.state_tfo_keys(h, i, time(now)));
     return readTfoKeys();
   }
 }
@@ -421,7 +435,7 @@ export class TicketKeys extends Handle {
     super();
     const m = own(main, MainKey);
     const [l, s, i, k] = ticketArgs(label, strength, intervalValue, keep);
-    this[RAW] = check(raw.ticket_keys_new(m, label, s, i, k));
+    adopt(this, raw.ticket_keys_new(m, label, s, i, k));
   }
 
   static fromState(state, label, strength, intervalValue, keep, now) {
@@ -432,18 +446,19 @@ export class TicketKeys extends Handle {
   }
 
   advance(now) {
-    const r = own(this, TicketKeys);
-    check(r.advance(time(now)));
+    const h = own(this, TicketKeys);
+    check(raw.ticket_keys_advance(h, time(now)));
   }
 
   get stateStart() {
-    const s = own(this, TicketKeys).state_start();
+    const s = raw.ticket_keys_state_start(own(this, TicketKeys));
     return s < 0 ? undefined : s;
   }
 
   slot(now) {
-    const out = check(own(this, TicketKeys).slot(time(now)));
-    const r = new Reader(take(out));
+    const h = own(this, TicketKeys);
+    check(raw.ticket_keys_slot(h, time(now)));
+    const r = new Reader(takeOut());
     const slot = {
       now: r.num(),
       interval: r.num(),
@@ -457,20 +472,20 @@ export class TicketKeys extends Handle {
   }
 
   current(now) {
-    const r = own(this, TicketKeys);
-    check(r.current(time(now)));
+    const h = own(this, TicketKeys);
+    check(raw.ticket_keys_key(h, raw.KeyOf.Current, time(now)));
     return readTicketKey();
   }
 
   byCounter(c) {
-    const r = own(this, TicketKeys);
-    check(r.by_counter(counter(c, "counter")));
+    const h = own(this, TicketKeys);
+    check(raw.ticket_keys_key(h, raw.KeyOf.Counter, counter(c, "counter")));
     return readTicketKey();
   }
 
   goSeed(c) {
-    const r = own(this, TicketKeys);
-    check(r.go_seed(counter(c, "counter")));
+    const h = own(this, TicketKeys);
+    check(raw.ticket_keys_key(h, raw.KeyOf.GoSeed, counter(c, "counter")));
     try {
       return io().slice(0, 32);
     } finally {
@@ -479,12 +494,12 @@ export class TicketKeys extends Handle {
   }
 
   lookup(name, now) {
-    const r = own(this, TicketKeys);
+    const h = own(this, TicketKeys);
     const n = bytes(name, "name");
     // Names are public; one byte more than a name is enough to tell a longer one.
     const len = Math.min(n.length, NAME_LEN + 1);
     put(n, len);
-    check(r.lookup(len, time(now)));
+    check(raw.ticket_keys_lookup(h, len, time(now)));
     const rd = new Reader(io());
     try {
       const found = { kind: rd.text() };
@@ -499,15 +514,17 @@ export class TicketKeys extends Handle {
   }
 
   render(format, now) {
-    const r = own(this, TicketKeys);
+    const h = own(this, TicketKeys);
     const f = formatIndex(format);
-    return take(check(r.render(f, time(now))));
+    check(raw.ticket_keys_render(h, f, 0, time(now)));
+    return takeOut();
   }
 
   renderRollover(format, decryptOnly, now) {
-    const r = own(this, TicketKeys);
+    const h = own(this, TicketKeys);
     const other = own(decryptOnly, TicketKeys);
     const f = formatIndex(format);
-    return take(check(r.render_rollover(f, other, time(now))));
+    check(raw.ticket_keys_render(h, f, other, time(now)));
+    return takeOut();
   }
 }

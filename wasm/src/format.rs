@@ -3,10 +3,10 @@
 use keywheel as kw;
 use wasm_bindgen::prelude::*;
 
-use crate::io::{Io, Put};
+use crate::io::{Io, Put, ROLES};
 
-/// Writes the names of the server formats (the core's table), then of the strengths, each
-/// list after its count.
+/// Writes the names of the server formats (the core's table), of the strengths and of the
+/// roles, each list after its count.
 #[wasm_bindgen]
 pub fn names() {
     let mut w = Io(0);
@@ -17,6 +17,10 @@ pub fn names() {
     w.u64(kw::Strength::ALL.len() as u64);
     for s in kw::Strength::ALL {
         w.bytes(s.as_str().as_bytes());
+    }
+    w.u64(ROLES.len() as u64);
+    for r in ROLES {
+        w.bytes(r.as_str().as_bytes());
     }
 }
 

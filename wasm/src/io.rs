@@ -5,6 +5,7 @@ use core::fmt;
 use core::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 use keywheel as kw;
+use spin::Mutex;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
@@ -63,12 +64,20 @@ pub(crate) trait Put {
         self.bytes(key.hmac_key());
     }
 
-    /// A role: its name, then its age (0 for none: ages start at 1).
+    /// A role: its number in [`ROLES`], then its age (0 for none: ages start at 1).
     fn role(&mut self, role: kw::Role) {
-        self.bytes(role.as_str().as_bytes());
+        let number = match role {
+            kw::Role::Current => 0,
+            kw::Role::Next => 1,
+            kw::Role::Previous(_) => 2,
+        };
+        self.put(&[number]);
         self.u64(role.age().unwrap_or(0));
     }
 }
+
+/// The roles by number (their names are the core's, written by `names`).
+pub(crate) const ROLES: [kw::Role; 3] = [kw::Role::Current, kw::Role::Next, kw::Role::Previous(1)];
 
 /// Writes into the exchange buffer from offset `.0` on (what does not fit is dropped).
 pub(crate) struct Io(pub(crate) usize);
@@ -102,29 +111,21 @@ impl Put for Cursor<'_> {
 }
 
 /// A result too long for the exchange buffer (a window, a key file), in wasm memory until
-/// JavaScript has copied it and called `free()`, which wipes it.
-#[wasm_bindgen]
-pub struct Out(pub(crate) Zeroizing<Vec<u8>>);
+/// JavaScript has copied it and called `out_clear`, which wipes it.
+static OUT: Mutex<Option<Zeroizing<Vec<u8>>>> = Mutex::new(None);
 
-#[wasm_bindgen]
-impl Out {
-    /// Its address in wasm memory.
-    pub fn ptr(&self) -> u32 {
-        // wasm32: addresses are 32-bit.
-        #[allow(clippy::cast_possible_truncation)]
-        {
-            self.0.as_ptr() as usize as u32
-        }
-    }
+/// Keeps `data` as the result and writes its address and length into the buffer.
+pub(crate) fn out(data: Zeroizing<Vec<u8>>) {
+    let mut w = Io(0);
+    w.u64(data.as_ptr() as usize as u64);
+    w.u64(data.len() as u64);
+    *OUT.lock() = Some(data);
+}
 
-    /// Its length in bytes.
-    pub fn size(&self) -> u32 {
-        // Below 4 GiB: it is in wasm32 memory.
-        #[allow(clippy::cast_possible_truncation)]
-        {
-            self.0.len() as u32
-        }
-    }
+/// Wipes and frees the result.
+#[wasm_bindgen]
+pub fn out_clear() {
+    *OUT.lock() = None;
 }
 
 /// Writes an error message into the buffer: its length (4 bytes little-endian), then its text.

@@ -21,20 +21,24 @@
 mod format;
 mod io;
 mod main_key;
+mod objects;
 mod state;
 mod tfo;
 mod ticket_keys;
 
 pub use format::{format_record_len, names};
-pub use io::{Out, io};
-pub use main_key::{MainKey, derive_key, main_key_new};
-pub use state::{State, state_from_bytes, state_new};
+pub use io::{io, out_clear};
+pub use main_key::{derive_key, main_key_fingerprint, main_key_new};
+pub use objects::free;
+pub use state::{
+    state_advance, state_from_bytes, state_info, state_new, state_tfo_keys, state_to_bytes,
+};
 pub use tfo::{schedule_at, schedule_check, tfo_key_fingerprint, tfo_keys};
 pub use ticket_keys::{
-    TicketKeys, label_check, max_keep, ticket_keys_from_state, ticket_keys_new,
-    ticket_schedule_check,
+    KeyOf, label_check, max_keep, ticket_keys_advance, ticket_keys_from_state, ticket_keys_key,
+    ticket_keys_lookup, ticket_keys_new, ticket_keys_render, ticket_keys_slot,
+    ticket_keys_state_start, ticket_schedule_check,
 };
-
 
 /// Without std (the npm package's build), a panic traps at once. The core never panics and the
 /// binding checks every input, so this is a last resort, and it keeps the .wasm small.

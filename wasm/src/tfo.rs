@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
 use crate::io::{Io, Put, ok, read};
-use crate::main_key::MainKey;
+use crate::objects::{Object, get, table};
 
 /// Checks a TFO interval (the core's message if refused).
 #[wasm_bindgen]
@@ -33,11 +33,15 @@ pub fn schedule_at(interval: u64, now: u64) -> bool {
 
 /// Writes tofurkey's keys at `now`: primary, backup, procfs text.
 #[wasm_bindgen]
-pub fn tfo_keys(main: &MainKey, interval: u64, now: u64) -> bool {
+pub fn tfo_keys(main: u32, interval: u64, now: u64) -> bool {
+    let table = table();
+    let Some(Object::MainKey(key)) = get(&table, main) else {
+        return false;
+    };
     let Some(slot) = ok(Schedule::new(interval).and_then(|s| s.at(now))) else {
         return false;
     };
-    put_tfo_keys(&kw::TfoKeys::new(&main.0, &slot));
+    put_tfo_keys(&kw::TfoKeys::new(key, &slot));
     true
 }
 
