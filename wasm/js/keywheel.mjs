@@ -29,6 +29,10 @@ const NAME_LEN = 16;
 const SEED_LEN = 32;
 const MAIN_KEY_LEN = 32;
 const DERIVE_MAX_LEN = 64;
+/** What `raw.ticket_keys_key` writes (ticket_keys.rs: KEY_CURRENT, ...). */
+const KEY_CURRENT = 0;
+const KEY_BY_COUNTER = 1;
+const KEY_GO_SEED = 2;
 /** One byte more than the longest state file (version 1: 41 + 32 × 40 bytes). */
 const STATE_FILE_READ = 41 + 32 * 40 + 1;
 
@@ -473,19 +477,19 @@ export class TicketKeys extends Handle {
 
   current(now) {
     const h = own(this, TicketKeys);
-    check(raw.ticket_keys_key(h, raw.KeyOf.Current, time(now)));
+    check(raw.ticket_keys_key(h, KEY_CURRENT, time(now)));
     return readTicketKey();
   }
 
   byCounter(c) {
     const h = own(this, TicketKeys);
-    check(raw.ticket_keys_key(h, raw.KeyOf.Counter, counter(c, "counter")));
+    check(raw.ticket_keys_key(h, KEY_BY_COUNTER, counter(c, "counter")));
     return readTicketKey();
   }
 
   goSeed(c) {
     const h = own(this, TicketKeys);
-    check(raw.ticket_keys_key(h, raw.KeyOf.GoSeed, counter(c, "counter")));
+    check(raw.ticket_keys_key(h, KEY_GO_SEED, counter(c, "counter")));
     try {
       return io().slice(0, 32);
     } finally {

@@ -35,7 +35,7 @@ pub use state::{
 };
 pub use tfo::{schedule_at, schedule_check, tfo_key_fingerprint, tfo_keys};
 pub use ticket_keys::{
-    KeyOf, label_check, max_keep, ticket_keys_advance, ticket_keys_from_state, ticket_keys_key,
+    label_check, max_keep, ticket_keys_advance, ticket_keys_from_state, ticket_keys_key,
     ticket_keys_lookup, ticket_keys_new, ticket_keys_render, ticket_keys_slot,
     ticket_keys_state_start, ticket_schedule_check,
 };

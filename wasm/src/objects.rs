@@ -23,22 +23,17 @@ static OBJECTS: Mutex<Table> = Mutex::new(Vec::new());
 
 pub(crate) type Table = Vec<Option<Box<Object>>>;
 
-/// Adds `object` to the table; returns its handle.
+/// Adds `object` to the table, in the first free place; returns its handle.
 pub(crate) fn add(object: Object) -> u32 {
     let object = Some(Box::new(object));
     let mut table = OBJECTS.lock();
-    let index = match table.iter().position(Option::is_none) {
-        Some(i) => {
-            if let Some(slot) = table.get_mut(i) {
-                *slot = object;
-            }
-            i
-        }
-        None => {
-            table.push(object);
-            table.len() - 1
-        }
-    };
+    let index = table.iter().position(Option::is_none).unwrap_or(table.len());
+    if index == table.len() {
+        table.push(None);
+    }
+    if let Some(place) = table.get_mut(index) {
+        *place = object;
+    }
     // Far fewer than 2^32 objects fit in wasm32 memory.
     #[allow(clippy::cast_possible_truncation)]
     {

@@ -146,28 +146,24 @@ pub fn ticket_keys_slot(keys: u32, now: u64) -> bool {
     true
 }
 
-/// What `ticket_keys_key` writes.
-#[wasm_bindgen]
-pub enum KeyOf {
-    /// The key that encrypts new tickets at unix time `value`.
-    Current = 0,
-    /// The key of interval `value`.
-    Counter = 1,
-    /// The Go crypto/tls seed of interval `value`.
-    GoSeed = 2,
-}
+/// What `ticket_keys_key` writes: the key that encrypts new tickets at unix time `value`.
+pub const KEY_CURRENT: u32 = 0;
+/// The key of interval `value`.
+pub const KEY_BY_COUNTER: u32 = 1;
+/// The Go crypto/tls seed of interval `value` (any other `of`).
+pub const KEY_GO_SEED: u32 = 2;
 
-/// Writes a key of `keys` (see [`KeyOf`]).
+/// Writes a key of `keys`: `of` is [`KEY_CURRENT`], [`KEY_BY_COUNTER`] or [`KEY_GO_SEED`].
 #[wasm_bindgen]
-pub fn ticket_keys_key(keys: u32, of: KeyOf, value: u64) -> bool {
+pub fn ticket_keys_key(keys: u32, of: u32, value: u64) -> bool {
     let table = table();
     let Some(keys) = self::keys(&table, keys) else {
         return false;
     };
     let done = match of {
-        KeyOf::Current => ok(keys.current(value)).map(|k| Io(0).ticket_key(&k)),
-        KeyOf::Counter => ok(keys.by_counter(value)).map(|k| Io(0).ticket_key(&k)),
-        KeyOf::GoSeed => ok(keys.go_seed(value)).map(|s| Io(0).put(s.bytes())),
+        KEY_CURRENT => ok(keys.current(value)).map(|k| Io(0).ticket_key(&k)),
+        KEY_BY_COUNTER => ok(keys.by_counter(value)).map(|k| Io(0).ticket_key(&k)),
+        _ => ok(keys.go_seed(value)).map(|s| Io(0).put(s.bytes())),
     };
     scrub(keys);
     done.is_some()
