@@ -108,12 +108,19 @@ class Reader {
   }
 }
 
-/** The core's names: formats, strengths and roles (by their numbers in the module). */
+/** The core's names: formats (and the length of one record of each), strengths and roles
+ * (by their numbers in the module). */
+const RECORD_LENS = [];
 const [FORMATS, STRENGTHS, ROLES] = (() => {
   raw.names();
   const r = new Reader(io());
+  const formats = Array.from({ length: r.num() }, () => {
+    const name = r.text();
+    RECORD_LENS.push(r.num());
+    return name;
+  });
   const list = () => Array.from({ length: r.num() }, () => r.text());
-  return [list(), list(), list()];
+  return [formats, list(), list()];
 })();
 
 // Argument checks.
@@ -333,7 +340,7 @@ export function formats() {
 }
 
 export function formatRecordLen(format) {
-  return raw.format_record_len(formatIndex(format));
+  return RECORD_LENS[formatIndex(format)];
 }
 
 /**

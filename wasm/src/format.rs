@@ -1,18 +1,19 @@
-//! The core's names: server formats and strengths.
+//! The core's names: server formats (and their record lengths), strengths, roles.
 
 use keywheel as kw;
 use wasm_bindgen::prelude::*;
 
 use crate::io::{Io, Put, ROLES};
 
-/// Writes the names of the server formats (the core's table), of the strengths and of the
-/// roles, each list after its count.
+/// Writes the names of the server formats (the core's table, each name followed by the
+/// length of one record), of the strengths and of the roles, each list after its count.
 #[wasm_bindgen]
 pub fn names() {
     let mut w = Io(0);
     w.u64(kw::FORMATS.len() as u64);
     for f in &kw::FORMATS {
         w.bytes(f.name().as_bytes());
+        w.u64(f.record_len() as u64);
     }
     w.u64(kw::Strength::ALL.len() as u64);
     for s in kw::Strength::ALL {
@@ -22,10 +23,4 @@ pub fn names() {
     for r in ROLES {
         w.bytes(r.as_str().as_bytes());
     }
-}
-
-/// The length of one record of format number `format` (of `names`).
-#[wasm_bindgen]
-pub fn format_record_len(format: usize) -> usize {
-    kw::FORMATS.get(format).map_or(0, |f| f.record_len())
 }

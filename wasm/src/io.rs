@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
 extern crate alloc;
-use alloc::vec::Vec;
+use alloc::boxed::Box;
 
 /// Bytes of the buffer: more than the longest argument (a state file, 1322 bytes with the one
 /// byte that tells a longer one) and the longest result or message.
@@ -112,10 +112,10 @@ impl Put for Cursor<'_> {
 
 /// A result too long for the exchange buffer (a window, a key file), in wasm memory until
 /// JavaScript has copied it and called `out_clear`, which wipes it.
-static OUT: Mutex<Option<Zeroizing<Vec<u8>>>> = Mutex::new(None);
+static OUT: Mutex<Option<Zeroizing<Box<[u8]>>>> = Mutex::new(None);
 
 /// Keeps `data` as the result and writes its address and length into the buffer.
-pub(crate) fn out(data: Zeroizing<Vec<u8>>) {
+pub(crate) fn out(data: Zeroizing<Box<[u8]>>) {
     let mut w = Io(0);
     w.u64(data.as_ptr() as usize as u64);
     w.u64(data.len() as u64);

@@ -26,7 +26,7 @@ mod state;
 mod tfo;
 mod ticket_keys;
 
-pub use format::{format_record_len, names};
+pub use format::names;
 pub use io::{io, out_clear};
 pub use main_key::{derive_key, main_key_fingerprint, main_key_new};
 pub use objects::free;

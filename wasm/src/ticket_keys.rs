@@ -129,7 +129,7 @@ pub fn ticket_keys_slot(keys: u32, now: u64) -> bool {
     let schedule = keys.schedule();
     // 7 numbers, then per key a counter, a role number and an age.
     let count = slot.window().count();
-    let mut data = Zeroizing::new(vec![0u8; 7 * 8 + count * (8 + 1 + 8)]);
+    let mut data = Zeroizing::new(vec![0u8; 7 * 8 + count * (8 + 1 + 8)].into_boxed_slice());
     let mut w = Cursor(&mut data[..], 0);
     w.u64(slot.now());
     w.u64(schedule.interval());
@@ -223,7 +223,7 @@ pub fn ticket_keys_render(keys: u32, format: usize, decrypt_only: u32, now: u64)
     let Some(len) = ok(keys.rollover_len(format, others.len())) else {
         return false;
     };
-    let mut file = Zeroizing::new(vec![0u8; len]);
+    let mut file = Zeroizing::new(vec![0u8; len].into_boxed_slice());
     let done = keys.render_rollover(format, now, others, &mut file[..]);
     scrub(keys);
     if ok(done).is_none() {
