@@ -27,7 +27,10 @@ pub(crate) type Table = Vec<Option<Box<Object>>>;
 pub(crate) fn add(object: Object) -> u32 {
     let object = Some(Box::new(object));
     let mut table = OBJECTS.lock();
-    let index = table.iter().position(Option::is_none).unwrap_or(table.len());
+    let index = table
+        .iter()
+        .position(Option::is_none)
+        .unwrap_or(table.len());
     if index == table.len() {
         table.push(None);
     }
@@ -61,5 +64,7 @@ pub(crate) fn get(table: &Table, handle: u32) -> Option<&Object> {
 
 /// The object of `handle`, to change.
 pub(crate) fn get_mut(table: &mut Table, handle: u32) -> Option<&mut Object> {
-    table.get_mut((handle as usize).wrapping_sub(1))?.as_deref_mut()
+    table
+        .get_mut((handle as usize).wrapping_sub(1))?
+        .as_deref_mut()
 }

@@ -146,12 +146,13 @@ pub fn ticket_keys_slot(keys: u32, now: u64) -> bool {
     true
 }
 
-/// What `ticket_keys_key` writes: the key that encrypts new tickets at unix time `value`.
-pub const KEY_CURRENT: u32 = 0;
+/// What `ticket_keys_key` writes (js/keywheel.mjs has the same numbers): the key that
+/// encrypts new tickets at unix time `value`.
+const KEY_CURRENT: u32 = 0;
 /// The key of interval `value`.
-pub const KEY_BY_COUNTER: u32 = 1;
-/// The Go crypto/tls seed of interval `value` (any other `of`).
-pub const KEY_GO_SEED: u32 = 2;
+const KEY_BY_COUNTER: u32 = 1;
+/// The Go crypto/tls seed of interval `value`.
+const KEY_GO_SEED: u32 = 2;
 
 /// Writes a key of `keys`: `of` is [`KEY_CURRENT`], [`KEY_BY_COUNTER`] or [`KEY_GO_SEED`].
 #[wasm_bindgen]
@@ -163,7 +164,8 @@ pub fn ticket_keys_key(keys: u32, of: u32, value: u64) -> bool {
     let done = match of {
         KEY_CURRENT => ok(keys.current(value)).map(|k| Io(0).ticket_key(&k)),
         KEY_BY_COUNTER => ok(keys.by_counter(value)).map(|k| Io(0).ticket_key(&k)),
-        _ => ok(keys.go_seed(value)).map(|s| Io(0).put(s.bytes())),
+        KEY_GO_SEED => ok(keys.go_seed(value)).map(|s| Io(0).put(s.bytes())),
+        _ => None,
     };
     scrub(keys);
     done.is_some()
