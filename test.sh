@@ -98,7 +98,7 @@ cargo clippy -p keywheel-wasm --target wasm32-unknown-unknown --all-targets --lo
 step "wasm: build the npm package (size printed; fails above 40 KiB)"
 wasm/build.sh
 step "wasm: npm package tests (vectors, errors, types vs JavaScript layer, memory, package, worker in workerd)"
-(cd wasm && KEYWHEEL_PYTHON="$VENV/bin/python" node --test tests/node/)
+(cd wasm && KEYWHEEL_PYTHON="$VENV/bin/python" node --expose-gc --test tests/node/)
 
 if [[ -d tests/cross ]]; then
   step "independent cross-checks (hashlib, libsodium)"

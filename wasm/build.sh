@@ -51,15 +51,9 @@ profile=(
 # .wasm is the same wherever it is built.
 repo=$(cd .. && pwd)
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
-# SIMD (128-bit, in every engine the package targets: Node >= 16.4, workerd, browsers since
-# 2023) makes the module about 0.8 KiB smaller: 16-byte copies and wipes become single
-# instructions.
-#
-# -inline-threshold=30 (LLVM's default is 225): fewer copies of the core's functions inlined
-# into each export, 2.0 KiB smaller (42 380 -> 40 347 bytes) at the same speed (bench/). The
-# size does not fall steadily with the threshold (measured: 10, 20, 25, 30, 40 gave 40 392,
-# 40 795, 41 343, 40 347, 40 955 bytes before the last changes): measure again after a change.
-export RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+simd128 -C llvm-args=-inline-threshold=30 --remap-path-prefix=$repo=keywheel --remap-path-prefix=$cargo_home/registry/src=crates"
+# No WebAssembly SIMD (+simd128): with the numeric exports it makes the module larger (measured
+# 34 912 -> 35 159 bytes), at the same speed in bench/.
+export RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$repo=keywheel --remap-path-prefix=$cargo_home/registry/src=crates"
 cargo build -p keywheel-wasm --target wasm32-unknown-unknown --no-default-features --locked "${profile[@]}"
 
 target_dir=${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps |

@@ -57,7 +57,16 @@ function wipe(n = IO_LEN) {
 function failure() {
   const b = io();
   const len = new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
-  return new Error(decoder.decode(b.subarray(4, 4 + len)));
+  const error = new Error(decoder.decode(b.subarray(4, 4 + len)));
+  wipe(4 + len);
+  return error;
+}
+
+/** A copy of the first `n` bytes of the buffer, which are then wiped. */
+function readBytes(n) {
+  const out = io().slice(0, n);
+  wipe(n);
+  return out;
 }
 
 /** Throws the core's error unless `ok`. */
@@ -120,7 +129,9 @@ const [FORMATS, STRENGTHS, ROLES] = (() => {
     return name;
   });
   const list = () => Array.from({ length: r.num() }, () => r.text());
-  return [formats, list(), list()];
+  const lists = [formats, list(), list()];
+  wipe(r.at);
+  return lists;
 })();
 
 // Argument checks.
@@ -244,6 +255,7 @@ function takeOut() {
   const r = new Reader(io());
   const ptr = r.num();
   const len = r.num();
+  wipe(r.at);
   if (mem.buffer !== memory.buffer) mem = new Uint8Array(memory.buffer);
   const data = mem.slice(ptr, ptr + len);
   raw.out_clear();
@@ -269,7 +281,7 @@ export class MainKey extends Handle {
 
   fingerprint() {
     raw.main_key_fingerprint(own(this, MainKey));
-    return io().slice(0, 8);
+    return readBytes(8);
   }
 }
 
@@ -303,7 +315,9 @@ export function scheduleAt(intervalValue, now) {
   const i = tfoInterval(intervalValue);
   check(raw.schedule_at(i, time(now)));
   const r = new Reader(io());
-  return { now: r.num(), primary: r.u64(), backup: r.u64(), nextWake: r.num(), wakeTime: [r.num(), r.num()] };
+  const slot = { now: r.num(), primary: r.u64(), backup: r.u64(), nextWake: r.num(), wakeTime: [r.num(), r.num()] };
+  wipe(r.at);
+  return slot;
 }
 
 /** TFO keys written by the module. */
@@ -329,7 +343,7 @@ export function tfoKeyFingerprint(key) {
   put(k);
   try {
     raw.tfo_key_fingerprint();
-    return io().slice(0, 8);
+    return readBytes(8);
   } finally {
     wipe(TFO_KEY_LEN);
   }
@@ -386,20 +400,24 @@ export class State extends Handle {
   }
 
   get s0() {
-    raw.state_info(own(this, State));
-    return new Reader(io()).num();
+    return this.#info().s0;
   }
 
   get rootId() {
-    raw.state_info(own(this, State));
-    return io().slice(16, 24);
+    return this.#info().rootId;
   }
 
   get nodeCount() {
+    return this.#info().nodeCount;
+  }
+
+  /** The start, the number of nodes and the root's id. */
+  #info() {
     raw.state_info(own(this, State));
     const r = new Reader(io());
-    r.u64();
-    return r.num();
+    const info = { s0: r.num(), nodeCount: r.num(), rootId: io().slice(16, 24) };
+    wipe(24);
+    return info;
   }
 
   tfoKeys(intervalValue, now) {
