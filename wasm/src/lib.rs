@@ -1,19 +1,21 @@
 //! The WebAssembly binding of keywheel: the npm package `keywheel`, for Node and edge workers
 //! (Cloudflare's workerd) that must hold the same rotating keys as the origin servers.
 //!
-//! Two layers. This crate is the inner one: narrow exports that take and return numbers
-//! (wasm-bindgen classes `MainKey`, `TicketKeys` and `State` as handles, `u64`s as bigints),
+//! Two layers. This crate is the inner one: narrow exports that take and return numbers (main
+//! keys, ticket keys and states are handles into one table, `objects`; `u64`s are bigints),
 //! with byte arguments, results and error messages passed through one exchange buffer in wasm
 //! memory (`io`). `js/keywheel.mjs` is the outer one, the package's public API
 //! (`pkg/keywheel.d.ts`): it checks and converts JavaScript arguments, throws, and builds the
 //! result objects. Every byte and every message about a value keywheel refuses is the core's.
 //!
 //! - Secrets: key material copied into wasm memory is wiped after use (`Zeroizing`, and the
-//!   core's types wipe on drop); JavaScript wipes the exchange buffer after each call, and
-//!   `Out` (a key file) is wiped when freed. Copies in the JavaScript heap are not wiped.
+//!   core's types wipe on drop, also when an object is freed); JavaScript wipes the exchange
+//!   buffer after each call, and a key file is wiped once JavaScript has copied it
+//!   (`out_clear`). Copies in the JavaScript heap are not wiped.
 //! - Size: the npm package's .wasm must stay small (build.sh checks it), hence no std, no
-//!   `JsValue` arguments or results (each costs conversion glue in the module), no code that
-//!   could panic, a small allocator (README "Size and speed").
+//!   `JsValue` arguments or results and no wasm-bindgen classes (each costs conversion glue or
+//!   borrow checks in the module), no code that could panic, a small allocator (README "Size
+//!   and speed").
 
 #![no_std]
 #![forbid(unsafe_code)]
