@@ -9,8 +9,10 @@ import * as raw from "./keywheel_raw.js";
 // message about a value keywheel refuses comes from the core, through the module: a call that
 // fails there leaves the core's message in the buffer, thrown here as an Error.
 //
-// Secrets: the exchange buffer is wiped after every call that put key material in it; the
-// module wipes its own copies. Keys handed out are ordinary Uint8Arrays (not wiped).
+// Secrets: the exchange buffer is wiped after every call (a test checks it), a key file in
+// wasm memory once copied out; the module wipes its own copies, and an object's secrets when
+// it is freed (`free()`, `using`, or garbage collection through a FinalizationRegistry).
+// Keys handed out are ordinary Uint8Arrays (not wiped).
 
 const MAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
 const U64_END = 1n << 64n;
@@ -20,7 +22,8 @@ const TREE_TIME_RULE = "in 0..=1099511627775";
 const INTERVAL_RULE = "even and in 10..=604800";
 /** tofurkey's default interval (one day). */
 const DEFAULT_INTERVAL = 86400n;
-/** Arguments and results longer than this go through `Out` objects, not the buffer. */
+/** The exchange buffer's length (io.rs IO_LEN); longer results (a window, a key file) are
+ * left elsewhere in wasm memory (`takeOut`). */
 const IO_LEN = 2048;
 /** Bytes of a context, a TFO key, a ticket-key name, a seed; the longest main key read. */
 const CONTEXT_LEN = 8;
