@@ -564,6 +564,27 @@ static void bad_inputs(const char *tmpdir) {
                         "it must be one of nginx, nginx48, haproxy, haproxy48, apache, ats, openssl"),
           "unknown format name: %s", last_message());
 
+    /* Strengths by name (mod_keywheel's KeywheelStrength). */
+    {
+        uint32_t st = 99;
+        check(keywheel_strength_from_name((const uint8_t *)"aes128", 6, &st) == KEYWHEEL_RESULT_OK &&
+                  st == KEYWHEEL_STRENGTH_AES128,
+              "aes128 is %u", st);
+        check(keywheel_strength_from_name((const uint8_t *)"aes256", 6, &st) == KEYWHEEL_RESULT_OK &&
+                  st == KEYWHEEL_STRENGTH_AES256,
+              "aes256 is %u", st);
+        st = 99;
+        check(keywheel_strength_from_name((const uint8_t *)"AES128", 6, &st) ==
+                      KEYWHEEL_RESULT_UNKNOWN_STRENGTH &&
+                  st == 99 &&
+                  ends_with(last_message(),
+                            "strength \"AES128\" is unknown; it must be one of aes256, aes128"),
+              "unknown strength name: %s", last_message());
+        check(keywheel_strength_from_name((const uint8_t *)"aes128", 6, NULL) ==
+                  KEYWHEEL_RESULT_NULL_POINTER,
+              "strength name without out pointer");
+    }
+
     /* Rollover (SPEC 5.2): nginx appends the other main key's window; haproxy does not. */
     {
         uint8_t other_mk[32];

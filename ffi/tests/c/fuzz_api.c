@@ -609,6 +609,16 @@ static void one_call(void) {
         check_result(keywheel_format_from_name(b.p, b.len, (uint32_t *)(void *)o.p));
         break;
     }
+    case 43: {
+        current_call = "keywheel_strength_from_name";
+        static const char *names[] = {"aes256", "aes128", "AES128", "aes", ""};
+        const char *name = names[below(5)];
+        buf b = input_of(chance(2) ? strlen(name) : length(), 1);
+        if (b.p && b.real == b.len && b.len == strlen(name)) memcpy(b.p, name, b.len);
+        buf o = output_of(sizeof(uint32_t), 1);
+        check_result(keywheel_strength_from_name(b.p, b.len, (uint32_t *)(void *)o.p));
+        break;
+    }
     case 42: {
         current_call = "keywheel_ticket_keys_go_seed";
         buf o = output_of(chance(2) ? KEYWHEEL_GO_SEED_LEN : length(), 1);
