@@ -9,8 +9,9 @@
  *   - accepts tickets of the next key and of the KeywheelKeep previous ones, and renews those,
  *   - refuses older tickets (full handshake),
  *   - and moves to the next key at the interval boundary by itself: no restart, no key file.
- * Tickets are AES-256-CBC and HMAC-SHA256 with keywheel's keys (mod_ssl's own file key is not
- * used, so its OpenSSL 3 HMAC-key bug does not apply).
+ * Tickets are AES-256-CBC (or AES-128-CBC: KeywheelStrength aes128) and HMAC-SHA256 with
+ * keywheel's keys (mod_ssl's own file key is not used, so its OpenSSL 3 HMAC-key bug does not
+ * apply).
  *
  * Directives (server config and <VirtualHost>; a virtual host inherits what it does not set):
  *   KeywheelMainKey  path   the cluster's main key (at least 32 bytes, mode 0600 or stricter)
@@ -20,6 +21,9 @@
  *   KeywheelLabel    text   the ticket label (the same on every server of the cluster)
  *   KeywheelInterval secs   rotation interval (default 3600)
  *   KeywheelKeep     n      previous keys still accepted (default 1)
+ *   KeywheelStrength aes256|aes128   ticket keys (default aes256): AES-256-CBC with a 32-byte
+ *                           HMAC key, or AES-128-CBC with a 16-byte one (keywheel's keys of that
+ *                           strength, as every other server format offers both)
  * Values are checked by libkeywheel (keywheel_ticket_keys_new, keywheel_main_key_from_file);
  * a bad one stops Apache at start (and fails `apachectl configtest`) with the library's
  * message, naming the directive.
@@ -111,6 +115,8 @@ typedef struct {
     kw_origin interval_at;
     apr_uint64_t keep;
     kw_origin keep_at;
+    uint32_t strength; /* a keywheel_strength */
+    kw_origin strength_at;
     /* Built in check_config (parent); shared by servers with the same source and parameters. */
     keywheel_ticket_keys *keys;
     /* Forward-secure mode: the interval counter `keys` was last advanced to, in this process. */
@@ -127,9 +133,10 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s) {
     kw_server_conf *c = apr_pcalloc(p, sizeof *c);
     c->interval = DEFAULT_INTERVAL;
     c->keep = DEFAULT_KEEP;
+    c->strength = KEYWHEEL_STRENGTH_AES256;
     c->main_key_at.where = c->state_at.where = c->label_at.where = "not set";
     c->state_directive = "KeywheelState";
-    c->interval_at.where = c->keep_at.where = "default";
+    c->interval_at.where = c->keep_at.where = c->strength_at.where = "default";
     return c;
 }
 
@@ -149,6 +156,7 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv) {
     INHERIT(label);
     INHERIT(interval);
     INHERIT(keep);
+    INHERIT(strength);
 #undef INHERIT
     c->keys = NULL;
     return c;
@@ -269,6 +277,21 @@ static const char *last_message(apr_pool_t *p, keywheel_result r) {
     return apr_pstrndup(p, buf, len);
 }
 
+/* The name is libkeywheel's to check (keywheel_strength_from_name, with its message). */
+static const char *set_strength(cmd_parms *cmd, void *dconf, const char *arg) {
+    (void)dconf;
+    kw_server_conf *c = conf_of(cmd->server);
+    uint32_t strength = 0;
+    keywheel_result r = keywheel_strength_from_name((const uint8_t *)arg, strlen(arg), &strength);
+    if (r != KEYWHEEL_RESULT_OK) {
+        return apr_psprintf(cmd->pool, "KeywheelStrength: %s", last_message(cmd->pool, r));
+    }
+    c->strength = strength;
+    c->strength_at.set = 1;
+    c->strength_at.where = where(cmd);
+    return NULL;
+}
+
 static const char *server_name(apr_pool_t *p, server_rec *s) {
     return apr_psprintf(p, "%s:%u", s->server_hostname ? s->server_hostname : "(no name)",
                         (unsigned)s->port);
@@ -287,6 +310,7 @@ typedef struct carried_keys {
     char *label;
     apr_uint64_t interval;
     apr_uint64_t keep;
+    uint32_t strength;
     keywheel_ticket_keys *keys;
 } carried_keys;
 
@@ -336,6 +360,7 @@ static apr_status_t carry_ticket_keys(void *conf) {
     }
     k->interval = c->interval;
     k->keep = c->keep;
+    k->strength = c->strength;
     k->keys = c->keys;
     c->keys = NULL;
     k->next = carried;
@@ -348,7 +373,8 @@ static int take_carried(apr_pool_t *pconf, kw_server_conf *c) {
     for (carried_keys **p = &carried; *p != NULL; p = &(*p)->next) {
         carried_keys *k = *p;
         if (k->fs == c->fs && strcmp(k->source, c->source) == 0 &&
-            strcmp(k->label, c->label) == 0 && k->interval == c->interval && k->keep == c->keep) {
+            strcmp(k->label, c->label) == 0 && k->interval == c->interval && k->keep == c->keep &&
+            k->strength == c->strength) {
             c->keys = k->keys;
             *p = k->next;
             free_carried(k);
@@ -361,7 +387,8 @@ static int take_carried(apr_pool_t *pconf, kw_server_conf *c) {
 
 static int same_parameters(const kw_server_conf *a, const kw_server_conf *b) {
     return a->fs == b->fs && strcmp(a->source, b->source) == 0 &&
-           strcmp(a->label, b->label) == 0 && a->interval == b->interval && a->keep == b->keep;
+           strcmp(a->label, b->label) == 0 && a->interval == b->interval && a->keep == b->keep &&
+           a->strength == b->strength;
 }
 
 /* The unix time (what the ticket callback's clock says). */
@@ -396,10 +423,10 @@ static int derive_for(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, const
     uint64_t now = unix_now();
     keywheel_result r =
         c->fs ? keywheel_ticket_keys_from_state(src->state, (const uint8_t *)c->label,
-                                                strlen(c->label), KEYWHEEL_STRENGTH_AES256,
+                                                strlen(c->label), c->strength,
                                                 c->interval, c->keep, now, &c->keys)
               : keywheel_ticket_keys_new(src->main_key, (const uint8_t *)c->label,
-                                         strlen(c->label), KEYWHEEL_STRENGTH_AES256, c->interval,
+                                         strlen(c->label), c->strength, c->interval,
                                          c->keep, &c->keys);
     if (r == KEYWHEEL_RESULT_OK) {
         apr_pool_cleanup_register(pconf, c, first_start_pass() ? carry_ticket_keys
@@ -769,9 +796,11 @@ static int init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx)
     installed_count++;
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "mod_keywheel: server %s: session tickets with "
                  "keywheel keys of label \"%s\", interval %" APR_UINT64_T_FMT " s, keep "
-                 "%" APR_UINT64_T_FMT "%s (libkeywheel %s)", server_name(p, s),
+                 "%" APR_UINT64_T_FMT "%s, %s (libkeywheel %s)", server_name(p, s),
                  ap_escape_logitem(p, c->label), c->interval, c->keep,
-                 c->fs ? ", forward-secure" : "", keywheel_version());
+                 c->fs ? ", forward-secure" : "",
+                 c->strength == KEYWHEEL_STRENGTH_AES128 ? "AES-128" : "AES-256",
+                 keywheel_version());
     return OK;
 }
 
@@ -829,6 +858,8 @@ static const command_rec commands[] = {
     AP_INIT_TAKE1("KeywheelKeep", set_keep, NULL, RSRC_CONF,
                   "how many previous keys are still accepted (default " STR(DEFAULT_KEEP)
                   "; (keep + 1) * interval at most " STR(KEYWHEEL_MAX_TICKET_AGE) " s)"),
+    AP_INIT_TAKE1("KeywheelStrength", set_strength, NULL, RSRC_CONF,
+                  "ticket keys: aes256 (default) or aes128"),
     {NULL, {NULL}, NULL, 0, RAW_ARGS, NULL},
 };
 

@@ -311,6 +311,30 @@ def test_two_instances_resume_each_other(module_so, cert, base, procs, clocks, t
 
 
 @pytest.mark.parametrize("tls", TLS, ids=["1.2", "1.3"])
+def test_strength_aes128(module_so, cert, base, procs, clocks, tls):
+    """KeywheelStrength aes128: tickets under keywheel's AES-128 key of the label (name, AES-128
+    and the 16-byte HMAC key checked against the reference), resumed by another aes128 node, not
+    by a node of the default strength (aes256), whose keys are others."""
+    key_file, main = main_key(base)
+    c0 = start_counter()
+    clock = FakeClock(clocks / "clock")
+    clock.set(fake_time(c0))
+    a = Apache(base, "a", module_so, cert, directives(key_file) + "\nKeywheelStrength aes128",
+               procs, clock)
+    b = Apache(base, "b", module_so, cert, directives(key_file) + "\nKeywheelStrength aes128",
+               procs, clock)
+    d = Apache(base, "d", module_so, cert, directives(key_file), procs, clock)
+    assert f'"{LABEL}", interval {INTERVAL} s, keep 1, AES-128' in a.error_log(), a.error_log()
+    assert f'"{LABEL}", interval {INTERVAL} s, keep 1, AES-256' in d.error_log(), d.error_log()
+    s = base / f"a-{tls}.pem"
+    h = harness.s_client(a.port, tls, sess_out=s)
+    assert not h.reused and h.protocol == f"TLSv{tls}", h.output[-2000:]
+    harness.assert_ticket_bytes(ticket(h), main, LABEL, "aes128", c0)
+    assert harness.s_client(b.port, tls, sess_in=s).reused, "aes128 node did not resume"
+    assert not harness.s_client(d.port, tls, sess_in=s).reused, "aes256 node resumed"
+
+
+@pytest.mark.parametrize("tls", TLS, ids=["1.2", "1.3"])
 def test_other_main_key_or_label_does_not_resume(module_so, cert, base, procs, clocks, tls):
     key_file, _ = main_key(base)
     other_file, _ = main_key(base, "other.key")
@@ -815,6 +839,8 @@ BAD = {
     "label-empty": (lambda k: directives(k, label=""),
                     ["KeywheelLabel takes one argument", "1..64 bytes"]),
     "label-missing": (lambda k: f"KeywheelMainKey {k}", ["no KeywheelLabel"]),
+    "strength": (lambda k: directives(k) + "\nKeywheelStrength AES128",
+                 ["KeywheelStrength", '"AES128" is unknown', "aes256, aes128"]),
     "main-key-missing": (lambda k: directives(k.with_name("absent.key")),
                          ["KeywheelMainKey", "absent.key", "No such file"]),
     "main-key-insecure": (None, ["KeywheelMainKey", "mode 0640", "group or others"]),
