@@ -1801,7 +1801,7 @@ def plot(results: list[dict], s: Settings, path: Path) -> None:
                 if att:
                     xs.append(k + 0.5)
                     ys.append(100 * ok / att)
-            ax.plot(xs, ys, styles[g["product"]], color=colors.get(g["mode"], "k"),
+            ax.plot(xs, ys, ls=styles[g["product"]], color=colors.get(g["mode"], "k"),
                     lw=widths.get(g["mode"], 1.2),
                     label=f"{g['mode']} {g['product']} ({pct(g['rate'])})")
         for i, b in enumerate(res["boundaries"]):
@@ -1935,6 +1935,13 @@ def cpu_report(res: dict, s: Settings, log) -> tuple[list[str], list[str]]:
         if not ok:
             fails.append(f"CPU phase {p}: server CPU per connection keywheel/static {pooled:.3f}, "
                          f"target within 2%")
+        for f in kw["failures"][:5]:
+            log(f"{'':<8} failed resumption keywheel/{p}: t={f['t']:+.2f} s client "
+                f"{f['client']} TLS {f['tls']}, ticket age {f['ticket_age']:.1f} s, key name "
+                f"{f['key_name'] or '-'} (counter {f['counter']}), issued by node "
+                f"{f['issued_by']}, served by node {f['served_by']}: {f['why']}")
+        if len(kw["failures"]) > 5:
+            log(f"{'':<8} ... {len(kw['failures'])} failed resumptions of keywheel/{p} in all")
         for g in (kw, st):
             if g["errors"] > 0.01 * g["connections"]:
                 fails.append(f"CPU phase {g['mode']}/{p}: {g['errors']} of {g['connections']} "
@@ -2337,13 +2344,13 @@ def main() -> int:
         f2, n2 = cpu_report(cpu_res, cpu_settings(s), log)
         fails += f2
         notes += n2
-    if results:
-        plot(results, s, png)
     (out / "results.json").write_text(json.dumps(
         {"settings": s.__dict__, "machine": machine(), "elapsed_s": elapsed,
          "modes_not_run": modes_off, "results": results, "cpu_phase": cpu_res,
          "missed": fails, "notes": notes},
         indent=1, default=str))
+    if results:
+        plot(results, s, png)
     log(f"\nplot: {png}; data: {out / 'results.json'}")
     for nt in notes:
         log(f"note: {nt}")
