@@ -144,7 +144,7 @@ class Settings:
 QUICK = Settings(sizes=[4], interval=10, margin=2.5, phase=26, rate=12, clients=24, threads=4,
                  round_len=5, budget=60, products=("nginx", "haproxy"))
 FULL = Settings(sizes=[4, 8], interval=20, margin=3.0, phase=70, rate=12, clients=32, threads=8,
-                round_len=5, budget=300, products=PRODUCTS, cpu_n=4, cpu_phase=60, cpu_rate=20)
+                round_len=5, budget=300, products=PRODUCTS, cpu_n=8, cpu_phase=60, cpu_rate=20)
 CPU_INTERVAL = 3600  # the CPU phase runs keywheel at its default interval
 CPU_SKEW = 0.05  # and NTP-synchronised clocks: offsets spread over +-50 ms
 CPU_WARMUP = 5.0  # seconds of traffic before the CPU phase's first sample
