@@ -47,7 +47,7 @@ What runs (127.0.0.1 only; every process is started here and stopped by its pid)
   backend is random too (probability about 1/N, measured and reported).
 
 - The CPU phase (full run, after the fleet phases): keywheel at its default interval (3600 s)
-  with NTP-level clock offsets (+-50 ms) next to the static key, N = 4, 60 s measured: the
+  with NTP-level clock offsets (+-50 ms) next to the static key, N = 8, 60 s measured: the
   checked server-CPU target (as much key churn per connection as in production); and a group
   whose every resumption renews its ticket, which measures what one renewal costs. The fleet
   phases' CPU figures (20-s interval, clocks +-7 s apart) are printed beside as the worst case.
@@ -146,7 +146,7 @@ QUICK = Settings(sizes=[4], interval=10, margin=2.5, phase=26, rate=12, clients=
 FULL = Settings(sizes=[4, 8], interval=20, margin=3.0, phase=70, rate=12, clients=32, threads=8,
                 round_len=5, budget=300, products=PRODUCTS, cpu_n=8, cpu_phase=60, cpu_rate=20)
 CPU_INTERVAL = 3600  # the CPU phase runs keywheel at its default interval
-CPU_SKEW = 0.05  # and NTP-synchronised clocks: offsets spread over +-50 ms
+CPU_SKEW = 0.0  # and synchronised clocks: the machine's own, no libfaketime (NTP: ms apart)
 CPU_WARMUP = 5.0  # seconds of traffic before the CPU phase's first sample
 
 
@@ -717,6 +717,10 @@ class Node:
         self.env.pop("KEYWHEEL_FAKE_NOW_FILE", None)
         if self.product == "apache":
             self.env["LD_PRELOAD"] = FAKETIME_MT_LIB
+        if f.real_clocks and self.offset == 0:
+            # CPU phase: the machine's own clock, no libfaketime (whose clock calls would be
+            # counted as the server's CPU)
+            self.env = {k: v for k, v in os.environ.items() if k != "KEYWHEEL_FAKE_NOW_FILE"}
         server_env = self.env
         if self.product == "caddy":
             self.sock = f.sockdir / f"{self.mode.key[0]}{self.idx}.admin.sock"
@@ -796,7 +800,9 @@ frontend fe
             argv = ["haproxy", "-W", "-f", str(self.conf)]
             log = self.dir / "haproxy.log"
         elif self.product == "h2o":
-            # ticket mode turns h2o's session cache off: every resumption is a ticket
+            # ticket mode turns h2o's session cache off: every resumption is a ticket. No OCSP
+            # updater: a helper process under libfaketime that a reload can kill before it
+            # removes its /dev/shm objects (and the certificate names no responder).
             store = (f"  ticket-store: file\n  ticket-file: {src}\n" if src
                      else "  ticket-store: internal\n")
             (self.dir / "www").mkdir()
@@ -817,6 +823,7 @@ listen:
     certificate-file: {f.cert}
     key-file: {f.certkey}
     minimum-version: TLSv1.2
+    ocsp-update-interval: 0
 ssl-session-resumption:
   mode: ticket
 {f"  lifetime: {f.session_lifetime}{chr(10)}" if f.session_lifetime else ""}{store}hosts:
@@ -1105,6 +1112,7 @@ class Fleet:
         self.lb_ports: dict[tuple[str, str], int] = {}  # (mode, product) -> port (TLS 1.2)
         self.lb_ports_13: dict[tuple[str, str], int] = {}  # the TLS 1.3 clients' port
         self.split_versions = False
+        self.real_clocks = False  # nodes with offset 0 run without libfaketime (CPU phase)
 
     def label(self, product: str) -> str:
         return f"fleet-{product}.example"
@@ -1313,7 +1321,7 @@ def run_fleet(s: Settings, n: int, base: Path, keywheel: Path, procs: Procs, cer
     warm-up of CPU_WARMUP s before the first CPU sample)."""
     fleet = Fleet(s, n, base, keywheel, procs, cert, main_key, modes, tag="cpu-" if cpu else "")
     fleet.mod_keywheel = mod_keywheel
-    fleet.split_versions = cpu
+    fleet.split_versions = fleet.real_clocks = cpu
     if cpu:  # the renewal group's tickets are one interval old to its nodes (RenewMode)
         fleet.session_lifetime = 2 * s.interval
     t_setup = time.time()
@@ -1326,6 +1334,12 @@ def run_fleet(s: Settings, n: int, base: Path, keywheel: Path, procs: Procs, cer
         f"{sum(1 for x in fleet.nodes if x.daemon)} keywheel daemons, load balancer up "
         f"in {time.time() - t_setup:.1f} s; clock offsets "
         + ", ".join(f"{o:+.2f}" for o in fleet.offsets) + " s")
+    if cpu:
+        # keywheel's daemon reloads its nginx once at its start (same keys): reload every
+        # other nginx node once too, so that both groups serve from a second worker generation
+        for x in fleet.nodes:
+            if x.product == "nginx" and not isinstance(x.mode, KeywheelMode):
+                x.reload()
     time.sleep(1.0)  # let the daemons' first wake-up (same keys, nginx reload) pass
     t_start = time.time() + 0.5
     warmup = CPU_WARMUP if cpu else 0.0
