@@ -679,8 +679,15 @@ static void *fs_ticker_main(void *arg) {
         struct timespec deadline;
         clock_gettime(CLOCK_MONOTONIC, &deadline);
         deadline.tv_sec += 1;
-        while (!t->stop &&
-               pthread_cond_timedwait(&t->cond, &t->mutex, &deadline) != ETIMEDOUT) {
+        int rc = 0;
+        while (!t->stop && rc == 0) { /* 0: signalled or a spurious wake-up */
+            rc = pthread_cond_timedwait(&t->cond, &t->mutex, &deadline);
+        }
+        if (!t->stop && rc != ETIMEDOUT) {
+            /* a failing wait must not turn the loop into a busy one: sleep instead */
+            pthread_mutex_unlock(&t->mutex);
+            sleep(1);
+            pthread_mutex_lock(&t->mutex);
         }
     }
     pthread_mutex_unlock(&t->mutex);

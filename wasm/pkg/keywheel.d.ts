@@ -1,5 +1,7 @@
 /* tslint:disable */
 /* eslint-disable */
+// The public types of the npm package keywheel, written by hand with js/keywheel.mjs (the
+// JavaScript layer); tests/node/package.test.mjs fails when the two disagree.
 
 /** A ticket-key strength: AES-256-CBC with a 32-byte HMAC-SHA256 key (80-byte records), or AES-128-CBC with a 16-byte HMAC key (48-byte records). */
 export type Strength = "aes256" | "aes128";

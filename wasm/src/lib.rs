@@ -1,104 +1,46 @@
 //! The WebAssembly binding of keywheel: the npm package `keywheel`, for Node and edge workers
 //! (Cloudflare's workerd) that must hold the same rotating keys as the origin servers.
 //!
-//! The binding is thin: every byte is computed by the core crate `keywheel`; this crate only
-//! checks and converts JavaScript arguments and results. Its API follows the C library's
-//! (`keywheel_derive_key` → `deriveKey`, `keywheel_ticket_keys_lookup` →
-//! `TicketKeys.lookup`): two classes that hold secrets in wasm memory (`MainKey`, `TicketKeys`)
-//! and functions; results are plain objects. Conventions:
+//! Two layers. This crate is the inner one: narrow exports that take and return numbers (main
+//! keys, ticket keys and states are handles into one table, `objects`; `u64`s are bigints),
+//! with byte arguments, results and error messages passed through one exchange buffer in wasm
+//! memory (`io`). `js/keywheel.mjs` is the outer one, the package's public API
+//! (`pkg/keywheel.d.ts`): it checks and converts JavaScript arguments, throws, and builds the
+//! result objects. Every byte and every message about a value keywheel refuses is the core's.
 //!
-//! - Counters and subkey ids (64-bit) are `bigint`s in results; arguments take a `bigint` or a
-//!   `number` that is a safe integer. Times, intervals, `keep` and lengths are `number`s (they
-//!   are far below 2^53); a time may be omitted for `Date.now()`.
-//! - An argument of the wrong type throws a `TypeError`; a value keywheel refuses throws an
-//!   `Error` whose message names the value (the core's message, e.g. "interval 11 is odd; it
-//!   must be even and in 10..=604800"). No input makes the module panic.
 //! - Secrets: key material copied into wasm memory is wiped after use (`Zeroizing`, and the
-//!   core's types wipe on drop). Keys handed to JavaScript are built as `Uint8Array`s straight
-//!   from Rust buffers that are then wiped — never through wasm-bindgen's `Vec<u8>` results,
-//!   which free wasm memory without wiping it. Copies in the JavaScript heap are not wiped.
-//! - Size: the npm package's .wasm must stay small (build.sh checks its size), hence no std,
-//!   js-sys, `core::fmt`, `Vec` or `String` here, no code that could panic, few imports, a
-//!   small allocator (README "Size and speed").
+//!   core's types wipe on drop, also when an object is freed); JavaScript wipes the exchange
+//!   buffer after each call, and a key file is wiped once JavaScript has copied it
+//!   (`out_clear`). Copies in the JavaScript heap are not wiped.
+//! - Size: the npm package's .wasm must stay small (build.sh checks it), hence no std, no
+//!   `JsValue` arguments or results and no wasm-bindgen classes (each costs conversion glue or
+//!   borrow checks in the module), no code that could panic, a small allocator (README "Size
+//!   and speed").
 
 #![no_std]
 #![forbid(unsafe_code)]
 
-use wasm_bindgen::prelude::*;
-
 mod format;
-mod js;
+mod io;
 mod main_key;
+mod objects;
 mod state;
 mod tfo;
 mod ticket_keys;
 
-pub use format::{format_record_len, formats};
-pub use js::{Array, Object, Uint8Array};
-pub use main_key::{MainKey, derive_key};
-pub use state::State;
-pub use tfo::{schedule_at, tfo_key_fingerprint, tfo_keys};
-pub use ticket_keys::TicketKeys;
-
-#[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &str = r#"
-/** A ticket-key strength: AES-256-CBC with a 32-byte HMAC-SHA256 key (80-byte records), or AES-128-CBC with a 16-byte HMAC key (48-byte records). */
-export type Strength = "aes256" | "aes128";
-/** A server's ticket-key format: one of `formats()`, the core's table ("nginx", "haproxy", ...). */
-export type FormatName = string;
-/** A key's role in a ticket window: "current" encrypts; "next" and "previous" only decrypt. */
-export type Role = "current" | "next" | "previous";
-/** What the TFO schedule says at one time (unix seconds). */
-export interface Slot {
-  now: number;
-  /** floor(now / interval): the counter of the primary key. */
-  primary: bigint;
-  /** primary - 1 in the first half of the interval, primary + 1 in the second. */
-  backup: bigint;
-  /** The next half-interval boundary, where the backup key changes. */
-  nextWake: number;
-  /** [seconds, nanoseconds]: when a daemon wakes, nextWake + 2.02 s. */
-  wakeTime: [number, number];
-}
-/** The TCP Fast Open keys to install at one time. */
-export interface TfoKeys {
-  /** 16 bytes: the kernel makes new cookies with it. */
-  primary: Uint8Array;
-  /** 16 bytes: the kernel still accepts cookies made with it. */
-  backup: Uint8Array;
-  /** "primary,backup" for /proc/sys/net/ipv4/tcp_fastopen_key (71 characters). */
-  procfsText: string;
-}
-/** One key of a ticket window; `age` (1..=keep) is given for "previous". */
-export interface WindowEntry { counter: bigint; role: Role; age?: number }
-/** The ticket window at one time (unix seconds). */
-export interface TicketSlot {
-  now: number;
-  interval: number;
-  keep: number;
-  /** (keep + 1) * interval: the longest a ticket is accepted for. */
-  maxTicketAge: number;
-  /** floor(now / interval): the counter of the key that encrypts new tickets. */
-  current: bigint;
-  /** (current + 1) * interval: when the next key takes over. */
-  nextRotation: number;
-  /** Every accepted key, oldest first: previous keep, ..., previous 1, current, next. */
-  window: WindowEntry[];
-}
-/** One session-ticket key. The name is public (sent in clear in every ticket). */
-export interface TicketKey {
-  strength: Strength;
-  counter: bigint;
-  /** 16 bytes. */
-  name: Uint8Array;
-  /** 32 bytes (aes256) or 16 (aes128). */
-  aesKey: Uint8Array;
-  /** HMAC-SHA256 key: 32 bytes (aes256) or 16 (aes128). */
-  hmacKey: Uint8Array;
-}
-/** The result of `TicketKeys.lookup`: "current" (decrypt, keep the ticket), "accepted" (decrypt, issue a fresh ticket; `role` and `age` say which key) or "not_found". */
-export interface Lookup { kind: "current" | "accepted" | "not_found"; key?: TicketKey; role?: Role; age?: number }
-"#;
+pub use format::names;
+pub use io::{io, out_clear};
+pub use main_key::{derive_key, main_key_fingerprint, main_key_new};
+pub use objects::free;
+pub use state::{
+    state_advance, state_from_bytes, state_info, state_new, state_tfo_keys, state_to_bytes,
+};
+pub use tfo::{schedule_at, schedule_check, tfo_key_fingerprint, tfo_keys};
+pub use ticket_keys::{
+    label_check, max_keep, ticket_keys_advance, ticket_keys_from_state, ticket_keys_key,
+    ticket_keys_lookup, ticket_keys_new, ticket_keys_render, ticket_keys_slot,
+    ticket_keys_state_start, ticket_schedule_check,
+};
 
 /// Without std (the npm package's build), a panic traps at once. The core never panics and the
 /// binding checks every input, so this is a last resort, and it keeps the .wasm small.

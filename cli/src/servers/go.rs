@@ -8,7 +8,7 @@
 //! A seed's public name is Go's: the first 16 bytes of SHA-512(seed), which Go up to 1.20 puts
 //! in clear at the start of every ticket.
 
-use keywheel::{GO_SEED_LEN, Role, TICKET_NAME_LEN, TicketKeys, TicketSlot};
+use keywheel::{GO_SEED_LEN, GoSeeds, Role, TICKET_NAME_LEN, TicketKeys, TicketSlot};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha512};
 use zeroize::Zeroizing;
@@ -54,20 +54,11 @@ pub(crate) fn ticket_name(seed: &[u8]) -> [u8; TICKET_NAME_LEN] {
     name
 }
 
-/// The roles of a window of seeds in Go's order: current (encrypts), next, previous 1..=keep.
-pub(crate) fn roles(keep: u64) -> impl Iterator<Item = Role> {
-    [Role::Current, Role::Next]
-        .into_iter()
-        .chain((1..=keep).map(Role::Previous))
-}
-
-/// The seeds of `slot`'s window, in Go's order, with their roles and counters.
-fn window(
-    keys: &TicketKeys,
-    slot: &TicketSlot,
-    keep: u64,
-) -> Result<Vec<(Role, u64, Seed)>, String> {
-    roles(keep)
+/// The seeds of `slot`'s window, in Go's order (core's [`GoSeeds::role`]: current — the one
+/// that encrypts —, next, previous 1..=keep), with their roles and counters.
+fn window(keys: &TicketKeys, slot: &TicketSlot) -> Result<Vec<(Role, u64, Seed)>, String> {
+    (0..)
+        .map_while(|i| GoSeeds::role(slot, i))
         .filter_map(|role| slot.counter(role).map(|counter| (role, counter)))
         .map(|(role, counter)| {
             let seed = keys.go_seed(counter).map_err(|e| e.to_string())?;
@@ -99,7 +90,7 @@ pub(crate) fn render(
     let schedule = keys.schedule();
     let keep = schedule.keep();
     let interval = schedule.interval();
-    let window = window(keys, slot, keep)?;
+    let window = window(keys, slot)?;
     let current = slot.counter(Role::Current).unwrap_or_default();
     let infos = window
         .iter()

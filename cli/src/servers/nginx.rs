@@ -15,11 +15,9 @@ use nix::errno::Errno;
 use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
 
 use crate::servers::{Installed, Out, Piece, Rendered, Server, secret};
-use crate::sys::files::{
-    Perms, create_file, ensure_dir, fsync_dir, is_stale_temp, lock_dir, remove_stale_temps,
-    temp_name, write_atomic,
-};
+use crate::sys::files::{Perms, create_file, ensure_dir, fsync_dir, write_atomic};
 use crate::sys::os::strerror;
+use crate::sys::temps::{is_stale_temp, lock_dir, remove_stale_temps, temp_name};
 
 /// nginx (both key sizes).
 pub(crate) struct Nginx;

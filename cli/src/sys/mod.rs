@@ -15,5 +15,6 @@ pub(crate) mod os;
 pub(crate) mod paths;
 pub(crate) mod reload;
 pub(crate) mod state_file;
+pub(crate) mod temps;
 pub(crate) mod text;
 pub(crate) mod utc;

@@ -216,7 +216,7 @@ static keywheel_ticket_keys *ticket_keys[POOL];
     type *var = (type *)(void *)&exec_no;                                                       \
     type **ptr = chance(10) ? NULL : &var
 
-static char tmpdir[] = "/tmp/keywheel-fuzz-api-XXXXXX";
+static char tmpdir[64] = "/tmp/keywheel-fuzz-api-XXXXXX";
 static char paths[6][128];
 
 /* A path: missing, a FIFO, a device, a directory, an empty file, random bytes in a random mode. */
@@ -240,10 +240,22 @@ static const char *path(void) {
 }
 
 static void setup_paths(void) {
+#ifdef FUZZ_API_NO_MAIN
+    /* Under AFL each child of the fork server takes over the one directory named after the
+     * fork server's pid: a child AFL kills (no exit handler runs) leaves no directory of its
+     * own behind, only that one per run. */
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/keywheel-fuzz-api-%ld", (long)getppid());
+    if (mkdir(tmpdir, 0700) != 0 && errno != EEXIST) fail("mkdir %s: %s", tmpdir, strerror(errno));
+    struct stat st;
+    if (lstat(tmpdir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+        (st.st_mode & 077) != 0)
+        fail("%s is not a private directory of this user", tmpdir);
+#else
     if (!mkdtemp(tmpdir)) fail("mkdtemp: %s", strerror(errno));
+#endif
     for (int i = 0; i < 6; i++) snprintf(paths[i], sizeof paths[i], "%s/f%d", tmpdir, i);
-    if (mkfifo(paths[0], 0600) != 0) fail("mkfifo: %s", strerror(errno));
-    if (mkdir(paths[1], 0700) != 0) fail("mkdir: %s", strerror(errno));
+    if (mkfifo(paths[0], 0600) != 0 && errno != EEXIST) fail("mkfifo: %s", strerror(errno));
+    if (mkdir(paths[1], 0700) != 0 && errno != EEXIST) fail("mkdir: %s", strerror(errno));
 }
 
 static void cleanup_paths(void) {
@@ -638,7 +650,8 @@ static void execution(void) {
 }
 
 /* One execution whose choices are `data` (then zeros): the entry of fuzz/src/bin/c_api.rs (AFL),
- * compiled with -DFUZZ_API_NO_MAIN. Temporary files live until the process exits. */
+ * compiled with -DFUZZ_API_NO_MAIN. Temporary files live until the process exits (see
+ * setup_paths). */
 void fuzz_api_input(const uint8_t *data, size_t len) {
     static int ready;
     if (!ready) {

@@ -35,7 +35,7 @@ test("exports map: Node gets the Node glue, workerd the --target module glue", (
   assert.equal(pkg.types, pkg.exports["."].types);
 });
 
-test("the types declare what the glues export, and both glues export the same", () => {
+test("the types declare what the entries export, and both entries export the same", () => {
   const declared = (text) =>
     [...text.matchAll(/^export (?:declare )?(?:class|function) (\w+)/gm)].map((m) => m[1]).sort();
   const dts = declared(readFileSync(join(root, "pkg/keywheel.d.ts"), "utf8"));
@@ -43,6 +43,69 @@ test("the types declare what the glues export, and both glues export the same", 
   assert.deepEqual(dts, runtime);
   assert.deepEqual(declared(readFileSync(join(root, "pkg/keywheel.js"), "utf8")), runtime);
   assert.deepEqual(declared(readFileSync(join(root, "pkg/keywheel.node.js"), "utf8")), runtime);
+  // The Node entry is the module entry but for the glue it imports.
+  const [js, node] = ["pkg/keywheel.js", "pkg/keywheel.node.js"].map((f) => readFileSync(join(root, f), "utf8"));
+  assert.equal(node, js.replace('from "./keywheel_raw.js";', 'from "./keywheel_raw.node.js";'));
+  assert.notEqual(node, js);
+});
+
+/** What pkg/keywheel.d.ts declares: per function its parameter count; per class its
+ * constructor's, its methods' and static methods' parameter counts and its getters. */
+function declarations(dts) {
+  const params = (list) => (list.trim() === "" ? 0 : list.split(",").length);
+  const out = { functions: {}, classes: {} };
+  for (const m of dts.matchAll(/^export function (\w+)\(([^)]*)\)/gm)) out.functions[m[1]] = params(m[2]);
+  for (const m of dts.matchAll(/^export class (\w+) \{\n([\s\S]*?)^\}/gm)) {
+    const members = { methods: {}, statics: {}, getters: [] };
+    for (const line of m[2].split("\n").map((l) => l.trim())) {
+      let g;
+      if ((g = /^constructor\(([^)]*)\)/.exec(line))) members.constructor = params(g[1]);
+      else if ((g = /^static (\w+)\(([^)]*)\)/.exec(line))) members.statics[g[1]] = params(g[2]);
+      else if ((g = /^readonly (\w+):/.exec(line))) members.getters.push(g[1]);
+      else if ((g = /^(\w+)\(([^)]*)\)/.exec(line))) members.methods[g[1]] = params(g[2]);
+    }
+    members.getters.sort();
+    out.classes[m[1]] = members;
+  }
+  return out;
+}
+
+/** The same of the runtime module (JavaScript functions count their declared parameters). */
+function runtimeDeclarations(mod) {
+  const out = { functions: {}, classes: {} };
+  for (const [name, value] of Object.entries(mod)) {
+    if (!/^class /.test(Function.prototype.toString.call(value))) {
+      out.functions[name] = value.length;
+      continue;
+    }
+    const members = { methods: {}, statics: {}, getters: [] };
+    members.constructor = value.length;
+    for (let proto = value.prototype; proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+      for (const key of Object.getOwnPropertyNames(proto)) {
+        const d = Object.getOwnPropertyDescriptor(proto, key);
+        if (key === "constructor") continue;
+        if (d.get) members.getters.push(key);
+        else if (!(key in members.methods)) members.methods[key] = d.value.length;
+      }
+    }
+    for (const key of Object.getOwnPropertyNames(value)) {
+      if (typeof value[key] === "function" && !["length", "name", "prototype"].includes(key)) members.statics[key] = value[key].length;
+    }
+    members.getters.sort();
+    out.classes[name] = members;
+  }
+  return out;
+}
+
+test("the types and the JavaScript layer agree: classes, methods, getters, parameter counts", () => {
+  const dts = declarations(readFileSync(join(root, "pkg/keywheel.d.ts"), "utf8"));
+  assert.deepEqual(runtimeDeclarations(keywheel), dts);
+  // The parser sees what it must: every class, with its constructor, and `free`.
+  assert.deepEqual(Object.keys(dts.classes).sort(), ["MainKey", "State", "TicketKeys"]);
+  for (const c of Object.values(dts.classes)) assert.equal(c.methods.free, 0);
+  assert.equal(dts.functions.deriveKey, 4);
+  // Every class disposes (`using`).
+  for (const name of Object.keys(dts.classes)) assert.equal(typeof keywheel[name].prototype[Symbol.dispose], "function");
 });
 
 test("npm pack ships the package; it installs offline and works", () => {
@@ -55,6 +118,7 @@ test("npm pack ships the package; it installs offline and works", () => {
     assert.deepEqual(files, [
       "LICENSE-APACHE", "LICENSE-MIT", "README.md", "js/tls.d.ts", "js/tls.mjs", "package.json",
       "pkg/keywheel.d.ts", "pkg/keywheel.js", "pkg/keywheel.node.js", "pkg/keywheel_bg.wasm",
+      "pkg/keywheel_raw.js", "pkg/keywheel_raw.node.js",
     ]);
     // The license texts are the repository's (the package.json "license" names both).
     assert.equal(pkg.license, "MIT OR Apache-2.0");
