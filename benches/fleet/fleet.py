@@ -1362,8 +1362,9 @@ def run_fleet(s: Settings, n: int, base: Path, keywheel: Path, procs: Procs, cer
         out = fleet.dir / f"client-{mk}-{p}.json"
         sources = [x.port for x in fleet.nodes if x.mode.key == "keywheel" and x.product == p] \
             if mode_of[mk].fixed_sessions else None
-        pr = ctx.Process(target=client_group, args=({"1.2": port, "1.3": fleet.lb_ports_13[(mk, p)]},
-                                                    s, t_start, t_end, str(out), gi + 1, sources))
+        ports = {"1.2": port, "1.3": fleet.lb_ports_13[(mk, p)]}
+        pr = ctx.Process(target=client_group, args=(ports, s, t_start, t_end, str(out), gi + 1,
+                                                    sources))
         pr.start()
         procs.clients.append(pr)
         groups[(mk, p)] = (pr, out)
@@ -1939,8 +1940,8 @@ def cpu_report(res: dict, s: Settings, log) -> tuple[list[str], list[str]]:
             o["at_default_60s"] = per / ms["keywheel"] * 60 / CPU_INTERVAL
             log(f"{'':<8} renewal group (every resumption renews: {pct(shares['renew'])}): "
                 f"{ms['renew']:.3f} ms/conn = {ms['renew'] / ms['static']:.3f} x static; one "
-                f"renewal ≤ {1000 * per:.0f} ± {1000 * per_ci:.0f} µs (95% over nodes; (r) runs "
-                f"under libfaketime) = "
+                f"renewal ≤ {1000 * per:.0f} ± {1000 * per_ci:.0f} µs (95% over nodes; "
+                f"(r) runs under libfaketime) = "
                 f"{100 * per / ms['keywheel']:.1f}% of a "
                 f"connection; at the default {CPU_INTERVAL} s interval a client renews at most "
                 f"once per interval: reconnecting every 60 s that adds "
