@@ -115,6 +115,8 @@ if [[ -f tests/kernel/tfo_kernel_test.py ]]; then
   step "real kernel TFO test (private network namespace)"
   python3 tests/kernel/tfo_kernel_test.py "$ROOT/target/debug/tofurkey"
 fi
+step "real clock steps: the daemon survives the clock set 3,000 times in a burst"
+python3 tests/kernel/clock_step_test.py "$ROOT/target/debug/keywheel"
 
 step "packages: Debian packages (lintian, install, upgrade, purge), wheel + sdist, crate"
 CARGO_DEB_VERSION=3.8.0

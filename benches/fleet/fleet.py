@@ -98,6 +98,12 @@ FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 FAKETIME_MT_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 APACHE_MODULES = "/usr/lib/apache2/modules"
 PRODUCTS = ("nginx", "haproxy", "h2o", "caddy", "apache")  # every product the benchmark knows
+# mod_keywheel's ticket keys in the fleet: AES-128, the cipher of the static mode's key file
+# (mod_ssl's SSLSessionTicketKeyFile holds only AES-128 keys), so that the CPU comparison is
+# keywheel against static at one cipher. The module's default is aes256: in CPU phases with
+# it, keywheel/static was 1.022-1.036 (AES-256 against AES-128 tickets), with aes128
+# 1.000-1.015 (README "Findings").
+APACHE_STRENGTH = "KeywheelStrength aes128\n"
 # Go programs (Caddy) read the clock through the vDSO, not libc: libfaketime cannot skew them.
 # Their keywheel daemons are skewed; the server switches keys by its own (real) timer.
 UNSKEWED = ("caddy",)
@@ -525,7 +531,7 @@ class KeywheelMode(Mode):
         the server's own clock, with no daemon, no key file and no reload."""
         f = node.fleet
         return (f"KeywheelMainKey {f.main_key}\nKeywheelLabel \"{f.label('apache')}\"\n"
-                f"KeywheelInterval {f.s.interval}\nKeywheelKeep 1\n")
+                f"KeywheelInterval {f.s.interval}\nKeywheelKeep 1\n{APACHE_STRENGTH}")
 
     def after_server(self, node):
         if node.product == "apache":
@@ -605,7 +611,7 @@ class ForwardSecureMode(KeywheelMode):
         # the module reads the state file at start and advances its copies in memory
         f = node.fleet
         return (f"KeywheelState {self.node_state(node)}\nKeywheelLabel \"{f.label('apache')}\"\n"
-                f"KeywheelInterval {f.s.interval}\nKeywheelKeep 1\n")
+                f"KeywheelInterval {f.s.interval}\nKeywheelKeep 1\n{APACHE_STRENGTH}")
 
 
 class RenewMode(KeywheelMode):

@@ -195,6 +195,7 @@ class Proc:
     popen: subprocess.Popen
     log: Path
     extra_pids: list[int] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
 
     @property
     def pid(self) -> int:
@@ -231,6 +232,21 @@ class Proc:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
+        if not self.alive():
+            remove_faketime_leftovers(self.pid, self.started)
+
+
+def remove_faketime_leftovers(pid: int, since: float) -> None:
+    """libfaketime (Debian 0.9.10) gives the first faked process of a tree a shared-memory
+    object and a semaphore in /dev/shm, named by its pid, and removes them only when that
+    process exits through its own exit path: remove those of our process `pid`, started at
+    `since` — only if written since then (pids wrap; an older object is another process's)."""
+    for leftover in (f"/dev/shm/faketime_shm_{pid}", f"/dev/shm/sem.faketime_sem_{pid}"):
+        try:
+            if os.stat(leftover).st_mtime >= since - 1:
+                os.unlink(leftover)
+        except FileNotFoundError:
+            pass
 
 
 def start(name: str, cmd: list[str], log: Path, env: dict | None = None,

@@ -66,6 +66,18 @@ fn nanos(clock: ClockId) -> Result<i128, String> {
     Ok(i128::from(t.tv_sec()) * 1_000_000_000 + i128::from(t.tv_nsec()))
 }
 
+/// What arming the timer says. `ECANCELED`: the realtime clock was set since the timer was
+/// last armed and that was not read yet (timerfd_create(2), NOTES) — seen when a virtual
+/// machine was restored from a snapshot, which killed every daemon of a fleet run before this
+/// was handled. The kernel has armed the timer anyway; it is a clock step like any other.
+fn arm_result(armed: nix::Result<()>) -> Result<Option<Woke>, String> {
+    match armed {
+        Ok(()) => Ok(None),
+        Err(Errno::ECANCELED) => Ok(Some(Woke::ClockStep)),
+        Err(e) => Err(format!("timerfd_settime() failed: {}", errno_text(e))),
+    }
+}
+
 fn check_range(secs: i128) -> Result<u64, String> {
     match u64::try_from(secs) {
         Ok(s) if (MIN_TIME..=MAX_TIME).contains(&s) => Ok(s),
@@ -135,13 +147,14 @@ impl Clock {
                     i64::try_from(secs).unwrap_or(i64::MAX),
                     i64::from(nanos_part),
                 );
-                timer
-                    .set(
-                        Expiration::OneShot(at),
-                        TimerSetTimeFlags::TFD_TIMER_ABSTIME
-                            | TimerSetTimeFlags::TFD_TIMER_CANCEL_ON_SET,
-                    )
-                    .map_err(|e| format!("timerfd_settime() failed: {}", errno_text(e)))?;
+                let armed = timer.set(
+                    Expiration::OneShot(at),
+                    TimerSetTimeFlags::TFD_TIMER_ABSTIME
+                        | TimerSetTimeFlags::TFD_TIMER_CANCEL_ON_SET,
+                );
+                if let Some(woke) = arm_result(armed)? {
+                    return Ok(woke);
+                }
                 let mut buf = [0u8; 8];
                 loop {
                     match nix::unistd::read(timer.as_fd(), &mut buf) {
@@ -204,4 +217,19 @@ fn read_fake(path: &std::path::Path) -> Result<u64, String> {
         )
     })?;
     check_range(i128::from(t))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_clock_set_reported_when_arming_is_a_clock_step() {
+        assert_eq!(arm_result(Ok(())), Ok(None));
+        assert_eq!(arm_result(Err(Errno::ECANCELED)), Ok(Some(Woke::ClockStep)));
+        let e = arm_result(Err(Errno::EINVAL)).unwrap_err();
+        assert!(e.starts_with("timerfd_settime() failed: "), "{e}");
+    }
 }
