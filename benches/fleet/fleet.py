@@ -104,6 +104,11 @@ PRODUCTS = ("nginx", "haproxy", "h2o", "caddy", "apache")  # every product the b
 # it, keywheel/static was 1.022-1.036 (AES-256 against AES-128 tickets), with aes128
 # 1.000-1.015 (README "Findings").
 APACHE_STRENGTH = "KeywheelStrength aes128\n"
+
+
+def strength(product: str) -> str:
+    """The strength of a product's keywheel keys in the fleet (key names depend on it)."""
+    return "aes128" if product == "apache" else "aes256"
 # Go programs (Caddy) read the clock through the vDSO, not libc: libfaketime cannot skew them.
 # Their keywheel daemons are skewed; the server switches keys by its own (real) timer.
 UNSKEWED = ("caddy",)
@@ -1495,7 +1500,7 @@ def analyse(fleet: Fleet, records: dict, samples, deploys, t_start, t_end, dead,
     def kw_name(p: str, c: int) -> str:
         if p == "caddy":  # Go 1.19: SHA-512(seed)[0:16] in clear (SPEC 4.5)
             return reference.go_ticket_name(reference.go_seed(main, fleet.label(p), c)).hex()
-        return reference.ticket_key(main, fleet.label(p), "aes256", c).name.hex()
+        return reference.ticket_key(main, fleet.label(p), strength(p), c).name.hex()
 
     def fs_name(p: str, c: int) -> str:
         lk = forward_independent.fs_label_key(fleet.fs_seed, I, c, fleet.label(p).encode())
@@ -1503,7 +1508,7 @@ def analyse(fleet: Fleet, records: dict, samples, deploys, t_start, t_end, dead,
             return reference.go_ticket_name(reference.derive_key(
                 lk, reference.GO_SEED_CONTEXT, c, 32)).hex()
         return forward_independent.fs_ticket_key(fleet.fs_seed, fleet.label(p).encode(), I,
-                                                 "aes256", c).name.hex()
+                                                 strength(p), c).name.hex()
 
     names = {p: {kw_name(p, c): c for c in range(cmin, cmax + 1)} for p in s.products}
     fs_names = {p: {fs_name(p, c): c for c in range(cmin, cmax + 1)} for p in s.products} \
