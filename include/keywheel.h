@@ -619,6 +619,24 @@ keywheel_result keywheel_format_from_name(const uint8_t *name,
                                           uint32_t *out_format);
 
 /**
+ * The `keywheel_strength` value of the strength called `name` (`name_len` bytes, not
+ * NUL-terminated: "aes256" or "aes128", as the CLI and every binding spell it), into
+ * `*out_strength`.
+ *
+ * Thread-safety: may be called from any thread.
+ *
+ * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
+ * `KEYWHEEL_RESULT_UNKNOWN_STRENGTH` (the message lists the names). On failure
+ * `*out_strength` is untouched.
+ *
+ * # Safety
+ * `name` must be valid for reads of `name_len` bytes; `out_strength` valid for one write.
+ */
+keywheel_result keywheel_strength_from_name(const uint8_t *name,
+                                            size_t name_len,
+                                            uint32_t *out_strength);
+
+/**
  * Makes a main key from the first `KEYWHEEL_MAIN_KEY_LEN` (32) bytes of `material` (longer
  * material is accepted and the rest ignored, as tofurkey does with its key file) and stores a
  * new handle in `*out`.
@@ -1021,24 +1039,6 @@ keywheel_result keywheel_tfo_procfs_text(const struct keywheel_main_key *main_ke
  * `key` must be valid for reads of `key_len` bytes; `out` valid for writes of 8 bytes.
  */
 keywheel_result keywheel_tfo_key_fingerprint(const uint8_t *key, size_t key_len, uint8_t *out);
-
-/**
- * The `keywheel_strength` value of the strength called `name` (`name_len` bytes, not
- * NUL-terminated: "aes256" or "aes128", as the CLI and every binding spell it), into
- * `*out_strength`.
- *
- * Thread-safety: may be called from any thread.
- *
- * Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
- * `KEYWHEEL_RESULT_UNKNOWN_STRENGTH` (the message lists the names). On failure
- * `*out_strength` is untouched.
- *
- * # Safety
- * `name` must be valid for reads of `name_len` bytes; `out_strength` valid for one write.
- */
-keywheel_result keywheel_strength_from_name(const uint8_t *name,
-                                            size_t name_len,
-                                            uint32_t *out_strength);
 
 /**
  * Makes the ticket keys of `label` (1..=64 bytes of UTF-8, not NUL-terminated) under

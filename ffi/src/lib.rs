@@ -33,8 +33,9 @@ mod ticket;
 
 pub use format::{
     keywheel_format, keywheel_format_count, keywheel_format_from_name, keywheel_format_name,
-    keywheel_format_record_len, keywheel_ticket_keys_render, keywheel_ticket_keys_render_rollover,
-    keywheel_ticket_keys_rendered_len, keywheel_ticket_keys_rollover_len,
+    keywheel_format_record_len, keywheel_strength_from_name, keywheel_ticket_keys_render,
+    keywheel_ticket_keys_render_rollover, keywheel_ticket_keys_rendered_len,
+    keywheel_ticket_keys_rollover_len,
 };
 pub use main_key::{
     keywheel_main_key, keywheel_main_key_fingerprint, keywheel_main_key_free,
@@ -56,11 +57,11 @@ pub use tfo::{
 };
 pub use ticket::{
     KEYWHEEL_GO_SEED_LEN, KEYWHEEL_TICKET_NAME_LEN, keywheel_lookup, keywheel_strength,
-    keywheel_strength_from_name, keywheel_ticket_key, keywheel_ticket_key_wipe,
-    keywheel_ticket_keys, keywheel_ticket_keys_advance, keywheel_ticket_keys_by_counter,
-    keywheel_ticket_keys_current, keywheel_ticket_keys_free, keywheel_ticket_keys_from_state,
-    keywheel_ticket_keys_go_seed, keywheel_ticket_keys_lookup, keywheel_ticket_keys_new,
-    keywheel_ticket_keys_slot, keywheel_ticket_slot,
+    keywheel_ticket_key, keywheel_ticket_key_wipe, keywheel_ticket_keys,
+    keywheel_ticket_keys_advance, keywheel_ticket_keys_by_counter, keywheel_ticket_keys_current,
+    keywheel_ticket_keys_free, keywheel_ticket_keys_from_state, keywheel_ticket_keys_go_seed,
+    keywheel_ticket_keys_lookup, keywheel_ticket_keys_new, keywheel_ticket_keys_slot,
+    keywheel_ticket_slot,
 };
 
 /// Length in bytes of the main key (longer material is accepted; its first 32 bytes are used).

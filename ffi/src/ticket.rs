@@ -101,53 +101,11 @@ fn strength_from(value: u32) -> Result<Strength, Failure> {
     }
 }
 
-fn strength_to(strength: Strength) -> keywheel_strength {
+pub(crate) fn strength_to(strength: Strength) -> keywheel_strength {
     match strength {
         Strength::Aes256 => keywheel_strength::Aes256,
         Strength::Aes128 => keywheel_strength::Aes128,
     }
-}
-
-/// The `keywheel_strength` value of the strength called `name` (`name_len` bytes, not
-/// NUL-terminated: "aes256" or "aes128", as the CLI and every binding spell it), into
-/// `*out_strength`.
-///
-/// Thread-safety: may be called from any thread.
-///
-/// Returns `KEYWHEEL_RESULT_OK`, `KEYWHEEL_RESULT_NULL_POINTER` or
-/// `KEYWHEEL_RESULT_UNKNOWN_STRENGTH` (the message lists the names). On failure
-/// `*out_strength` is untouched.
-///
-/// # Safety
-/// `name` must be valid for reads of `name_len` bytes; `out_strength` valid for one write.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn keywheel_strength_from_name(
-    name: *const u8,
-    name_len: usize,
-    out_strength: *mut u32,
-) -> keywheel_result {
-    guard("keywheel_strength_from_name", || {
-        // SAFETY: forwarded caller's contract.
-        let name = unsafe { ptr::input(name, name_len, "name") }?;
-        ptr::out(out_strength, "out_strength")?;
-        let strength = std::str::from_utf8(name)
-            .ok()
-            .and_then(Strength::from_name)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Strength::ALL.iter().map(|s| s.as_str()).collect();
-                Failure::new(
-                    keywheel_result::UnknownStrength,
-                    std::format!(
-                        "strength {:?} is unknown; it must be one of {}",
-                        String::from_utf8_lossy(name),
-                        names.join(", ")
-                    ),
-                )
-            })?;
-        // SAFETY: `out_strength` is not NULL and valid for a write (caller's contract).
-        unsafe { out_strength.write(strength_to(strength) as u32) };
-        Ok(())
-    })
 }
 
 fn to_c(key: &TicketKey) -> keywheel_ticket_key {
