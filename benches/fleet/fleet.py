@@ -89,6 +89,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "servers"))
 import reference  # noqa: E402  (independent implementation of SPEC.md section 4)
+from harness import remove_faketime_leftovers  # noqa: E402  (libfaketime's /dev/shm objects)
 sys.path.insert(0, str(ROOT / "tests" / "cross"))
 import forward_independent  # noqa: E402  (independent implementation of SPEC.md section 6)
 
@@ -248,18 +249,6 @@ class Procs:
 BOOT_TIME = next((int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
                   if line.startswith("btime ")), 0)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def remove_faketime_leftovers(pid: int, since: float) -> None:
-    """libfaketime's objects of our process `pid` (started at `since`): only those written
-    since then — pids wrap (pid_max 32768), and an older object of that number belongs to
-    another process."""
-    for leftover in (f"/dev/shm/faketime_shm_{pid}", f"/dev/shm/sem.faketime_sem_{pid}"):
-        try:
-            if os.stat(leftover).st_mtime >= since - 1:
-                os.unlink(leftover)
-        except FileNotFoundError:
-            pass
 
 
 def proc_stat(pid: int) -> list[str] | None:
