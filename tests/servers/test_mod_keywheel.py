@@ -408,7 +408,7 @@ def test_packaged_load_and_conf(module_so, cert, base, procs, clocks, source):
     t = fake_time(start_counter())
     conf_text = re.sub(r"^(\s*)# (Keywheel\w+|SSLSessionCacheTimeout) ", r"\1\2 ",
                        (src / "keywheel.conf").read_text(), flags=re.M)
-    assert conf_text.count("\n    Keywheel") == 4, conf_text
+    assert conf_text.count("\n    Keywheel") == 5, conf_text  # main key, label, interval, keep, strength
     if source == "main-key":
         key_file, main = main_key(base)
         conf_text = conf_text.replace("/etc/keywheel/main.key", str(key_file))
